@@ -1,0 +1,30 @@
+# Two commands a newcomer needs: `make demo` and `make test`.
+# The virtual environment at .venv is rebuilt only when the project files change.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+demo: $(STAMP)
+	$(VENV)/bin/coinlab demo
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/ledger.py
+
+clean:
+	rm -rf $(VENV) data/ledger.sqlite data/warehouse data/runs

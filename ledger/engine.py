@@ -1,0 +1,208 @@
+"""The posting engine: applies one request to a ``Book`` or raises without touching it.
+
+Both stores use this one function. The in-memory store keeps a single Book for its
+whole life; the SQL store builds a Book per batch from the rows it has locked and
+writes back what the engine changed. So the rules (no overdraft, idempotency, hold
+state machine, frozen accounts) are written exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from .errors import (
+    AccountFrozen,
+    HoldExpired,
+    HoldNotFound,
+    HoldNotLocked,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidRequest,
+    UnknownAsset,
+)
+from .model import (
+    ADDRESS_RE,
+    ESCROW,
+    Entry,
+    EntryType,
+    Hold,
+    HoldAction,
+    HoldStatus,
+    Posting,
+    Transaction,
+    TransferRequest,
+)
+
+__all__ = ["ENTRY_TYPES", "Book", "check_address", "fingerprint", "post"]
+
+ENTRY_TYPES = frozenset(t.value for t in EntryType)
+_SETTLED_STATUS = {
+    "release": HoldStatus.RELEASED.value,
+    "void": HoldStatus.VOIDED.value,
+    "forfeit": HoldStatus.FORFEITED.value,
+}
+
+
+class Book:
+    """Working state a request is applied to."""
+
+    __slots__ = ("assets", "balances", "frozen", "holds", "journal", "keys", "negative_ok", "next_entry_id")
+
+    def __init__(self) -> None:
+        self.assets: set[str] = set()
+        self.balances: dict[tuple[str, str], int] = {}
+        self.negative_ok: set[str] = set()
+        self.frozen: set[str] = set()
+        self.holds: dict[str, Hold] = {}
+        # idempotency key -> (payload fingerprint, the transaction it produced)
+        self.keys: dict[str, tuple[str, Transaction]] = {}
+        self.journal: list[Entry] = []
+        self.next_entry_id = 1
+
+
+def check_address(address: str) -> None:
+    if type(address) is not str or not ADDRESS_RE.match(address):
+        raise InvalidRequest(
+            f"bad account address {address!r}: expected 'kind:name', e.g. 'user:alice'",
+            address=str(address),
+        )
+
+
+def fingerprint(req: TransferRequest) -> str:
+    """A digest of everything a request asks for, to tell a retry from a reuse of its key.
+    A lock's hold id is generated per call, so it is left out."""
+    hold = req.hold
+    if hold is not None and hold.kind == "lock":
+        hold = hold._replace(hold_id="")
+    payload = [
+        [list(p) for p in req.postings],
+        req.entry_type,
+        req.ref_type,
+        req.ref_id,
+        req.metadata,
+        req.note,
+        list(hold) if hold is not None else None,
+    ]
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transaction:
+    """Apply ``req`` to ``book`` atomically and return its transaction.
+
+    Raises a ``LedgerError`` and leaves the book untouched when the request is
+    invalid or would overdraw an account."""
+    key = req.idempotency_key
+    fp = ""
+    if key is not None:
+        fp = fingerprint(req)
+        prior = book.keys.get(key)
+        if prior is not None:
+            if prior[0] != fp:
+                raise IdempotencyConflict(key)
+            return prior[1]._replace(replayed=True)
+
+    entry_type = req.entry_type
+    if entry_type not in ENTRY_TYPES:
+        raise InvalidRequest(f"unknown entry type {entry_type!r}", entry_type=str(entry_type))
+    postings = req.postings
+    if not postings:
+        raise InvalidRequest("a transaction needs at least one posting")
+    if req.hold is not None:
+        _check_hold(book, req.hold, postings, now)
+
+    balances = book.balances
+    working: dict[tuple[str, str], int] = {}
+    rows = []
+    for frm, to, asset, amount, leg_type in postings:
+        if type(amount) is not int or amount <= 0:
+            raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
+        if frm == to:
+            raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
+        if asset not in book.assets:
+            raise UnknownAsset(asset)
+        if frm in book.frozen:
+            raise AccountFrozen(frm)
+        if leg_type is not None and leg_type not in ENTRY_TYPES:
+            raise InvalidRequest(f"unknown entry type {leg_type!r}", entry_type=str(leg_type))
+        fkey = (frm, asset)
+        from_before = working.get(fkey)
+        if from_before is None:
+            from_before = balances.get(fkey)
+            if from_before is None:
+                check_address(frm)
+                from_before = 0
+        from_after = from_before - amount
+        if from_after < 0 and frm not in book.negative_ok:
+            had = balances.get(fkey, 0)
+            raise InsufficientFunds(frm, asset, required=had - from_after, balance=had)
+        tkey = (to, asset)
+        to_before = working.get(tkey)
+        if to_before is None:
+            to_before = balances.get(tkey)
+            if to_before is None:
+                check_address(to)
+                to_before = 0
+        working[fkey] = from_after
+        working[tkey] = to_before + amount
+        rows.append((leg_type or entry_type, asset, amount, frm, to, from_before, from_after, to_before))
+
+    # Everything is valid: from here on nothing can fail.
+    balances.update(working)
+    first = book.next_entry_id
+    book.next_entry_id = first + len(rows)
+    ref_type, ref_id, metadata, note = req.ref_type, req.ref_id, req.metadata, req.note
+    entries = tuple(
+        Entry(first + i, tx_id, now, t, a, n, f, to, fb, fa, tb, tb + n, ref_type, ref_id, key, metadata, note)
+        for i, (t, a, n, f, to, fb, fa, tb) in enumerate(rows)
+    )
+    book.journal.extend(entries)
+    hold_id = None
+    if req.hold is not None:
+        hold_id = req.hold.hold_id
+        _apply_hold(book, req, now)
+    tx = Transaction(tx_id, now, entry_type, entries, key, hold_id)
+    if key is not None:
+        book.keys[key] = (fp, tx)
+    return tx
+
+
+def _check_hold(book: Book, action: HoldAction, postings: tuple[Posting, ...], now: datetime) -> None:
+    if action.kind == "lock":
+        if action.hold_id in book.holds:
+            raise InvalidRequest(f"hold {action.hold_id!r} already exists")
+        expected = (action.account, ESCROW, action.asset, action.amount)
+        if len(postings) != 1 or tuple(postings[0][:4]) != expected:
+            raise InvalidRequest("a lock must move exactly the held amount into escrow")
+        return
+    if action.kind not in _SETTLED_STATUS:
+        raise InvalidRequest(f"unknown hold action {action.kind!r}")
+    hold = book.holds.get(action.hold_id)
+    if hold is None:
+        raise HoldNotFound(action.hold_id)
+    if hold.status != HoldStatus.LOCKED:
+        raise HoldNotLocked(hold.id, hold.status)
+    if action.kind != "void" and hold.expires_at is not None and now >= hold.expires_at:
+        raise HoldExpired(hold.id)
+    out = 0
+    for p in postings:
+        if p.from_account != ESCROW or p.asset != hold.asset:
+            raise InvalidRequest("settling a hold may only move its asset out of escrow")
+        out += p.amount
+    if out != hold.amount:
+        raise InvalidRequest(f"settling hold {hold.id!r} must move exactly {hold.amount}, not {out}")
+
+
+def _apply_hold(book: Book, req: TransferRequest, now: datetime) -> None:
+    action = req.hold
+    assert action is not None
+    if action.kind == "lock":
+        book.holds[action.hold_id] = Hold(
+            action.hold_id, action.account, action.asset, action.amount, HoldStatus.LOCKED.value,
+            now, action.expires_at, None, req.ref_type, req.ref_id,
+        )
+    else:
+        hold = book.holds[action.hold_id]
+        book.holds[action.hold_id] = hold._replace(status=_SETTLED_STATUS[action.kind], settled_at=now)
