@@ -42,6 +42,7 @@ _SETTLED_STATUS = {
     "release": HoldStatus.RELEASED.value,
     "void": HoldStatus.VOIDED.value,
     "forfeit": HoldStatus.FORFEITED.value,
+    "capture": HoldStatus.LOCKED.value,  # part paid out, the rest stays locked
 }
 
 
@@ -186,12 +187,18 @@ def _check_hold(book: Book, action: HoldAction, postings: tuple[Posting, ...], n
         raise HoldNotLocked(hold.id, hold.status)
     if action.kind != "void" and hold.expires_at is not None and now >= hold.expires_at:
         raise HoldExpired(hold.id)
+    # Legs out of escrow draw on this hold; other legs (a taker paying its side of a
+    # trade) may ride in the same atomic transaction.
     out = 0
     for p in postings:
-        if p.from_account != ESCROW or p.asset != hold.asset:
-            raise InvalidRequest("settling a hold may only move its asset out of escrow")
-        out += p.amount
-    if out != hold.amount:
+        if p.from_account == ESCROW:
+            if p.asset != hold.asset:
+                raise InvalidRequest(f"hold {hold.id!r} holds {hold.asset}, not {p.asset}")
+            out += p.amount
+    if action.kind == "capture":
+        if not 0 < out < hold.amount:
+            raise InvalidRequest(f"a capture must take 1..{hold.amount - 1} of hold {hold.id!r}, not {out}")
+    elif out != hold.amount:
         raise InvalidRequest(f"settling hold {hold.id!r} must move exactly {hold.amount}, not {out}")
 
 
@@ -203,6 +210,10 @@ def _apply_hold(book: Book, req: TransferRequest, now: datetime) -> None:
             action.hold_id, action.account, action.asset, action.amount, HoldStatus.LOCKED.value,
             now, action.expires_at, None, req.ref_type, req.ref_id,
         )
+    elif action.kind == "capture":
+        hold = book.holds[action.hold_id]
+        taken = sum(p.amount for p in req.postings if p.from_account == ESCROW)
+        book.holds[action.hold_id] = hold._replace(amount=hold.amount - taken)
     else:
         hold = book.holds[action.hold_id]
         book.holds[action.hold_id] = hold._replace(status=_SETTLED_STATUS[action.kind], settled_at=now)

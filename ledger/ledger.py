@@ -155,6 +155,28 @@ class Ledger:
             legs.append(Posting(ESCROW, hold.account, hold.asset, hold.amount - paid, EntryType.HOLD_RETURN))
         return self._settle(hold, "release", legs, entry_type, key, metadata, note)
 
+    def capture(
+        self,
+        hold_id: str,
+        legs: Sequence[Posting],
+        *,
+        entry_type: str = EntryType.HOLD_RELEASE,
+        key: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        note: str | None = None,
+        settle: bool = False,
+    ) -> Transaction:
+        """One atomic transaction whose legs out of ESCROW draw on the hold; other legs
+        (the counterparty's side of a trade) may ride along. ``settle=True`` ends the
+        hold (legs out of escrow must then take all of it); otherwise part stays locked."""
+        hold = self._hold(hold_id)
+        kind = "release" if settle else "capture"
+        return self.store.apply(
+            TransferRequest(tuple(legs), entry_type, key, hold.ref_type, hold.ref_id, metadata, note,
+                            HoldAction(kind, hold.id)),
+            self.clock(),
+        )
+
     def void(self, hold_id: str, *, key: str | None = None, note: str | None = None) -> Hold:
         """Return all of a hold to its holder."""
         hold = self._hold(hold_id)

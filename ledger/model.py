@@ -126,9 +126,11 @@ class Posting(NamedTuple):
 class HoldAction(NamedTuple):
     """What a transaction does to a hold, validated atomically with its postings.
 
-    ``kind`` is ``lock`` (creates the hold: one posting account -> ESCROW of ``amount``)
-    or one of ``release``/``void``/``forfeit``, whose postings must move exactly the
-    hold's amount out of ESCROW."""
+    ``kind`` is ``lock`` (creates the hold: one posting account -> ESCROW of ``amount``);
+    ``release``/``void``/``forfeit``, whose legs out of ESCROW must move exactly the
+    hold's amount and end it; or ``capture``, whose legs out of ESCROW take part of it
+    (a partial fill) and leave the rest LOCKED. Legs not out of ESCROW may ride along
+    (the other side of a trade). ``amount`` on a Hold is what is still locked."""
 
     kind: str
     hold_id: str

@@ -1,0 +1,1 @@
+"""The `coinlab` command line."""

@@ -1,0 +1,20 @@
+"""`coinlab`: one Typer app; each area registers its commands from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from . import ledger_cmds
+
+app = typer.Typer(
+    name="coinlab",
+    help="coinlab: production ledger, brand-coin market, economy simulator and dashboards.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+ledger_cmds.register(app)
+# Other areas add one line each here: `<area>_cmds.register(app)`.
+
+if __name__ == "__main__":
+    app()
