@@ -28,6 +28,14 @@ class CheckReport(NamedTuple):
 
 
 def check_store(store: Store, *, max_problems: int = 100) -> CheckReport:
+    snapshot = getattr(store, "snapshot", None)
+    if snapshot is not None:  # SQL: read every input from one consistent snapshot
+        with snapshot() as view:
+            return _check(view, max_problems)
+    return _check(store, max_problems)
+
+
+def _check(store: Store, max_problems: int) -> CheckReport:
     problems: list[str] = []
 
     def problem(text: str) -> None:

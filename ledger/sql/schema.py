@@ -1,0 +1,110 @@
+"""SQL tables of the ledger (SQLAlchemy Core). Alembic migrations create them; this
+module is what the store queries and what the migration test compares against."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = ["accounts", "assets", "balances", "entries", "holds", "idempotency_keys", "metadata", "transactions"]
+
+metadata = MetaData()
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Address = String(160)
+Code = String(16)
+Id = String(40)
+
+assets = Table(
+    "assets", metadata,
+    Column("code", Code, primary_key=True),
+    Column("scale", SmallInteger, nullable=False),
+    Column("name", String(100), nullable=False, server_default=""),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("address", Address, primary_key=True),
+    Column("allow_negative", Boolean, nullable=False, server_default="0"),
+    Column("frozen", Boolean, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The current balance of each (account, asset); rows are locked to serialize writers.
+balances = Table(
+    "balances", metadata,
+    Column("account", Address, primary_key=True),
+    Column("asset", Code, primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+)
+
+transactions = Table(
+    "transactions", metadata,
+    Column("id", Id, primary_key=True),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("entry_type", String(40), nullable=False),
+    Column("idempotency_key", String(200)),
+    Column("hold_id", Id),
+)
+
+# The journal: append-only (triggers in the migration refuse UPDATE and DELETE).
+entries = Table(
+    "entries", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("tx_id", Id, nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("entry_type", String(40), nullable=False),
+    Column("asset", Code, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("from_account", Address, nullable=False),
+    Column("to_account", Address, nullable=False),
+    Column("from_before", BigInteger, nullable=False),
+    Column("from_after", BigInteger, nullable=False),
+    Column("to_before", BigInteger, nullable=False),
+    Column("to_after", BigInteger, nullable=False),
+    Column("ref_type", String(60)),
+    Column("ref_id", String(200)),
+    Column("idempotency_key", String(200)),
+    Column("metadata", JSON),
+    Column("note", Text),
+    Index("ix_entries_tx_id", "tx_id"),
+    Index("ix_entries_from_account", "from_account", "id"),
+    Index("ix_entries_to_account", "to_account", "id"),
+    Index("ix_entries_time", "time"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("tx_id", Id, nullable=False),
+)
+
+holds = Table(
+    "holds", metadata,
+    Column("id", Id, primary_key=True),
+    Column("account", Address, nullable=False),
+    Column("asset", Code, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("settled_at", DateTime(timezone=True)),
+    Column("ref_type", String(60)),
+    Column("ref_id", String(200)),
+    Index("ix_holds_account_status", "account", "status"),
+    Index("ix_holds_status", "status"),
+)

@@ -1,0 +1,425 @@
+"""The SQL store: SQLite by default, PostgreSQL in production, one code path.
+
+A batch of requests is one database transaction:
+  1. serialize requests that share an idempotency key (advisory locks on PostgreSQL;
+     SQLite has one writer at a time anyway) and load the keys already used;
+  2. lock the holds the batch settles, then every (account, asset) balance row it
+     touches, always in sorted order so concurrent batches cannot deadlock;
+  3. run the shared engine (`engine.post`) on a Book holding just those rows;
+  4. write the new journal entries, transactions, keys, holds and balances; commit.
+Nothing is acknowledged before the commit returns. Deadlocks and serialization
+failures (rare with ordered locking) are retried from step 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
+
+from ..engine import Book, check_address, post
+from ..errors import LedgerError
+from ..model import Asset, Entry, Hold, Transaction, TransferRequest
+from . import schema as s
+
+__all__ = ["SqlStore", "make_engine"]
+
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+_MAX_ATTEMPTS = 20
+
+
+def make_engine(url: str, **kw: Any) -> Engine:
+    """An engine for a ledger URL: `sqlite:///path` or `postgresql://...` (psycopg 3)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_setup(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives power loss
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # Take the write lock up front: a deferred transaction that later upgrades
+            # to a writer can fail with SQLITE_BUSY instead of waiting.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kw.setdefault("pool_size", 20)
+    kw.setdefault("max_overflow", 20)
+    kw.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kw)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes, PostgreSQL the session's zone; the ledger speaks UTC.
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _key_lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(
+        row.id, row.tx_id, _utc(row.time), row.entry_type, row.asset, row.amount,  # type: ignore[arg-type]
+        row.from_account, row.to_account, row.from_before, row.from_after, row.to_before,
+        row.to_after, row.ref_type, row.ref_id, row.idempotency_key, row.metadata, row.note,
+    )
+
+
+def _hold(row: Any) -> Hold:
+    return Hold(
+        row.id, row.account, row.asset, row.amount, row.status, _utc(row.created_at),  # type: ignore[arg-type]
+        _utc(row.expires_at), _utc(row.settled_at), row.ref_type, row.ref_id,
+    )
+
+
+class SqlStore:
+    def __init__(self, url: str | Engine, **engine_kw: Any) -> None:
+        self.engine = url if isinstance(url, Engine) else make_engine(url, **engine_kw)
+        self.dialect = self.engine.dialect.name
+        self._insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        # Rows that exist can never disappear, so remembering them saves an upsert per batch.
+        self._known_accounts: set[str] = set()
+        self._known_pairs: set[tuple[str, str]] = set()
+        self._assets: dict[str, Asset] = {}
+        self._load_assets()
+
+    # -- setup ---------------------------------------------------------------
+    def _load_assets(self) -> None:
+        with self.engine.connect() as conn:
+            self._assets = {r.code: Asset(r.code, r.scale, r.name) for r in conn.execute(select(s.assets))}
+
+    def create_asset(self, asset: Asset) -> None:
+        if asset.code in self._assets:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(self._insert(s.assets).values(asset._asdict()).on_conflict_do_nothing())
+        self._load_assets()
+
+    def assets(self) -> dict[str, Asset]:
+        if not self._assets:
+            self._load_assets()
+        return dict(self._assets)
+
+    def open_account(self, address: str, *, allow_negative: bool = False) -> None:
+        check_address(address)
+        with self.engine.begin() as conn:
+            conn.execute(
+                self._insert(s.accounts)
+                .values(address=address, allow_negative=allow_negative, frozen=False, created_at=datetime.now(UTC))
+                .on_conflict_do_nothing()
+            )
+            if allow_negative:
+                conn.execute(update(s.accounts).where(s.accounts.c.address == address).values(allow_negative=True))
+        self._known_accounts.add(address)
+
+    def set_frozen(self, address: str, frozen: bool) -> None:
+        check_address(address)
+        with self.engine.begin() as conn:
+            conn.execute(
+                self._insert(s.accounts)
+                .values(address=address, allow_negative=False, frozen=frozen, created_at=datetime.now(UTC))
+                .on_conflict_do_update(index_elements=["address"], set_={"frozen": frozen})
+            )
+
+    def is_frozen(self, address: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.scalar(select(s.accounts.c.frozen).where(s.accounts.c.address == address)))
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}{uuid.uuid4().hex}"
+
+    # -- writing -------------------------------------------------------------
+    def apply(self, request: TransferRequest, now: datetime) -> Transaction:
+        result = self.apply_many([request], now)[0]
+        if isinstance(result, LedgerError):
+            raise result
+        return result
+
+    def apply_many(
+        self, requests: Sequence[TransferRequest], now: datetime
+    ) -> list[Transaction | LedgerError]:
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                with self.engine.begin() as conn:
+                    results, pairs = self._apply_in(conn, requests, now)
+                self._known_pairs.update(pairs)
+                self._known_accounts.update(a for a, _ in pairs)
+                return results
+            except DBAPIError as err:
+                if attempt + 1 < _MAX_ATTEMPTS and self._retryable(err):
+                    time.sleep(min(0.001 * 2**attempt, 0.2))
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _retryable(self, err: DBAPIError) -> bool:
+        state = getattr(err.orig, "sqlstate", None)
+        return state in _RETRYABLE_SQLSTATES or "database is locked" in str(err.orig)
+
+    def _apply_in(
+        self, conn: Connection, requests: Sequence[TransferRequest], now: datetime
+    ) -> tuple[list[Transaction | LedgerError], set[tuple[str, str]]]:
+        results: list[Transaction | LedgerError | None] = [None] * len(requests)
+        live: list[int] = []
+        for i, req in enumerate(requests):
+            try:
+                for p in req.postings:
+                    check_address(p.from_account)
+                    check_address(p.to_account)
+                live.append(i)
+            except LedgerError as err:
+                results[i] = err
+
+        book = Book()
+        book.assets = set(self._assets)
+        self._load_keys(conn, book, {requests[i].idempotency_key for i in live} - {None})  # type: ignore[arg-type]
+        self._load_holds(conn, book, {requests[i].hold.hold_id for i in live
+                                      if requests[i].hold is not None and requests[i].hold.kind != "lock"})  # type: ignore[union-attr]
+        loaded_holds = set(book.holds)
+        pairs = {(a, p.asset) for i in live for p in requests[i].postings
+                 for a in (p.from_account, p.to_account) if p.asset in book.assets}
+        before = self._lock_balances(conn, book, pairs, now)
+
+        applied: list[Transaction] = []
+        for i in live:
+            try:
+                tx = post(book, requests[i], now, uuid.uuid4().hex)
+            except LedgerError as err:
+                results[i] = err
+                continue
+            results[i] = tx
+            if not tx.replayed:
+                applied.append(tx)
+        if applied:
+            id_map = self._write(conn, book, applied, before, loaded_holds)
+            new = {t.id for t in applied}
+            results = [
+                r._replace(entries=tuple(e._replace(id=id_map[e.id]) for e in r.entries))
+                if isinstance(r, Transaction) and r.id in new else r
+                for r in results
+            ]
+        return results, pairs  # type: ignore[return-value]
+
+    def _load_keys(self, conn: Connection, book: Book, keys: set[str]) -> None:
+        if not keys:
+            return
+        if self.dialect == "postgresql":
+            # Same-key requests from concurrent batches wait here for each other.
+            for lock_id in sorted({_key_lock_id(k) for k in keys}):
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+        rows = conn.execute(select(s.idempotency_keys).where(s.idempotency_keys.c.key.in_(keys))).all()
+        for row in rows:
+            book.keys[row.key] = (row.fingerprint, self._transaction(conn, row.tx_id))
+
+    def _transaction(self, conn: Connection, tx_id: str) -> Transaction:
+        tx = conn.execute(select(s.transactions).where(s.transactions.c.id == tx_id)).one()
+        entries = tuple(_entry(r) for r in conn.execute(
+            select(s.entries).where(s.entries.c.tx_id == tx_id).order_by(s.entries.c.id)))
+        return Transaction(tx.id, _utc(tx.time), tx.entry_type, entries, tx.idempotency_key, tx.hold_id)  # type: ignore[arg-type]
+
+    def _load_holds(self, conn: Connection, book: Book, hold_ids: set[str]) -> None:
+        if not hold_ids:
+            return
+        q = select(s.holds).where(s.holds.c.id.in_(sorted(hold_ids))).order_by(s.holds.c.id)
+        if self.dialect == "postgresql":
+            q = q.with_for_update()
+        book.holds = {r.id: _hold(r) for r in conn.execute(q)}
+
+    def _lock_balances(self, conn: Connection, book: Book, pairs: set[tuple[str, str]],
+                       now: datetime) -> dict[tuple[str, str], int]:
+        if not pairs:
+            return {}
+        new_accounts = sorted({a for a, _ in pairs} - self._known_accounts)
+        if new_accounts:
+            conn.execute(
+                self._insert(s.accounts).on_conflict_do_nothing(),
+                [{"address": a, "allow_negative": False, "frozen": False, "created_at": now} for a in new_accounts],
+            )
+        new_pairs = sorted(pairs - self._known_pairs)
+        if new_pairs:
+            conn.execute(
+                self._insert(s.balances).on_conflict_do_nothing(),
+                [{"account": a, "asset": x, "balance": 0} for a, x in new_pairs],
+            )
+        ordered = sorted(pairs)
+        q = (select(s.balances.c.account, s.balances.c.asset, s.balances.c.balance)
+             .where(tuple_(s.balances.c.account, s.balances.c.asset).in_(ordered))
+             .order_by(s.balances.c.account, s.balances.c.asset))
+        if self.dialect == "postgresql":
+            q = q.with_for_update()
+        before = {(r.account, r.asset): r.balance for r in conn.execute(q)}
+        book.balances = dict(before)
+        addresses = sorted({a for a, _ in pairs})
+        for row in conn.execute(select(s.accounts).where(s.accounts.c.address.in_(addresses))):
+            if row.allow_negative:
+                book.negative_ok.add(row.address)
+            if row.frozen:
+                book.frozen.add(row.address)
+        return before
+
+    def _write(self, conn: Connection, book: Book, applied: list[Transaction],
+               before: dict[tuple[str, str], int], loaded_holds: set[str]) -> dict[int, int]:
+        # Journal ids come from the database so they follow commit order per account.
+        rows = [dict(e._asdict()) for e in book.journal]
+        for row in rows:
+            row.pop("id")
+        new_ids = conn.execute(
+            insert(s.entries).returning(s.entries.c.id, sort_by_parameter_order=True), rows
+        ).scalars().all()
+        id_map = {e.id: new_id for e, new_id in zip(book.journal, new_ids, strict=True)}
+        conn.execute(insert(s.transactions), [
+            {"id": t.id, "time": t.time, "entry_type": t.entry_type,
+             "idempotency_key": t.idempotency_key, "hold_id": t.hold_id} for t in applied])
+        new_tx_ids = {t.id for t in applied}
+        keyed = [(k, fp_tx) for k, fp_tx in book.keys.items() if fp_tx[1].id in new_tx_ids]
+        if keyed:
+            conn.execute(insert(s.idempotency_keys),
+                         [{"key": k, "fingerprint": fp, "tx_id": tx.id} for k, (fp, tx) in keyed])
+        changed = [{"a": a, "x": x, "b": b} for (a, x), b in book.balances.items() if before.get((a, x)) != b]
+        if changed:
+            conn.execute(
+                update(s.balances)
+                .where(s.balances.c.account == bindparam("a"), s.balances.c.asset == bindparam("x"))
+                .values(balance=bindparam("b")),
+                changed,
+            )
+        touched = sorted({t.hold_id for t in applied if t.hold_id is not None})
+        created = [book.holds[h]._asdict() for h in touched if h not in loaded_holds]
+        if created:
+            conn.execute(insert(s.holds), created)
+        for hold_id in (h for h in touched if h in loaded_holds):
+            hold = book.holds[hold_id]
+            conn.execute(update(s.holds).where(s.holds.c.id == hold_id).values(
+                amount=hold.amount, status=hold.status, settled_at=hold.settled_at))
+        return id_map
+
+    # -- reading -------------------------------------------------------------
+    def balance(self, account: str, asset: str) -> int:
+        with self.engine.connect() as conn:
+            value = conn.scalar(select(s.balances.c.balance).where(
+                s.balances.c.account == account, s.balances.c.asset == asset))
+        return int(value or 0)
+
+    def balances(self, account: str) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.balances.c.asset, s.balances.c.balance)
+                                .where(s.balances.c.account == account))
+            return {r.asset: r.balance for r in rows}
+
+    def get_hold(self, hold_id: str) -> Hold | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.holds).where(s.holds.c.id == hold_id)).first()
+        return _hold(row) if row else None
+
+    def holds(self, *, account: str | None = None, status: str | None = None) -> list[Hold]:
+        q = select(s.holds).order_by(s.holds.c.created_at, s.holds.c.id)
+        if account is not None:
+            q = q.where(s.holds.c.account == account)
+        if status is not None:
+            q = q.where(s.holds.c.status == status)
+        with self.engine.connect() as conn:
+            return [_hold(r) for r in conn.execute(q)]
+
+    def entries(
+        self,
+        *,
+        account: str | None = None,
+        entry_type: str | None = None,
+        asset: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[Entry]:
+        e = s.entries.c
+        q = select(s.entries).order_by(e.id.desc() if newest_first else e.id)
+        if account is not None:
+            q = q.where(or_(e.from_account == account, e.to_account == account))
+        if entry_type is not None:
+            q = q.where(e.entry_type == entry_type)
+        if asset is not None:
+            q = q.where(e.asset == asset)
+        q = q.offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [_entry(r) for r in conn.execute(q)]
+
+    # -- what `check` reads, from one consistent snapshot ----------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[_Snapshot]:
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield _Snapshot(conn)
+
+    def iter_journal(self) -> Iterator[Entry]:
+        with self.snapshot() as snap:
+            yield from snap.iter_journal()
+
+    def stored_balances(self) -> Iterable[tuple[str, str, int]]:
+        with self.snapshot() as snap:
+            return list(snap.stored_balances())
+
+    def negative_allowed(self) -> set[str]:
+        with self.snapshot() as snap:
+            return snap.negative_allowed()
+
+    def all_holds(self) -> Iterable[Hold]:
+        with self.snapshot() as snap:
+            return list(snap.all_holds())
+
+
+class _Snapshot:
+    """The check's inputs read inside one transaction (REPEATABLE READ on PostgreSQL),
+    so a check run while writers are busy sees one consistent state."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def iter_journal(self) -> Iterator[Entry]:
+        result = self.conn.execution_options(yield_per=5000).execute(select(s.entries).order_by(s.entries.c.id))
+        for row in result:
+            yield _entry(row)
+
+    def stored_balances(self) -> Iterable[tuple[str, str, int]]:
+        return [(r.account, r.asset, r.balance) for r in self.conn.execute(select(s.balances))]
+
+    def negative_allowed(self) -> set[str]:
+        return set(self.conn.scalars(select(s.accounts.c.address).where(s.accounts.c.allow_negative)))
+
+    def all_holds(self) -> Iterable[Hold]:
+        return [_hold(r) for r in self.conn.execute(select(s.holds))]
+
