@@ -45,7 +45,8 @@ from . import schema as s
 
 __all__ = ["SqlStore", "make_engine"]
 
-_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+# serialization failure, deadlock detected, a balance row created by a concurrent batch
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "23505"}
 _MAX_ATTEMPTS = 20
 
 
@@ -109,9 +110,8 @@ class SqlStore:
         self.engine = url if isinstance(url, Engine) else make_engine(url, **engine_kw)
         self.dialect = self.engine.dialect.name
         self._insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        # Rows that exist can never disappear, so remembering them saves an upsert per batch.
+        # Accounts are never deleted, so remembering them saves an upsert per batch.
         self._known_accounts: set[str] = set()
-        self._known_pairs: set[tuple[str, str]] = set()
         self._assets: dict[str, Asset] = {}
         self._load_assets()
 
@@ -172,10 +172,10 @@ class SqlStore:
     ) -> list[Transaction | LedgerError]:
         for attempt in range(_MAX_ATTEMPTS):
             try:
+                created: set[str] = set()
                 with self.engine.begin() as conn:
-                    results, pairs = self._apply_in(conn, requests, now)
-                self._known_pairs.update(pairs)
-                self._known_accounts.update(a for a, _ in pairs)
+                    results = self._apply_in(conn, requests, now, created)
+                self._known_accounts |= created  # only once committed
                 return results
             except DBAPIError as err:
                 if attempt + 1 < _MAX_ATTEMPTS and self._retryable(err):
@@ -189,8 +189,8 @@ class SqlStore:
         return state in _RETRYABLE_SQLSTATES or "database is locked" in str(err.orig)
 
     def _apply_in(
-        self, conn: Connection, requests: Sequence[TransferRequest], now: datetime
-    ) -> tuple[list[Transaction | LedgerError], set[tuple[str, str]]]:
+        self, conn: Connection, requests: Sequence[TransferRequest], now: datetime, created: set[str]
+    ) -> list[Transaction | LedgerError]:
         results: list[Transaction | LedgerError | None] = [None] * len(requests)
         live: list[int] = []
         for i, req in enumerate(requests):
@@ -210,7 +210,7 @@ class SqlStore:
         loaded_holds = set(book.holds)
         pairs = {(a, p.asset) for i in live for p in requests[i].postings
                  for a in (p.from_account, p.to_account) if p.asset in book.assets}
-        before = self._lock_balances(conn, book, pairs, now)
+        before = self._lock_balances(conn, book, pairs)
 
         applied: list[Transaction] = []
         for i in live:
@@ -223,14 +223,14 @@ class SqlStore:
             if not tx.replayed:
                 applied.append(tx)
         if applied:
-            id_map = self._write(conn, book, applied, before, loaded_holds)
+            id_map = self._write(conn, book, applied, before, loaded_holds, created)
             new = {t.id for t in applied}
             results = [
                 r._replace(entries=tuple(e._replace(id=id_map[e.id]) for e in r.entries))
                 if isinstance(r, Transaction) and r.id in new else r
                 for r in results
             ]
-        return results, pairs  # type: ignore[return-value]
+        return results  # type: ignore[return-value]
 
     def _load_keys(self, conn: Connection, book: Book, keys: set[str]) -> None:
         if not keys:
@@ -257,25 +257,13 @@ class SqlStore:
             q = q.with_for_update()
         book.holds = {r.id: _hold(r) for r in conn.execute(q)}
 
-    def _lock_balances(self, conn: Connection, book: Book, pairs: set[tuple[str, str]],
-                       now: datetime) -> dict[tuple[str, str], int]:
+    def _lock_balances(self, conn: Connection, book: Book, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Lock the balance rows the batch touches, in sorted order. A missing row is a
+        zero balance; it is inserted only if a posting is applied to it (see `_write`)."""
         if not pairs:
             return {}
-        new_accounts = sorted({a for a, _ in pairs} - self._known_accounts)
-        if new_accounts:
-            conn.execute(
-                self._insert(s.accounts).on_conflict_do_nothing(),
-                [{"address": a, "allow_negative": False, "frozen": False, "created_at": now} for a in new_accounts],
-            )
-        new_pairs = sorted(pairs - self._known_pairs)
-        if new_pairs:
-            conn.execute(
-                self._insert(s.balances).on_conflict_do_nothing(),
-                [{"account": a, "asset": x, "balance": 0} for a, x in new_pairs],
-            )
-        ordered = sorted(pairs)
         q = (select(s.balances.c.account, s.balances.c.asset, s.balances.c.balance)
-             .where(tuple_(s.balances.c.account, s.balances.c.asset).in_(ordered))
+             .where(tuple_(s.balances.c.account, s.balances.c.asset).in_(sorted(pairs)))
              .order_by(s.balances.c.account, s.balances.c.asset))
         if self.dialect == "postgresql":
             q = q.with_for_update()
@@ -290,7 +278,8 @@ class SqlStore:
         return before
 
     def _write(self, conn: Connection, book: Book, applied: list[Transaction],
-               before: dict[tuple[str, str], int], loaded_holds: set[str]) -> dict[int, int]:
+               before: dict[tuple[str, str], int], loaded_holds: set[str],
+               created_accounts: set[str]) -> dict[int, int]:
         # Journal ids come from the database so they follow commit order per account.
         rows = [dict(e._asdict()) for e in book.journal]
         for row in rows:
@@ -307,7 +296,20 @@ class SqlStore:
         if keyed:
             conn.execute(insert(s.idempotency_keys),
                          [{"key": k, "fingerprint": fp, "tx_id": tx.id} for k, (fp, tx) in keyed])
-        changed = [{"a": a, "x": x, "b": b} for (a, x), b in book.balances.items() if before.get((a, x)) != b]
+        created = [{"account": a, "asset": x, "balance": b} for (a, x), b in book.balances.items()
+                   if (a, x) not in before]
+        if created:
+            new_accounts = sorted({r["account"] for r in created} - self._known_accounts)
+            created_accounts.update(new_accounts)
+            if new_accounts:
+                conn.execute(self._insert(s.accounts).on_conflict_do_nothing(), [
+                    {"address": a, "allow_negative": False, "frozen": False, "created_at": applied[0].time}
+                    for a in new_accounts])
+            # A concurrent batch may have created the same row since we looked: that is a
+            # unique violation, and the whole batch is retried with the row locked.
+            conn.execute(insert(s.balances), created)
+        changed = [{"a": a, "x": x, "b": b} for (a, x), b in book.balances.items()
+                   if (a, x) in before and before[(a, x)] != b]
         if changed:
             conn.execute(
                 update(s.balances)
