@@ -111,8 +111,10 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
     postings = req.postings
     if not postings:
         raise InvalidRequest("a transaction needs at least one posting")
+    hold_kind = None
     if req.hold is not None:
         _check_hold(book, req.hold, postings, now)
+        hold_kind = req.hold.kind
 
     balances = book.balances
     working: dict[tuple[str, str], int] = {}
@@ -122,6 +124,10 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
             raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
         if frm == to:
             raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
+        # Escrow must always equal the LOCKED holds, so only a lock pays into it and only
+        # a hold settlement pays out of it.
+        if (to == ESCROW) != (hold_kind == "lock") or (frm == ESCROW and hold_kind in (None, "lock")):
+            raise InvalidRequest("escrow moves only through holds: lock into it, settle out of it")
         if asset not in book.assets:
             raise UnknownAsset(asset)
         if frm in book.frozen:
@@ -194,6 +200,8 @@ def _check_hold(book: Book, action: HoldAction, postings: tuple[Posting, ...], n
         if p.from_account == ESCROW:
             if p.asset != hold.asset:
                 raise InvalidRequest(f"hold {hold.id!r} holds {hold.asset}, not {p.asset}")
+            if type(p.amount) is not int:
+                raise InvalidRequest(f"amount must be a positive integer, got {p.amount!r}", amount=str(p.amount))
             out += p.amount
     if action.kind == "capture":
         if not 0 < out < hold.amount:
