@@ -24,6 +24,10 @@ with integer prices, ``n - A % n`` coins at ``A // n`` and ``A % n`` coins at
 
 Defenses plug in through an optional ``guard`` (`CurveGuard`): ``approve`` sees every
 order before anything moves and raises to refuse it; ``record`` sees every fill.
+`DefenseGuard` plugs in the order-book defenses that apply to a curve: the order rate
+limit, the daily trading limit, the holding cap and the minimum hold (on sells). Price
+bands and the circuit breaker do not: they stop fills against resting orders, and a
+curve's price is not set by orders but by its formula.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ from .trades import Trade
 if TYPE_CHECKING:
     from ledger import Ledger
 
+    from .config import MarketConfig
+    from .defenses import CoinGuards, DefenseAlert, RateLimiter
+
 __all__ = [
     "BondingCurve",
     "CurveConfig",
@@ -52,6 +59,7 @@ __all__ = [
     "CurveGuard",
     "CurveOrder",
     "CurveQuote",
+    "DefenseGuard",
     "MaxSupplyExceeded",
     "OrderRefused",
     "SlippageExceeded",
@@ -382,6 +390,60 @@ class BondingCurve:
                 buyer_fee=fee if q.side == "buy" else 0, seller_fee=fee if q.side == "sell" else 0,
             ))
         return tuple(out)
+
+
+class DefenseGuard:
+    """`CurveGuard` over the market's defenses (`market.defenses`): a per-user
+    `RateLimiter` and a coin's `CoinGuards` (daily limit, holding cap, minimum hold).
+    Every refusal is reported as a `DefenseAlert` through ``alert``."""
+
+    def __init__(self, ledger: Ledger, guards: CoinGuards, rate_limiter: RateLimiter | None = None,
+                 alert: Callable[[DefenseAlert], None] | None = None) -> None:
+        self.ledger = ledger
+        self.guards = guards
+        self.rate_limiter = rate_limiter
+        self.alert = alert or guards.alert
+        self._ids = itertools.count(1)
+
+    @classmethod
+    def from_config(cls, ledger: Ledger, symbol: str, config: MarketConfig, *, max_supply: int | None = None,
+                    alert: Callable[[DefenseAlert], None], exempt: frozenset[str] = frozenset()) -> DefenseGuard:
+        """The applicable defenses as switched on in ``config`` (band and breaker left out)."""
+        from .config import CircuitBreaker, PriceBand
+        from .defenses import CoinGuards, RateLimiter
+
+        cfg = config.with_(price_band=PriceBand(enabled=False), circuit_breaker=CircuitBreaker(enabled=False))
+        guards = CoinGuards(symbol, cfg, max_supply or config.max_supply, 0, alert,
+                            frozenset({reserve_account(symbol), config.revenue_account}) | exempt)
+        limiter = RateLimiter(config.rate_limit) if config.rate_limit.enabled else None
+        return cls(ledger, guards, limiter, alert)
+
+    def approve(self, order: CurveOrder) -> None:
+        from .book import Order
+        from .defenses import DefenseAlert
+
+        now = order.time
+        rl = self.rate_limiter
+        if rl is not None and not rl.allow(order.account, now):
+            self.alert(DefenseAlert(now, "", "rate_limit", "rejected",
+                                    f"more than {rl.max_orders} orders in {int(rl.window.total_seconds())} s",
+                                    order.account))
+            raise OrderRefused("rate_limit")
+        avg = max(1, order.quote.amount // order.quantity)
+        as_order = Order(next(self._ids), order.symbol, order.account, order.side, "market", avg,
+                         order.quantity, tif="IOC", created_at=now)
+        reason = self.guards.check_entry(as_order, now, lambda a: self.ledger.balance(a, order.symbol))
+        if reason is not None:
+            raise OrderRefused(reason)
+
+    def record(self, fill: CurveFill) -> None:
+        from .book import BUY, SELL, Order
+
+        reserve = reserve_account(fill.order.symbol)
+        for t in fill.trades:
+            # the reserve is the resting side of every curve trade
+            maker = Order(0, t.symbol, reserve, SELL if t.taker_side == BUY else BUY, "limit", t.price, t.quantity)
+            self.guards.on_trade(t.price, t.quantity, t.buyer, t.seller, maker, t.time)
 
 
 def _check_quantity(quantity: int) -> None:

@@ -14,6 +14,7 @@ from market.curve import (
     CurveConfig,
     CurveError,
     CurveOrder,
+    DefenseGuard,
     MaxSupplyExceeded,
     OrderRefused,
     SlippageExceeded,
@@ -287,3 +288,87 @@ def test_reserve_always_covers_selling_back_the_whole_supply(config, script):
     assert curve.supply == 0 and ledger.balance(RESERVE) >= 0
     assert coin_everywhere() == total_coin
     assert ledger.check().ok
+
+
+# -- the market's defenses, plugged in through DefenseGuard ---------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def defended(**defenses):
+    from market.config import MarketConfig
+
+    clock, alerts = Clock(), []
+    ledger = Ledger(MemoryStore(), clock=clock)
+    ledger.create_asset("HEATHER", 0)
+    for u in (ALICE, BOB, "user:ring"):
+        ledger.mint(u, 10**9)
+    config = CurveConfig(max_supply=100_000)
+    guard = DefenseGuard.from_config(ledger, "HEATHER", MarketConfig.bare(**defenses),
+                                     max_supply=config.max_supply, alert=alerts.append)
+    return ledger, BondingCurve(ledger, "HEATHER", config, guard=guard), clock, alerts
+
+
+def test_holding_cap_stops_a_pump_on_the_curve_and_reports_it():
+    from market.config import HoldingCap
+
+    ledger, curve, _, alerts = defended(holding_cap=HoldingCap(enabled=True, supply_bps=100))  # cap 1,000
+    curve.buy("user:ring", 900)
+    before = snapshot(ledger)
+    with pytest.raises(OrderRefused, match="holding_cap"):
+        curve.buy("user:ring", 200)
+    assert snapshot(ledger) == before and curve.supply == 900
+    assert [(a.defense, a.action, a.account) for a in alerts] == [("holding_cap", "rejected", "user:ring")]
+
+
+def test_honest_buyers_pass_the_holding_cap():
+    from market.config import HoldingCap
+
+    ledger, curve, _, alerts = defended(holding_cap=HoldingCap(enabled=True, supply_bps=100))
+    for u in (ALICE, BOB, "user:ring"):
+        curve.buy(u, 500)
+        curve.buy(u, 500)
+    assert curve.supply == 3000 and alerts == []
+
+
+def test_rate_limit_refuses_a_rush_of_curve_orders_until_the_window_passes():
+    from market.config import RateLimit
+
+    ledger, curve, clock, alerts = defended(rate_limit=RateLimit(enabled=True, max_orders=3, window_seconds=60))
+    for _ in range(3):
+        curve.buy("user:ring", 10)
+    with pytest.raises(OrderRefused, match="rate_limit"):
+        curve.buy("user:ring", 10)
+    curve.buy(ALICE, 10)  # per user: others are not held back
+    clock.now += timedelta(seconds=61)
+    curve.buy("user:ring", 10)
+    assert curve.supply == 50 and [a.defense for a in alerts] == ["rate_limit"]
+
+
+def test_daily_limit_counts_curve_fills():
+    from market.config import DailyLimit
+
+    ledger, curve, clock, alerts = defended(daily_limit=DailyLimit(enabled=True, supply_bps=10))  # 100 a day
+    curve.buy("user:ring", 60)
+    with pytest.raises(OrderRefused, match="daily_limit"):
+        curve.sell("user:ring", 50)  # 60 bought + 50 sold > 100
+    curve.sell("user:ring", 40)
+    clock.now += timedelta(days=1)
+    curve.buy("user:ring", 100)
+    assert [a.defense for a in alerts] == ["daily_limit"]
+
+
+def test_minimum_hold_applies_to_selling_back_to_the_curve():
+    from market.config import MinHold
+
+    ledger, curve, clock, alerts = defended(min_hold=MinHold(enabled=True, period_seconds=3600))
+    curve.buy("user:ring", 100)
+    with pytest.raises(OrderRefused, match="min_hold"):
+        curve.sell("user:ring", 100)
+    clock.now += timedelta(hours=1, seconds=1)
+    curve.sell("user:ring", 100)
+    assert curve.supply == 0 and [a.defense for a in alerts] == ["min_hold"]
