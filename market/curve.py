@@ -109,7 +109,10 @@ class CurveConfig:
 
     def __post_init__(self) -> None:
         for name in ("base", "slope", "quad"):
-            v = Fraction(getattr(self, name))
+            raw = getattr(self, name)
+            if isinstance(raw, float):  # 0.1 would become 3602879701896397/36028797018963968
+                raise ValueError(f"{name} must be an int, Fraction or 'p/q' string, not a float")
+            v = Fraction(raw)
             if v < 0:
                 raise ValueError(f"{name} must be >= 0, got {v}")
             object.__setattr__(self, name, v)

@@ -9,7 +9,7 @@ ever moves money.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -199,11 +199,15 @@ def by_volume(trades: Iterable[Trade], now: datetime, limit: int = 10) -> list[R
     return _rank(vol.items(), limit)
 
 
-def _changes(trades: Sequence[Trade], now: datetime) -> list[tuple[str, int]]:
-    symbols = sorted({t.symbol for t in trades})
+def _changes(trades: Iterable[Trade], now: datetime) -> list[tuple[str, int]]:
+    """(symbol, 24h change in bps) of every coin that traded in the last 24h: one pass to
+    group the tape by coin, then one `stats_24h` per coin."""
+    by_symbol: dict[str, list[Trade]] = defaultdict(list)
+    for t in trades:
+        by_symbol[t.symbol].append(t)
     out = []
-    for s in symbols:
-        st = stats_24h(trades, s, now)
+    for s in sorted(by_symbol):
+        st = stats_24h(by_symbol[s], s, now)
         if st.trades:
             out.append((s, st.change_bps))
     return out
@@ -211,13 +215,13 @@ def _changes(trades: Sequence[Trade], now: datetime) -> list[tuple[str, int]]:
 
 def top_gainers(trades: Iterable[Trade], now: datetime, limit: int = 10) -> list[Ranked]:
     """Coins that traded in the last 24h with the largest rise (value in basis points)."""
-    rows = [r for r in _changes(list(trades), now) if r[1] > 0]
+    rows = [r for r in _changes(trades, now) if r[1] > 0]
     return _rank(rows, limit)
 
 
 def top_losers(trades: Iterable[Trade], now: datetime, limit: int = 10) -> list[Ranked]:
     """Coins that traded in the last 24h with the largest fall (value in basis points)."""
-    rows = [r for r in _changes(list(trades), now) if r[1] < 0]
+    rows = [r for r in _changes(trades, now) if r[1] < 0]
     return _rank(rows, limit, descending=False)
 
 

@@ -225,6 +225,9 @@ def test_bad_config_and_quantity_are_refused():
         CurveConfig(base=0, slope=0, quad=0)
     with pytest.raises(ValueError):
         CurveConfig(fee_bps=-1)
+    with pytest.raises(ValueError):
+        CurveConfig(slope=0.001)  # type: ignore[arg-type]
+    assert CurveConfig(slope="1/1000").slope == Fraction(1, 1000)  # type: ignore[arg-type]
     _, curve = setup()
     with pytest.raises(CurveError):
         curve.buy(ALICE, 0)
