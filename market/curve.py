@@ -361,12 +361,14 @@ class BondingCurve:
             if not legs:
                 return None
             e = legs[0]
-            entries = tuple(x for x in self.ledger.store.entries(account=e.to_account if side == "buy" else e.from_account)
-                            if x.tx_id == e.tx_id)
+            who = e.to_account if side == "buy" else e.from_account
+            # every leg of a curve transaction touches the trader or the reserve
+            found = {x.id: x for a in (who, self.reserve) for x in self.ledger.store.entries(account=a)
+                     if x.tx_id == e.tx_id}
+            entries = tuple(found[i] for i in sorted(found))
             m = e.metadata or {}
             q = CurveQuote(side, e.amount, m.get("supply", 0), m.get("amount", 0), m.get("fee", 0),
                            m.get("amount", 0) + m.get("fee", 0) * (1 if side == "buy" else -1))
-            who = e.to_account if side == "buy" else e.from_account
             order = CurveOrder(self.symbol, who, side, e.amount, q, e.time)
             tx = Transaction(e.tx_id, e.time, EntryType.TRADE, entries, key, None, replayed=True)
             fill = CurveFill(order, q, self.supply, tx, ())

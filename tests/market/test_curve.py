@@ -193,6 +193,10 @@ def test_idempotent_retry_after_the_price_moved_and_a_restart_replays():
     assert restarted.supply == 510 and ledger.balance(ALICE, "HEATHER") == 10
     with pytest.raises(IdempotencyConflict):
         restarted.buy(ALICE, 11, key="b")  # same key, another order
+    sold = restarted.sell(ALICE, 4, key="s")
+    again = BondingCurve(ledger, "HEATHER", curve.config).sell(ALICE, 4, key="s")
+    assert again.replayed and again.transaction.entries == sold.transaction.entries
+    assert len(again.transaction.entries) == 3  # coins burned, payout, fee
 
 
 class CapGuard:
