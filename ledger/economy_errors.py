@@ -10,6 +10,7 @@ __all__ = [
     "CheckoutAlreadyOpen",
     "NotEligible",
     "NotFound",
+    "PaymentProviderError",
     "PoolStateError",
     "PromoRejected",
     "PurchaseLimitExceeded",
@@ -56,3 +57,9 @@ class PoolStateError(LedgerError):
 
 class StakeCapExceeded(LedgerError):
     code = "stake_cap_exceeded"
+
+
+class PaymentProviderError(LedgerError):
+    """Stripe could not be reached or refused the request."""
+
+    code = "payment_provider_error"

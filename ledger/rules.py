@@ -1,0 +1,159 @@
+"""Earn and spend rules (the seeds' CoinService) over the Ledger.
+
+Every amount comes from `EconomyConfig`. "Once" is never a check-then-write: each
+rule derives a ledger idempotency key from rule, user and period (``daily_login:alice:
+2026-11-23``), so duplicates, even concurrent ones on PostgreSQL, credit once and a
+retry returns the first transaction (``replayed=True``).
+
+Earnings are minted (MINT -> user); spends go to the platform (or are burned when
+``spend.burn`` is on, the Phase-2 deflationary setting).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
+
+from .config import EconomyConfig
+from .economy_errors import NotEligible
+from .errors import InvalidRequest
+from .ledger import Ledger
+from .model import BURN, MINT, EntryType, Transaction, user_account
+
+__all__ = ["ONE_TIME_REWARDS", "PLATFORM", "DailyLogin", "EconomyRules", "utc_day"]
+
+# Where the platform's income lands, in every asset (COIN fees and spends, USD revenue).
+PLATFORM = "platform:revenue"
+
+# One-time rewards by name: (config field, entry type).
+ONE_TIME_REWARDS: dict[str, tuple[str, EntryType]] = {
+    "guest_initial": ("guest_initial", EntryType.GUEST_INITIAL),
+    "signup": ("signup", EntryType.SIGNUP_BONUS),
+    "newsletter": ("newsletter", EntryType.NEWSLETTER_BONUS),
+}
+
+
+def utc_day(moment: datetime) -> date:
+    """The UTC calendar day of ``moment`` (a naive datetime is taken as UTC)."""
+    if moment.tzinfo is None:
+        return moment.date()
+    return moment.astimezone(UTC).date()
+
+
+class DailyLogin(NamedTuple):
+    """What a daily login paid: ``login`` (None when the reward is 0), ``streak`` (the
+    streak bonus when this login completed a streak), ``streak_length`` (consecutive
+    days ending today, counted up to ``rewards.streak_days``)."""
+
+    login: Transaction | None
+    streak: Transaction | None
+    streak_length: int
+
+
+class EconomyRules:
+    def __init__(self, ledger: Ledger, config: EconomyConfig) -> None:
+        self.ledger = ledger
+        self.config = config
+
+    # -- earning -------------------------------------------------------------
+    def one_time_reward(self, user: str, kind: str, *, now: datetime | None = None) -> Transaction | None:
+        """Pay ``kind`` (guest_initial, signup, newsletter) once per user."""
+        if kind not in ONE_TIME_REWARDS:
+            raise InvalidRequest(f"unknown reward {kind!r}: expected one of {sorted(ONE_TIME_REWARDS)}")
+        field, entry_type = ONE_TIME_REWARDS[kind]
+        amount = getattr(self.config.rewards, field)
+        return self._mint(user, amount, entry_type, f"{kind}:{user}", "reward", kind)
+
+    def guest_initial(self, user: str) -> Transaction | None:
+        return self.one_time_reward(user, "guest_initial")
+
+    def signup_bonus(self, user: str) -> Transaction | None:
+        return self.one_time_reward(user, "signup")
+
+    def newsletter_bonus(self, user: str) -> Transaction | None:
+        return self.one_time_reward(user, "newsletter")
+
+    def daily_login(self, user: str, *, now: datetime | None = None) -> DailyLogin:
+        """The daily bonus, once per UTC day, plus the streak bonus on the last day of
+        every run of ``streak_days`` consecutive logins. With the Phase-2 switch on, the
+        user must have staked that UTC day."""
+        r = self.config.rewards
+        day = utc_day(now or self.ledger.clock())
+        if self.config.phase2.daily_bonus_requires_stake and not self.staked_on(user, day):
+            raise NotEligible(f"{user} has placed no stake on {day}: the daily bonus needs one",
+                              user=user, day=str(day))
+        login = self._mint(user, r.daily_login, EntryType.DAILY_LOGIN, f"daily_login:{user}:{day}",
+                           "day", str(day))
+        length = self._streak_length(user, day)
+        streak = None
+        if length >= r.streak_days and not self._streak_paid_since(user, day - timedelta(days=r.streak_days - 1)):
+            streak = self._mint(user, r.streak_bonus, EntryType.STREAK_BONUS, f"streak:{user}:{day}",
+                                "day", str(day))
+        return DailyLogin(login, streak, length)
+
+    def admin_grant(self, user: str, amount: int, *, admin: str, reason: str = "",
+                    key: str | None = None) -> Transaction:
+        """An admin credits (amount > 0) or debits (amount < 0) a user's coins."""
+        if type(amount) is not int or amount == 0:
+            raise InvalidRequest(f"grant amount must be a non-zero integer, got {amount!r}")
+        meta = {"admin": admin, "reason": reason}
+        account = user_account(user)
+        frm, to = (MINT, account) if amount > 0 else (account, MINT)
+        return self.ledger.transfer(frm, to, abs(amount), "COIN", EntryType.ADMIN_GRANT, key=key,
+                                    ref_type="admin", ref_id=admin, metadata=meta, note=reason or None)
+
+    # -- spending ------------------------------------------------------------
+    def vote(self, user: str, claim_id: str, *, key: str | None = None) -> Transaction | None:
+        """Pay for a vote on a claim (one vote per claim unless the caller keys each vote)."""
+        return self._spend(user, self.config.spend.vote, EntryType.VOTE_SPENT,
+                           key or f"vote:{user}:{claim_id}", "claim", claim_id)
+
+    def unlock_deep_analysis(self, user: str, claim_id: str) -> Transaction | None:
+        """Pay once per claim per user; unlocking again returns the first payment."""
+        return self._spend(user, self.config.spend.deep_analysis_unlock, EntryType.DEEP_ANALYSIS_UNLOCK,
+                           f"deep_analysis:{user}:{claim_id}", "claim", claim_id)
+
+    # -- facts the rules read ------------------------------------------------
+    def staked_on(self, user: str, day: date) -> bool:
+        """Did the user place a bet (pool stake or belt-challenge entry) on ``day``?"""
+        account = user_account(user)
+        for entry_type in (EntryType.STAKE, EntryType.BELT_CHALLENGE_ENTRY):
+            for item in self.ledger.history(account, entry_type=entry_type, limit=50):
+                if item.amount < 0 and utc_day(item.time) == day:
+                    return True
+        return False
+
+    def _login_days(self, user: str, entry_type: str) -> set[date]:
+        window = self.config.rewards.streak_days * 2
+        items = self.ledger.history(user_account(user), entry_type=entry_type, limit=window)
+        return {date.fromisoformat(i.ref_id) for i in items if i.ref_type == "day" and i.ref_id}
+
+    def _streak_length(self, user: str, day: date) -> int:
+        days = self._login_days(user, EntryType.DAILY_LOGIN)
+        n = 0
+        while n < self.config.rewards.streak_days and day - timedelta(days=n) in days:
+            n += 1
+        return n
+
+    def _streak_paid_since(self, user: str, first: date) -> bool:
+        # A bonus keyed for today counts as unpaid so a retry replays it.
+        paid = self._login_days(user, EntryType.STREAK_BONUS)
+        today = first + timedelta(days=self.config.rewards.streak_days - 1)
+        return any(first <= d < today for d in paid)
+
+    # -- plumbing ------------------------------------------------------------
+    def _mint(self, user: str, amount: int, entry_type: str, key: str,
+              ref_type: str, ref_id: str) -> Transaction | None:
+        if amount == 0:
+            return None  # a reward switched off in the config
+        return self.ledger.transfer(MINT, user_account(user), amount, "COIN", entry_type, key=key,
+                                    ref_type=ref_type, ref_id=ref_id)
+
+    def _spend(self, user: str, amount: int, entry_type: str, key: str,
+               ref_type: str, ref_id: str) -> Transaction | None:
+        if amount == 0:
+            return None
+        to = BURN if self.config.spend.burn else PLATFORM
+        meta: dict[str, Any] | None = None
+        return self.ledger.transfer(user_account(user), to, amount, "COIN", entry_type, key=key,
+                                    ref_type=ref_type, ref_id=ref_id, metadata=meta)
