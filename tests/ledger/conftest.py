@@ -5,7 +5,7 @@ rejected request changed nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,40 @@ import pytest
 from ledger import Ledger, MemoryStore
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+STORES = ("memory", "sqlite", "postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "cases(argnames, values, ids=None, everywhere=1): parametrize a store-parametrized "
+        "test over many input cases: every case runs on the memory store, the first "
+        "`everywhere` cases on every store",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Expand `@pytest.mark.cases` into one parametrize over (store_kind, *argnames).
+
+    The rules these matrices probe (amount types, address syntax, the hold state
+    machine) live in the one engine both stores share, so running every case on
+    PostgreSQL and SQLite would cost a database per case and prove nothing more; a
+    sample of them still runs there to show the SQL store reports them the same way."""
+    mark = metafunc.definition.get_closest_marker("cases")
+    if mark is None:
+        return
+    argnames, values = mark.args
+    names = [n.strip() for n in argnames.split(",")]
+    ids = mark.kwargs.get("ids") or [None] * len(values)
+    everywhere = mark.kwargs.get("everywhere", 1)
+    params = []
+    for i, (value, case_id) in enumerate(zip(values, ids, strict=True)):
+        args = tuple(value) if len(names) > 1 else (value,)
+        for store in STORES if i < everywhere else ("memory",):
+            label = f"{store}-{case_id if case_id is not None else i}"
+            params.append(pytest.param(store, *args, id=label))
+    metafunc.definition.add_marker(pytest.mark.parametrize(["store_kind", *names], params))
 
 
 class Clock:
@@ -46,9 +80,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger(make_ledger: Callable[..., Ledger], clock: Clock) -> Ledger:
+def ledger(make_ledger: Callable[..., Ledger], clock: Clock) -> Iterator[Ledger]:
     """A fresh ledger over the store under test (memory, SQLite, PostgreSQL)."""
-    return make_ledger(clock=clock)
+    ledger = make_ledger(clock=clock)
+    yield ledger
+    engine = getattr(ledger.store, "engine", None)
+    if engine is not None:
+        engine.dispose()  # one database per test: do not leave its connections open
 
 
 @pytest.fixture

@@ -46,21 +46,21 @@ def test_registering_an_asset_again_keeps_the_first(ledger):
     assert ledger.create_asset("GEM", 4) == Asset("GEM", 2, "")
 
 
-@pytest.mark.parametrize("code", ["", "gem", "GE M", "GEM!", "G" * 17])
+@pytest.mark.cases("code", ["", "gem", "GE M", "GEM!", "G" * 17])
 def test_asset_code_must_be_short_upper_alphanumeric(ledger, unchanged, code):
     with unchanged(), pytest.raises(InvalidRequest):
         ledger.create_asset(code)
     assert code not in ledger.store.assets()
 
 
-@pytest.mark.parametrize("scale", [-1, 9, 2.0, True])
+@pytest.mark.cases("scale", [-1, 9, 2.0, True])
 def test_asset_scale_must_be_an_int_from_0_to_8(ledger, scale):
     with pytest.raises(InvalidRequest):
         ledger.create_asset("GEM", scale)
     assert "GEM" not in ledger.store.assets()
 
 
-@pytest.mark.parametrize("bad", ["alice", "User:alice", "user:", "user:a b"])
+@pytest.mark.cases("bad", ["alice", "User:alice", "user:", "user:a b"])
 def test_open_account_rejects_a_bad_address(ledger, unchanged, bad):
     with unchanged(), pytest.raises(InvalidRequest):
         ledger.open_account(bad)

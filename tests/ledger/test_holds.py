@@ -82,7 +82,7 @@ def test_lock_more_than_the_balance_is_refused(funded, unchanged):
     assert err.value.details["balance"] == 100
 
 
-@pytest.mark.parametrize("amount", [0, -5, 2.5, True, Decimal("3")])
+@pytest.mark.cases("amount", [0, -5, 2.5, True, Decimal("3")])
 def test_lock_rejects_a_bad_amount(funded, unchanged, amount):
     with unchanged(), pytest.raises(InvalidRequest):
         funded.lock(ALICE, amount)
@@ -171,7 +171,7 @@ def test_release_may_use_its_own_entry_type(funded):
     assert journal(funded)[-1].entry_type == "STAKE_PAYOUT"
 
 
-@pytest.mark.parametrize("amount", [31, -1, 2.5, True, Decimal("3")])
+@pytest.mark.cases("amount", [31, -1, 2.5, True, Decimal("3")], everywhere=2)
 def test_release_rejects_a_bad_amount(funded, unchanged, amount):
     hold = funded.lock(ALICE, 30)
     with unchanged(), pytest.raises(InvalidRequest):
@@ -237,7 +237,7 @@ def test_capture_with_settle_takes_everything_and_ends_the_hold(funded):
     assert funded.balance(ESCROW) == 0
 
 
-@pytest.mark.parametrize("amount", [30, 31])
+@pytest.mark.cases("amount", [30, 31])
 def test_capture_of_the_whole_hold_or_more_is_refused(funded, unchanged, amount):
     hold = funded.lock(ALICE, 30)
     with unchanged(), pytest.raises(InvalidRequest):
@@ -258,7 +258,7 @@ def test_capture_in_another_asset_is_refused(funded, unchanged):
         funded.capture(hold.id, [Posting(ESCROW, BOB, "USD", 5)])
 
 
-@pytest.mark.parametrize("amount", [0, -3, 2.5, "3"])
+@pytest.mark.cases("amount", [0, -3, 2.5, "3"])
 def test_capture_rejects_a_bad_amount(funded, unchanged, amount):
     hold = funded.lock(ALICE, 30)
     with unchanged(), pytest.raises(InvalidRequest):
@@ -334,8 +334,12 @@ SETTLE = {
 ENDS = {"release": HoldStatus.RELEASED, "void": HoldStatus.VOIDED, "forfeit": HoldStatus.FORFEITED}
 
 
-@pytest.mark.parametrize("first", sorted(ENDS))
-@pytest.mark.parametrize("then", sorted(SETTLE))
+# The first three pairs (one per end state) run on every store.
+PAIRS = [("release", "capture"), ("void", "release"), ("forfeit", "void")]
+PAIRS += [(f, t) for f in sorted(ENDS) for t in sorted(SETTLE) if (f, t) not in PAIRS]
+
+
+@pytest.mark.cases("first, then", PAIRS, ids=[f"{f}-then-{t}" for f, t in PAIRS], everywhere=3)
 def test_settling_a_hold_that_is_not_locked_raises_hold_not_locked(funded, unchanged, first, then):
     hold = funded.lock(ALICE, 30)
     SETTLE[first](funded, hold.id)
@@ -345,7 +349,7 @@ def test_settling_a_hold_that_is_not_locked_raises_hold_not_locked(funded, uncha
     assert err.value.details == {"hold_id": hold.id, "status": ENDS[first]}
 
 
-@pytest.mark.parametrize("action", sorted(SETTLE))
+@pytest.mark.cases("action", sorted(SETTLE))
 def test_settling_an_unknown_hold_raises_hold_not_found(funded, unchanged, action):
     with unchanged(), pytest.raises(HoldNotFound) as err:
         SETTLE[action](funded, "no-such-hold")
@@ -383,8 +387,12 @@ def test_release_before_expiry_works(funded, clock):
     assert funded.release(hold.id, POT).status == HoldStatus.RELEASED
 
 
-@pytest.mark.parametrize("after", [timedelta(0), timedelta(seconds=1), timedelta(days=3)])
-@pytest.mark.parametrize("action", ["release", "release-part", "forfeit", "capture"])
+EXPIRED = [(after, action) for after in (timedelta(0), timedelta(seconds=1), timedelta(days=3))
+           for action in ("release", "capture", "forfeit", "release-part")]
+
+
+@pytest.mark.cases("after, action", EXPIRED, ids=[f"{a.total_seconds():g}s-{b}" for a, b in EXPIRED],
+                   everywhere=2)
 def test_settling_an_expired_hold_raises_hold_expired(funded, clock, unchanged, after, action):
     hold = funded.lock(ALICE, 30, expires_at=clock.now + timedelta(hours=1))
     clock.advance(hours=1)

@@ -58,7 +58,7 @@ def test_metadata_key_order_does_not_make_a_different_payload(funded):
     assert funded.transfer(ALICE, BOB, 1, key="k", metadata={"b": 2, "a": 1}).replayed
 
 
-@pytest.mark.parametrize(
+@pytest.mark.cases(
     "change",
     [
         {"amount": 31},
@@ -69,7 +69,8 @@ def test_metadata_key_order_does_not_make_a_different_payload(funded):
         {"metadata": {"order": 8}},
         {"note": "different"},
     ],
-    ids=lambda c: next(iter(c)),
+    ids=["amount", "to_account", "asset", "entry_type", "ref_id", "metadata", "note"],
+    everywhere=2,
 )
 def test_same_key_with_a_different_payload_is_a_conflict(funded, unchanged, change):
     original = dict(from_account=ALICE, to_account=BOB, amount=30, asset="COIN",

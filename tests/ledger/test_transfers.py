@@ -56,10 +56,11 @@ def test_transfer_of_the_whole_balance_leaves_zero(funded):
     assert funded.balance(BOB) == 0
 
 
-@pytest.mark.parametrize(
-    "amount", [0, -1, -100, 1.0, 1.5, True, False, Decimal("1"), "1", None],
-    ids=["zero", "minus-one", "minus-hundred", "float-whole", "float", "bool-true", "bool-false",
+@pytest.mark.cases(
+    "amount", [0, 1.5, True, -1, -100, 1.0, False, Decimal("1"), "1", None],
+    ids=["zero", "float", "bool-true", "minus-one", "minus-hundred", "float-whole", "bool-false",
          "decimal", "string", "none"],
+    everywhere=3,
 )
 def test_transfer_rejects_an_amount_that_is_not_a_positive_int(funded, unchanged, amount):
     with unchanged(), pytest.raises(InvalidRequest):
@@ -73,13 +74,13 @@ def test_transfer_rejects_an_unknown_asset(funded, unchanged):
     assert err.value.code == "unknown_asset"
 
 
-@pytest.mark.parametrize("bad", ["alice", "", "User:alice", "user:", "user:a b", ":alice", "user:al\nice", 7])
+@pytest.mark.cases("bad", ["alice", "user:a b", "", "User:alice", "user:", ":alice", "user:al\nice", 7], everywhere=2)
 def test_transfer_to_a_bad_address_is_rejected(funded, unchanged, bad):
     with unchanged(), pytest.raises(InvalidRequest):
         funded.transfer(ALICE, bad, 1)
 
 
-@pytest.mark.parametrize("bad", ["alice", "User:alice", "user:a b"])
+@pytest.mark.cases("bad", ["alice", "User:alice", "user:a b"])
 def test_transfer_from_a_bad_address_is_rejected(funded, unchanged, bad):
     with unchanged(), pytest.raises(InvalidRequest):
         funded.transfer(bad, BOB, 1)
@@ -231,7 +232,7 @@ def test_later_legs_that_overdraw_count_the_earlier_ones(funded, unchanged):
     assert err.value.details["balance"] == 100
 
 
-@pytest.mark.parametrize(
+@pytest.mark.cases(
     "bad_leg, error",
     [
         (Posting(BOB, CAROL, "COIN", 61), InsufficientFunds),  # 10 + 50 received
@@ -243,6 +244,7 @@ def test_later_legs_that_overdraw_count_the_earlier_ones(funded, unchanged):
         (Posting(BOB, CAROL, "COIN", 1, "NOPE"), InvalidRequest),
     ],
     ids=["overdraft", "zero", "float", "self", "asset", "address", "leg-type"],
+    everywhere=2,
 )
 def test_a_failing_later_leg_leaves_nothing_applied(funded, unchanged, bad_leg, error):
     with unchanged(), pytest.raises(error):
