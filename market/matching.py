@@ -1,0 +1,369 @@
+"""Matching for one coin: price-time priority, the time-in-force rules, self-trade
+prevention, and the defenses that act during matching.
+
+An incoming order trades with the best resting orders while their price is within its
+limit; every fill is at the resting order's price and settles at once (one ledger
+transaction, see ``settlement``). What is left then rests (limit GTC/GTD) with a ledger
+hold, or is cancelled (IOC, FOK, market orders, and any order a defense or self-trade
+prevention stopped). A resting order's hold and its place in the book come and go
+together, so a hold never outlives its order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from heapq import heappop, heappush
+from itertools import count
+
+from ledger import Ledger, LedgerError
+
+from .book import BUY, Order, OrderBook, OrderStatus
+from .coins import BrandCoin, release_vested
+from .config import MarketConfig
+from .defenses import NO_LIMIT, CoinGuards, DefenseAlert
+from .settlement import Settlement
+from .trades import Trade
+
+__all__ = ["CoinMarket"]
+
+_OPEN = OrderStatus.OPEN
+_FILLED = OrderStatus.FILLED
+_CANCELLED = OrderStatus.CANCELLED
+_REJECTED = OrderStatus.REJECTED
+_QUEUED = OrderStatus.QUEUED
+
+
+class CoinMarket:
+    """The order book of one brand coin and everything that happens on it.
+
+    ``live`` is the exchange-wide map of open and queued orders (for cancel by id);
+    ``emit`` receives every Trade; ``alert`` every DefenseAlert."""
+
+    def __init__(self, ledger: Ledger, coin: BrandCoin, config: MarketConfig, *,
+                 trade_ids: count, live: dict[int, Order], emit: Callable[[Trade], None],
+                 alert: Callable[[DefenseAlert], None], platform: frozenset[str] = frozenset()) -> None:
+        self.ledger = ledger
+        self.coin = coin
+        self.symbol = coin.symbol
+        self.config = config
+        self.book = OrderBook(coin.symbol)
+        self.settlement = Settlement(ledger, coin.symbol, config, platform)
+        self.trade_ids = trade_ids
+        self.live = live
+        self.emit = emit
+        self.alert = alert
+        self.platform = platform
+        self.stp = config.stp_mode
+        self.max_bps = max(config.maker_fee_bps, config.taker_fee_bps)
+        self.taker_bps = config.taker_fee_bps
+        self.protection_bps = config.market_protection_bps
+        self.vesting_on = config.vesting.enabled
+        self.last_price: int | None = None
+        self.expiries: list[tuple[datetime, int, Order]] = []
+        self._draining = False
+        needs_guards = any(getattr(config, name).enabled for name in
+                           ("price_band", "circuit_breaker", "daily_limit", "holding_cap", "min_hold"))
+        exempt = platform | {coin.seller, f"vesting:{coin.symbol}"}
+        self.guards: CoinGuards | None = (
+            CoinGuards(coin.symbol, config, coin.max_supply, coin.initial_price, alert, frozenset(exempt))
+            if needs_guards else None)
+
+    # -- prices ------------------------------------------------------------------------
+    def reference_price(self, now: datetime) -> int:
+        if self.guards is not None:
+            return self.guards.reference(now)
+        return self.last_price if self.last_price is not None else self.coin.initial_price
+
+    def protection_price(self, side: str, now: datetime) -> int:
+        """Default limit of a market order: ``market_protection_bps`` beyond the reference."""
+        ref = self.reference_price(now)
+        if side == BUY:
+            return ref * (10000 + self.protection_bps) // 10000
+        return max(1, -(-ref * (10000 - self.protection_bps) // 10000))
+
+    # -- entry ---------------------------------------------------------------------------
+    def submit(self, order: Order, now: datetime) -> Order:
+        """Process a validated new order (or a queued one coming back)."""
+        if self.expiries and self.expiries[0][0] <= now:
+            self.expire(now)
+        guards = self.guards
+        if guards is not None:
+            if guards.paused_until is not None:
+                if now < guards.paused_until:
+                    return self._paused(order, now)
+                self._resume(now)
+            reason = guards.check_entry(order, now, self._coin_balance)
+            if reason is not None:
+                return self._reject(order, reason)
+        # funds: the worst case of the whole order, so matching cannot run short midway
+        if order.side == BUY:
+            quote = order.price * order.remaining
+            bps = self.max_bps if order.tif in ("GTC", "GTD") else self.taker_bps
+            need, have = quote + quote * bps // 10000, self.ledger.balance(order.account, "COIN")
+        else:
+            need = order.remaining
+            have = self.ledger.balance(order.account, self.symbol)
+            if need > have and self.vesting_on and order.account == self.coin.seller and self.coin.vests:
+                have += release_vested(self.ledger, self.coin, now)
+                if need > have:
+                    self.alert(DefenseAlert(now, self.symbol, "vesting", "rejected",
+                                            f"seller has {have} vested coins free, selling {need}; "
+                                            f"{self.coin.allocation - self.coin.released} still vesting",
+                                            order.account, order.id))
+                    return self._reject(order, "vesting")
+        if need > have:
+            return self._reject(order, "insufficient_funds")
+        return self._execute(order, now)
+
+    def _coin_balance(self, account: str) -> int:
+        return self.ledger.balance(account, self.symbol)
+
+    def _reject(self, order: Order, reason: str) -> Order:
+        order.status = _REJECTED
+        order.reason = reason
+        return order
+
+    def _paused(self, order: Order, now: datetime) -> Order:
+        guards = self.guards
+        assert guards is not None
+        if guards.queue_mode:
+            order.status = _QUEUED
+            (guards.queue.appendleft if self._draining else guards.queue.append)(order)
+            self.live[order.id] = order
+            self.alert(DefenseAlert(now, self.symbol, "circuit_breaker", "queued",
+                                    f"matching paused until {guards.paused_until.isoformat()}",
+                                    order.account, order.id))
+            return order
+        self.alert(DefenseAlert(now, self.symbol, "circuit_breaker", "rejected",
+                                f"matching paused until {guards.paused_until.isoformat()}",
+                                order.account, order.id))
+        return self._reject(order, "circuit_breaker")
+
+    def _resume(self, now: datetime) -> None:
+        guards = self.guards
+        assert guards is not None and guards.paused_until is not None
+        self.alert(DefenseAlert(now, self.symbol, "circuit_breaker", "resumed",
+                                f"pause ended at {guards.paused_until.isoformat()}; "
+                                f"{len(guards.queue)} queued orders run now"))
+        guards.paused_until = None
+        self._draining = True
+        try:
+            while guards.queue and guards.paused_until is None:
+                order = guards.queue.popleft()
+                del self.live[order.id]
+                order.status = OrderStatus.NEW
+                self.submit(order, now)
+        finally:
+            self._draining = False
+
+    # -- matching -------------------------------------------------------------------------
+    def _execute(self, order: Order, now: datetime) -> Order:
+        book = self.book
+        buy = order.side == BUY
+        if buy:
+            levels, heap, in_heap, sign = book.asks, book.ask_heap, book.ask_in_heap, 1
+        else:
+            levels, heap, in_heap, sign = book.bids, book.bid_heap, book.bid_in_heap, -1
+        limit_key = order.price * sign
+        if order.post_only:
+            best = book.best_ask() if buy else book.best_bid()
+            if best is not None and best * sign <= limit_key:
+                return self._reject(order, "post_only_would_cross")
+            return self._rest(order, now)
+        guards = self.guards
+        lo, hi = guards.bounds(now) if guards is not None else (0, NO_LIMIT)
+        if order.tif == "FOK" and not self._fok_fillable(order, lo, hi):
+            return self._reject(order, "fok_unfillable")
+
+        account = order.account
+        remaining = order.remaining
+        filled = order.filled
+        fill = self.settlement.fill
+        orders = book.orders
+        live = self.live
+        emit = self.emit
+        symbol = self.symbol
+        trade_ids = self.trade_ids
+        taker_side = order.side
+        stopped: str | None = None
+        while remaining:
+            while heap:
+                key = heap[0]
+                level = levels.get(key * sign)
+                if level is not None:
+                    break
+                heappop(heap)
+                in_heap.discard(key * sign)
+            else:
+                break
+            if key > limit_key:
+                break
+            price = key * sign
+            if price < lo or price > hi:
+                assert guards is not None
+                stopped = guards.out_of_bounds(price, order, now)
+                break
+            maker = level[0]
+            if maker.account == account:
+                remaining, stopped = self._self_trade(order, maker, level, levels, price, remaining, now)
+                if stopped is not None:
+                    break
+                continue
+            qty = remaining if remaining < maker.remaining else maker.remaining
+            try:
+                buyer_fee, seller_fee = fill(maker, account, price, qty)
+            except LedgerError:
+                stopped = "insufficient_funds"  # the taker's funds moved under us (another writer)
+                break
+            remaining -= qty
+            filled += qty
+            maker.remaining -= qty
+            maker.filled += qty
+            if buy:
+                trade = Trade(next(trade_ids), symbol, now, price, qty, price * qty, account,
+                              maker.account, taker_side, maker.id, order.id, buyer_fee, seller_fee)
+            else:
+                trade = Trade(next(trade_ids), symbol, now, price, qty, price * qty, maker.account,
+                              account, taker_side, maker.id, order.id, buyer_fee, seller_fee)
+            if not maker.remaining:
+                level.popleft()
+                if not level:
+                    del levels[price]
+                del orders[maker.id]
+                del live[maker.id]
+                maker.status = _FILLED
+            order.trades.append(trade)
+            self.last_price = price
+            emit(trade)
+            if guards is not None:
+                guards.on_trade(price, qty, trade.buyer, trade.seller, maker, now)
+                lo, hi = guards.bounds(now)
+            if maker.platform:
+                self._bought_back(maker, trade, now)
+        order.filled = filled
+        order.remaining = remaining
+        if not remaining and stopped is None:
+            order.status = _FILLED
+            return order
+        if stopped is None and order.kind == "limit" and (order.tif == "GTC" or order.tif == "GTD"):
+            return self._rest(order, now)
+        if stopped == "circuit_breaker" and guards is not None and guards.queue_mode:
+            return self._paused(order, now)
+        order.status = _CANCELLED
+        order.reason = stopped or "unfilled"
+        return order
+
+    def _rest(self, order: Order, now: datetime) -> Order:
+        try:
+            self.settlement.lock(order)
+        except LedgerError:
+            order.status = _CANCELLED
+            order.reason = "insufficient_funds"
+            return order
+        self.book.add(order)
+        self.live[order.id] = order
+        order.status = _OPEN
+        if self.guards is not None:
+            self.guards.on_rest(order)
+        if order.expires_at is not None:
+            heappush(self.expiries, (order.expires_at, order.id, order))
+        return order
+
+    def _self_trade(self, order: Order, maker: Order, level: deque, levels: dict, price: int,
+                    remaining: int, now: datetime) -> tuple[int, str | None]:
+        """The incoming order met its owner's resting order: apply the STP mode. Returns the
+        incoming order's new remaining quantity and a stop reason (None: keep matching)."""
+        mode = self.stp
+        if mode == "cancel_newest":
+            return remaining, "self_trade"
+        if mode == "decrement":
+            d = remaining if remaining < maker.remaining else maker.remaining
+            self.settlement.shrink(maker, d)
+            if self.guards is not None:
+                self.guards.on_leave(maker, d)
+            maker.remaining -= d
+            if not maker.remaining:
+                self._unlink(maker, level, levels, price)
+                maker.status, maker.reason = _CANCELLED, "self_trade"
+            remaining -= d  # decremented, not filled
+            return remaining, (None if remaining else "self_trade")
+        # cancel_oldest / cancel_both: the resting order goes
+        self._unlink(maker, level, levels, price)
+        self.settlement.release(maker)
+        if self.guards is not None:
+            self.guards.on_leave(maker, maker.remaining)
+        maker.status, maker.reason = _CANCELLED, "self_trade"
+        return remaining, ("self_trade" if mode == "cancel_both" else None)
+
+    def _unlink(self, maker: Order, level: deque, levels: dict, price: int) -> None:
+        level.popleft()
+        if not level:
+            del levels[price]
+        del self.book.orders[maker.id]
+        del self.live[maker.id]
+
+    def _fok_fillable(self, order: Order, lo: int, hi: int) -> bool:
+        """Could the whole order fill now? Counts resting quantity at acceptable prices;
+        meeting the owner's own order fails it unless STP just cancels the resting one."""
+        buy = order.side == BUY
+        book = self.book.asks if buy else self.book.bids
+        prices = sorted((p for p in book if (p <= order.price if buy else p >= order.price) and lo <= p <= hi),
+                        reverse=not buy)
+        need = order.remaining
+        for p in prices:
+            for maker in book[p]:
+                if maker.account == order.account:
+                    if self.stp != "cancel_oldest":
+                        return False
+                    continue
+                need -= maker.remaining
+                if need <= 0:
+                    return True
+        return False
+
+    def _bought_back(self, maker: Order, trade: Trade, now: datetime) -> None:
+        self.alert(DefenseAlert(now, self.symbol, "price_floor", "bought_back",
+                                f"platform bought {trade.quantity} at the floor {trade.price} from {trade.seller}; "
+                                f"{maker.remaining} left on the floor order", trade.seller, trade.taker_order_id))
+        if not maker.remaining:
+            self.alert(DefenseAlert(now, self.symbol, "price_floor", "floor_exhausted",
+                                    f"the buy-back budget at {maker.price} is used up; the floor no longer holds",
+                                    maker.account, maker.id))
+
+    # -- leaving --------------------------------------------------------------------------
+    def cancel(self, order: Order, status: str = _CANCELLED, reason: str = "cancelled") -> Order:
+        """Take an open or queued order out and return its hold."""
+        if order.status == _OPEN:
+            self.book.remove(order)
+            self.settlement.release(order)
+            if self.guards is not None:
+                self.guards.on_leave(order, order.remaining)
+        elif order.status == _QUEUED:
+            assert self.guards is not None
+            self.guards.queue.remove(order)
+        else:
+            raise ValueError(f"order {order.id} is {order.status}, not open")
+        del self.live[order.id]
+        order.status = status
+        order.reason = reason
+        return order
+
+    def expire(self, now: datetime) -> list[Order]:
+        """Cancel every GTD order whose expiry has come (status EXPIRED)."""
+        expired = []
+        heap = self.expiries
+        while heap and heap[0][0] <= now:
+            _, _, order = heappop(heap)
+            if order.status == _OPEN:
+                expired.append(self.cancel(order, OrderStatus.EXPIRED, "expired"))
+        return expired
+
+    def advance(self, now: datetime) -> None:
+        """Let time pass: expire GTD orders, resume a paused market."""
+        if self.expiries and self.expiries[0][0] <= now:
+            self.expire(now)
+        guards = self.guards
+        if guards is not None and guards.paused_until is not None and now >= guards.paused_until:
+            self._resume(now)

@@ -1,0 +1,326 @@
+"""Matching semantics: priority, partial fills, each time-in-force, STP modes, fees."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ledger import BURN, ESCROW, Ledger, MemoryStore
+from market import Exchange, MarketConfig, OrderError, OrderStatus
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SYM = "HEATHER"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make(**cfg) -> tuple[Exchange, Ledger, Clock]:
+    clock = Clock()
+    ledger = Ledger(MemoryStore(), clock=clock)
+    ex = Exchange(ledger, MarketConfig.bare(**cfg), clock=clock)
+    ex.launch(SYM, "Heather's coin", "user:heather", initial_price=10, allocation=0)
+    for u in ("a", "b", "c", "d"):
+        ledger.mint(f"user:{u}", 1_000_000)
+    ex.airdrop(SYM, [f"user:{u}" for u in ("a", "b", "c", "d")], 10_000)
+    return ex, ledger, clock
+
+
+def coin(ledger: Ledger, u: str) -> int:
+    return ledger.balance(f"user:{u}", "COIN")
+
+
+def brand(ledger: Ledger, u: str) -> int:
+    return ledger.balance(f"user:{u}", SYM)
+
+
+# -- priority ---------------------------------------------------------------------------
+def test_better_price_trades_first():
+    ex, _, _ = make()
+    worse = ex.limit(SYM, "user:a", "sell", 5, 12)
+    better = ex.limit(SYM, "user:b", "sell", 5, 11)
+    taker = ex.limit(SYM, "user:c", "buy", 5, 12)
+    assert [t.maker_order_id for t in taker.trades] == [better.id]
+    assert worse.status == OrderStatus.OPEN
+
+
+def test_earlier_order_at_same_price_trades_first():
+    ex, _, _ = make()
+    first = ex.limit(SYM, "user:a", "sell", 5, 11)
+    second = ex.limit(SYM, "user:b", "sell", 5, 11)
+    taker = ex.limit(SYM, "user:c", "buy", 7, 11)
+    assert [(t.maker_order_id, t.quantity) for t in taker.trades] == [(first.id, 5), (second.id, 2)]
+
+
+def test_fill_happens_at_the_resting_orders_price():
+    ex, _, _ = make()
+    ex.limit(SYM, "user:a", "buy", 5, 9)
+    taker = ex.limit(SYM, "user:c", "sell", 5, 7)
+    assert [t.price for t in taker.trades] == [9]
+
+
+def test_sweep_walks_levels_in_price_order():
+    ex, _, _ = make()
+    for p in (13, 11, 12):
+        ex.limit(SYM, "user:a", "sell", 2, p)
+    taker = ex.limit(SYM, "user:c", "buy", 6, 13)
+    assert [t.price for t in taker.trades] == [11, 12, 13]
+    assert len(ex.book(SYM)) == 0
+
+
+# -- partial fills -------------------------------------------------------------------------
+def test_partial_fill_leaves_the_maker_resting_with_a_smaller_hold():
+    ex, ledger, _ = make()
+    maker = ex.limit(SYM, "user:a", "sell", 10, 11)
+    ex.limit(SYM, "user:c", "buy", 4, 11)
+    assert maker.status == OrderStatus.OPEN and maker.remaining == 6 and maker.filled == 4
+    assert ledger.get_hold(maker.hold_id).amount == 6
+    assert ledger.balance(ESCROW, SYM) == 6
+
+
+def test_partly_filled_limit_rests_its_remainder():
+    ex, ledger, _ = make()
+    ex.limit(SYM, "user:a", "sell", 4, 11)
+    taker = ex.limit(SYM, "user:c", "buy", 10, 11)
+    assert taker.filled == 4 and taker.remaining == 6 and taker.status == OrderStatus.OPEN
+    assert ex.book(SYM).best_bid() == 11
+    assert ledger.get_hold(taker.hold_id).amount == 11 * 6 + 11 * 6 * 200 // 10000
+
+
+# -- time in force ----------------------------------------------------------------------------
+def test_gtc_rests_until_cancelled_and_cancel_returns_the_funds():
+    ex, ledger, _ = make()
+    before = coin(ledger, "a")
+    order = ex.limit(SYM, "user:a", "buy", 10, 9)
+    assert coin(ledger, "a") == before - (90 + 1)
+    ex.cancel(order.id)
+    assert order.status == OrderStatus.CANCELLED
+    assert coin(ledger, "a") == before
+    assert ledger.balance(ESCROW, "COIN") == 0
+
+
+def test_gtd_expires_and_returns_its_hold():
+    ex, ledger, clock = make()
+    before = brand(ledger, "a")
+    order = ex.limit(SYM, "user:a", "sell", 10, 12, tif="GTD", expires_at=T0 + timedelta(minutes=5))
+    clock.now = T0 + timedelta(minutes=4)
+    ex.advance()
+    assert order.status == OrderStatus.OPEN
+    clock.now = T0 + timedelta(minutes=5)
+    ex.advance()
+    assert order.status == OrderStatus.EXPIRED
+    assert brand(ledger, "a") == before and len(ex.book(SYM)) == 0
+
+
+def test_expired_gtd_does_not_trade_with_a_later_order():
+    ex, _, clock = make()
+    ex.limit(SYM, "user:a", "sell", 10, 12, tif="GTD", expires_at=T0 + timedelta(minutes=5))
+    clock.now = T0 + timedelta(minutes=6)
+    taker = ex.limit(SYM, "user:c", "buy", 10, 12, tif="IOC")
+    assert taker.trades == [] and taker.status == OrderStatus.CANCELLED
+
+
+def test_gtd_needs_a_future_expiry():
+    ex, _, _ = make()
+    with pytest.raises(OrderError):
+        ex.limit(SYM, "user:a", "sell", 1, 12, tif="GTD")
+    with pytest.raises(OrderError):
+        ex.limit(SYM, "user:a", "sell", 1, 12, tif="GTD", expires_at=T0)
+
+
+def test_ioc_cancels_the_unfilled_rest_and_locks_nothing():
+    ex, ledger, _ = make()
+    ex.limit(SYM, "user:a", "sell", 3, 11)
+    taker = ex.limit(SYM, "user:c", "buy", 10, 11, tif="IOC")
+    assert taker.filled == 3 and taker.status == OrderStatus.CANCELLED and taker.hold_id is None
+    assert ex.book(SYM).best_bid() is None
+    assert ledger.balance(ESCROW, "COIN") == 0
+
+
+def test_fok_that_cannot_fill_entirely_does_nothing():
+    ex, ledger, _ = make()
+    ex.limit(SYM, "user:a", "sell", 3, 11)
+    ex.limit(SYM, "user:b", "sell", 3, 13)
+    before = coin(ledger, "c")
+    taker = ex.limit(SYM, "user:c", "buy", 5, 12, tif="FOK")
+    assert taker.status == OrderStatus.REJECTED and taker.reason == "fok_unfillable"
+    assert taker.trades == [] and coin(ledger, "c") == before and len(ex.book(SYM)) == 2
+
+
+def test_fok_that_can_fill_fills_across_levels():
+    ex, _, _ = make()
+    ex.limit(SYM, "user:a", "sell", 3, 11)
+    ex.limit(SYM, "user:b", "sell", 3, 12)
+    taker = ex.limit(SYM, "user:c", "buy", 5, 12, tif="FOK")
+    assert taker.status == OrderStatus.FILLED and [t.quantity for t in taker.trades] == [3, 2]
+
+
+def test_post_only_that_would_cross_is_rejected():
+    ex, _, _ = make()
+    ex.limit(SYM, "user:a", "sell", 3, 11)
+    order = ex.limit(SYM, "user:c", "buy", 3, 11, post_only=True)
+    assert order.status == OrderStatus.REJECTED and order.reason == "post_only_would_cross"
+    assert order.trades == []
+
+
+def test_post_only_that_does_not_cross_rests():
+    ex, _, _ = make()
+    ex.limit(SYM, "user:a", "sell", 3, 11)
+    order = ex.limit(SYM, "user:c", "buy", 3, 10, post_only=True)
+    assert order.status == OrderStatus.OPEN
+
+
+def test_market_order_stops_at_its_protection_price():
+    ex, _, _ = make()
+    ex.limit(SYM, "user:a", "sell", 3, 11)
+    ex.limit(SYM, "user:b", "sell", 3, 15)
+    order = ex.market_order(SYM, "user:c", "buy", 6, protection=12)
+    assert order.filled == 3 and order.status == OrderStatus.CANCELLED and order.hold_id is None
+    assert ex.book(SYM).best_ask() == 15
+
+
+def test_market_order_default_protection_is_relative_to_the_reference():
+    ex, _, _ = make(market_protection_bps=1000)
+    ex.limit(SYM, "user:a", "sell", 3, 11)  # launch price 10: protection 11
+    ex.limit(SYM, "user:b", "sell", 3, 12)
+    order = ex.market_order(SYM, "user:c", "buy", 6)
+    assert order.price == 11 and order.filled == 3
+
+
+def test_market_sell_fills_against_bids():
+    ex, _, _ = make()
+    ex.limit(SYM, "user:a", "buy", 4, 10)
+    order = ex.market_order(SYM, "user:c", "sell", 4)
+    assert order.status == OrderStatus.FILLED and order.trades[0].price == 10
+
+
+# -- self-trade prevention ---------------------------------------------------------------------
+def test_stp_cancel_newest_cancels_the_incoming_order():
+    ex, _, _ = make(stp_mode="cancel_newest")
+    resting = ex.limit(SYM, "user:a", "sell", 5, 11)
+    incoming = ex.limit(SYM, "user:a", "buy", 5, 11)
+    assert incoming.status == OrderStatus.CANCELLED and incoming.reason == "self_trade"
+    assert resting.status == OrderStatus.OPEN and ex.trades == []
+
+
+def test_stp_cancel_newest_keeps_fills_made_before_the_own_order():
+    ex, _, _ = make(stp_mode="cancel_newest")
+    ex.limit(SYM, "user:b", "sell", 2, 11)
+    ex.limit(SYM, "user:a", "sell", 5, 12)
+    incoming = ex.limit(SYM, "user:a", "buy", 5, 12)
+    assert incoming.filled == 2 and incoming.status == OrderStatus.CANCELLED
+    assert ex.book(SYM).best_bid() is None  # the rest did not rest across its own ask
+
+
+def test_stp_cancel_oldest_cancels_the_resting_order_and_goes_on():
+    ex, ledger, _ = make(stp_mode="cancel_oldest")
+    resting = ex.limit(SYM, "user:a", "sell", 5, 11)
+    hold = resting.hold_id
+    ex.limit(SYM, "user:b", "sell", 5, 12)
+    incoming = ex.limit(SYM, "user:a", "buy", 5, 12)
+    assert resting.status == OrderStatus.CANCELLED and resting.reason == "self_trade"
+    assert ledger.get_hold(hold).status == "VOIDED"
+    assert incoming.status == OrderStatus.FILLED and incoming.trades[0].seller == "user:b"
+
+
+def test_stp_cancel_both_cancels_both():
+    ex, _, _ = make(stp_mode="cancel_both")
+    resting = ex.limit(SYM, "user:a", "sell", 5, 11)
+    incoming = ex.limit(SYM, "user:a", "buy", 5, 11)
+    assert resting.status == incoming.status == OrderStatus.CANCELLED
+    assert len(ex.book(SYM)) == 0 and ex.trades == []
+
+
+def test_stp_decrement_shrinks_both_without_a_trade():
+    ex, ledger, _ = make(stp_mode="decrement")
+    before = brand(ledger, "a")
+    resting = ex.limit(SYM, "user:a", "sell", 8, 11)
+    incoming = ex.limit(SYM, "user:a", "buy", 5, 11)
+    assert resting.remaining == 3 and resting.status == OrderStatus.OPEN
+    assert ledger.get_hold(resting.hold_id).amount == 3
+    assert brand(ledger, "a") == before - 3
+    assert incoming.status == OrderStatus.CANCELLED and incoming.filled == 0 and ex.trades == []
+
+
+# -- fees ------------------------------------------------------------------------------------------
+def test_fees_are_charged_to_both_sides_and_paid_to_revenue():
+    ex, ledger, _ = make(maker_fee_bps=100, taker_fee_bps=300)
+    a0, c0 = coin(ledger, "a"), coin(ledger, "c")
+    ex.limit(SYM, "user:a", "sell", 10, 50)  # quote 500
+    taker = ex.limit(SYM, "user:c", "buy", 10, 50)
+    t = taker.trades[0]
+    assert (t.quote, t.seller_fee, t.buyer_fee) == (500, 5, 15)
+    assert coin(ledger, "a") == a0 + 500 - 5
+    assert coin(ledger, "c") == c0 - 500 - 15
+    assert ledger.balance("platform:revenue", "COIN") == 20
+
+
+def test_fees_can_be_burned():
+    ex, ledger, _ = make(fee_destination="burn")
+    ex.limit(SYM, "user:a", "sell", 10, 50)
+    ex.limit(SYM, "user:c", "buy", 10, 50)
+    assert ledger.balance("platform:revenue", "COIN") == 0
+    assert ledger.balance(BURN, "COIN") == 20
+    assert ledger.supply("COIN").burned == 20
+
+
+def test_fee_is_floored_per_fill():
+    ex, _, _ = make()
+    ex.limit(SYM, "user:a", "sell", 7, 7)  # quote 49: 2% is 0.98 -> 0
+    taker = ex.limit(SYM, "user:c", "buy", 7, 7)
+    assert taker.trades[0].buyer_fee == 0 and taker.trades[0].seller_fee == 0
+
+
+def test_resting_buy_returns_its_fee_slack_when_it_completes():
+    ex, ledger, _ = make()
+    c0 = coin(ledger, "c")
+    maker = ex.limit(SYM, "user:c", "buy", 10, 7)  # locks 70 + floor(1.4) = 71
+    ex.limit(SYM, "user:a", "sell", 5, 7)  # fee floor(0.7) = 0
+    ex.limit(SYM, "user:b", "sell", 5, 7)
+    assert maker.status == OrderStatus.FILLED
+    assert coin(ledger, "c") == c0 - 70  # the unused 1 came back
+    assert ledger.balance(ESCROW, "COIN") == 0
+
+
+# -- refusals ---------------------------------------------------------------------------------------
+def test_order_without_funds_is_rejected_and_changes_nothing():
+    ex, ledger, _ = make()
+    ledger.mint("user:poor", 10)
+    order = ex.limit(SYM, "user:poor", "buy", 5, 10)
+    assert order.status == OrderStatus.REJECTED and order.reason == "insufficient_funds"
+    assert ledger.balance("user:poor", "COIN") == 10 and len(ex.book(SYM)) == 0
+
+
+@pytest.mark.parametrize("args,kw", [
+    (("NOPE", "user:a", "buy", 1, 10), {}),
+    ((SYM, "user:a", "hold", 1, 10), {}),
+    ((SYM, "user:a", "buy", 0, 10), {}),
+    ((SYM, "user:a", "buy", 1.5, 10), {}),
+    ((SYM, "user:a", "buy", 1, 0), {}),
+    ((SYM, "user:a", "buy", 1, 10.0), {}),
+    ((SYM, "user:a", "buy", 1, 10), {"tif": "DAY"}),
+    ((SYM, "user:a", "buy", 1, 10), {"tif": "IOC", "post_only": True}),
+    ((SYM, "user:a", "buy", 1, 10), {"market": True, "tif": "GTD"}),
+])
+def test_malformed_orders_raise_and_change_nothing(args, kw):
+    ex, ledger, _ = make()
+    journal = len(ledger.store.book.journal)
+    with pytest.raises(OrderError):
+        ex.submit(*args, **kw)
+    assert len(ledger.store.book.journal) == journal and len(ex.book(SYM)) == 0
+
+
+def test_cancel_of_unknown_or_foreign_order_raises():
+    ex, _, _ = make()
+    order = ex.limit(SYM, "user:a", "buy", 1, 9)
+    with pytest.raises(OrderError):
+        ex.cancel(999)
+    with pytest.raises(OrderError):
+        ex.cancel(order.id, account="user:b")
+    assert order.status == OrderStatus.OPEN
