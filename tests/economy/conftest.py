@@ -1,0 +1,76 @@
+"""Fixtures for the economy tests: a fake Stripe server, and economies over each store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ledger import Ledger, MemoryStore
+from ledger.config import load_config
+from ledger.economy import Economy
+from service.fake_stripe import FakeStripe
+
+
+class Clock:
+    """A settable clock for the ledger: `clock.advance(days=1)`."""
+
+    def __init__(self, start: datetime = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: Any) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripe]:
+    with FakeStripe() as fake:
+        yield fake
+
+
+def _build(ledger: Ledger, fake: FakeStripe, overrides: dict[str, Any] | None) -> Economy:
+    return Economy.build(ledger, load_config(overrides=overrides),
+                         stripe_client=fake.client(max_network_retries=0),
+                         webhook_secret=fake.webhook_secret)
+
+
+@pytest.fixture
+def make_economy(make_ledger, fake_stripe) -> Callable[..., Economy]:
+    """`make_economy(overrides=..., clock=...)` over the store under test (memory, SQLite, PostgreSQL)."""
+
+    def make(overrides: dict[str, Any] | None = None, **ledger_kw: Any) -> Economy:
+        return _build(make_ledger(**ledger_kw), fake_stripe, overrides)
+
+    return make
+
+
+@pytest.fixture
+def make_mem_economy(fake_stripe) -> Callable[..., Economy]:
+    """The same over the in-memory store only (for tests of pure rules)."""
+
+    def make(overrides: dict[str, Any] | None = None, **ledger_kw: Any) -> Economy:
+        return _build(Ledger(MemoryStore(), **ledger_kw), fake_stripe, overrides)
+
+    return make
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_sql_economy(request, fake_stripe) -> Callable[..., Economy]:
+    """Over the SQL stores only: where concurrency is real (threads, one engine)."""
+    from ledger.sql import SqlStore
+
+    def make(overrides: dict[str, Any] | None = None, **ledger_kw: Any) -> Economy:
+        url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+        return _build(Ledger(SqlStore(url), **ledger_kw), fake_stripe, overrides)
+
+    return make
