@@ -104,7 +104,8 @@ class FakeStripe:
         return f"http://{host}:{port}"
 
     def start(self) -> FakeStripe:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-stripe", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-stripe", daemon=True)
         self._thread.start()
         return self
 

@@ -204,14 +204,26 @@ def _tampered(body: bytes) -> bytes:
     pytest.param(lambda f, body: (body, None), id="no-header"),
     pytest.param(lambda f, body: (body, "t=1,v1=zz"), id="garbage-header"),
 ])
-def test_a_forged_webhook_is_rejected_and_changes_nothing(make_economy, fake_stripe, forge):
-    e = make_economy()
+def test_a_forged_webhook_is_rejected_and_changes_nothing(make_mem_economy, fake_stripe, forge):
+    e = make_mem_economy()
     sid = _checkout(e)
     body, _ = fake_stripe.signed(fake_stripe.complete(sid))
     before = _state(e)
     bad_body, bad_header = forge(fake_stripe, body)
     with pytest.raises(WebhookRejected):
         e.payments.handle_webhook(bad_body, bad_header)
+    assert _state(e) == before
+
+
+def test_a_forged_webhook_changes_nothing_in_sql(make_sql_economy, fake_stripe):
+    e = make_sql_economy()
+    sid = _checkout(e)
+    body, header = fake_stripe.signed(fake_stripe.complete(sid))
+    before = _state(e)
+    for bad_body, bad_header in ((_tampered(body), header),
+                                 (body, fake_stripe.sign(body.decode(), int(time.time()) - 301))):
+        with pytest.raises(WebhookRejected):
+            e.payments.handle_webhook(bad_body, bad_header)
     assert _state(e) == before
 
 
