@@ -14,6 +14,7 @@ failures (rare with ordered locking) are retried from step 1.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,11 +23,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Connection,
     Engine,
+    Text,
     bindparam,
     create_engine,
     event,
+    func,
     insert,
     or_,
     select,
@@ -48,6 +52,38 @@ __all__ = ["SqlStore", "make_engine"]
 # serialization failure, deadlock detected, a balance row created by a concurrent batch
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "23505"}
 _MAX_ATTEMPTS = 20
+
+
+# PostgreSQL bulk statements: whole columns travel as arrays through unnest(), so each
+# statement has a fixed text psycopg parses once, whatever the batch size.
+_ENTRY_COLUMNS = [c.name for c in s.entries.columns]
+_ENTRY_TYPES = ["bigint", "text", "timestamptz", "text", "text", "bigint", "text", "text", "bigint",
+                "bigint", "bigint", "bigint", "text", "text", "text", "json", "text"]
+_PG_INSERT_ENTRIES = text(
+    f"INSERT INTO entries ({', '.join(_ENTRY_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_ENTRY_COLUMNS, _ENTRY_TYPES, strict=True)) + ")"
+)
+_PG_NEXT_ENTRY_IDS = text("SELECT nextval(pg_get_serial_sequence('entries', 'id')) FROM generate_series(1, :n)")
+_PG_INSERT_TRANSACTIONS = text(
+    "INSERT INTO transactions (id, time, entry_type, idempotency_key, hold_id) SELECT * FROM unnest("
+    "CAST(:id AS text[]), CAST(:time AS timestamptz[]), CAST(:entry_type AS text[]), "
+    "CAST(:idempotency_key AS text[]), CAST(:hold_id AS text[]))"
+)
+_PG_LOCK_BALANCES = text(
+    "SELECT b.account, b.asset, b.balance FROM balances b "
+    "JOIN unnest(CAST(:acc AS text[]), CAST(:ast AS text[])) AS k(account, asset) "
+    "ON b.account = k.account AND b.asset = k.asset "
+    "ORDER BY b.account, b.asset FOR UPDATE OF b"  # rows are locked in this order: no deadlocks
+)
+_PG_INSERT_BALANCES = text(
+    "INSERT INTO balances (account, asset, balance) SELECT * FROM unnest("
+    "CAST(:acc AS text[]), CAST(:ast AS text[]), CAST(:bal AS bigint[]))"
+)
+_PG_UPDATE_BALANCES = text(
+    "UPDATE balances AS b SET balance = v.balance FROM unnest("
+    "CAST(:acc AS text[]), CAST(:ast AS text[]), CAST(:bal AS bigint[])) AS v(account, asset, balance) "
+    "WHERE b.account = v.account AND b.asset = v.asset"
+)
 
 
 def make_engine(url: str, **kw: Any) -> Engine:
@@ -75,7 +111,7 @@ def make_engine(url: str, **kw: Any) -> Engine:
         return engine
     kw.setdefault("pool_size", 20)
     kw.setdefault("max_overflow", 20)
-    kw.setdefault("pool_pre_ping", True)
+    kw.setdefault("pool_recycle", 3600)
     return create_engine(url, **kw)
 
 
@@ -109,6 +145,7 @@ class SqlStore:
     def __init__(self, url: str | Engine, **engine_kw: Any) -> None:
         self.engine = url if isinstance(url, Engine) else make_engine(url, **engine_kw)
         self.dialect = self.engine.dialect.name
+        self._pg = self.dialect == "postgresql"
         self._insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         # Accounts are never deleted, so remembering them saves an upsert per batch.
         self._known_accounts: set[str] = set()
@@ -262,15 +299,21 @@ class SqlStore:
         zero balance; it is inserted only if a posting is applied to it (see `_write`)."""
         if not pairs:
             return {}
-        q = (select(s.balances.c.account, s.balances.c.asset, s.balances.c.balance)
-             .where(tuple_(s.balances.c.account, s.balances.c.asset).in_(sorted(pairs)))
-             .order_by(s.balances.c.account, s.balances.c.asset))
-        if self.dialect == "postgresql":
-            q = q.with_for_update()
-        before = {(r.account, r.asset): r.balance for r in conn.execute(q)}
-        book.balances = dict(before)
+        ordered = sorted(pairs)
         addresses = sorted({a for a, _ in pairs})
-        for row in conn.execute(select(s.accounts).where(s.accounts.c.address.in_(addresses))):
+        flagged = s.accounts.c.allow_negative | s.accounts.c.frozen
+        if self._pg:
+            rows = conn.execute(_PG_LOCK_BALANCES, {"acc": [a for a, _ in ordered], "ast": [x for _, x in ordered]})
+            accounts = conn.execute(select(s.accounts).where(
+                s.accounts.c.address == func.any(bindparam("a", type_=ARRAY(Text))), flagged), {"a": addresses})
+        else:
+            rows = conn.execute(
+                select(s.balances.c.account, s.balances.c.asset, s.balances.c.balance)
+                .where(tuple_(s.balances.c.account, s.balances.c.asset).in_(ordered)))
+            accounts = conn.execute(select(s.accounts).where(s.accounts.c.address.in_(addresses), flagged))
+        before = {(r.account, r.asset): r.balance for r in rows}
+        book.balances = dict(before)
+        for row in accounts:
             if row.allow_negative:
                 book.negative_ok.add(row.address)
             if row.frozen:
@@ -280,17 +323,30 @@ class SqlStore:
     def _write(self, conn: Connection, book: Book, applied: list[Transaction],
                before: dict[tuple[str, str], int], loaded_holds: set[str],
                created_accounts: set[str]) -> dict[int, int]:
-        # Journal ids come from the database so they follow commit order per account.
-        rows = [dict(e._asdict()) for e in book.journal]
-        for row in rows:
-            row.pop("id")
-        new_ids = conn.execute(
-            insert(s.entries).returning(s.entries.c.id, sort_by_parameter_order=True), rows
-        ).scalars().all()
-        id_map = {e.id: new_id for e, new_id in zip(book.journal, new_ids, strict=True)}
-        conn.execute(insert(s.transactions), [
-            {"id": t.id, "time": t.time, "entry_type": t.entry_type,
-             "idempotency_key": t.idempotency_key, "hold_id": t.hold_id} for t in applied])
+        # Journal ids come from the database, allocated while the rows are locked, so
+        # they follow commit order per account (what `check` replays by).
+        journal = book.journal
+        if self._pg:
+            new_ids = sorted(conn.scalars(_PG_NEXT_ENTRY_IDS, {"n": len(journal)}))
+            columns: list[list[Any]] = [list(c) for c in zip(*journal, strict=True)]
+            columns[0] = new_ids
+            columns[15] = [None if m is None else json.dumps(m) for m in columns[15]]
+            conn.execute(_PG_INSERT_ENTRIES, dict(zip(_ENTRY_COLUMNS, columns, strict=True)))
+            conn.execute(_PG_INSERT_TRANSACTIONS, {
+                "id": [t.id for t in applied], "time": [t.time for t in applied],
+                "entry_type": [t.entry_type for t in applied],
+                "idempotency_key": [t.idempotency_key for t in applied], "hold_id": [t.hold_id for t in applied]})
+        else:
+            rows = [dict(e._asdict()) for e in journal]
+            for row in rows:
+                row.pop("id")
+            new_ids = conn.execute(
+                insert(s.entries).returning(s.entries.c.id, sort_by_parameter_order=True), rows
+            ).scalars().all()
+            conn.execute(insert(s.transactions), [
+                {"id": t.id, "time": t.time, "entry_type": t.entry_type,
+                 "idempotency_key": t.idempotency_key, "hold_id": t.hold_id} for t in applied])
+        id_map = {e.id: new_id for e, new_id in zip(journal, new_ids, strict=True)}
         new_tx_ids = {t.id for t in applied}
         keyed = [(k, fp_tx) for k, fp_tx in book.keys.items() if fp_tx[1].id in new_tx_ids]
         if keyed:
@@ -307,15 +363,22 @@ class SqlStore:
                     for a in new_accounts])
             # A concurrent batch may have created the same row since we looked: that is a
             # unique violation, and the whole batch is retried with the row locked.
-            conn.execute(insert(s.balances), created)
-        changed = [{"a": a, "x": x, "b": b} for (a, x), b in book.balances.items()
-                   if (a, x) in before and before[(a, x)] != b]
-        if changed:
+            if self._pg:
+                conn.execute(_PG_INSERT_BALANCES, {"acc": [r["account"] for r in created],
+                                                   "ast": [r["asset"] for r in created],
+                                                   "bal": [r["balance"] for r in created]})
+            else:
+                conn.execute(insert(s.balances), created)
+        changed = [(a, x, b) for (a, x), b in book.balances.items() if (a, x) in before and before[(a, x)] != b]
+        if changed and self._pg:
+            conn.execute(_PG_UPDATE_BALANCES, {"acc": [c[0] for c in changed], "ast": [c[1] for c in changed],
+                                               "bal": [c[2] for c in changed]})
+        elif changed:
             conn.execute(
                 update(s.balances)
                 .where(s.balances.c.account == bindparam("a"), s.balances.c.asset == bindparam("x"))
                 .values(balance=bindparam("b")),
-                changed,
+                [{"a": a, "x": x, "b": b} for a, x, b in changed],
             )
         touched = sorted({t.hold_id for t in applied if t.hold_id is not None})
         created = [book.holds[h]._asdict() for h in touched if h not in loaded_holds]
