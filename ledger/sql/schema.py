@@ -108,3 +108,7 @@ holds = Table(
     Index("ix_holds_account_status", "account", "status"),
     Index("ix_holds_status", "status"),
 )
+
+# The economy layer's tables (ledger/economy_schema.py, migration 0002) share this
+# MetaData, so migrations and the schema comparison see the whole database.
+from .. import economy_schema as _economy_schema  # noqa: E402,F401  (registers its tables)
