@@ -54,27 +54,27 @@ class _Strict(BaseModel):
 
 
 class CoinConfig(_Strict):
-    coins_per_usd: int = Field(100, gt=0)
+    coins_per_usd: int = Field(default=100, gt=0)
     """How many COIN one US dollar buys at the base rate (100: 1 coin = 1 cent)."""
 
 
 class RewardConfig(_Strict):
     """Coins minted to a user for each earn event."""
 
-    guest_initial: int = Field(4, ge=0)
-    signup: int = Field(5, ge=0)
-    newsletter: int = Field(5, ge=0)
-    daily_login: int = Field(2, ge=0)
-    streak_bonus: int = Field(10, ge=0)
-    streak_days: int = Field(7, ge=2)
+    guest_initial: int = Field(default=4, ge=0)
+    signup: int = Field(default=5, ge=0)
+    newsletter: int = Field(default=5, ge=0)
+    daily_login: int = Field(default=2, ge=0)
+    streak_bonus: int = Field(default=10, ge=0)
+    streak_days: int = Field(default=7, ge=2)
     """The bonus is paid on the last day of every run of this many consecutive logins."""
 
 
 class SpendConfig(_Strict):
     """Coins a user pays for each sink; ``burn`` destroys them instead of paying the platform."""
 
-    vote: int = Field(1, ge=0)
-    deep_analysis_unlock: int = Field(5, ge=0)
+    vote: int = Field(default=1, ge=0)
+    deep_analysis_unlock: int = Field(default=5, ge=0)
     burn: bool = False
 
 
@@ -89,8 +89,8 @@ class PackageConfig(_Strict):
 
     name: str = Field(min_length=1, max_length=40)
     price_cents: int = Field(gt=0)
-    base_coins: int | None = Field(None, gt=0)
-    bonus_coins: int = Field(0, ge=0)
+    base_coins: int | None = Field(default=None, gt=0)
+    bonus_coins: int = Field(default=0, ge=0)
     display_order: int = 0
     active: bool = True
 
@@ -100,20 +100,20 @@ class PromoConfig(_Strict):
     ``bonus_coins``. ``first_purchase_only``: only on a user's first paid purchase;
     ``once_per_user``: each user may use it once."""
 
-    bonus_bps: int = Field(0, ge=0, le=BPS * 10)
-    bonus_coins: int = Field(0, ge=0)
+    bonus_bps: int = Field(default=0, ge=0, le=BPS * 10)
+    bonus_coins: int = Field(default=0, ge=0)
     first_purchase_only: bool = False
     once_per_user: bool = False
     active: bool = True
 
 
 class PurchaseConfig(_Strict):
-    pro_bonus_bps: int = Field(1000, ge=0, le=BPS * 10)
-    daily_limit_cents: int = Field(50_000, ge=0)
+    pro_bonus_bps: int = Field(default=1000, ge=0, le=BPS * 10)
+    daily_limit_cents: int = Field(default=50_000, ge=0)
     """Most a user may spend on coins per UTC day (open and paid checkouts count)."""
-    open_checkout_window_seconds: int = Field(1800, ge=0)
+    open_checkout_window_seconds: int = Field(default=1800, ge=0)
     """A user with an open checkout for a package may not open another for it meanwhile."""
-    currency: str = Field("usd", pattern=r"^[a-z]{3}$")
+    currency: str = Field(default="usd", pattern=r"^[a-z]{3}$")
     success_url: str = "http://localhost:8000/coins/purchase/success?session_id={CHECKOUT_SESSION_ID}"
     cancel_url: str = "http://localhost:8000/coins/purchase"
 
@@ -126,9 +126,9 @@ class RefundConfig(_Strict):
 
 
 class PoolConfig(_Strict):
-    house_fee_bps: int = Field(300, ge=0, le=BPS)
-    min_stake: int = Field(1, gt=0)
-    max_stake_per_user: int = Field(1000, gt=0)
+    house_fee_bps: int = Field(default=300, ge=0, le=BPS)
+    min_stake: int = Field(default=1, gt=0)
+    max_stake_per_user: int = Field(default=1000, gt=0)
 
     @model_validator(mode="after")
     def _caps(self) -> PoolConfig:
@@ -138,12 +138,12 @@ class PoolConfig(_Strict):
 
 
 class ChallengeConfig(_Strict):
-    entry_fee_bps_of_belt_value: int = Field(1000, ge=0)
-    entry_fee_min: int = Field(50, gt=0)
-    entry_fee_max: int = Field(500, gt=0)
-    winner_bps: int = Field(7000, ge=0, le=BPS)
-    loser_bps: int = Field(2000, ge=0, le=BPS)
-    platform_bps: int = Field(1000, ge=0, le=BPS)
+    entry_fee_bps_of_belt_value: int = Field(default=1000, ge=0)
+    entry_fee_min: int = Field(default=50, gt=0)
+    entry_fee_max: int = Field(default=500, gt=0)
+    winner_bps: int = Field(default=7000, ge=0, le=BPS)
+    loser_bps: int = Field(default=2000, ge=0, le=BPS)
+    platform_bps: int = Field(default=1000, ge=0, le=BPS)
 
     @model_validator(mode="after")
     def _shares(self) -> ChallengeConfig:
@@ -155,7 +155,7 @@ class ChallengeConfig(_Strict):
 
 
 class TournamentConfig(_Strict):
-    creation_cost: int = Field(2000, ge=0)
+    creation_cost: int = Field(default=2000, ge=0)
 
 
 class EconomyConfig(_Strict):

@@ -7,6 +7,7 @@ percent and value per USD are derived from price, base and bonus coins, never ty
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -216,7 +217,7 @@ class PackageCatalog:
     def enable(self, package_id: str) -> CoinPackage:
         return self.edit(package_id, active=True)
 
-    def reorder(self, package_ids: Sequence[str]) -> list[CoinPackage]:
+    def reorder(self, package_ids: Sequence[str]) -> builtins.list[CoinPackage]:
         """Put the listed packages first, in this order; the rest keep their order after."""
         if len(set(package_ids)) != len(package_ids):
             raise InvalidRequest("reorder lists a package twice")

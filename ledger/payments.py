@@ -103,7 +103,7 @@ class Payments:
         config: EconomyConfig,
         store: PaymentStore,
         catalog: PackageCatalog,
-        stripe_client: stripe.StripeClient,
+        stripe_client: stripe.StripeClient | None,
         webhook_secret: str,
     ) -> None:
         self.ledger = ledger
@@ -131,7 +131,7 @@ class Payments:
         scoped = f"checkout:{user}:{key}" if key else None
         if scoped:
             prior = self.store.by_key(scoped)
-            if prior is not None:
+            if prior is not None and key is not None:
                 if prior.package_id != package_id or (prior.promo_code or None) != _norm(promo_code):
                     raise IdempotencyConflict(key)
                 return Checkout(prior, self.catalog.get(prior.package_id))
@@ -182,6 +182,8 @@ class Payments:
         meta = {"type": "coin_purchase", "package": pkg.id, "user": user,
                 "price_cents": str(pkg.price_cents), "coins": str(q.base_coins),
                 "bonus": str(q.bonus_coins), "promo": q.promo_code or ""}
+        if self.stripe is None:
+            raise PaymentProviderError("no Stripe client is configured")
         cfg = self.config.purchases
         params: dict[str, Any] = {
             "mode": "payment",
