@@ -1,0 +1,62 @@
+"""The order book structure: levels, best prices, removal, depth."""
+
+from __future__ import annotations
+
+from market import BUY, SELL, Order, OrderBook
+
+_ids = iter(range(1, 10_000))
+
+
+def order(side: str, price: int, qty: int = 1) -> Order:
+    return Order(next(_ids), "X", "user:a", side, "limit", price, qty)
+
+
+def test_best_prices_are_highest_bid_and_lowest_ask():
+    book = OrderBook("X")
+    for p in (9, 11, 10):
+        book.add(order(BUY, p))
+    for p in (14, 12, 13):
+        book.add(order(SELL, p))
+    assert book.best_bid() == 11 and book.best_ask() == 12
+    assert not book.is_crossed()
+
+
+def test_removing_the_last_order_of_a_level_removes_the_level():
+    book = OrderBook("X")
+    a, b = order(BUY, 11), order(BUY, 10)
+    book.add(a)
+    book.add(b)
+    book.remove(a)
+    assert book.best_bid() == 10 and 11 not in book.bids and len(book) == 1
+
+
+def test_orders_queue_in_time_order_within_a_level():
+    book = OrderBook("X")
+    first, second = order(SELL, 12), order(SELL, 12)
+    book.add(first)
+    book.add(second)
+    assert list(book.asks[12]) == [first, second]
+
+
+def test_recreated_levels_do_not_pile_up_in_the_heap():
+    book = OrderBook("X")
+    book.add(order(SELL, 20))  # keeps 12 from ever reaching the top of the heap
+    book.add(order(SELL, 5))
+    for _ in range(100):
+        o = order(SELL, 12)
+        book.add(o)
+        book.remove(o)
+    assert len(book.ask_heap) <= 3
+
+
+def test_depth_sums_each_level():
+    book = OrderBook("X")
+    book.add(order(BUY, 10, 3))
+    book.add(order(BUY, 10, 4))
+    book.add(order(BUY, 9, 1))
+    assert [tuple(lv) for lv in book.depth(BUY)] == [(10, 7, 2), (9, 1, 1)]
+
+
+def test_empty_book_has_no_best_prices():
+    book = OrderBook("X")
+    assert book.best_bid() is None and book.best_ask() is None and not book.is_crossed()
