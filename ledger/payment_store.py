@@ -8,12 +8,14 @@ happen once. This store remembers what Stripe said, for dedup, lookups and repor
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 __all__ = [
@@ -126,6 +128,24 @@ class PaymentStore(Protocol):
 
     def flags(self, user_id: str | None = None) -> list[UserFlag]: ...
 
+    def session_lock(self, session_id: str) -> AbstractContextManager[None]:
+        """Serialize work on one payment across threads (and, on PostgreSQL, processes)."""
+
+
+class _LocalLocks:
+    """One lock per name, for one process."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    @contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            yield
+
 
 class MemoryPaymentStore:
     def __init__(self) -> None:
@@ -133,6 +153,10 @@ class MemoryPaymentStore:
         self._rows: dict[str, PaymentRecord] = {}
         self._events: dict[str, StoredEvent] = {}
         self._flags: dict[tuple[str, str, str | None], UserFlag] = {}
+        self._session_locks = _LocalLocks()
+
+    def session_lock(self, session_id: str) -> AbstractContextManager[None]:
+        return self._session_locks.hold(session_id)
 
     def add(self, rec: PaymentRecord) -> PaymentRecord:
         with self._lock:
@@ -219,6 +243,26 @@ class SqlPaymentStore:
 
         self.engine = engine
         self.p, self.e, self.f = s.payments, s.stripe_events, s.user_flags
+        self._local = _LocalLocks()
+
+    @contextmanager
+    def session_lock(self, session_id: str) -> Iterator[None]:
+        # SQLite serves one host: a process lock is enough (and holding a database write
+        # lock here would block the ledger's own write). PostgreSQL: an advisory lock.
+        with self._local.hold(session_id):
+            if self.engine.dialect.name != "postgresql":
+                yield
+                return
+            digest = hashlib.blake2b(f"payment:{session_id}".encode(), digest_size=8).digest()
+            k = int.from_bytes(digest, "big", signed=True)
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": k})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": k})
+                    conn.commit()
 
     def _rec(self, r: Any) -> PaymentRecord:
         d = _utc(r._asdict())

@@ -345,20 +345,39 @@ class Payments:
                                       self.ledger.clock()))
         return WebhookResult(eid, etype, "frozen", rec.session_id)
 
-    def _refund(self, rec: PaymentRecord, charge: dict[str, Any]) -> Transaction | None:
-        refunded = int(charge.get("amount_refunded") or 0)
-        amount = int(charge.get("amount") or rec.price_cents)
-        if refunded <= rec.refunded_cents:
-            return None  # this refund level (or a later one) is already booked
-        coins = rec.base_coins + rec.bonus_coins
-        target = coins if refunded >= amount else coins * refunded // amount
-        owed = target - rec.coins_clawed_back - rec.shortfall_coins
-        if self.config.refunds.policy != "claw_back":
-            owed = 0
-        user = user_account(rec.user_id)
-        key = f"stripe:refund:{rec.session_id}:{refunded}"
+    def _refund(self, stale: PaymentRecord, charge: dict[str, Any]) -> Transaction | None:
+        # One refund at a time per payment: each books the step from what the store
+        # says is already refunded to the charge's cumulative amount_refunded.
+        with self.store.session_lock(stale.session_id):
+            rec = self.store.get(stale.session_id) or stale
+            refunded = int(charge.get("amount_refunded") or 0)
+            amount = int(charge.get("amount") or rec.price_cents)
+            if refunded <= rec.refunded_cents:
+                return None  # this refund level (or a later one) is already booked
+            coins = rec.base_coins + rec.bonus_coins
+            target = coins if refunded >= amount else coins * refunded // amount
+            owed = target - rec.coins_clawed_back - rec.shortfall_coins
+            if self.config.refunds.policy != "claw_back":
+                owed = 0
+            user = user_account(rec.user_id)
+            key = f"stripe:refund:{rec.session_id}:{refunded}"
+            tx, take = self._book_refund(rec, user, key, refunded, owed, charge)
+            shortfall = owed - take
+            self.store.update(
+                rec.session_id, refunded_cents=refunded, coins_clawed_back=rec.coins_clawed_back + take,
+                shortfall_coins=rec.shortfall_coins + shortfall, updated_at=self.ledger.clock(),
+                status=PaymentStatus.REFUNDED if refunded >= amount else rec.status)
+            if shortfall and self.config.refunds.flag_on_shortfall:
+                self.store.flag_user(UserFlag(rec.user_id, "refund_shortfall", f"{rec.session_id}:{refunded}",
+                                              {"shortfall_coins": shortfall, "session_id": rec.session_id},
+                                              self.ledger.clock()))
+            return tx
+
+    def _book_refund(self, rec: PaymentRecord, user: str, key: str, refunded: int, owed: int,
+                     charge: dict[str, Any]) -> tuple[Transaction | None, int]:
+        """Post the refund step; returns (transaction, coins taken)."""
         for _ in range(5):
-            take = min(owed, self.ledger.balance(user, "COIN"))
+            take = min(owed, max(self.ledger.balance(user, "COIN"), 0))
             legs = [Posting(PLATFORM, STRIPE, "USD", refunded - rec.refunded_cents, EntryType.REVENUE_REFUND)]
             if take > 0:
                 legs.append(Posting(user, MINT, "COIN", take, EntryType.COIN_PURCHASE_REFUND))
@@ -367,26 +386,21 @@ class Payments:
             req = TransferRequest(tuple(legs), EntryType.COIN_PURCHASE_REFUND, key, "stripe_session",
                                   rec.session_id, meta)
             try:
-                tx = self._post_clawback(user, req)
-                break
+                return self._post_clawback(user, req), take
             except InsufficientFunds:
                 continue  # the user spent meanwhile: take what is there now
             except IdempotencyConflict:
-                return None  # another delivery of this refund won the race and booked it
-        else:
-            raise InvalidRequest(f"refund of {rec.session_id} kept racing with spending; retry")
-        if tx.replayed:
-            return tx
-        shortfall = owed - take
-        self.store.update(
-            rec.session_id, refunded_cents=refunded, coins_clawed_back=rec.coins_clawed_back + take,
-            shortfall_coins=rec.shortfall_coins + shortfall, updated_at=self.ledger.clock(),
-            status=PaymentStatus.REFUNDED if refunded >= amount else rec.status)
-        if shortfall and self.config.refunds.flag_on_shortfall:
-            self.store.flag_user(UserFlag(rec.user_id, "refund_shortfall", f"{rec.session_id}:{refunded}",
-                                          {"shortfall_coins": shortfall, "session_id": rec.session_id},
-                                          self.ledger.clock()))
-        return tx
+                # Booked before, but the store missed it (a crash in between): read back
+                # what that transaction took instead of booking it again.
+                return None, self._taken_before(user, rec.session_id, refunded)
+        raise InvalidRequest(f"refund of {rec.session_id} kept racing with spending; retry")
+
+    def _taken_before(self, user: str, session_id: str, refunded: int) -> int:
+        for item in self.ledger.history(user, entry_type=EntryType.COIN_PURCHASE_REFUND, limit=200):
+            meta = item.metadata or {}
+            if item.ref_id == session_id and meta.get("refunded_cents") == refunded:
+                return -item.amount
+        return 0
 
     def _post_clawback(self, user: str, req: TransferRequest) -> Transaction:
         try:

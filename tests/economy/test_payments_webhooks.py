@@ -280,3 +280,32 @@ def test_the_fake_delivers_a_signed_webhook_to_a_url(make_mem_economy, fake_stri
         server.server_close()
     assert [r.outcome for r in results] == ["fulfilled"]
     assert e.ledger.balance(ALICE) == 5499
+
+
+def test_two_partial_refunds_racing_claw_back_exactly_once(make_sql_economy, fake_stripe):
+    e = make_sql_economy()
+    sid = _checkout(e, "small")
+    _deliver(e, fake_stripe, fake_stripe.complete(sid))
+    first, second = fake_stripe.refund(sid, 300), fake_stripe.refund(sid)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda ev: _deliver(e, fake_stripe, ev), [second, first, second, first]))
+    assert e.ledger.balance(ALICE) == 0 and e.ledger.balance(PLATFORM, "USD") == 0
+    rec = e.payments.store.get(sid)
+    assert (rec.status, rec.refunded_cents, rec.coins_clawed_back) == ("refunded", 999, 1024)
+    assert e.ledger.check().problems == ()
+
+
+def test_a_refund_booked_before_a_crash_is_not_booked_again(make_mem_economy, fake_stripe):
+    e = make_mem_economy()
+    sid = _checkout(e, "small")
+    _deliver(e, fake_stripe, fake_stripe.complete(sid))
+    refunded = fake_stripe.refund(sid)
+    _deliver(e, fake_stripe, refunded)
+    # the process died after the ledger booked the refund but before the store saw it
+    e.payments.store.update(sid, status="paid", refunded_cents=0, coins_clawed_back=0)
+    e.ledger.mint(ALICE, 50)
+    redelivered = fake_stripe.event("charge.refunded", refunded["data"]["object"])
+    _deliver(e, fake_stripe, redelivered)
+    assert e.ledger.balance(ALICE) == 50 and e.ledger.balance(PLATFORM, "USD") == 0
+    rec = e.payments.store.get(sid)
+    assert (rec.status, rec.refunded_cents, rec.coins_clawed_back) == ("refunded", 999, 1024)
