@@ -137,9 +137,11 @@ class CoinGuards:
         m = self.move_bps
         return max(0, _ceil_div(maxs[0][1] * (10000 - m), 10000)), mins[0][1] * (10000 + m) // 10000
 
-    def bounds(self, now: datetime) -> tuple[int, int]:
-        """The price range a trade may happen in now (band and breaker together)."""
-        blo, bhi = self.band(now)
+    def bounds(self, now: datetime, band: tuple[int, int] | None = None) -> tuple[int, int]:
+        """The price range a trade may happen in now: the band (``band`` if given: an
+        order keeps the band of its arrival for its whole sweep, so its own fills cannot
+        drag the reference along) and the breaker's range together."""
+        blo, bhi = self.band(now) if band is None else band
         clo, chi = self.breaker_bounds(now)
         return max(blo, clo), min(bhi, chi)
 
@@ -155,13 +157,13 @@ class CoinGuards:
     def is_paused(self, now: datetime) -> bool:
         return self.paused_until is not None and now < self.paused_until
 
-    def out_of_bounds(self, price: int, order: Order, now: datetime) -> str:
+    def out_of_bounds(self, price: int, order: Order, now: datetime, band: tuple[int, int]) -> str:
         """A fill at ``price`` is outside ``bounds``: say which defense stops it, tripping
         the breaker if it is the one."""
-        blo, bhi = self.band(now)
+        blo, bhi = band
         if not blo <= price <= bhi:
             self.alert(DefenseAlert(now, self.symbol, "price_band", "stopped",
-                                    f"fill at {price} outside band {blo}..{bhi} around reference {self.reference(now)}",
+                                    f"fill at {price} outside band {blo}..{bhi} set when the order arrived",
                                     order.account, order.id))
             return "price_band"
         clo, chi = self.breaker_bounds(now)

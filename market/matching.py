@@ -173,7 +173,11 @@ class CoinMarket:
                 return self._reject(order, "post_only_would_cross")
             return self._rest(order, now)
         guards = self.guards
-        lo, hi = guards.bounds(now) if guards is not None else (0, NO_LIMIT)
+        if guards is not None:
+            band = guards.band(now)
+            lo, hi = guards.bounds(now, band)
+        else:
+            band, lo, hi = (0, NO_LIMIT), 0, NO_LIMIT
         if order.tif == "FOK" and not self._fok_fillable(order, lo, hi):
             return self._reject(order, "fok_unfillable")
 
@@ -203,7 +207,7 @@ class CoinMarket:
             price = key * sign
             if price < lo or price > hi:
                 assert guards is not None
-                stopped = guards.out_of_bounds(price, order, now)
+                stopped = guards.out_of_bounds(price, order, now, band)
                 break
             maker = level[0]
             if maker.account == account:
@@ -239,7 +243,7 @@ class CoinMarket:
             emit(trade)
             if guards is not None:
                 guards.on_trade(price, qty, trade.buyer, trade.seller, maker, now)
-                lo, hi = guards.bounds(now)
+                lo, hi = guards.bounds(now, band)
             if maker.platform:
                 self._bought_back(maker, trade, now)
         order.filled = filled

@@ -113,10 +113,11 @@ class Settlement:
         fee_acct = self.fee_account
         fee_type = self.fee_type
         last = qty == maker.remaining
+        kind = _BUYBACK if self.platform and (maker.account in self.platform or taker_account in self.platform) else _TRADE
         if maker.side == BUY:
             buyer = maker.account
-            legs = [Posting(taker_account, buyer, sym, qty, _TRADE),
-                    Posting(ESCROW, taker_account, "COIN", quote, _TRADE)]
+            legs = [Posting(taker_account, buyer, sym, qty, kind),
+                    Posting(ESCROW, taker_account, "COIN", quote, kind)]
             taken = quote
             if maker_fee:
                 legs.append(Posting(ESCROW, fee_acct, "COIN", maker_fee, fee_type))
@@ -128,16 +129,15 @@ class Settlement:
                 taken = maker.locked
             fees = (maker_fee, taker_fee)
         else:
-            legs = [Posting(ESCROW, taker_account, sym, qty, _TRADE),
-                    Posting(taker_account, maker.account, "COIN", quote, _TRADE)]
+            legs = [Posting(ESCROW, taker_account, sym, qty, kind),
+                    Posting(taker_account, maker.account, "COIN", quote, kind)]
             if maker_fee:
                 legs.append(Posting(maker.account, fee_acct, "COIN", maker_fee, fee_type))
             if taker_fee:
                 legs.append(Posting(taker_account, fee_acct, "COIN", taker_fee, fee_type))
             taken = qty
             fees = (taker_fee, maker_fee)
-        entry_type = _BUYBACK if self.platform and (maker.account in self.platform or taker_account in self.platform) else _TRADE
-        self.ledger.capture(maker.hold_id, legs, entry_type=entry_type, settle=last)
+        self.ledger.capture(maker.hold_id, legs, entry_type=kind, settle=last)
         if last:
             maker.hold_id = None
             maker.locked = 0
