@@ -48,27 +48,27 @@ def bench_memory(seconds: float) -> tuple[float, float]:
     ledger = Ledger(MemoryStore())
     _fund(ledger)
     pairs = [(f"user:u{i % USERS}", f"user:u{(i * 7 + 1) % USERS}") for i in range(10_000)]
-    transfer, n, deadline = ledger.transfer, 0, time.perf_counter() + seconds
-    start = time.perf_counter()
-    while time.perf_counter() < deadline:
+    transfer, n, deadline = ledger.transfer, 0, time.process_time() + seconds
+    start = time.process_time()
+    while time.process_time() < deadline:
         for a, b in pairs:
             if a != b:
                 transfer(a, b, 1)
                 n += 1
-    ours = n / (time.perf_counter() - start)
+    ours = n / (time.process_time() - start)
 
     balances = {f"user:u{i}": 10**9 for i in range(USERS)}
     journal: list[tuple] = []
-    n, deadline = 0, time.perf_counter() + seconds
-    start = time.perf_counter()
-    while time.perf_counter() < deadline:
+    n, deadline = 0, time.process_time() + seconds
+    start = time.process_time()
+    while time.process_time() < deadline:
         for a, b in pairs:
             if a != b:
                 balances[a] -= 1
                 balances[b] += 1
                 journal.append((a, b, 1))
                 n += 1
-    return ours, n / (time.perf_counter() - start)
+    return ours, n / (time.process_time() - start)
 
 
 def _client(url: str, seed: int, batch: int, seconds: float, start_at: float, out: mp.Queue) -> None:

@@ -116,6 +116,9 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
         _check_hold(book, req.hold, postings, now)
         hold_kind = req.hold.kind
 
+    if len(postings) == 1 and req.hold is None:
+        return _post_one(book, req, now, tx_id, fp)
+
     balances = book.balances
     working: dict[tuple[str, str], int] = {}
     rows = []
@@ -171,6 +174,50 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
         hold_id = req.hold.hold_id
         _apply_hold(book, req, now)
     tx = Transaction(tx_id, now, entry_type, entries, key, hold_id)
+    if key is not None:
+        book.keys[key] = (fp, tx)
+    return tx
+
+
+def _post_one(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: str) -> Transaction:
+    """`post` for the commonest case, one posting and no hold: the same rules without
+    the bookkeeping a multi-leg transaction needs (the simulator lives on this path)."""
+    frm, to, asset, amount, leg_type = req.postings[0]
+    if type(amount) is not int or amount <= 0:
+        raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
+    if frm == to:
+        raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
+    if frm == ESCROW or to == ESCROW:
+        raise InvalidRequest("escrow moves only through holds: lock into it, settle out of it")
+    if asset not in book.assets:
+        raise UnknownAsset(asset)
+    if frm in book.frozen:
+        raise AccountFrozen(frm)
+    if leg_type is not None and leg_type not in ENTRY_TYPES:
+        raise InvalidRequest(f"unknown entry type {leg_type!r}", entry_type=str(leg_type))
+    balances = book.balances
+    fkey = (frm, asset)
+    from_before = balances.get(fkey)
+    if from_before is None:
+        check_address(frm)
+        from_before = 0
+    from_after = from_before - amount
+    if from_after < 0 and frm not in book.negative_ok:
+        raise InsufficientFunds(frm, asset, required=amount, balance=from_before)
+    tkey = (to, asset)
+    to_before = balances.get(tkey)
+    if to_before is None:
+        check_address(to)
+        to_before = 0
+    balances[fkey] = from_after
+    balances[tkey] = to_before + amount
+    key = req.idempotency_key
+    entry = Entry(book.next_entry_id, tx_id, now, leg_type or req.entry_type, asset, amount, frm, to,
+                  from_before, from_after, to_before, to_before + amount, req.ref_type, req.ref_id,
+                  key, req.metadata, req.note)
+    book.next_entry_id += 1
+    book.journal.append(entry)
+    tx = Transaction(tx_id, now, req.entry_type, (entry,), key)
     if key is not None:
         book.keys[key] = (fp, tx)
     return tx
