@@ -79,3 +79,10 @@ def test_tournament_creation_costs_the_configured_amount_once():
     c.create_tournament("t1", "alice")
     c.create_tournament("t1", "alice")
     assert c.ledger.balance("user:alice") == 7000 and c.ledger.balance(PLATFORM) == 3000
+
+
+def test_opening_the_same_challenge_twice_holds_the_fee_once():
+    c = _challenges()
+    first = c.open("c1", "alice", 1000)
+    again = c.open("c1", "alice", 1000)
+    assert first.id == again.id and c.ledger.balance("user:alice") == 9900

@@ -309,3 +309,13 @@ def test_a_refund_booked_before_a_crash_is_not_booked_again(make_mem_economy, fa
     assert e.ledger.balance(ALICE) == 50 and e.ledger.balance(PLATFORM, "USD") == 0
     rec = e.payments.store.get(sid)
     assert (rec.status, rec.refunded_cents, rec.coins_clawed_back) == ("refunded", 999, 1024)
+
+
+def test_a_dispute_that_arrives_before_the_completion_freezes_after_the_credit(make_mem_economy, fake_stripe):
+    e = make_mem_economy()
+    sid = _checkout(e)
+    completed = fake_stripe.complete(sid, deliver=False)
+    assert _deliver(e, fake_stripe, fake_stripe.dispute(sid)).outcome == "pending"
+    assert not e.ledger.store.is_frozen(ALICE)
+    _deliver(e, fake_stripe, completed)
+    assert e.ledger.balance(ALICE) == 5499 and e.ledger.store.is_frozen(ALICE)
