@@ -12,7 +12,7 @@ Earnings are minted (MINT -> user); spends go to the platform (or are burned whe
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .config import EconomyConfig
 from .economy_errors import NotEligible
@@ -56,7 +56,7 @@ class EconomyRules:
         self.config = config
 
     # -- earning -------------------------------------------------------------
-    def one_time_reward(self, user: str, kind: str, *, now: datetime | None = None) -> Transaction | None:
+    def one_time_reward(self, user: str, kind: str) -> Transaction | None:
         """Pay ``kind`` (guest_initial, signup, newsletter) once per user."""
         if kind not in ONE_TIME_REWARDS:
             raise InvalidRequest(f"unknown reward {kind!r}: expected one of {sorted(ONE_TIME_REWARDS)}")
@@ -154,6 +154,5 @@ class EconomyRules:
         if amount == 0:
             return None
         to = BURN if self.config.spend.burn else PLATFORM
-        meta: dict[str, Any] | None = None
         return self.ledger.transfer(user_account(user), to, amount, "COIN", entry_type, key=key,
-                                    ref_type=ref_type, ref_id=ref_id, metadata=meta)
+                                    ref_type=ref_type, ref_id=ref_id)
