@@ -241,9 +241,10 @@ class SqlStore:
 
         book = Book()
         book.assets = set(self._assets)
-        self._load_keys(conn, book, {requests[i].idempotency_key for i in live} - {None})  # type: ignore[arg-type]
-        self._load_holds(conn, book, {requests[i].hold.hold_id for i in live
-                                      if requests[i].hold is not None and requests[i].hold.kind != "lock"})  # type: ignore[union-attr]
+        keys = {k for i in live if (k := requests[i].idempotency_key) is not None}
+        self._load_keys(conn, book, keys)
+        settled = {h.hold_id for i in live if (h := requests[i].hold) is not None and h.kind != "lock"}
+        self._load_holds(conn, book, settled)
         loaded_holds = set(book.holds)
         pairs = {(a, p.asset) for i in live for p in requests[i].postings
                  for a in (p.from_account, p.to_account) if p.asset in book.assets}
@@ -340,9 +341,9 @@ class SqlStore:
             rows = [dict(e._asdict()) for e in journal]
             for row in rows:
                 row.pop("id")
-            new_ids = conn.execute(
+            new_ids = list(conn.execute(
                 insert(s.entries).returning(s.entries.c.id, sort_by_parameter_order=True), rows
-            ).scalars().all()
+            ).scalars())
             conn.execute(insert(s.transactions), [
                 {"id": t.id, "time": t.time, "entry_type": t.entry_type,
                  "idempotency_key": t.idempotency_key, "hold_id": t.hold_id} for t in applied])
@@ -355,7 +356,7 @@ class SqlStore:
         created = [{"account": a, "asset": x, "balance": b} for (a, x), b in book.balances.items()
                    if (a, x) not in before]
         if created:
-            new_accounts = sorted({r["account"] for r in created} - self._known_accounts)
+            new_accounts = sorted({a for (a, _x) in book.balances if (a, _x) not in before} - self._known_accounts)
             created_accounts.update(new_accounts)
             if new_accounts:
                 conn.execute(self._insert(s.accounts).on_conflict_do_nothing(), [
