@@ -6,6 +6,10 @@ Time: every method takes an optional ``now``; without it the exchange's clock is
 (the ledger's clock unless another is given, e.g. the simulator's SimPy time).
 Bad input raises ``OrderError`` / ``CoinError`` and changes nothing; an order the market
 refuses comes back with status ``rejected`` and a ``reason``.
+
+An Exchange is single-threaded: a service serves it from one worker (or behind one lock),
+the simulator from its one process. Ledger errors the market cannot foresee (another
+writer spent a taker's funds) stop that order, never half-apply a fill.
 """
 
 from __future__ import annotations
@@ -145,9 +149,10 @@ class Exchange:
 
     def redeem(self, symbol: str, user: str, qty: int, *, key: str | None = None,
                ref_id: str | None = None, now: datetime | None = None) -> int:
-        """Burn ``qty`` coins at the shop; returns their value in COIN at the current price."""
+        """Burn ``qty`` coins at the shop; returns their value in COIN at the current price
+        (the last trade, or the launch price before any)."""
         coin = self._coin(symbol)
-        price = self.markets[symbol].reference_price(now or self.clock())
+        price = self.last_price(symbol)
         return _coins.redeem(self.ledger, coin, user, qty, price, key=key, ref_id=ref_id)
 
     def transfer(self, symbol: str, frm: str, to: str, qty: int, *, key: str | None = None,

@@ -91,9 +91,10 @@ class CoinMarket:
         guards = self.guards
         if guards is not None:
             if guards.paused_until is not None:
-                if now < guards.paused_until:
+                if now >= guards.paused_until:
+                    self._resume(now)  # queued orders go first; they may trip it again
+                if guards.paused_until is not None:
                     return self._paused(order, now)
-                self._resume(now)
             reason = guards.check_entry(order, now, self._coin_balance)
             if reason is not None:
                 return self._reject(order, reason)

@@ -1,10 +1,13 @@
 """Settlement: how an order book's events become ledger transactions.
 
 One ledger call per event:
-  * an order comes to rest     -> ``Ledger.lock`` (a hold on what it may pay),
-  * a fill                     -> ``Ledger.capture`` on the resting order's hold, with
+  * an order comes to rest     -> a hold lock (what ``Ledger.lock`` posts),
+  * a fill                     -> a capture of the resting order's hold (what
+                                  ``Ledger.capture(hold, legs, settle=last)`` posts), with
                                   the incoming order's own legs in the same transaction,
-  * a cancel / expiry          -> ``Ledger.void`` (the whole rest of the hold comes back).
+  * a cancel / expiry          -> a void (what ``Ledger.void`` posts): the rest comes back.
+The requests are built here and handed to ``Ledger.post``: the order already knows its
+hold (id, amount), so nothing needs reading back from the store.
 
 Rounding rule (quote and fees)
 ------------------------------
@@ -30,7 +33,7 @@ Legs of a fill (``E`` = escrow, ``F`` = fee destination):
 
 from __future__ import annotations
 
-from ledger import BURN, ESCROW, EntryType, Ledger, Posting
+from ledger import BURN, ESCROW, EntryType, HoldAction, Ledger, Posting, TransferRequest
 
 from .book import BUY, Order
 from .config import MarketConfig
@@ -42,6 +45,7 @@ _FEE = EntryType.FEE.value
 _FEE_BURN = EntryType.FEE_BURN.value
 _BUYBACK = EntryType.BUYBACK.value
 _RETURN = EntryType.HOLD_RETURN.value
+_LOCK = EntryType.HOLD_LOCK.value
 
 
 def fee(quote: int, bps: int) -> int:
@@ -52,7 +56,7 @@ def fee(quote: int, bps: int) -> int:
 class Settlement:
     """Moves the money of one coin's book through the ledger."""
 
-    __slots__ = ("ledger", "symbol", "maker_bps", "taker_bps", "fee_account", "fee_type", "platform")
+    __slots__ = ("ledger", "symbol", "maker_bps", "taker_bps", "fee_account", "fee_type", "platform", "new_id")
 
     def __init__(self, ledger: Ledger, symbol: str, config: MarketConfig, platform: frozenset[str] = frozenset()) -> None:
         self.ledger = ledger
@@ -63,6 +67,7 @@ class Settlement:
         self.fee_account = BURN if burn else config.revenue_account
         self.fee_type = _FEE_BURN if burn else _FEE
         self.platform = platform  # accounts whose trades are journalled as BUYBACK
+        self.new_id = ledger.store.new_id
 
     def buy_lock(self, price: int, quantity: int) -> int:
         """COIN a resting buy of ``quantity`` at ``price`` must lock."""
@@ -72,17 +77,29 @@ class Settlement:
     def lock(self, order: Order) -> None:
         """Lock what a resting order may pay; sets ``order.hold_id`` and ``order.locked``."""
         if order.side == BUY:
-            amount, asset = self.buy_lock(order.price, order.remaining), "COIN"
+            quote = order.price * order.remaining
+            amount, asset = quote + quote * self.maker_bps // 10000, "COIN"
         else:
             amount, asset = order.remaining, self.symbol
-        hold = self.ledger.lock(order.account, amount, asset, ref_type="order", ref_id=str(order.id))
-        order.hold_id = hold.id
+        account = order.account
+        hold_id = self.new_id("h")
+        # no expiry on the hold even for GTD: the market expires the order and voids the
+        # hold together, so Ledger.expire_holds can never strand a live order
+        # what Ledger.lock does, without reading the new hold back: one store call
+        self.ledger.post(TransferRequest((Posting(account, ESCROW, asset, amount),), _LOCK, None, "order",
+                                         str(order.id), None, None,
+                                         HoldAction("lock", hold_id, account, asset, amount, None)))
+        order.hold_id = hold_id
         order.locked = amount
 
     def release(self, order: Order) -> None:
-        """Give a leaving order's whole hold back (cancel, expiry)."""
+        """Give a leaving order's whole hold back (cancel, expiry): Ledger.void, built
+        from what the order knows of its hold."""
         if order.hold_id is not None:
-            self.ledger.void(order.hold_id)
+            asset = "COIN" if order.side == BUY else self.symbol
+            self.ledger.post(TransferRequest((Posting(ESCROW, order.account, asset, order.locked),), _RETURN,
+                                             None, "order", str(order.id), None, None,
+                                             HoldAction("void", order.hold_id)))
             order.hold_id = None
             order.locked = 0
 
@@ -137,7 +154,10 @@ class Settlement:
                 legs.append(Posting(taker_account, fee_acct, "COIN", taker_fee, fee_type))
             taken = qty
             fees = (taker_fee, maker_fee)
-        self.ledger.capture(maker.hold_id, legs, entry_type=kind, settle=last)
+        # Ledger.capture(maker.hold_id, legs, settle=last), posted directly: the order
+        # already knows its hold, so the store is called once and nothing is read back
+        self.ledger.post(TransferRequest(tuple(legs), kind, None, "order", str(maker.id), None, None,
+                                         HoldAction("release" if last else "capture", maker.hold_id)))
         if last:
             maker.hold_id = None
             maker.locked = 0

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from ledger import Ledger, MemoryStore
 from market import (
     CircuitBreaker,
+    CoinError,
     DailyLimit,
     Exchange,
     HoldingCap,
@@ -188,10 +191,8 @@ def test_holding_cap_stops_a_whale_from_cornering_the_coin():
 
 def test_holding_cap_also_applies_to_transfers_in():
     ex, ledger, _ = make(**CAP)
-    try:
+    with pytest.raises(CoinError, match="holding_cap"):
         ex.transfer(SYM, MAKER, PUMPER, 15_000)
-    except Exception as err:  # CoinError
-        assert "holding_cap" in str(err)
     assert ledger.balance(PUMPER, SYM) == 40_000
 
 
@@ -218,6 +219,16 @@ def test_min_hold_stops_a_buy_and_immediate_dump():
     assert "86400" in alerts(ex, "min_hold")[0].reason
     clock.tick(hours=24)
     assert ex.limit(SYM, "user:flip", "sell", 1000, 99).status == OrderStatus.OPEN
+
+
+def test_min_hold_also_stops_passing_fresh_coins_to_another_account():
+    ex, ledger, clock = make(**HOLD)
+    ledger.mint("user:flip", 1_000_000)
+    ex.limit(SYM, MAKER, "sell", 1000, 100)
+    ex.limit(SYM, "user:flip", "buy", 1000, 100)
+    with pytest.raises(CoinError, match="min_hold"):
+        ex.transfer(SYM, "user:flip", "user:mule", 1000)
+    assert ledger.balance("user:mule", SYM) == 0
 
 
 def test_min_hold_lets_long_held_coins_be_sold():
