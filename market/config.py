@@ -57,9 +57,8 @@ def _check(cls_name: str, obj: Any) -> None:
         elif kind == "choice":
             if value not in lo:
                 raise ConfigError(f"{where} must be one of {', '.join(lo)}, got {value!r}")
-        elif kind == "account":
-            if type(value) is not str or ":" not in value:
-                raise ConfigError(f"{where} must be an account address like 'platform:x', got {value!r}")
+        elif kind == "account" and (type(value) is not str or ":" not in value):
+            raise ConfigError(f"{where} must be an account address like 'platform:x', got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -96,8 +96,8 @@ class Exchange:
         if symbol in self.coins:
             raise CoinError(f"symbol {symbol!r} is already taken")
         max_supply = cfg.max_supply if max_supply is None else max_supply
-        if allocation is None and type(max_supply) is int:
-            allocation = max_supply * cfg.seller_allocation_bps // 10000
+        if allocation is None:  # a bad max_supply is reported by coins.launch
+            allocation = max_supply * cfg.seller_allocation_bps // 10000 if type(max_supply) is int else 0
         vest = cfg.vesting
         coin = _coins.launch(self.ledger, symbol, name, seller, max_supply=max_supply,
                              initial_price=initial_price, allocation=allocation, now=now,

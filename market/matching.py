@@ -128,17 +128,18 @@ class CoinMarket:
 
     def _paused(self, order: Order, now: datetime) -> Order:
         guards = self.guards
-        assert guards is not None
+        assert guards is not None and guards.paused_until is not None
+        until = guards.paused_until.isoformat()
         if guards.queue_mode:
             order.status = _QUEUED
             (guards.queue.appendleft if self._draining else guards.queue.append)(order)
             self.live[order.id] = order
             self.alert(DefenseAlert(now, self.symbol, "circuit_breaker", "queued",
-                                    f"matching paused until {guards.paused_until.isoformat()}",
+                                    f"matching paused until {until}",
                                     order.account, order.id))
             return order
         self.alert(DefenseAlert(now, self.symbol, "circuit_breaker", "rejected",
-                                f"matching paused until {guards.paused_until.isoformat()}",
+                                f"matching paused until {until}",
                                 order.account, order.id))
         return self._reject(order, "circuit_breaker")
 

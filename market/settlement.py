@@ -112,9 +112,11 @@ class Settlement:
             return
         keep = self.buy_lock(order.price, left) if order.side == BUY else left
         back = order.locked - keep
+        hold_id = order.hold_id
+        assert hold_id is not None, "only resting orders shrink"
         if back > 0:
             asset = "COIN" if order.side == BUY else self.symbol
-            self.ledger.capture(order.hold_id, [Posting(ESCROW, order.account, asset, back, _RETURN)],
+            self.ledger.capture(hold_id, [Posting(ESCROW, order.account, asset, back, _RETURN)],
                                 entry_type=_RETURN)
             order.locked = keep
 
@@ -123,6 +125,8 @@ class Settlement:
         order's owner in one transaction. Returns ``(buyer_fee, seller_fee)``. Updates
         ``maker.locked``; the caller updates quantities. Raises a LedgerError (and
         changes nothing) if the taker cannot pay."""
+        hold_id = maker.hold_id
+        assert hold_id is not None, "a resting order has a hold"
         quote = price * qty
         maker_fee = quote * self.maker_bps // 10000
         taker_fee = quote * self.taker_bps // 10000
@@ -157,7 +161,7 @@ class Settlement:
         # Ledger.capture(maker.hold_id, legs, settle=last), posted directly: the order
         # already knows its hold, so the store is called once and nothing is read back
         self.ledger.post(TransferRequest(tuple(legs), kind, None, "order", str(maker.id), None, None,
-                                         HoldAction("release" if last else "capture", maker.hold_id)))
+                                         HoldAction("release" if last else "capture", hold_id)))
         if last:
             maker.hold_id = None
             maker.locked = 0
