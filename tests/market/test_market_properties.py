@@ -68,9 +68,9 @@ def defended(cfg: dict) -> MarketConfig:
         **cfg,
         price_band=PriceBand(width_bps=3000, window_seconds=600),
         circuit_breaker=CircuitBreaker(move_bps=2500, window_seconds=300, pause_seconds=300, mode="queue"),
-        daily_limit=DailyLimit(supply_bps=200),
-        holding_cap=HoldingCap(supply_bps=5000),
-        min_hold=MinHold(period_seconds=600),
+        daily_limit=DailyLimit(enabled=True, supply_bps=100),
+        holding_cap=HoldingCap(enabled=True, supply_bps=230),
+        min_hold=MinHold(enabled=True, period_seconds=600),
         rate_limit=RateLimit(max_orders=8, window_seconds=60),
         max_supply=10_000,
     )
