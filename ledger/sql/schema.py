@@ -112,3 +112,4 @@ holds = Table(
 # The economy layer's tables (ledger/economy_schema.py, migration 0002) share this
 # MetaData, so migrations and the schema comparison see the whole database.
 from .. import economy_schema as _economy_schema  # noqa: E402,F401  (registers its tables)
+from .. import service_schema as _service_schema  # noqa: E402,F401  (the service tables, migration 0003)
