@@ -88,6 +88,9 @@ class CoinMarket:
         """Process a validated new order (or a queued one coming back)."""
         if self.expiries and self.expiries[0][0] <= now:
             self.expire(now)
+        if order.expires_at is not None and order.expires_at <= now:  # it expired in the queue
+            order.status, order.reason = OrderStatus.EXPIRED, "expired"
+            return order
         guards = self.guards
         if guards is not None:
             if guards.paused_until is not None:
@@ -106,12 +109,13 @@ class CoinMarket:
         else:
             need = order.remaining
             have = self.ledger.balance(order.account, self.symbol)
-            if need > have and self.vesting_on and order.account == self.coin.seller and self.coin.vests:
-                have += release_vested(self.ledger, self.coin, now)
+            coin = self.coin
+            if need > have and self.vesting_on and order.account == coin.seller and coin.released < coin.allocation:
+                have += release_vested(self.ledger, coin, now)
                 if need > have:
                     self.alert(DefenseAlert(now, self.symbol, "vesting", "rejected",
                                             f"seller has {have} vested coins free, selling {need}; "
-                                            f"{self.coin.allocation - self.coin.released} still vesting",
+                                            f"{coin.allocation - coin.released} still vesting",
                                             order.account, order.id))
                     return self._reject(order, "vesting")
         if need > have:

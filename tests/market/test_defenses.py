@@ -140,6 +140,17 @@ def test_breaker_in_queue_mode_runs_queued_orders_when_it_resumes():
     assert ledger.check().ok
 
 
+def test_breaker_queue_lets_a_gtd_order_expire_while_it_waits():
+    ex, _, clock = make(**breaker("queue"))
+    pump(ex, clock, [100, 110, 119, 125])
+    waiting = ex.limit(SYM, HONEST, "buy", 5, 90, tif="GTD", expires_at=clock.now + timedelta(minutes=5))
+    assert waiting.status == OrderStatus.QUEUED
+    clock.tick(minutes=16)
+    ex.advance()
+    assert waiting.status == OrderStatus.EXPIRED and waiting.hold_id is None
+    assert waiting.id not in ex.live
+
+
 def test_breaker_ignores_ordinary_moves():
     ex, _, clock = make(**breaker())
     orders = pump(ex, clock, [100, 104, 109, 112, 118, 110, 101])
@@ -250,6 +261,14 @@ def test_vesting_stops_the_seller_dumping_the_allocation_at_launch():
     [alert] = alerts(ex, "vesting")
     assert alert.account == SELLER and "still vesting" in alert.reason
     assert ledger.balance(SELLER, SYM) == 0
+
+
+def test_vesting_does_not_blame_vesting_once_all_has_vested():
+    ex, _, clock = make(allocation=1000, **VEST)
+    clock.now = T0 + timedelta(days=400)
+    ex.release_vested(SYM)
+    order = ex.limit(SYM, SELLER, "sell", 5000, 100)
+    assert order.reason == "insufficient_funds" and alerts(ex, "vesting") == []
 
 
 def test_vesting_lets_the_seller_sell_what_has_vested():
