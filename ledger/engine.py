@@ -121,7 +121,9 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
 
     balances = book.balances
     working: dict[tuple[str, str], int] = {}
-    rows = []
+    entries: list[Entry] = []
+    next_id = book.next_entry_id
+    ref_type, ref_id, metadata, note = req.ref_type, req.ref_id, req.metadata, req.note
     for frm, to, asset, amount, leg_type in postings:
         if type(amount) is not int or amount <= 0:
             raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
@@ -157,23 +159,20 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
                 to_before = 0
         working[fkey] = from_after
         working[tkey] = to_before + amount
-        rows.append((leg_type or entry_type, asset, amount, frm, to, from_before, from_after, to_before))
+        # Entries are built as we go (cheap) and simply dropped if a later leg fails.
+        entries.append(Entry(next_id, tx_id, now, leg_type or entry_type, asset, amount, frm, to, from_before,
+                             from_after, to_before, to_before + amount, ref_type, ref_id, key, metadata, note))
+        next_id += 1
 
     # Everything is valid: from here on nothing can fail.
     balances.update(working)
-    first = book.next_entry_id
-    book.next_entry_id = first + len(rows)
-    ref_type, ref_id, metadata, note = req.ref_type, req.ref_id, req.metadata, req.note
-    entries = tuple(
-        Entry(first + i, tx_id, now, t, a, n, f, to, fb, fa, tb, tb + n, ref_type, ref_id, key, metadata, note)
-        for i, (t, a, n, f, to, fb, fa, tb) in enumerate(rows)
-    )
+    book.next_entry_id = next_id
     book.journal.extend(entries)
     hold_id = None
     if req.hold is not None:
         hold_id = req.hold.hold_id
         _apply_hold(book, req, now)
-    tx = Transaction(tx_id, now, entry_type, entries, key, hold_id)
+    tx = Transaction(tx_id, now, entry_type, tuple(entries), key, hold_id)
     if key is not None:
         book.keys[key] = (fp, tx)
     return tx
@@ -227,6 +226,11 @@ def _check_hold(book: Book, action: HoldAction, postings: tuple[Posting, ...], n
     if action.kind == "lock":
         if action.hold_id in book.holds:
             raise InvalidRequest(f"hold {action.hold_id!r} already exists")
+        # A naive expiry cannot be compared with the ledger's UTC clock (and SQL would
+        # read it back as UTC): refuse it here rather than fail when the hold settles.
+        expires = action.expires_at
+        if expires is not None and (not isinstance(expires, datetime) or expires.utcoffset() is None):
+            raise InvalidRequest(f"expires_at must be a timezone-aware datetime, got {expires!r}")
         expected = (action.account, ESCROW, action.asset, action.amount)
         if len(postings) != 1 or tuple(postings[0][:4]) != expected:
             raise InvalidRequest("a lock must move exactly the held amount into escrow")
@@ -265,10 +269,16 @@ def _apply_hold(book: Book, req: TransferRequest, now: datetime) -> None:
             action.hold_id, action.account, action.asset, action.amount, HoldStatus.LOCKED.value,
             now, action.expires_at, None, req.ref_type, req.ref_id,
         )
-    elif action.kind == "capture":
-        hold = book.holds[action.hold_id]
-        taken = sum(p.amount for p in req.postings if p.from_account == ESCROW)
-        book.holds[action.hold_id] = hold._replace(amount=hold.amount - taken)
+        return
+    # Holds are rebuilt field by field: NamedTuple._replace costs several times more.
+    h = book.holds[action.hold_id]
+    if action.kind == "capture":
+        taken = 0
+        for p in req.postings:
+            if p.from_account == ESCROW:
+                taken += p.amount
+        book.holds[h.id] = Hold(h.id, h.account, h.asset, h.amount - taken, h.status, h.created_at,
+                                h.expires_at, None, h.ref_type, h.ref_id)
     else:
-        hold = book.holds[action.hold_id]
-        book.holds[action.hold_id] = hold._replace(status=_SETTLED_STATUS[action.kind], settled_at=now)
+        book.holds[h.id] = Hold(h.id, h.account, h.asset, h.amount, _SETTLED_STATUS[action.kind], h.created_at,
+                                h.expires_at, now, h.ref_type, h.ref_id)

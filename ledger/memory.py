@@ -35,6 +35,7 @@ class MemoryStore:
             self.book.negative_ok.add(address)
 
     def set_frozen(self, address: str, frozen: bool) -> None:
+        check_address(address)
         (self.book.frozen.add if frozen else self.book.frozen.discard)(address)
 
     def is_frozen(self, address: str) -> bool:

@@ -128,6 +128,12 @@ def test_unfrozen_account_can_pay_again(ledger):
     assert ledger.balance(BOB) == 20
 
 
+@pytest.mark.cases("bad", ["alice", "User:alice"])
+def test_freeze_rejects_a_bad_address(ledger, unchanged, bad):
+    with unchanged(), pytest.raises(InvalidRequest):
+        ledger.freeze(bad)
+
+
 def test_freeze_is_reported_by_the_store(ledger):
     ledger.freeze(ALICE)
     assert ledger.store.is_frozen(ALICE)

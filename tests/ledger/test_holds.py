@@ -3,7 +3,7 @@ LOCKED -> RELEASED / VOIDED / FORFEITED state machine."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -24,6 +24,7 @@ from ledger import (
 )
 
 ALICE, BOB, POT = "user:alice", "user:bob", "pool:p1"
+T0 = datetime(2026, 1, 1, 13, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -379,6 +380,14 @@ def test_lock_records_its_expiry(funded, clock):
     expires = clock.now + timedelta(hours=1)
     hold = funded.lock(ALICE, 30, expires_at=expires)
     assert funded.get_hold(hold.id).expires_at == expires
+
+
+@pytest.mark.cases("expires_at", [T0.replace(tzinfo=None), "2026-01-01T13:00:00Z", 1_800_000_000],
+                   ids=["naive", "string", "number"])
+def test_lock_rejects_an_expiry_that_is_not_an_aware_datetime(funded, unchanged, expires_at):
+    with unchanged(), pytest.raises(InvalidRequest):
+        funded.lock(ALICE, 30, expires_at=expires_at)
+    assert funded.expire_holds() == []
 
 
 def test_release_before_expiry_works(funded, clock):

@@ -289,11 +289,13 @@ def test_post_many_applies_each_request_on_its_own(funded):
         request(Posting(CAROL, BOB, "COIN", 1)),  # Carol has nothing
         request(Posting(ALICE, CAROL, "COIN", 0)),
         request(Posting(BOB, CAROL, "COIN", 20)),  # Bob has 20 after the first one
+        request(Posting(ALICE, "nowhere", "COIN", 1)),
     ])
     assert isinstance(results[0], Transaction)
     assert isinstance(results[1], InsufficientFunds)
     assert isinstance(results[2], InvalidRequest)
     assert isinstance(results[3], Transaction)
+    assert isinstance(results[4], InvalidRequest)
     assert (funded.balance(ALICE), funded.balance(BOB), funded.balance(CAROL)) == (90, 0, 20)
     assert funded.check().ok
 
