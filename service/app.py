@@ -1,0 +1,67 @@
+"""`create_app`: the FastAPI application. ``uvicorn --factory service.app:create_app``
+builds it from ``COINLAB_*`` settings (what `coinlab serve` does in each worker)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from . import problems
+from .middleware import IdempotencyMiddleware, RequestLogMiddleware
+from .problems import Problem
+from .routes import admin, coins, health, market, pools, webhooks
+from .settings import Settings
+from .state import ServiceState
+
+__all__ = ["create_app"]
+
+
+def _json_logs() -> None:
+    # One JSON object per line on stdout; the messages are already JSON.
+    for name in ("coinlab.access", "coinlab.service"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+
+
+def create_app(settings: Settings | None = None, state: ServiceState | None = None) -> FastAPI:
+    settings = settings or Settings()
+    state = state or ServiceState(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.close()
+
+    app = FastAPI(title="coinlab", version="0.1.0", lifespan=lifespan,
+                  description="The coin economy's HTTP API: coins, payments, pools, brand coins and their market, "
+                              "admin. Errors are application/problem+json with a stable `code`.")
+    app.state.coinlab = state
+    problems.install(app)
+    for module in (coins, webhooks, pools, market, admin, health):
+        app.include_router(module.router)
+    app.add_middleware(IdempotencyMiddleware, engine=state.engine)
+    if settings.log_requests:
+        _json_logs()
+        app.add_middleware(RequestLogMiddleware)
+
+    # Problem is referenced by every route's error responses: make sure the schema is published.
+    original = app.openapi
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,243 @@
+"""The brand-coin market inside the service: one `market.Exchange` per process, its
+state written to the database after every change so the books survive a restart.
+
+Why this shape: the Exchange keeps its books in memory (that is what makes matching
+fast), and the ledger commits each fill on its own, so the order rows here are written
+just after the ledger has committed. A crash in between leaves a hold without a
+matching order row (or a row that no longer matches its hold); `restore` reconciles at
+start-up: a resting order is put back in its book only when its hold is still LOCKED
+for exactly what the row says, and every other market hold is returned to its owner
+(the order is cancelled with reason ``restart_reconcile``). Coins are recorded before
+the ledger launches them, and a record whose asset never reached the ledger is dropped.
+
+One process owns the books: with several uvicorn workers each would hold its own
+books, so the service refuses market routes unless it runs with one worker (see
+``Settings.workers``). Every call here holds one lock, because FastAPI runs sync
+routes in a thread pool and the Exchange is not thread-safe.
+
+This module reaches into `Exchange` internals (``coins``, ``markets``, ``live``, the
+id counters) to rebuild it without relaunching coins: a thin adapter, because market/
+has no restore API."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from heapq import heappush
+from itertools import count
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+
+from ledger import HoldStatus, Ledger, LedgerError
+from ledger.service_schema import brand_coins, market_orders, market_trades
+from market import BrandCoin, Exchange, MarketConfig, Order, OrderStatus, Trade, vesting_account
+from market.coins import SYMBOL_RE, CoinError
+from market.matching import CoinMarket
+
+__all__ = ["MarketState", "order_dict"]
+
+T = TypeVar("T")
+_LIVE = (OrderStatus.OPEN, OrderStatus.QUEUED)
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    if t is None:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _state(o: Order) -> tuple[Any, ...]:
+    return (o.status, o.remaining, o.filled, o.hold_id, o.locked, o.reason)
+
+
+def order_dict(o: Order) -> dict[str, Any]:
+    return {"id": o.id, "symbol": o.symbol, "account": o.account, "side": o.side, "kind": o.kind,
+            "price": o.price, "quantity": o.quantity, "remaining": o.remaining, "filled": o.filled,
+            "tif": o.tif, "post_only": o.post_only, "expires_at": o.expires_at, "status": o.status,
+            "hold_id": o.hold_id, "locked": o.locked, "reason": o.reason, "created_at": o.created_at}
+
+
+class MarketState:
+    def __init__(self, ledger: Ledger, engine: Engine, config: MarketConfig | None = None) -> None:
+        self.ledger = ledger
+        self.engine = engine
+        self.lock = threading.RLock()
+        self.exchange = Exchange(ledger, config or MarketConfig())
+        self._fresh: list[Trade] = []
+        self.exchange.subscribe(on_trade=self._fresh.append)
+        self._saved: dict[int, tuple[Any, ...]] = {}
+        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self.restored = 0
+        self.reconciled = 0
+        self.restore()
+
+    # -- running one change --------------------------------------------------------------
+    def run(self, symbol: str | None, fn: Callable[[Exchange], T], extra: Iterable[Order] = ()) -> T:
+        """Run ``fn`` on the exchange under the lock, then persist every order of
+        ``symbol`` that changed and the trades it made."""
+        with self.lock:
+            market = self.exchange.markets.get(symbol) if symbol else None
+            before = list(market.book.orders.values()) if market is not None else []
+            try:
+                result = fn(self.exchange)
+            finally:
+                after = list(market.book.orders.values()) if market is not None else []
+                touched = [*before, *after, *extra]
+                if isinstance(result, Order):
+                    touched.append(result)
+                self._persist(touched)
+            return result
+
+    def submit(self, symbol: str, **kw: Any) -> Order:
+        return self.run(symbol, lambda ex: ex.submit(symbol, **kw))
+
+    def cancel(self, order_id: int, account: str) -> Order:
+        with self.lock:
+            order = self.exchange.live.get(order_id)
+            symbol = order.symbol if order is not None else None
+            return self.run(symbol, lambda ex: ex.cancel(order_id, account=account),
+                            [order] if order is not None else [])
+
+    def launch(self, symbol: str, name: str, seller: str, *, initial_price: int,
+               max_supply: int | None, allocation: int | None) -> BrandCoin:
+        with self.lock:
+            ex, cfg = self.exchange, self.exchange.config
+            if type(symbol) is not str or not SYMBOL_RE.match(symbol) or symbol in ("COIN", "USD"):
+                raise CoinError(f"coin symbol must be 2-16 upper-case letters/digits, not COIN or USD; got {symbol!r}")
+            if symbol in ex.coins or symbol in self.ledger.store.assets():
+                raise CoinError(f"symbol {symbol!r} is already taken")
+            max_supply = cfg.max_supply if max_supply is None else max_supply
+            if allocation is None and type(max_supply) is int:
+                allocation = max_supply * cfg.seller_allocation_bps // 10000
+            now = ex.clock()
+            vest = cfg.vesting
+            # recorded first: a crash after the ledger launch must not lose the coin
+            with self.engine.begin() as conn:
+                conn.execute(insert(brand_coins).values(
+                    symbol=symbol, name=name, seller=seller, max_supply=max_supply, initial_price=initial_price,
+                    launched_at=now, allocation=allocation or 0, cliff_days=vest.cliff_days if vest.enabled else 0,
+                    vesting_days=vest.duration_days if vest.enabled else 0, floor_price=None))
+            try:
+                coin = ex.launch(symbol, name, seller, initial_price=initial_price, max_supply=max_supply,
+                                 allocation=allocation, now=now)
+            except BaseException:
+                with self.engine.begin() as conn:
+                    conn.execute(delete(brand_coins).where(brand_coins.c.symbol == symbol))
+                raise
+            if coin.floor_price is not None:
+                with self.engine.begin() as conn:
+                    conn.execute(brand_coins.update().where(brand_coins.c.symbol == symbol)
+                                 .values(floor_price=coin.floor_price))
+            self._persist(ex.markets[symbol].book.orders.values())
+            return coin
+
+    # -- persistence -----------------------------------------------------------------------
+    def _persist(self, orders: Iterable[Order]) -> None:
+        changed: dict[int, Order] = {}
+        for o in orders:
+            if o.id not in changed and self._saved.get(o.id) != _state(o):
+                changed[o.id] = o
+        trades, self._fresh[:] = list(self._fresh), []
+        if not changed and not trades:
+            return
+        with self.engine.begin() as conn:
+            if changed:
+                stmt = self._insert(market_orders)
+                cols = ("remaining", "filled", "status", "hold_id", "locked", "reason")
+                stmt = stmt.on_conflict_do_update(index_elements=["id"],
+                                                  set_={c: getattr(stmt.excluded, c) for c in cols})
+                conn.execute(stmt, [order_dict(o) for o in changed.values()])
+            if trades:
+                conn.execute(insert(market_trades), [t._asdict() for t in trades])
+        for o in changed.values():
+            if o.status in _LIVE:
+                self._saved[o.id] = _state(o)
+            else:
+                self._saved.pop(o.id, None)
+
+    def restore(self) -> None:
+        """Rebuild coins and books from the database and reconcile them with the ledger."""
+        ex = self.exchange
+        with self.engine.connect() as conn:
+            coins = conn.execute(select(brand_coins).order_by(brand_coins.c.launched_at)).all()
+            max_order = conn.execute(select(func.max(market_orders.c.id))).scalar() or 0
+            max_trade = conn.execute(select(func.max(market_trades.c.id))).scalar() or 0
+            rows = conn.execute(select(market_orders).where(market_orders.c.status.in_(_LIVE))
+                                .order_by(market_orders.c.id)).all()
+            last = {r.symbol: r.price for r in conn.execute(
+                select(market_trades.c.symbol, market_trades.c.price)
+                .where(market_trades.c.id.in_(select(func.max(market_trades.c.id)).group_by(market_trades.c.symbol))))}
+        ex._order_ids = count(max_order + 1)
+        ex._trade_ids = count(max_trade + 1)
+        assets = self.ledger.store.assets()
+        for r in coins:
+            if r.symbol not in assets:  # recorded, but the launch never reached the ledger
+                with self.engine.begin() as conn:
+                    conn.execute(delete(brand_coins).where(brand_coins.c.symbol == r.symbol))
+                continue
+            coin = BrandCoin(r.symbol, r.name, r.seller, r.max_supply, r.initial_price, _utc(r.launched_at),
+                             r.allocation, 0, r.cliff_days, r.vesting_days, r.floor_price)
+            coin.released = (r.allocation - self.ledger.balance(vesting_account(r.symbol), r.symbol)
+                             if coin.vests else r.allocation)
+            ex.coins[r.symbol] = coin
+            m = CoinMarket(self.ledger, coin, ex.config, trade_ids=ex._trade_ids, live=ex.live, emit=ex._emit,
+                           alert=ex._alert, platform=ex.platform)
+            m.last_price = last.get(r.symbol)
+            ex.markets[r.symbol] = m
+        kept: set[str] = set()
+        for r in rows:
+            hold = self.ledger.store.get_hold(r.hold_id) if r.hold_id else None
+            m = ex.markets.get(r.symbol)
+            if (m is not None and r.status == OrderStatus.OPEN and hold is not None
+                    and hold.status == HoldStatus.LOCKED and hold.amount == r.locked):
+                o = Order(r.id, r.symbol, r.account, r.side, r.kind, r.price, r.quantity, r.tif, r.post_only,
+                          _utc(r.expires_at), _utc(r.created_at))
+                o.remaining, o.filled, o.status, o.hold_id, o.locked = r.remaining, r.filled, OrderStatus.OPEN, r.hold_id, r.locked
+                o.platform = r.account in ex.platform
+                m.book.add(o)
+                ex.live[o.id] = o
+                if o.tif == "GTD" and o.expires_at is not None:
+                    heappush(m.expiries, (o.expires_at, o.id, o))
+                self._saved[o.id] = _state(o)
+                kept.add(o.hold_id)  # type: ignore[arg-type]
+                self.restored += 1
+                continue
+            status = OrderStatus.FILLED if hold is not None and hold.status == HoldStatus.RELEASED else OrderStatus.CANCELLED
+            with self.engine.begin() as conn:
+                conn.execute(market_orders.update().where(market_orders.c.id == r.id)
+                             .values(status=status, reason="restart_reconcile", hold_id=None, locked=0))
+            self.reconciled += 1
+        for h in self.ledger.store.holds(status=HoldStatus.LOCKED):
+            if h.ref_type == "order" and h.id not in kept:
+                try:
+                    self.ledger.void(h.id, note="market restart: order not in the book")
+                    self.reconciled += 1
+                except LedgerError:
+                    continue
+
+    # -- reading -----------------------------------------------------------------------------
+    def trades(self, symbol: str | None = None, *, limit: int | None = None, offset: int = 0,
+               newest_first: bool = True) -> list[Trade]:
+        t = market_trades
+        q = select(t)
+        if symbol is not None:
+            q = q.where(t.c.symbol == symbol)
+        q = q.order_by(t.c.id.desc() if newest_first else t.c.id).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [Trade(r.id, r.symbol, _utc(r.time), r.price, r.quantity, r.quote, r.buyer, r.seller,  # type: ignore[arg-type]
+                      r.taker_side, r.maker_order_id, r.taker_order_id, r.buyer_fee, r.seller_fee) for r in rows]
+
+    def orders(self, account: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
+        t = market_orders
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t).where(t.c.account == account).order_by(t.c.id.desc())
+                                .limit(limit).offset(offset)).all()
+        return [dict(r._mapping) for r in rows]

@@ -1,0 +1,187 @@
+"""Two pure ASGI middlewares: one JSON log line per request, and the ``Idempotency-Key``
+header on every POST (the first response is stored; a replay returns it; the same key
+with a different body is 409). Pure ASGI rather than BaseHTTPMiddleware: cheaper per
+request, and the request body can be read once and handed on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ledger.service_schema import http_idempotency
+
+from .problems import problem
+
+__all__ = ["IdempotencyMiddleware", "RequestLogMiddleware", "idempotency_owner"]
+
+access_log = logging.getLogger("coinlab.access")
+# A first request that has not finished after this long is taken to have died with its
+# process (SIGKILL mid-request); a retry may then run it again. Ledger writes are also
+# keyed by the same Idempotency-Key, so a rerun replays what had been committed.
+STALE_AFTER = timedelta(seconds=30)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers", ()):
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
+def idempotency_owner(authorization: str | None, user: str | None) -> str:
+    """Whose key space an Idempotency-Key lives in: the credential and the acting user."""
+    return hashlib.sha256(f"{authorization or ''}|{user or ''}".encode()).hexdigest()
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            state = scope.get("state") or {}
+            access_log.info(json.dumps({
+                "ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "method": scope["method"],
+                "path": scope["path"], "status": status,
+                "ms": round((time.perf_counter() - start) * 1000, 2),
+                "key": state.get("key_id"), "user": state.get("user"),
+                "replayed": state.get("replayed", False),
+            }))
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+        self.app = app
+        self.engine = engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        key = _header(scope, b"idempotency-key")
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        if not 1 <= len(key) <= 200:
+            await problem(400, "invalid_request", "Idempotency-Key must be 1-200 characters")(scope, receive, send)
+            return
+        owner = idempotency_owner(_header(scope, b"authorization") or _header(scope, b"x-api-key"),
+                                  _header(scope, b"x-user-id"))
+        fingerprint = hashlib.sha256(b"%s %s?%s\n%s" % (
+            scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body)).hexdigest()
+        verdict, stored = await run_in_threadpool(self._claim, owner, key, fingerprint)
+        if verdict == "conflict":
+            await problem(409, "idempotency_conflict",
+                          "this Idempotency-Key was used with a different request", key=key)(scope, receive, send)
+            return
+        if verdict == "busy":
+            await problem(409, "request_in_progress",
+                          "the first request with this Idempotency-Key is still running; retry later",
+                          key=key)(scope, receive, send)
+            return
+        if verdict == "replay":
+            assert stored is not None
+            status, content_type, payload = stored
+            scope.setdefault("state", {})["replayed"] = True
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", content_type.encode()),
+                                    (b"content-length", str(len(payload)).encode()),
+                                    (b"idempotent-replayed", b"true")]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+
+        sent = False
+
+        async def replay_body() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        status, content_type, chunks = 500, "application/json", []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, content_type
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for k, v in message.get("headers", ()):
+                    if k == b"content-type":
+                        content_type = v.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        finally:
+            # Keep what a client may act on; forget denials and server errors so a
+            # retry (with credentials, or after the fault) runs for real.
+            keep = status < 500 and status not in (401, 403)
+            await run_in_threadpool(self._finish, owner, key, keep, status, content_type, b"".join(chunks))
+
+    # -- storage (run in the thread pool) ------------------------------------------------
+    def _claim(self, owner: str, key: str, fingerprint: str) -> tuple[str, Any]:
+        now = datetime.now(UTC)
+        t = http_idempotency
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(t).values(owner=owner, key=key, fingerprint=fingerprint, created_at=now))
+            return "run", None
+        except IntegrityError:
+            pass
+        with self.engine.begin() as conn:
+            row = conn.execute(select(t).where(t.c.owner == owner, t.c.key == key)).first()
+            if row is None:  # the first request was denied or failed in between: run it
+                conn.execute(insert(t).values(owner=owner, key=key, fingerprint=fingerprint, created_at=now))
+                return "run", None
+            if row.fingerprint != fingerprint:
+                return "conflict", None
+            if row.status is not None:
+                return "replay", (row.status, row.content_type or "application/json", bytes(row.body or b""))
+            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+            if now - created < STALE_AFTER:
+                return "busy", None
+            taken = conn.execute(update(t).where(t.c.owner == owner, t.c.key == key, t.c.status.is_(None),
+                                                 t.c.created_at == row.created_at)
+                                 .values(created_at=now)).rowcount
+            return ("run", None) if taken else ("busy", None)
+
+    def _finish(self, owner: str, key: str, keep: bool, status: int, content_type: str, body: bytes) -> None:
+        t = http_idempotency
+        where = (t.c.owner == owner, t.c.key == key, t.c.status.is_(None))
+        with self.engine.begin() as conn:
+            if keep:
+                conn.execute(update(t).where(*where).values(status=status, content_type=content_type, body=body))
+            else:
+                conn.execute(delete(t).where(*where))

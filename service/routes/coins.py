@@ -1,0 +1,116 @@
+"""Platform coins: packages, checkout, balance, history, rewards, spends, transfers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ledger import EntryType, Transaction, user_account
+from market import CoinError
+
+from ..deps import Caller, IdemKey, ReadUser, ServerUser, StateDep, WriteUser
+from ..problems import error_responses
+from ..schemas import (
+    BalanceOut,
+    CheckoutIn,
+    CheckoutOut,
+    DailyLoginOut,
+    EarnIn,
+    HistoryItemOut,
+    HistoryOut,
+    PackageList,
+    PackageOut,
+    SpendOut,
+    TransferIn,
+    TransferOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["coins"], responses=error_responses(400, 401, 403, 404, 409, 422))
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=10**9)]
+
+
+def _spent(state: StateDep, user: str, action: str, tx: Transaction | None) -> SpendOut:
+    amount = tx.entries[0].amount if tx is not None else 0
+    return SpendOut(action=action, amount=amount, replayed=bool(tx and tx.replayed), tx_id=tx.id if tx else None,
+                    balance=state.ledger.balance(user_account(user)))
+
+
+@router.get("/api/coins/packages", response_model=PackageList)
+def packages(state: StateDep, _: Caller) -> PackageList:
+    return PackageList(packages=[PackageOut.model_validate(p.to_dict()) for p in state.economy.catalog.list()])
+
+
+@router.post("/api/coins/purchase/checkout", response_model=CheckoutOut, responses=error_responses(502))
+def checkout(body: CheckoutIn, state: StateDep, user: WriteUser, idem: IdemKey) -> CheckoutOut:
+    done = state.economy.payments.create_checkout(user, body.package_id, promo_code=body.promo_code, key=idem)
+    return CheckoutOut.model_validate(done.to_dict())
+
+
+@router.get("/api/coins/balance", response_model=BalanceOut)
+def balance(state: StateDep, user: ReadUser) -> BalanceOut:
+    account = user_account(user)
+    balances = state.ledger.balances(account)
+    return BalanceOut(user_id=user, balance=balances.get("COIN", 0), held=state.ledger.held(account),
+                      balances=balances)
+
+
+@router.get("/api/coins/history", response_model=HistoryOut)
+def history(state: StateDep, user: ReadUser, limit: Limit = 50, offset: Offset = 0,
+            type: Annotated[EntryType | None, Query()] = None) -> HistoryOut:
+    items = state.ledger.history(user_account(user), entry_type=type, limit=limit, offset=offset)
+    return HistoryOut(items=[HistoryItemOut(
+        entry_id=i.entry_id, tx_id=i.tx_id, time=i.time, type=i.entry_type, asset=i.asset, amount=i.amount,
+        balance_before=i.balance_before, balance_after=i.balance_after, counterparty=i.counterparty,
+        ref_type=i.ref_type, ref_id=i.ref_id, metadata=i.metadata, note=i.note) for i in items],
+        limit=limit, offset=offset)
+
+
+@router.post("/api/coins/daily-login", response_model=DailyLoginOut)
+def daily_login(state: StateDep, user: WriteUser) -> DailyLoginOut:
+    r = state.economy.rules.daily_login(user)
+    return DailyLoginOut(
+        awarded=r.login.entries[0].amount if r.login else 0,
+        streak_bonus=r.streak.entries[0].amount if r.streak else 0, streak_length=r.streak_length,
+        replayed=bool(r.login and r.login.replayed), balance=state.ledger.balance(user_account(user)))
+
+
+@router.post("/api/coins/earn", response_model=SpendOut)
+def earn(body: EarnIn, state: StateDep, user: ServerUser) -> SpendOut:
+    """A one-time reward (guest_initial, signup, newsletter); paid once per user."""
+    return _spent(state, user, body.reward, state.economy.rules.one_time_reward(user, body.reward))
+
+
+@router.post("/api/claims/{claim_id}/vote", response_model=SpendOut)
+def vote(claim_id: str, state: StateDep, user: WriteUser) -> SpendOut:
+    return _spent(state, user, "vote", state.economy.rules.vote(user, claim_id))
+
+
+@router.post("/api/claims/{claim_id}/unlock-analysis", response_model=SpendOut)
+def unlock_analysis(claim_id: str, state: StateDep, user: WriteUser) -> SpendOut:
+    return _spent(state, user, "unlock_analysis", state.economy.rules.unlock_deep_analysis(user, claim_id))
+
+
+@router.post("/api/transfers", response_model=TransferOut, responses=error_responses(503))
+def transfer(body: TransferIn, state: StateDep, user: WriteUser, idem: IdemKey) -> TransferOut:
+    """Send COIN (or a brand coin: holding cap and minimum hold apply) to another user."""
+    frm, to = user_account(user), user_account(body.to_user_id)
+    if body.to_user_id == user:
+        raise CoinError("cannot transfer to yourself")
+    tx_id = None
+    if body.asset in ("COIN", "USD"):
+        if body.asset == "USD":
+            raise CoinError("USD is revenue accounting, not transferable")
+        tx = state.ledger.transfer(frm, to, body.amount, "COIN", EntryType.TRANSFER, key=idem,
+                                   ref_type="user", ref_id=body.to_user_id, note=body.note)
+        tx_id = tx.id
+    else:
+        from ..deps import market
+
+        m = market(state)
+        m.run(body.asset, lambda ex: ex.transfer(body.asset, frm, to, body.amount, key=idem))
+    return TransferOut(from_user_id=user, to_user_id=body.to_user_id, asset=body.asset, amount=body.amount,
+                       tx_id=tx_id, balance=state.ledger.balance(frm, body.asset))

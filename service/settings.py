@@ -1,0 +1,34 @@
+"""The service's settings: one pydantic-settings class, read from ``COINLAB_*``
+environment variables (``coinlab serve`` sets them for its uvicorn workers)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.sql import DEFAULT_URL
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """db: ledger database URL (SQLite file by default, postgresql://... in production).
+    workers: how many uvicorn processes serve this database; the brand-coin market keeps
+      its books in the memory of one process, so with more than one its routes answer 503.
+    economy_config: the economy TOML (None: data/economy.toml).
+    stripe_*: the Stripe API key, an alternative API base (the local fake in tests) and
+      the webhook signing secret.
+    migrate: apply migrations when the app starts.
+    key_cache_seconds: how long a verified API key is remembered in the process (a
+      revoked key stops working within this time)."""
+
+    model_config = SettingsConfigDict(env_prefix="COINLAB_", extra="ignore")
+
+    db: str = DEFAULT_URL
+    workers: int = 1
+    economy_config: str | None = None
+    stripe_api_key: str = "sk_test_unset"
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: str = ""
+    migrate: bool = True
+    key_cache_seconds: float = 5.0
+    log_requests: bool = True
