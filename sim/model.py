@@ -1,0 +1,424 @@
+"""`EconomyModel`: a Mesa 3 model whose clock is a SimPy environment.
+
+The model wires the REAL production code over one in-memory ledger: `Ledger` with
+`IndexedMemoryStore`, the economy (`SimRules`, `PackageCatalog`, `Payments` with the
+simulated Stripe, `Pools`, `Challenges`) and the brand-coin market (`Exchange`, or a
+`BondingCurve` per coin). Agents (sim/agents.py) live as SimPy processes; one
+``model.step()`` runs the SimPy clock to the end of the next day and records that
+day's metrics with a Mesa `DataCollector`.
+
+Deterministic for a seed: all randomness comes from ``model.random`` (Mesa's seeded
+``random.Random``), ids are counters, and the ledger's clock reads the SimPy time as
+a UTC datetime from ``START``; nothing reads the wall clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+import mesa
+import simpy
+
+from ledger import BURN, MINT, Ledger
+from ledger.challenges import Challenges
+from ledger.economy import Economy
+from ledger.errors import LedgerError
+from ledger.packages import MemoryPackageStore, PackageCatalog
+from ledger.payments import Payments
+from ledger.pools import Pools
+from ledger.rules import PLATFORM
+from market import coins as coin_ops
+from market.book import BUY, SELL, Order, OrderStatus
+from market.candles import CandleAggregator
+from market.curve import BondingCurve, CurveConfig, CurveError, DefenseGuard
+from market.defenses import DefenseAlert
+from market.detector import Alert, PumpDetector
+from market.exchange import Exchange
+from market.trades import Trade
+
+from .adapters import IndexedMemoryStore, IndexedPaymentStore, IndexedPoolStore, SimRules
+from .agents import (
+    DAY,
+    Bettor,
+    CasualUser,
+    Follower,
+    PackageBuyer,
+    PumpRing,
+    Seller,
+    Shopper,
+    SimAgent,
+    SybilFarmer,
+    Trader,
+    Whale,
+)
+from .scenario import Scenario
+from .stripe import SimStripe
+
+__all__ = ["METRICS", "START", "EconomyModel", "SimClock", "gini", "top_share"]
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+METRICS = (
+    "day", "issued", "burned", "circulating", "issued_today", "burned_today", "platform_coin",
+    "revenue_cents", "revenue_cents_today", "users", "arrivals_today", "logins_today",
+    "checkouts_today", "trades_today", "trade_volume_coin_today", "defense_alerts_today",
+    "detector_alerts_today", "sybil_farmed", "gini", "top1_share",
+)
+
+
+class SimClock:
+    """The ledger's clock: SimPy seconds since ``start`` as a UTC datetime."""
+
+    def __init__(self, env: simpy.Environment, start: datetime = START) -> None:
+        self.env = env
+        self.start = start
+        self._t = -1.0
+        self._dt = start
+        self._epoch = int(start.timestamp())
+
+    def __call__(self) -> datetime:
+        t = self.env.now
+        if t != self._t:
+            self._t = t
+            self._dt = self.start + timedelta(seconds=t)
+        return self._dt
+
+    def unix(self) -> int:
+        return self._epoch + int(self.env.now)
+
+
+def gini(values: list[int]) -> float:
+    """Gini coefficient of non-negative amounts (0: all equal, ->1: one holds all)."""
+    xs = sorted(v for v in values if v > 0)
+    n = len(xs)
+    total = sum(xs)
+    if n == 0 or total == 0:
+        return 0.0
+    weighted = sum((i + 1) * x for i, x in enumerate(xs))
+    return (2.0 * weighted) / (n * total) - (n + 1.0) / n
+
+
+def top_share(values: list[int], share: float = 0.01) -> float:
+    """Fraction of the total held by the top ``share`` of holders (at least one)."""
+    xs = sorted((v for v in values if v > 0), reverse=True)
+    total = sum(xs)
+    if not xs or total == 0:
+        return 0.0
+    k = max(1, math.ceil(len(xs) * share))
+    return sum(xs[:k]) / total
+
+
+class EconomyModel(mesa.Model):
+    """The simulated world of one scenario. ``check_each_day`` runs the ledger's full
+    invariant check after every day (tests); a failure raises AssertionError."""
+
+    def __init__(self, scenario: Scenario, *, users: int | None = None, days: int | None = None,
+                 seed: int | None = None, check_each_day: bool = False) -> None:
+        upd: dict[str, Any] = {k: v for k, v in (("users", users), ("days", days), ("seed", seed)) if v is not None}
+        pop = scenario.population.model_copy(update=upd)
+        super().__init__(seed=pop.seed)
+        self.scenario = scenario
+        self.pop = pop
+        self.config = scenario.config
+        self.check_each_day = check_each_day
+        self.env = simpy.Environment()
+        self.clock = SimClock(self.env)
+        self.counts: dict[str, int] = defaultdict(int)
+        self.roles: dict[str, str] = {}
+        self.logins_today = 0
+        self.checkout_seq = 0
+        self.challenge_seq = 0
+
+        # -- the real economy over an in-memory ledger --
+        store = IndexedMemoryStore()
+        self.ledger = ledger = Ledger(store, clock=self.clock)
+        self.stripe = SimStripe(self.env, self.random, pop.stripe, self.clock.unix)
+        catalog = PackageCatalog(self.config, MemoryPackageStore())
+        payments = Payments(ledger, self.config, IndexedPaymentStore(), catalog, self.stripe,  # type: ignore[arg-type]
+                            self.stripe.webhook_secret)
+        self.stripe.payments = payments
+        self.economy = Economy(ledger, self.config, SimRules(ledger, self.config), catalog, payments,
+                               Pools(ledger, self.config, IndexedPoolStore()), Challenges(ledger, self.config))
+        self.packages = catalog.list()
+        ledger.open_account(PLATFORM)
+
+        # -- the brand-coin market --
+        mk = pop.market
+        self.exchange: Exchange | None = None
+        self.curves: dict[str, BondingCurve] = {}
+        self.brand_coins: dict[str, coin_ops.BrandCoin] = {}
+        self.orders: list[Order] = []
+        self.curve_tape: list[Trade] = []
+        self.candles = CandleAggregator(("1h", "1d"))
+        self.detector = PumpDetector()
+        self.detector_alerts: list[Alert] = []
+        self.defense_alerts: list[DefenseAlert] = []
+        self.prev_close: dict[str, int] = {}
+        self.hype: dict[str, float] = {}
+        self.ring_targets: set[str] = set()
+        if mk.mechanism == "book":
+            self.exchange = Exchange(ledger, scenario.market, clock=self.clock)
+            self.exchange.subscribe(on_trade=self._on_trade, on_alert=self.defense_alerts.append)
+        self.sellers: list[Seller] = []
+        for i in range(mk.sellers if mk.shoppers or mk.traders or pop.pump.rings else 0):
+            self._launch(i)
+
+        # -- pools and challenges, run by the house --
+        self.open_pools: list[str] = []
+        self.pool_ends: list[tuple[float, str]] = []
+        self.challenges_open: list[tuple[float, str, str, str]] = []
+        self.bettors: list[Bettor] = []
+        self.pool_seq = 0
+
+        # -- people --
+        self._people()
+        self.env.process(self._house())
+        self._last: dict[str, int] = defaultdict(int)
+        self.today: dict[str, Any] = {}
+        self.datacollector = mesa.DataCollector(
+            model_reporters={k: (lambda m, k=k: m.today[k]) for k in METRICS})
+
+    # -- setup ------------------------------------------------------------------------------
+    def _launch(self, i: int) -> None:
+        mk = self.pop.market
+        symbol = f"SHOP{i + 1}"
+        seller = Seller(self, f"seller{i + 1}", symbol)
+        now = self.clock()
+        if self.exchange is not None:
+            self.exchange.launch(symbol, f"Shop {i + 1}", seller.account, initial_price=mk.initial_price,
+                                 max_supply=mk.max_supply, now=now)
+            self.brand_coins[symbol] = self.exchange.coins[symbol]
+        else:
+            coin = coin_ops.launch(self.ledger, symbol, f"Shop {i + 1}", seller.account, max_supply=mk.max_supply,
+                                   initial_price=mk.initial_price, allocation=0, now=now)
+            self.brand_coins[symbol] = coin
+            cfg = CurveConfig(base=Fraction(mk.initial_price), slope=Fraction(mk.initial_price, 2000),
+                              max_supply=mk.max_supply)
+            guard = DefenseGuard.from_config(self.ledger, symbol, self.scenario.market, max_supply=mk.max_supply,
+                                             alert=self.defense_alerts.append)
+            self.curves[symbol] = BondingCurve(self.ledger, symbol, cfg, guard=guard)
+        self.sellers.append(seller)
+        seller.start(0.0)
+
+    def _people(self) -> None:
+        pop, r = self.pop, self.random
+        mk = pop.market
+        for i in range(mk.shoppers if self.sellers else 0):
+            Shopper(self, f"shopper{i + 1}").start(r.random() * DAY)
+        for i in range(mk.traders if self.sellers else 0):
+            Trader(self, f"trader{i + 1}", mk.trader_packages).start(r.random() * DAY / 2)
+        for i in range(mk.whales if self.sellers else 0):
+            Whale(self, f"whale{i + 1}", mk.whale_packages).start(r.random() * DAY / 2)
+        for i in range(pop.pump.rings if self.sellers else 0):
+            PumpRing(self, f"ring{i + 1}").start(r.random() * 3600)
+        for i in range(pop.pump.followers if pop.pump.rings and self.sellers else 0):
+            Follower(self, f"follower{i + 1}").start(r.random() * DAY)
+        for i in range(pop.sybil.farmers):
+            SybilFarmer(self, f"sybil{i + 1}").start(r.random() * DAY)
+        self.env.process(self._arrivals())
+
+    def _arrivals(self) -> Any:
+        """Casual users: ``initial_share`` during the first day, the rest uniformly over
+        the horizon. Agents are created when they arrive."""
+        pop, r, env = self.pop, self.random, self.env
+        n0 = int(pop.users * pop.initial_share)
+        times = sorted([r.random() * DAY for _ in range(n0)]
+                       + [r.random() * pop.days * DAY for _ in range(pop.users - n0)])
+        bet_share, buy_share = pop.betting.bettors_share, pop.buyers.share
+        for i, t in enumerate(times):
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            roll = r.random()
+            uid = f"u{i + 1}"
+            if roll < bet_share:
+                agent: CasualUser = Bettor(self, uid)
+                self.bettors.append(agent)  # type: ignore[arg-type]
+            elif roll < bet_share + buy_share:
+                agent = PackageBuyer(self, uid)
+            else:
+                agent = CasualUser(self, uid)
+            env.process(agent.life(0.0))
+
+    def _house(self) -> Any:
+        """Each day at midnight: yesterday's closes, new pools, resolutions, challenge results."""
+        env, r = self.env, self.random
+        b = self.pop.betting
+        economy = self.economy
+        while True:
+            for sym in self.brand_coins:
+                self.prev_close[sym] = self.price(sym)
+            if self.exchange is not None:
+                self.exchange.advance()
+            now = env.now
+            while self.pool_ends and self.pool_ends[0][0] <= now:
+                _, pid = self.pool_ends.pop(0)
+                self.open_pools.remove(pid)
+                economy.pools.resolve(pid, "yes" if r.random() < 0.5 else "no")
+                self.count("pools_resolved")
+            if self.bettors or self.pop.sybil.farmers and self.config.phase2.daily_bonus_requires_stake:
+                for _ in range(b.pools_per_day):
+                    self.pool_seq += 1
+                    pid = f"pool{self.pool_seq}"
+                    economy.pools.create(pid, f"Claim {self.pool_seq}", ("yes", "no"))
+                    self.open_pools.append(pid)
+                    self.pool_ends.append((now + b.pool_days * DAY, pid))
+            keep = []
+            for opened, hold_id, challenger, opponent in self.challenges_open:
+                if now - opened < DAY:
+                    keep.append((opened, hold_id, challenger, opponent))
+                    continue
+                if opponent == challenger:
+                    economy.challenges.cancel(hold_id)
+                    continue
+                win = r.random() < 0.4  # challengers win less often than belt holders
+                winner, loser = (challenger, opponent) if win else (opponent, challenger)
+                economy.challenges.settle(hold_id, winner, loser)
+                self.count("challenges_settled")
+            self.challenges_open = keep
+            yield env.timeout(DAY)
+
+    # -- market helpers the agents use ---------------------------------------------------
+    def count(self, name: str, n: int = 1) -> None:
+        self.counts[name] += n
+
+    def _on_trade(self, trade: Trade) -> None:
+        self.candles.add(trade)
+        self.counts["trades"] += 1
+        self.counts["trade_volume_coin"] += trade.quote
+        for alert in self.detector.observe(trade):
+            self.detector_alerts.append(alert)
+
+    def price(self, symbol: str) -> int:
+        if self.exchange is not None:
+            return self.exchange.last_price(symbol)
+        return max(1, int(self.curves[symbol].spot_price()))
+
+    def place(self, symbol: str, account: str, side: str, qty: int, price: int, *, ioc: bool = False,
+              days: float | None = None) -> Order | None:
+        """A limit order on the book: IOC, GTD for ``days``, or GTC."""
+        ex = self.exchange
+        if ex is None or qty <= 0:
+            return None
+        tif, expires = ("IOC", None) if ioc else ("GTD", self.clock() + timedelta(days=days)) if days else ("GTC", None)
+        try:
+            order = ex.submit(symbol, account, side, qty, price, tif=tif, expires_at=expires)
+        except LedgerError as err:
+            self.count(f"order_error:{type(err).__name__}")
+            return None
+        self.orders.append(order)
+        if order.status == OrderStatus.REJECTED:
+            self.count(f"order_rejected:{order.reason}")
+        return order
+
+    def buy(self, symbol: str, account: str, budget: int, limit: int, *, ioc: bool = False,
+            days: float | None = None) -> None:
+        """Spend up to ``budget`` COIN (fees included) on ``symbol`` at no more than ``limit``."""
+        if budget <= 0:
+            return
+        if self.exchange is not None:
+            fee_bps = max(self.scenario.market.maker_fee_bps, self.scenario.market.taker_fee_bps)
+            qty = budget * 10_000 // (limit * (10_000 + fee_bps))
+            self.place(symbol, account, BUY, qty, limit, ioc=ioc, days=days)
+            return
+        try:
+            fill = self.curves[symbol].buy_for(account, budget)
+        except (CurveError, LedgerError, ValueError) as err:
+            self.count(f"curve_refused:{type(err).__name__}")
+            return
+        self._curve_fill(fill)
+
+    def sell(self, symbol: str, account: str, qty: int, limit: int, *, ioc: bool = False,
+             days: float | None = None) -> None:
+        if qty <= 0:
+            return
+        if self.exchange is not None:
+            self.place(symbol, account, SELL, qty, limit, ioc=ioc, days=days)
+            return
+        try:
+            fill = self.curves[symbol].sell(account, qty)
+        except (CurveError, LedgerError, ValueError) as err:
+            self.count(f"curve_refused:{type(err).__name__}")
+            return
+        self._curve_fill(fill)
+
+    def _curve_fill(self, fill: Any) -> None:
+        for t in fill.trades:
+            self.curve_tape.append(t)
+            self._on_trade(t)
+
+    def earn(self, symbol: str, account: str, cents: int) -> int:
+        if self.exchange is not None:
+            return self.exchange.earn(symbol, account, cents)
+        return coin_ops.earn(self.ledger, self.brand_coins[symbol], account, cents,
+                             coins_per_usd=self.scenario.market.earn_coins_per_usd)
+
+    def redeem(self, symbol: str, account: str, qty: int) -> int:
+        if self.exchange is not None:
+            return self.exchange.redeem(symbol, account, qty)
+        return coin_ops.redeem(self.ledger, self.brand_coins[symbol], account, qty, self.price(symbol))
+
+    @property
+    def tape(self) -> list[Trade]:
+        return self.exchange.trades if self.exchange is not None else self.curve_tape
+
+    # -- the day ---------------------------------------------------------------------------
+    def step(self) -> None:
+        self.env.run(until=self.steps * DAY)
+        self._record_day()
+        self.datacollector.collect(self)
+        if self.check_each_day:
+            self.assert_invariants()
+
+    def run_days(self, days: int | None = None) -> None:
+        for _ in range(days or self.pop.days):
+            self.step()
+
+    def user_balances(self, asset: str = "COIN") -> list[int]:
+        return [b for (acct, a), b in self.ledger.store.book.balances.items()  # type: ignore[attr-defined]
+                if a == asset and acct.startswith("user:")]
+
+    def _record_day(self) -> None:
+        ledger, c, last = self.ledger, self.counts, self._last
+        issued, burned = -ledger.balance(MINT), ledger.balance(BURN)
+        revenue = ledger.balance(PLATFORM, "USD")
+        day = self.steps
+        conc = day % self.pop.concentration_every_days == 0 or day == self.pop.days
+        balances = self.user_balances() if conc else None
+        t = {
+            "day": (START + timedelta(days=day - 1)).date(),
+            "issued": issued, "burned": burned, "circulating": issued - burned,
+            "issued_today": issued - last["issued"], "burned_today": burned - last["burned"],
+            "platform_coin": ledger.balance(PLATFORM), "revenue_cents": revenue,
+            "revenue_cents_today": revenue - last["revenue"],
+            "users": c["arrivals"], "arrivals_today": c["arrivals"] - last["arrivals"],
+            "logins_today": self.logins_today, "checkouts_today": c["checkouts"] - last["checkouts"],
+            "trades_today": c["trades"] - last["trades"],
+            "trade_volume_coin_today": c["trade_volume_coin"] - last["volume"],
+            "defense_alerts_today": len(self.defense_alerts) - last["defense"],
+            "detector_alerts_today": len(self.detector_alerts) - last["detector"],
+            "sybil_farmed": c["sybil_farmed"],
+            "gini": gini(balances) if balances is not None else None,
+            "top1_share": top_share(balances) if balances is not None else None,
+        }
+        self.today = t
+        last.update(issued=issued, burned=burned, revenue=revenue, arrivals=c["arrivals"], checkouts=c["checkouts"],
+                    trades=c["trades"], volume=c["trade_volume_coin"], defense=len(self.defense_alerts),
+                    detector=len(self.detector_alerts))
+        self.logins_today = 0
+
+    def assert_invariants(self) -> None:
+        """The ledger's check (journal replays to the balances, per-asset zero sum, holds
+        match escrow) and no negative balance outside the accounts allowed one."""
+        report = self.ledger.check()
+        assert report.ok, f"day {self.steps}: ledger check failed: {report.problems[:5]}"
+        store = self.ledger.store
+        neg_ok = store.negative_allowed()
+        bad = [(a, s, b) for a, s, b in store.stored_balances() if b < 0 and a not in neg_ok]
+        assert not bad, f"day {self.steps}: negative balances {bad[:5]}"
+
+    def agents_of(self, cls: type[SimAgent]) -> list[SimAgent]:
+        return list(self.agents_by_type.get(cls, []))

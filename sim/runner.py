@@ -1,0 +1,272 @@
+"""Running scenarios: one run (model, warehouse export, summary) and sweeps of a grid
+x seeds in parallel processes (``local``) or on Ray (``ray``).
+
+A run's id is derived from what defines it (scenario, parameters, seed), so running
+the same thing twice writes the same partition with the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .model import METRICS, EconomyModel
+from .scenario import Scenario, load_scenario, parse_assignment
+from .summary import summarize
+from .warehouse import DEFAULT_ROOT, to_json, write_table
+
+__all__ = ["RunResult", "code_version", "export", "make_run_id", "run", "run_scenario", "sweep", "sweep_summary"]
+
+NUMERIC_SKIP = {"seed", "users", "days"}
+
+
+class RunResult(NamedTuple):
+    """``summary``: the stress findings; ``paths``: table -> Parquet file written;
+    ``cpu_seconds`` / ``wall_seconds``: simulating only (export excluded)."""
+
+    run_id: str
+    summary: dict[str, Any]
+    paths: dict[str, str]
+    cpu_seconds: float
+    wall_seconds: float
+
+
+_VERSION: str | None = None
+
+
+def code_version() -> str:
+    """The git commit of the code (``+dirty`` if it has local changes), else the package version."""
+    global _VERSION
+    if _VERSION is None:
+        root = Path(__file__).resolve().parent.parent
+        try:
+            rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                 timeout=10, check=True).stdout.strip()
+            dirty = subprocess.run(["git", "status", "--porcelain", "--", "ledger", "market", "sim"], cwd=root,
+                                   capture_output=True, text=True, timeout=10).stdout.strip()
+            _VERSION = rev + ("+dirty" if dirty else "")
+        except (OSError, subprocess.SubprocessError):
+            from importlib.metadata import version
+
+            _VERSION = f"coinlab {version('coinlab')}"
+    return _VERSION
+
+
+def make_run_id(scenario: Scenario, seed: int) -> str:
+    digest = hashlib.sha256(to_json(scenario.parameters()).encode()).hexdigest()[:10]  # type: ignore[union-attr]
+    return f"{scenario.name}-s{seed}-{digest}"
+
+
+def run(scenario: Scenario, *, users: int | None = None, days: int | None = None, seed: int | None = None,
+        root: str | Path | None = DEFAULT_ROOT, run_id: str | None = None, check_each_day: bool = False,
+        on_day: Callable[[int, int], None] | None = None) -> tuple[EconomyModel, RunResult]:
+    """Simulate ``scenario`` day by day, then (unless ``root`` is None) write the warehouse."""
+    model = EconomyModel(scenario, users=users, days=days, seed=seed, check_each_day=check_each_day)
+    pop = model.pop
+    scenario = scenario.model_copy(update={"population": pop})
+    rid = run_id or make_run_id(scenario, pop.seed)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for day in range(pop.days):
+        model.step()
+        if on_day is not None:
+            on_day(day + 1, pop.days)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    summary = summarize(model)
+    summary["run_id"] = rid
+    paths = export(model, root, rid, summary) if root is not None else {}
+    return model, RunResult(rid, summary, {k: str(v) for k, v in paths.items()}, cpu, wall)
+
+
+def run_scenario(name: str | Path, *, users: int | None = None, days: int | None = None, seed: int | None = None,
+                 sets: Sequence[str] = (), root: str | Path | None = DEFAULT_ROOT,
+                 run_id: str | None = None) -> RunResult:
+    """Load and run a scenario by name; the model is dropped (sweeps call this in workers)."""
+    scenario = load_scenario(name, sets=list(sets))
+    return run(scenario, users=users, days=days, seed=seed, root=root, run_id=run_id)[1]
+
+
+# -- export ---------------------------------------------------------------------------------
+def _cols(names: str, rows: Iterable[Sequence[Any]]) -> dict[str, list[Any]]:
+    keys = names.split()
+    cols: dict[str, list[Any]] = {k: [] for k in keys}
+    lists = [cols[k] for k in keys]
+    for row in rows:
+        for lst, v in zip(lists, row, strict=True):
+            lst.append(v)
+    return cols
+
+
+def export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any]) -> dict[str, Path]:
+    """Write every warehouse table of this run."""
+    store = model.ledger.store
+    journal = store.book.journal  # type: ignore[attr-defined]
+    out: dict[str, Path] = {}
+
+    def w(table: str, cols: dict[str, Any]) -> None:
+        out[table] = write_table(root, table, run_id, cols)
+
+    w("entries", _cols(
+        "id tx_id time entry_type asset amount from_account to_account from_before from_after to_before to_after "
+        "ref_type ref_id idempotency_key metadata note",
+        (e[:15] + (to_json(e.metadata), e.note) for e in journal)))
+    txs: dict[str, list[Any]] = {}
+    for e in journal:
+        row = txs.get(e.tx_id)
+        if row is None:
+            txs[e.tx_id] = [e.tx_id, e.time, e.entry_type, 1, {e.asset}, e.ref_type, e.ref_id, e.idempotency_key]
+        else:
+            row[3] += 1
+            row[4].add(e.asset)
+    w("transactions", _cols("tx_id time entry_type entries assets ref_type ref_id idempotency_key",
+                            ((*r[:4], ",".join(sorted(r[4])), *r[5:]) for r in txs.values())))
+    neg, frozen, roles = store.negative_allowed(), store.book.frozen, model.roles  # type: ignore[attr-defined]
+    w("accounts", _cols("account kind role asset balance allow_negative frozen", (
+        (a, a.split(":", 1)[0], roles.get(a), s, b, a in neg, a in frozen)
+        for (a, s), b in sorted(store.book.balances.items()))))  # type: ignore[attr-defined]
+    w("trades", _cols(
+        "trade_id symbol time price quantity quote buyer seller taker_side maker_order_id taker_order_id "
+        "buyer_fee seller_fee", (tuple(t) for t in model.tape)))
+    w("orders", _cols(
+        "order_id symbol account side kind price quantity filled remaining tif post_only status reason "
+        "created_at expires_at",
+        ((o.id, o.symbol, o.account, o.side, o.kind, o.price, o.quantity, o.filled, o.remaining, o.tif,
+          o.post_only, o.status, o.reason, o.created_at, o.expires_at) for o in model.orders)))
+    w("candles", _candles(model))
+    w("payments", _cols(
+        "session_id user_id package_id price_cents currency base_coins bonus_coins promo_code status created_at "
+        "updated_at expires_at paid_at payment_intent fulfil_tx refunded_cents coins_clawed_back shortfall_coins "
+        "disputed failure_reason",
+        ((p.session_id, p.user_id, p.package_id, p.price_cents, p.currency, p.base_coins, p.bonus_coins,
+          p.promo_code, p.status, p.created_at, p.updated_at, p.expires_at, p.paid_at, p.payment_intent,
+          p.fulfil_tx, p.refunded_cents, p.coins_clawed_back, p.shortfall_coins, p.disputed, p.failure_reason)
+         for p in model.economy.payments.store.all())))
+    w("holds", _cols("hold_id account asset amount status created_at expires_at settled_at ref_type ref_id",
+                     (tuple(h) for h in store.all_holds())))
+    alerts = [(a.time, "defense", a.symbol or None, a.defense, a.action, a.reason, a.account, a.order_id)
+              for a in model.defense_alerts]
+    alerts += [(a.time, "detector", a.symbol, a.kind, "flagged", to_json(a.evidence), None, None)
+               for a in model.detector_alerts]
+    w("alerts", _cols("time kind symbol name action reason account order_id", alerts))
+    mv = model.datacollector.model_vars
+    w("daily_metrics", {k: list(mv[k]) for k in METRICS})
+    pop = model.pop
+    w("runs", {"scenario": [model.scenario.name], "parameters": [to_json(model.scenario.model_copy(
+        update={"population": pop}).parameters())], "seed": [pop.seed], "users": [pop.users], "days": [pop.days],
+        "code_version": [code_version()], "summary": [to_json(summary)]})
+    return out
+
+
+def _candles(model: EconomyModel) -> dict[str, list[Any]]:
+    from datetime import timedelta
+
+    from .model import START
+
+    end = START + timedelta(days=model.pop.days)
+    rows = []
+    for sym in sorted(model.brand_coins):
+        for interval in ("1h", "1d"):
+            for c in model.candles.candles(sym, interval, START, end):
+                rows.append((sym, interval, c.start, c.open, c.high, c.low, c.close, c.volume,
+                             c.quote_volume, c.trades))
+    return _cols("symbol interval start open high low close volume quote_volume trades", rows)
+
+
+# -- sweeps ---------------------------------------------------------------------------------
+def _grid(grid: Sequence[str]) -> list[list[str]]:
+    """``["a=1,2", "b=x,y"]`` -> every combination as ``key=value`` lists."""
+    axes = []
+    for spec in grid:
+        key, _, values = spec.partition("=")
+        if not key or not values:
+            raise ValueError(f"grid axis must be key=v1,v2,..., got {spec!r}")
+        axes.append([f"{key}={v}" for v in values.split(",")])
+        parse_assignment(axes[-1][0])
+    return [list(c) for c in itertools.product(*axes)] if axes else [[]]
+
+
+def _job(args: tuple[str, tuple[str, ...], int, int | None, int | None, str | None]) -> dict[str, Any]:
+    name, sets, seed, users, days, root = args
+    res = run_scenario(name, users=users, days=days, seed=seed, sets=sets, root=root)
+    return {"point": list(sets), "seed": seed, "run_id": res.run_id, "summary": res.summary,
+            "cpu_seconds": res.cpu_seconds}
+
+
+def sweep(name: str, grid: Sequence[str], seeds: int, *, workers: int = 2, backend: str = "local",
+          users: int | None = None, days: int | None = None, sets: Sequence[str] = (),
+          root: str | Path | None = DEFAULT_ROOT, first_seed: int = 1,
+          on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Run every grid point x ``seeds`` seeds; returns one result dict per run, in
+    (point, seed) order whatever order they finished in."""
+    load_scenario(name, sets=list(sets))  # fail fast on a bad name or key
+    jobs = [(name, (*sets, *point), s, users, days, None if root is None else str(root))
+            for point in _grid(grid) for s in range(first_seed, first_seed + seeds)]
+    results: list[dict[str, Any]] = []
+    if backend == "local":
+        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = [pool.submit(_job, j) for j in jobs]
+            for f in as_completed(futures):
+                results.append(f.result())
+                if on_done:
+                    on_done(results[-1])
+    elif backend == "ray":
+        results = _ray_sweep(jobs, workers, on_done)
+    else:
+        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+    order = {(tuple(j[1]), j[2]): i for i, j in enumerate(jobs)}
+    return sorted(results, key=lambda r: order[(tuple(r["point"]), r["seed"])])
+
+
+def _ray_sweep(jobs: list[Any], workers: int, on_done: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeError("--backend ray needs the 'ray' package: pip install 'ray>=2.9' "
+                           "(or use --backend local)") from None
+    started = not ray.is_initialized()
+    if started:
+        # A local instance unless RAY_ADDRESS points at a cluster.
+        ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(_job)
+        pending = [remote.remote(j) for j in jobs]
+        results = []
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            results.append(ray.get(done[0]))
+            if on_done:
+                on_done(results[-1])
+        return results
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def sweep_summary(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per grid point: mean and (sample) standard deviation across seeds of every
+    numeric summary figure."""
+    by_point: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in results:
+        by_point.setdefault(tuple(r["point"]), []).append(r["summary"])
+    out = []
+    for point, runs in by_point.items():
+        stats: dict[str, Any] = {"point": list(point), "seeds": len(runs)}
+        keys = [k for k, v in runs[0].items()
+                if isinstance(v, int | float) and not isinstance(v, bool) and k not in NUMERIC_SKIP]
+        for k in keys:
+            xs = [float(s[k]) for s in runs if isinstance(s.get(k), int | float)]
+            stats[k] = {"mean": statistics.fmean(xs) if xs else None,
+                        "std": statistics.stdev(xs) if len(xs) > 1 else 0.0}
+        out.append(stats)
+    return out
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str)

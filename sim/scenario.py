@@ -1,0 +1,252 @@
+"""Scenarios: an override of `data/economy.toml` plus a ``[population]`` table.
+
+A scenario file (``data/scenarios/<name>.toml``) is deep-merged over the economy
+defaults by `ledger.config.load_config`; its ``[population]`` table says who lives in
+the simulated world and how they behave, validated here by `Population`. Behavioural
+parameters (rates, probabilities, shares) are floats: they shape decisions, never a
+balance. Every amount that reaches the ledger is an integer.
+
+``--set key=value`` overrides use dotted keys into the merged table
+(``rewards.daily_login=10``, ``population.users=500``); values are read as TOML
+literals (``true``, ``3``, ``"x"``), anything unparsable as a plain string.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ledger.config import ConfigError, EconomyConfig, load_config
+from market.config import MarketConfig
+
+__all__ = [
+    "SCENARIO_DIR",
+    "Population",
+    "Scenario",
+    "list_scenarios",
+    "load_scenario",
+    "parse_assignment",
+    "set_dotted",
+]
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "data" / "scenarios"
+
+
+class _P(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Casual(_P):
+    """Casual users: arrive, log in on their habit, vote and unlock, then churn."""
+
+    login_rate: float = Field(0.25, gt=0, le=1)
+    """Mean chance of logging in on a given day (each user's own rate ~ Beta around it)."""
+    login_rate_concentration: float = Field(2.0, gt=0)
+    """Beta a+b: low = habits differ a lot between users."""
+    mean_lifetime_days: float = Field(45.0, gt=0)
+    """Days from arrival to churn, exponentially distributed."""
+    signup_share: float = Field(0.7, ge=0, le=1)
+    newsletter_share: float = Field(0.3, ge=0, le=1)
+    votes_per_login: float = Field(1.2, ge=0)
+    unlock_share: float = Field(0.08, ge=0, le=1)
+    """Chance a login also unlocks a deep analysis."""
+    claims: int = Field(300, ge=1)
+    """Distinct claims to vote on / unlock (one vote per claim per user)."""
+
+
+class Buyers(_P):
+    """Coin-package buyers: casual users who also buy coins when they run low."""
+
+    share: float = Field(0.04, ge=0, le=1)
+    """Share of arriving users who are buyers."""
+    value_per_coin_cents: float = Field(1.0, gt=0)
+    """Median value (US cents) a buyer puts on a coin; each buyer's own ~ lognormal."""
+    value_sigma: float = Field(0.6, ge=0)
+    need_coins: int = Field(800, gt=0)
+    """Median coins a buyer wants per purchase; value has diminishing returns beyond it."""
+    low_balance: int = Field(20, ge=0)
+    """A buyer shops for coins when their balance falls below this."""
+    spend_per_login: int = Field(12, ge=0)
+    """Extra coins a buyer spends per login (premium votes) -- why they buy at all."""
+    promo_uptake: float = Field(0.5, ge=0, le=1)
+    """Chance a buyer uses an eligible promo code (FIRST50 on a first purchase)."""
+    pro_share: float = Field(0.1, ge=0, le=1)
+
+
+class Stripe(_P):
+    """How the simulated Stripe misbehaves."""
+
+    signed: bool = True
+    """Deliver signed payloads to `handle_webhook` (else events to `handle_event`)."""
+    mean_delay_seconds: float = Field(20.0, ge=0)
+    duplicate_share: float = Field(0.1, ge=0, le=1)
+    async_share: float = Field(0.05, ge=0, le=1)
+    """Payments that complete unpaid and succeed (or fail) later."""
+    async_fail_share: float = Field(0.2, ge=0, le=1)
+    abandon_share: float = Field(0.1, ge=0, le=1)
+    """Checkouts never paid (an expired event arrives)."""
+    refund_share: float = Field(0.02, ge=0, le=1)
+    dispute_share: float = Field(0.002, ge=0, le=1)
+    reorder_share: float = Field(0.05, ge=0, le=1)
+    """Events delivered before the event that logically precedes them."""
+
+
+class Market(_P):
+    """Brand coins: sellers, shoppers and the traders around them."""
+
+    mechanism: str = Field("book", pattern="^(book|curve)$")
+    sellers: int = Field(5, ge=0)
+    shoppers: int = Field(50, ge=0)
+    shop_rate_per_day: float = Field(0.2, ge=0)
+    """Purchases per shopper per day."""
+    purchase_cents_median: int = Field(2500, gt=0)
+    review_share: float = Field(0.3, ge=0, le=1)
+    review_boost: float = Field(0.15, ge=0)
+    """Demand multiplier gained per good review (log-scaled)."""
+    redeem_share: float = Field(0.3, ge=0, le=1)
+    sell_share: float = Field(0.2, ge=0, le=1)
+    """Chance a shopper sells earned coins on the market after a purchase."""
+    initial_price: int = Field(100, gt=0)
+    max_supply: int = Field(200_000, gt=0)
+    traders: int = Field(10, ge=0)
+    trader_packages: int = Field(3, ge=0)
+    """XL packages a trader buys at arrival (their COIN comes through Stripe)."""
+    trades_per_day: float = Field(4.0, gt=0)
+    momentum_share: float = Field(0.5, ge=0, le=1)
+    whales: int = Field(1, ge=0)
+    whale_packages: int = Field(20, ge=0)
+
+
+class Pump(_P):
+    """One pump-and-dump ring against the smallest coin, and the followers it hypes."""
+
+    rings: int = Field(0, ge=0)
+    members: int = Field(4, ge=1)
+    packages_each: int = Field(5, ge=0)
+    start_day: float = Field(3.0, ge=0)
+    accumulate_days: float = Field(3.0, gt=0)
+    hype_days: float = Field(1.0, gt=0)
+    followers: int = Field(60, ge=0)
+    follower_packages: int = Field(1, ge=0)
+    follower_checks_per_day: float = Field(6.0, gt=0)
+    panic_loss: float = Field(0.3, ge=0, le=1)
+    """A follower sells when the price is this far below what they paid."""
+
+
+class Sybil(_P):
+    farmers: int = Field(0, ge=0)
+    accounts_each: int = Field(50, ge=1)
+    consolidate_every_days: int = Field(7, ge=1)
+
+
+class Betting(_P):
+    bettors_share: float = Field(0.0, ge=0, le=1)
+    """Share of arriving casual users who bet (pools and belt challenges)."""
+    pools_per_day: int = Field(2, ge=0)
+    pool_days: float = Field(2.0, gt=0)
+    stake_share: float = Field(0.3, gt=0, le=1)
+    """Share of their balance a bettor stakes (capped by the pool's cap)."""
+    challenge_share: float = Field(0.05, ge=0, le=1)
+    belt_value: int = Field(1000, ge=0)
+
+
+class Population(_P):
+    """Who lives in the simulated world. ``users`` casual users arrive over ``days``:
+    ``initial_share`` of them at the start, the rest uniformly over the horizon."""
+
+    users: int = Field(1000, ge=0)
+    days: int = Field(30, ge=1)
+    seed: int = 1
+    initial_share: float = Field(0.3, ge=0, le=1)
+    concentration_every_days: int = Field(7, ge=1)
+    """Gini and top-1% share are computed on this cadence (and on the last day)."""
+    casual: Casual = Casual()
+    buyers: Buyers = Buyers()
+    stripe: Stripe = Stripe()
+    market: Market = Market()
+    pump: Pump = Pump()
+    sybil: Sybil = Sybil()
+    betting: Betting = Betting()
+
+
+class Scenario(BaseModel):
+    """A loaded scenario: its name, the effective economy config (with the scenario's
+    and the command line's overrides), the population and the market config."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    name: str
+    config: EconomyConfig
+    population: Population
+    market: MarketConfig
+    overrides: dict[str, Any] = {}
+
+    def parameters(self) -> dict[str, Any]:
+        """Everything that defines the run, as plain JSON-able data."""
+        return {"economy": self.config.to_dict(), "population": self.population.model_dump(mode="json"),
+                "overrides": self.overrides}
+
+
+def list_scenarios(directory: Path = SCENARIO_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.toml"))
+
+
+def _resolve(name: str | Path) -> Path:
+    p = Path(name)
+    if p.suffix == ".toml" and p.exists():
+        return p
+    candidate = SCENARIO_DIR / f"{name}.toml"
+    if candidate.exists():
+        return candidate
+    raise ConfigError(f"unknown scenario {str(name)!r}: expected one of {list_scenarios()} or a .toml path")
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``key=value`` -> (dotted key, value read as a TOML literal, else the raw string)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"expected key=value with a dotted key, got {text!r}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key, value
+
+
+def set_dotted(table: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    node = table
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{key}: {part} is not a table")
+    node[parts[-1]] = value
+    return table
+
+
+def load_scenario(name: str | Path, *, overrides: dict[str, Any] | None = None,
+                  sets: list[str] | None = None) -> Scenario:
+    """Load ``name`` (a scenario name or a .toml path) with ``overrides`` (a nested
+    table) and ``sets`` (``key=value`` strings) on top. Raises ConfigError naming the
+    bad key."""
+    path = _resolve(name)
+    merged: dict[str, Any] = {}
+    for k, v in (overrides or {}).items():
+        merged[k] = v
+    for text in sets or []:
+        set_dotted(merged, *parse_assignment(text))
+    config = load_config(scenario=path, overrides=merged or None)
+    try:
+        population = Population.model_validate(config.population)
+    except ValidationError as err:
+        lines = [f"population.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
+        raise ConfigError(f"invalid population in {path}: " + "; ".join(lines)) from None
+    try:
+        market = MarketConfig.from_dict(config.market)
+    except Exception as err:  # market.config.ConfigError and dataclass errors
+        raise ConfigError(f"invalid market config in {path}: {err}") from None
+    return Scenario(name=path.stem, config=config, population=population, market=market, overrides=merged)
