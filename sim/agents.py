@@ -396,6 +396,8 @@ class Trader(SimAgent):
                 m.sell(sym, self.account, held // 2 or held, max(1, price * 97 // 100), ioc=True)
         else:
             fair = seller.fair_value()
+            # a standing bargain bid well under fair value: the liquidity a dump runs into
+            m.buy(sym, self.account, budget // 4, max(1, fair * 85 // 100), days=1.0)
             if price * 10 < fair * 9:
                 m.buy(sym, self.account, budget, min(fair, price + max(1, price // 50)), days=1.0)
             elif price * 10 > fair * 11 and held > 0:
@@ -451,16 +453,17 @@ class PumpRing(SimAgent):
         for i in range(steps):  # sell into the followers' demand, on a rising ladder
             yield env.timeout(p.hype_days * DAY / steps)
             price = m.price(sym)
-            for acct in self.members:
+            for k, acct in enumerate(self.members):  # each member one rung of the ladder
                 held = m.ledger.balance(acct, sym)
                 if held > 0:
-                    m.sell(sym, acct, max(1, held // (steps - i + 1)), price * 110 // 100 + 1, days=0.5)
+                    rung = price * (105 + 5 * k) // 100 + 1
+                    m.sell(sym, acct, max(1, held // (steps - i + 1)), rung, days=0.5)
         for _ in range(24):  # dump whatever is left
             yield env.timeout(3600)
             for acct in self.members:
                 held = m.ledger.balance(acct, sym)
                 if held > 0:
-                    m.sell(sym, acct, held, max(1, m.price(sym) * 70 // 100), ioc=True)
+                    m.sell(sym, acct, held, max(1, m.price(sym) // 2), ioc=True)
 
 
 class Follower(SimAgent):
