@@ -26,6 +26,11 @@ SCOPES = ("app", "admin", "read", "user")
 USER_ID_RE = re.compile(r"^[A-Za-z0-9_.@\-]{1,120}$")
 
 
+def _utc(t: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every time here is UTC
+    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+
+
 def hash_secret(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -75,7 +80,7 @@ class KeyStore:
     def list(self) -> list[ApiKey]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
-        return [ApiKey(r.id, r.scope, r.user_id, r.name, r.created_at, r.revoked_at) for r in rows]
+        return [ApiKey(r.id, r.scope, r.user_id, r.name, _utc(r.created_at), _utc(r.revoked_at)) for r in rows]  # type: ignore[arg-type]
 
     def verify(self, token: str) -> ApiKey | None:
         """The live key this token belongs to, or None."""
@@ -88,7 +93,7 @@ class KeyStore:
             r = conn.execute(select(api_keys).where(api_keys.c.secret_hash == digest)).first()
         key = None
         if r is not None and r.revoked_at is None:
-            key = ApiKey(r.id, r.scope, r.user_id, r.name, r.created_at, r.revoked_at)
+            key = ApiKey(r.id, r.scope, r.user_id, r.name, _utc(r.created_at), None)  # type: ignore[arg-type]
         with self._lock:
             if len(self._cache) > 10000:
                 self._cache.clear()

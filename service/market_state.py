@@ -83,6 +83,7 @@ class MarketState:
         with self.lock:
             market = self.exchange.markets.get(symbol) if symbol else None
             before = list(market.book.orders.values()) if market is not None else []
+            result: Any = None
             try:
                 result = fn(self.exchange)
             finally:
@@ -240,4 +241,10 @@ class MarketState:
         with self.engine.connect() as conn:
             rows = conn.execute(select(t).where(t.c.account == account).order_by(t.c.id.desc())
                                 .limit(limit).offset(offset)).all()
-        return [dict(r._mapping) for r in rows]
+        out = []
+        for r in rows:
+            d = dict(r._mapping)
+            del d["hold_id"], d["locked"]
+            d["created_at"], d["expires_at"] = _utc(d["created_at"]), _utc(d["expires_at"])
+            out.append(d)
+        return out

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger import LedgerError
@@ -22,7 +22,7 @@ log = logging.getLogger("coinlab.service")
 
 # code -> HTTP status; anything else a LedgerError raises is a 400.
 STATUS = {
-    "not_found": 404, "hold_not_found": 404, "unknown_asset": 404,
+    "not_found": 404, "hold_not_found": 404, "unknown_asset": 404, "unknown_coin": 404,
     "insufficient_funds": 409, "account_frozen": 409, "idempotency_conflict": 409,
     "checkout_already_open": 409, "invalid_state": 409, "hold_not_locked": 409,
     "hold_expired": 409, "not_eligible": 409, "purchase_limit_exceeded": 409,
@@ -86,8 +86,12 @@ def _http(_: Request, err: Exception) -> JSONResponse:
     return problem(err.status_code, code, str(err.detail))
 
 
-def _value_error(_: Request, err: Exception) -> JSONResponse:
-    # market/portfolio helpers raise ValueError on bad input; still the client's fault
+def _value_error(request: Request, err: Exception) -> JSONResponse:
+    # market/portfolio helpers raise ValueError on bad input: the client's fault. A
+    # pydantic ValidationError here is a response the service built wrongly: ours.
+    if isinstance(err, ValidationError):
+        log.error(json.dumps({"event": "error", "path": request.url.path, "error": str(err)}))
+        return problem(500, "internal_error", "the service built an invalid response")
     return problem(400, "invalid_request", str(err))
 
 

@@ -309,6 +309,8 @@ class TradeOut(Api):
     buyer: str
     seller: str
     taker_side: str
+    maker_order_id: int | None
+    taker_order_id: int | None
     buyer_fee: int
     seller_fee: int
 
@@ -362,7 +364,7 @@ class RankedOut(Api):
 
 class LeaderboardsOut(Api):
     market_cap: list[RankedOut]
-    volume_24h: list[RankedOut]
+    volume_24h: list[RankedOut] = Field(alias="volume24h")
     gainers: list[RankedOut]
     losers: list[RankedOut]
 

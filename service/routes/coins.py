@@ -10,7 +10,7 @@ from ledger import EntryType, Transaction, user_account
 from market import CoinError
 
 from ..deps import Caller, IdemKey, ReadUser, ServerUser, StateDep, WriteUser
-from ..problems import error_responses
+from ..problems import ApiError, error_responses
 from ..schemas import (
     BalanceOut,
     CheckoutIn,
@@ -111,6 +111,8 @@ def transfer(body: TransferIn, state: StateDep, user: WriteUser, idem: IdemKey) 
         from ..deps import market
 
         m = market(state)
+        if body.asset not in m.exchange.coins:
+            raise ApiError(404, "not_found", f"no brand coin {body.asset!r}", symbol=body.asset)
         m.run(body.asset, lambda ex: ex.transfer(body.asset, frm, to, body.amount, key=idem))
     return TransferOut(from_user_id=user, to_user_id=body.to_user_id, asset=body.asset, amount=body.amount,
                        tx_id=tx_id, balance=state.ledger.balance(frm, body.asset))

@@ -166,7 +166,7 @@ def candles(symbol: str, m: Market, _: Caller, interval: Literal["1m", "5m", "1h
     start = end - INTERVALS[interval] * (limit - 1)
     since = start - timedelta(days=30)  # enough history to carry a close into the window
     tape = [t for t in m.trades(symbol, newest_first=False) if t.time >= since]
-    bars = build_candles(tape, symbol, interval, start, end + INTERVALS[interval])
+    bars = build_candles(tape, symbol, interval, start, end + timedelta(microseconds=1))
     return CandleList(symbol=symbol, interval=interval, candles=[CandleOut(
         start=c.start, open=c.open, high=c.high, low=c.low, close=c.close, volume=c.volume,
         quote_volume=c.quote_volume, trades=c.trades) for c in bars][-limit:])

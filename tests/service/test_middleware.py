@@ -1,0 +1,110 @@
+"""Idempotency-Key on POST, and one JSON log line per request."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert
+
+from ledger import user_account
+from ledger.service_schema import http_idempotency
+from service.middleware import idempotency_owner
+
+
+def _send(client, creds, key, amount=3, token=None):
+    return client.post("/api/transfers", headers=creds.h(token or creds.alice, key=key),
+                       json={"toUserId": "bob", "amount": amount})
+
+
+def test_a_replay_returns_the_first_response_and_moves_nothing_more(client, creds, state, fund):
+    fund("alice", 10)
+    first, again = _send(client, creds, "k1"), _send(client, creds, "k1")
+    assert first.json() == again.json() and again.headers["idempotent-replayed"] == "true"
+    assert state.ledger.balance(user_account("alice")) == 7
+
+
+def test_the_same_key_with_another_body_is_409(client, creds, state, fund):
+    fund("alice", 10)
+    _send(client, creds, "k1")
+    r = _send(client, creds, "k1", amount=4)
+    assert r.status_code == 409 and r.json()["code"] == "idempotency_conflict"
+    assert state.ledger.balance(user_account("alice")) == 7
+
+
+def test_keys_are_scoped_to_the_caller(client, creds, fund):
+    fund("alice", 10)
+    fund("bob", 10)
+    _send(client, creds, "k1")
+    r = client.post("/api/transfers", headers=creds.h(creds.bob, key="k1"), json={"toUserId": "alice", "amount": 3})
+    assert r.status_code == 200 and "idempotent-replayed" not in r.headers
+
+
+def test_a_client_error_is_replayed_too(client, creds):
+    first, again = _send(client, creds, "k1"), _send(client, creds, "k1")
+    assert first.status_code == again.status_code == 409 and again.headers["idempotent-replayed"] == "true"
+
+
+def test_a_denied_request_is_not_remembered(client, creds, fund):
+    fund("alice", 10)
+    denied = client.post("/api/transfers", headers={"Idempotency-Key": "k1", "Authorization": "Bearer nope"},
+                         json={"toUserId": "bob", "amount": 3})
+    assert denied.status_code == 401
+    ok = client.post("/api/transfers", headers={"Idempotency-Key": "k1", "Authorization": "Bearer nope"},
+                     json={"toUserId": "bob", "amount": 3})
+    assert "idempotent-replayed" not in ok.headers
+
+
+def test_a_key_still_running_elsewhere_is_409_in_progress(client, creds, state):
+    owner = idempotency_owner(f"Bearer {creds.alice}", None)
+    with state.engine.begin() as conn:
+        conn.execute(insert(http_idempotency).values(owner=owner, key="k1", fingerprint="x" * 64,
+                                                     created_at=datetime.now(UTC)))
+    r = client.post("/api/coins/daily-login", headers=creds.h(creds.alice, key="k1"))
+    assert r.status_code == 409
+
+
+def test_a_stale_claim_from_a_dead_process_is_run_again_but_ledger_writes_replay(client, creds, state, fund):
+    fund("alice", 10)
+    first = _send(client, creds, "k1")
+    owner = idempotency_owner(f"Bearer {creds.alice}", None)
+    # what a SIGKILL after the ledger commit but before the response was stored leaves behind
+    with state.engine.begin() as conn:
+        conn.execute(http_idempotency.update().where(http_idempotency.c.owner == owner)
+                     .values(status=None, body=None, created_at=datetime.now(UTC) - timedelta(minutes=5)))
+    again = _send(client, creds, "k1")
+    assert again.status_code == 200 and again.json()["txId"] == first.json()["txId"]
+    assert state.ledger.balance(user_account("alice")) == 7
+
+
+def test_an_overlong_key_is_a_client_error(client, creds):
+    assert _send(client, creds, "k" * 201).status_code == 400
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(record.getMessage()))
+
+
+def test_every_request_logs_one_json_line(sqlite_url):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.state import ServiceState
+    from tests.service.conftest import settings_for
+
+    s = ServiceState(settings_for(sqlite_url, log_requests=True))
+    token = s.keys.create("user", user_id="zed")[1]
+    collect = _Collect()
+    with TestClient(create_app(s.settings, s)) as c:
+        logging.getLogger("coinlab.access").addHandler(collect)
+        c.get("/api/coins/balance", headers={"Authorization": f"Bearer {token}"})
+        logging.getLogger("coinlab.access").removeHandler(collect)
+    lines = collect.lines
+    assert [(x["method"], x["path"], x["status"], x["user"]) for x in lines] == [("GET", "/api/coins/balance", 200, "zed")]
+    s.close()
