@@ -13,6 +13,7 @@ model's one seeded ``random.Random``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -313,10 +314,8 @@ class Seller(SimAgent):
             return
         while True:
             yield env.timeout(DAY)
-            try:
+            with contextlib.suppress(LedgerError):
                 m.exchange.release_vested(self.symbol)
-            except LedgerError:
-                pass
             free = self.coin_balance(self.symbol)
             if free > 0:
                 price = m.exchange.last_price(self.symbol)
@@ -458,12 +457,12 @@ class PumpRing(SimAgent):
                 if held > 0:
                     rung = price * (105 + 5 * k) // 100 + 1
                     m.sell(sym, acct, max(1, held // (steps - i + 1)), rung, days=0.5)
-        for _ in range(24):  # dump whatever is left
+        for left in range(24, 0, -1):  # dump the rest over a day, into whatever bids there are
             yield env.timeout(3600)
             for acct in self.members:
                 held = m.ledger.balance(acct, sym)
                 if held > 0:
-                    m.sell(sym, acct, held, max(1, m.price(sym) // 2), ioc=True)
+                    m.sell(sym, acct, max(1, held // left), max(1, m.price(sym) * 60 // 100), ioc=True)
 
 
 class Follower(SimAgent):

@@ -236,7 +236,7 @@ class EconomyModel(mesa.Model):
             uid = f"u{i + 1}"
             if roll < bet_share:
                 agent: CasualUser = Bettor(self, uid)
-                self.bettors.append(agent)  # type: ignore[arg-type]
+                self.bettors.append(agent)
             elif roll < bet_share + buy_share:
                 agent = PackageBuyer(self, uid)
             else:

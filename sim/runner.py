@@ -150,7 +150,7 @@ def export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str
          for p in model.economy.payments.store.all())))
     w("holds", _cols("hold_id account asset amount status created_at expires_at settled_at ref_type ref_id",
                      (tuple(h) for h in store.all_holds())))
-    alerts = [(a.time, "defense", a.symbol or None, a.defense, a.action, a.reason, a.account, a.order_id)
+    alerts: list[tuple[Any, ...]] = [(a.time, "defense", a.symbol or None, a.defense, a.action, a.reason, a.account, a.order_id)
               for a in model.defense_alerts]
     alerts += [(a.time, "detector", a.symbol, a.kind, "flagged", to_json(a.evidence), None, None)
                for a in model.detector_alerts]

@@ -42,38 +42,38 @@ class _P(BaseModel):
 class Casual(_P):
     """Casual users: arrive, log in on their habit, vote and unlock, then churn."""
 
-    login_rate: float = Field(0.25, gt=0, le=1)
+    login_rate: float = Field(default=0.25, gt=0, le=1)
     """Mean chance of logging in on a given day (each user's own rate ~ Beta around it)."""
-    login_rate_concentration: float = Field(2.0, gt=0)
+    login_rate_concentration: float = Field(default=2.0, gt=0)
     """Beta a+b: low = habits differ a lot between users."""
-    mean_lifetime_days: float = Field(45.0, gt=0)
+    mean_lifetime_days: float = Field(default=45.0, gt=0)
     """Days from arrival to churn, exponentially distributed."""
-    signup_share: float = Field(0.7, ge=0, le=1)
-    newsletter_share: float = Field(0.3, ge=0, le=1)
-    votes_per_login: float = Field(1.2, ge=0)
-    unlock_share: float = Field(0.08, ge=0, le=1)
+    signup_share: float = Field(default=0.7, ge=0, le=1)
+    newsletter_share: float = Field(default=0.3, ge=0, le=1)
+    votes_per_login: float = Field(default=1.2, ge=0)
+    unlock_share: float = Field(default=0.08, ge=0, le=1)
     """Chance a login also unlocks a deep analysis."""
-    claims: int = Field(300, ge=1)
+    claims: int = Field(default=300, ge=1)
     """Distinct claims to vote on / unlock (one vote per claim per user)."""
 
 
 class Buyers(_P):
     """Coin-package buyers: casual users who also buy coins when they run low."""
 
-    share: float = Field(0.04, ge=0, le=1)
+    share: float = Field(default=0.04, ge=0, le=1)
     """Share of arriving users who are buyers."""
-    value_per_coin_cents: float = Field(1.0, gt=0)
+    value_per_coin_cents: float = Field(default=1.0, gt=0)
     """Median value (US cents) a buyer puts on a coin; each buyer's own ~ lognormal."""
-    value_sigma: float = Field(0.6, ge=0)
-    need_coins: int = Field(800, gt=0)
+    value_sigma: float = Field(default=0.6, ge=0)
+    need_coins: int = Field(default=800, gt=0)
     """Median coins a buyer wants per purchase; value has diminishing returns beyond it."""
-    low_balance: int = Field(20, ge=0)
+    low_balance: int = Field(default=20, ge=0)
     """A buyer shops for coins when their balance falls below this."""
-    spend_per_login: int = Field(12, ge=0)
+    spend_per_login: int = Field(default=12, ge=0)
     """Extra coins a buyer spends per login (premium votes) -- why they buy at all."""
-    promo_uptake: float = Field(0.5, ge=0, le=1)
+    promo_uptake: float = Field(default=0.5, ge=0, le=1)
     """Chance a buyer uses an eligible promo code (FIRST50 on a first purchase)."""
-    pro_share: float = Field(0.1, ge=0, le=1)
+    pro_share: float = Field(default=0.1, ge=0, le=1)
 
 
 class Stripe(_P):
@@ -81,87 +81,87 @@ class Stripe(_P):
 
     signed: bool = True
     """Deliver signed payloads to `handle_webhook` (else events to `handle_event`)."""
-    mean_delay_seconds: float = Field(20.0, ge=0)
-    duplicate_share: float = Field(0.1, ge=0, le=1)
-    async_share: float = Field(0.05, ge=0, le=1)
+    mean_delay_seconds: float = Field(default=20.0, ge=0)
+    duplicate_share: float = Field(default=0.1, ge=0, le=1)
+    async_share: float = Field(default=0.05, ge=0, le=1)
     """Payments that complete unpaid and succeed (or fail) later."""
-    async_fail_share: float = Field(0.2, ge=0, le=1)
-    abandon_share: float = Field(0.1, ge=0, le=1)
+    async_fail_share: float = Field(default=0.2, ge=0, le=1)
+    abandon_share: float = Field(default=0.1, ge=0, le=1)
     """Checkouts never paid (an expired event arrives)."""
-    refund_share: float = Field(0.02, ge=0, le=1)
-    dispute_share: float = Field(0.002, ge=0, le=1)
-    reorder_share: float = Field(0.05, ge=0, le=1)
+    refund_share: float = Field(default=0.02, ge=0, le=1)
+    dispute_share: float = Field(default=0.002, ge=0, le=1)
+    reorder_share: float = Field(default=0.05, ge=0, le=1)
     """Events delivered before the event that logically precedes them."""
 
 
 class Market(_P):
     """Brand coins: sellers, shoppers and the traders around them."""
 
-    mechanism: str = Field("book", pattern="^(book|curve)$")
-    sellers: int = Field(5, ge=0)
-    shoppers: int = Field(50, ge=0)
-    shop_rate_per_day: float = Field(0.2, ge=0)
+    mechanism: str = Field(default="book", pattern="^(book|curve)$")
+    sellers: int = Field(default=5, ge=0)
+    shoppers: int = Field(default=50, ge=0)
+    shop_rate_per_day: float = Field(default=0.2, ge=0)
     """Purchases per shopper per day."""
-    purchase_cents_median: int = Field(2500, gt=0)
-    review_share: float = Field(0.3, ge=0, le=1)
-    review_boost: float = Field(0.15, ge=0)
+    purchase_cents_median: int = Field(default=2500, gt=0)
+    review_share: float = Field(default=0.3, ge=0, le=1)
+    review_boost: float = Field(default=0.15, ge=0)
     """Demand multiplier gained per good review (log-scaled)."""
-    redeem_share: float = Field(0.3, ge=0, le=1)
-    sell_share: float = Field(0.2, ge=0, le=1)
+    redeem_share: float = Field(default=0.3, ge=0, le=1)
+    sell_share: float = Field(default=0.2, ge=0, le=1)
     """Chance a shopper sells earned coins on the market after a purchase."""
-    initial_price: int = Field(100, gt=0)
-    max_supply: int = Field(200_000, gt=0)
-    traders: int = Field(10, ge=0)
-    trader_packages: int = Field(3, ge=0)
+    initial_price: int = Field(default=100, gt=0)
+    max_supply: int = Field(default=200_000, gt=0)
+    traders: int = Field(default=10, ge=0)
+    trader_packages: int = Field(default=3, ge=0)
     """XL packages a trader buys at arrival (their COIN comes through Stripe)."""
-    trades_per_day: float = Field(4.0, gt=0)
-    momentum_share: float = Field(0.5, ge=0, le=1)
-    whales: int = Field(1, ge=0)
-    whale_packages: int = Field(20, ge=0)
+    trades_per_day: float = Field(default=4.0, gt=0)
+    momentum_share: float = Field(default=0.5, ge=0, le=1)
+    whales: int = Field(default=1, ge=0)
+    whale_packages: int = Field(default=20, ge=0)
 
 
 class Pump(_P):
     """One pump-and-dump ring against the smallest coin, and the followers it hypes."""
 
-    rings: int = Field(0, ge=0)
-    members: int = Field(4, ge=1)
-    packages_each: int = Field(5, ge=0)
-    start_day: float = Field(3.0, ge=0)
-    accumulate_days: float = Field(3.0, gt=0)
-    hype_days: float = Field(1.0, gt=0)
-    followers: int = Field(60, ge=0)
-    follower_packages: int = Field(1, ge=0)
-    follower_checks_per_day: float = Field(6.0, gt=0)
-    panic_loss: float = Field(0.3, ge=0, le=1)
+    rings: int = Field(default=0, ge=0)
+    members: int = Field(default=4, ge=1)
+    packages_each: int = Field(default=5, ge=0)
+    start_day: float = Field(default=3.0, ge=0)
+    accumulate_days: float = Field(default=3.0, gt=0)
+    hype_days: float = Field(default=1.0, gt=0)
+    followers: int = Field(default=60, ge=0)
+    follower_packages: int = Field(default=1, ge=0)
+    follower_checks_per_day: float = Field(default=6.0, gt=0)
+    panic_loss: float = Field(default=0.3, ge=0, le=1)
     """A follower sells when the price is this far below what they paid."""
 
 
 class Sybil(_P):
-    farmers: int = Field(0, ge=0)
-    accounts_each: int = Field(50, ge=1)
-    consolidate_every_days: int = Field(7, ge=1)
+    farmers: int = Field(default=0, ge=0)
+    accounts_each: int = Field(default=50, ge=1)
+    consolidate_every_days: int = Field(default=7, ge=1)
 
 
 class Betting(_P):
-    bettors_share: float = Field(0.0, ge=0, le=1)
+    bettors_share: float = Field(default=0.0, ge=0, le=1)
     """Share of arriving casual users who bet (pools and belt challenges)."""
-    pools_per_day: int = Field(2, ge=0)
-    pool_days: float = Field(2.0, gt=0)
-    stake_share: float = Field(0.3, gt=0, le=1)
+    pools_per_day: int = Field(default=2, ge=0)
+    pool_days: float = Field(default=2.0, gt=0)
+    stake_share: float = Field(default=0.3, gt=0, le=1)
     """Share of their balance a bettor stakes (capped by the pool's cap)."""
-    challenge_share: float = Field(0.05, ge=0, le=1)
-    belt_value: int = Field(1000, ge=0)
+    challenge_share: float = Field(default=0.05, ge=0, le=1)
+    belt_value: int = Field(default=1000, ge=0)
 
 
 class Population(_P):
     """Who lives in the simulated world. ``users`` casual users arrive over ``days``:
     ``initial_share`` of them at the start, the rest uniformly over the horizon."""
 
-    users: int = Field(1000, ge=0)
-    days: int = Field(30, ge=1)
+    users: int = Field(default=1000, ge=0)
+    days: int = Field(default=30, ge=1)
     seed: int = 1
-    initial_share: float = Field(0.3, ge=0, le=1)
-    concentration_every_days: int = Field(7, ge=1)
+    initial_share: float = Field(default=0.3, ge=0, le=1)
+    concentration_every_days: int = Field(default=7, ge=1)
     """Gini and top-1% share are computed on this cadence (and on the last day)."""
     casual: Casual = Casual()
     buyers: Buyers = Buyers()

@@ -142,13 +142,26 @@ def write_table(root: str | Path, table: str, run_id: str, columns: Mapping[str,
         values = columns[f.name]
         if len(values) != n:
             raise ValueError(f"{table}.{f.name} has {len(values)} values, expected {n}")
-        arrays.append(pa.array(values, f.type))
+        arrays.append(_array(table, f, values))
     path = partition_path(root, table, run_id)
     if path.parent.exists():
         shutil.rmtree(path.parent)
     path.parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path, compression="zstd")
     return path
+
+
+def _array(table: str, f: pa.Field, values: Sequence[Any]) -> pa.Array:
+    if f.type == pa.int64():
+        # Infer first: a float (or a numeric string) in a money column is a bug to report,
+        # not something to truncate quietly.
+        arr = pa.array(values)
+        if arr.type == pa.null():
+            return arr.cast(pa.int64())
+        if arr.type != pa.int64():
+            raise ValueError(f"{table}.{f.name} must hold integers, got {arr.type}")
+        return arr
+    return pa.array(values, f.type)
 
 
 def rows_to_columns(table: str, rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:

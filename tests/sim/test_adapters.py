@@ -1,0 +1,91 @@
+"""The simulator's indexes answer exactly what the production code's journal scans answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ledger import Ledger, MemoryStore
+from ledger.config import load_config
+from ledger.payment_store import MemoryPaymentStore, PaymentRecord, StoredEvent
+from ledger.pools import MemoryPoolStore, Pools
+from ledger.rules import EconomyRules
+from sim.adapters import IndexedMemoryStore, IndexedPaymentStore, IndexedPoolStore, SimRules
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 9, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_sim_rules_pay_the_same_streaks_and_logins_as_the_journal_scan():
+    cfg = load_config()
+    clock = Clock()
+    real = EconomyRules(Ledger(MemoryStore(), clock=clock), cfg)
+    sim = SimRules(Ledger(IndexedMemoryStore(), clock=clock), cfg)
+    pattern = [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1]
+    for day, logs_in in enumerate(pattern):
+        clock.now = datetime(2026, 1, 1, 9, tzinfo=UTC) + timedelta(days=day)
+        if logs_in:
+            a, b = real.daily_login("alice"), sim.daily_login("alice")
+            again = sim.daily_login("alice")
+            assert (a.streak is None, a.streak_length) == (b.streak is None, b.streak_length)
+            assert again.login.replayed
+    assert sorted(real.ledger.store.stored_balances()) == sorted(sim.ledger.store.stored_balances())
+
+
+def test_staked_on_follows_the_stakes_in_the_journal():
+    cfg = load_config(overrides={"phase2": {"daily_bonus_requires_stake": True}})
+    clock = Clock()
+    for rules in (EconomyRules(Ledger(MemoryStore(), clock=clock), cfg),
+                  SimRules(Ledger(IndexedMemoryStore(), clock=clock), cfg)):
+        rules.ledger.mint("user:bob", 50)
+        pools = Pools(rules.ledger, cfg)
+        pools.create("p1", "x", ("yes", "no"))
+        assert not rules.staked_on("bob", clock.now.date())
+        pools.stake("p1", "bob", "yes", 5)
+        assert rules.staked_on("bob", clock.now.date())
+        assert not rules.staked_on("bob", clock.now.date() + timedelta(days=1))
+
+
+def _rec(sid: str, user: str, pi: str | None = None) -> PaymentRecord:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    return PaymentRecord(sid, user, "small", 999, "usd", 999, 25, None, "open", t, t, payment_intent=pi)
+
+
+def test_indexed_payment_store_answers_like_the_scanning_one():
+    stores = (MemoryPaymentStore(), IndexedPaymentStore())
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    for s in stores:
+        s.add(_rec("cs1", "a"))
+        s.add(_rec("cs2", "b", "pi2"))
+        s.add(_rec("cs3", "a"))
+        s.update("cs1", payment_intent="pi1")
+        s.record_event(StoredEvent("e1", "charge.refunded", "pending", "pi1", t, {}))
+        s.record_event(StoredEvent("e2", "charge.refunded", "processed", "pi1", t, {}))
+    plain, fast = stores
+    assert fast.for_user("a") == plain.for_user("a") and fast.for_user("zz") == []
+    assert fast.by_payment_intent("pi1") == plain.by_payment_intent("pi1")
+    assert fast.by_payment_intent("pi2").session_id == "cs2"
+    assert fast.pending_events("pi1") == plain.pending_events("pi1") and len(fast.pending_events("pi1")) == 1
+
+
+def test_indexed_pool_store_keeps_caps_and_stakes_per_pool():
+    cfg = load_config(overrides={"pools": {"max_stake_per_user": 10}})
+    results = []
+    for store in (MemoryPoolStore(), IndexedPoolStore()):
+        ledger = Ledger(MemoryStore())
+        ledger.mint("user:c", 100)
+        pools = Pools(ledger, cfg, store)
+        pools.create("p1", "x", ("yes", "no"))
+        pools.create("p2", "y", ("yes", "no"))
+        pools.stake("p1", "c", "yes", 6)
+        pools.stake("p2", "c", "no", 10)
+        try:
+            pools.stake("p1", "c", "yes", 5)
+        except Exception as err:  # the cap
+            results.append(type(err).__name__)
+        results.append([(s.pool_id, s.amount) for s in store.stakes("p1")])
+    assert results[:2] == results[2:] and results[0] == "StakeCapExceeded"
