@@ -11,6 +11,7 @@ from ledger.economy import Economy
 from ledger.payments import make_stripe_client
 from ledger.sql import SqlStore, upgrade
 
+from .batching import BatchingStore
 from .keys import KeyStore
 from .market_state import MarketState
 from .settings import Settings
@@ -27,16 +28,22 @@ class ServiceState:
             upgrade(settings.db)
         self.store = SqlStore(settings.db)
         self.engine = self.store.engine
-        self.ledger = Ledger(self.store)
+        # concurrent requests share COMMITs (see service.batching)
+        self.batching = BatchingStore(self.store) if settings.group_commit else None
+        self.ledger = Ledger(self.batching or self.store)
         client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
         self.economy = Economy.build(self.ledger, load_config(settings.economy_config), stripe_client=client,
                                      webhook_secret=settings.stripe_webhook_secret)
         self.keys = KeyStore(self.engine, settings.key_cache_seconds)
-        self.market = MarketState(self.ledger, self.engine) if settings.workers == 1 else None
+        # The market commits directly: it holds its lock across each order's ledger
+        # posts, and waiting for a shared batch there would serialize every order behind it.
+        self.market = MarketState(Ledger(self.store), self.engine) if settings.workers == 1 else None
 
     def healthy(self) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT 1")).scalar() == 1
 
     def close(self) -> None:
+        if self.batching is not None:
+            self.batching.close()
         self.engine.dispose()

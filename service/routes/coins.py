@@ -33,10 +33,20 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10**9)]
 
 
+def _balance_after(state: StateDep, account: str, tx: Transaction | None, asset: str = "COIN") -> int:
+    """The account's balance right after ``tx``, from the journal rows it wrote (no extra
+    query); a replayed or missing transaction reads the current balance instead."""
+    if tx is not None and not tx.replayed:
+        for e in reversed(tx.entries):
+            if e.asset == asset and account in (e.from_account, e.to_account):
+                return e.to_after if e.to_account == account else e.from_after
+    return state.ledger.balance(account, asset)
+
+
 def _spent(state: StateDep, user: str, action: str, tx: Transaction | None) -> SpendOut:
     amount = tx.entries[0].amount if tx is not None else 0
     return SpendOut(action=action, amount=amount, replayed=bool(tx and tx.replayed), tx_id=tx.id if tx else None,
-                    balance=state.ledger.balance(user_account(user)))
+                    balance=_balance_after(state, user_account(user), tx))
 
 
 @router.get("/api/coins/packages", response_model=PackageList)
@@ -75,7 +85,8 @@ def daily_login(state: StateDep, user: WriteUser) -> DailyLoginOut:
     return DailyLoginOut(
         awarded=r.login.entries[0].amount if r.login else 0,
         streak_bonus=r.streak.entries[0].amount if r.streak else 0, streak_length=r.streak_length,
-        replayed=bool(r.login and r.login.replayed), balance=state.ledger.balance(user_account(user)))
+        replayed=bool(r.login and r.login.replayed),
+        balance=_balance_after(state, user_account(user), r.streak or r.login))
 
 
 @router.post("/api/coins/earn", response_model=SpendOut)
@@ -100,13 +111,12 @@ def transfer(body: TransferIn, state: StateDep, user: WriteUser, idem: IdemKey) 
     frm, to = user_account(user), user_account(body.to_user_id)
     if body.to_user_id == user:
         raise CoinError("cannot transfer to yourself")
-    tx_id = None
+    tx = None
     if body.asset in ("COIN", "USD"):
         if body.asset == "USD":
             raise CoinError("USD is revenue accounting, not transferable")
         tx = state.ledger.transfer(frm, to, body.amount, "COIN", EntryType.TRANSFER, key=idem,
                                    ref_type="user", ref_id=body.to_user_id, note=body.note)
-        tx_id = tx.id
     else:
         from ..deps import market
 
@@ -115,4 +125,4 @@ def transfer(body: TransferIn, state: StateDep, user: WriteUser, idem: IdemKey) 
             raise ApiError(404, "not_found", f"no brand coin {body.asset!r}", symbol=body.asset)
         m.run(body.asset, lambda ex: ex.transfer(body.asset, frm, to, body.amount, key=idem))
     return TransferOut(from_user_id=user, to_user_id=body.to_user_id, asset=body.asset, amount=body.amount,
-                       tx_id=tx_id, balance=state.ledger.balance(frm, body.asset))
+                       tx_id=tx.id if tx else None, balance=_balance_after(state, frm, tx, body.asset))
