@@ -1,4 +1,28 @@
 """The minimal HTTP service (FastAPI) the live app calls: thin routes over ledger/ and
-market/. Build the app with `service.app.create_app`; run it with `coinlab serve`."""
+market/. Build the app with `service.app.create_app`; run it with `coinlab serve`.
+
+Running: ``coinlab serve [--db postgresql://...] [--workers N]`` applies the migrations,
+then starts uvicorn; one JSON line per request on stdout; ``GET /healthz`` checks the
+database; OpenAPI at ``/openapi.json``.
+
+Credentials (``coinlab keys create --scope app|admin|read|user [--user ID]``; only the
+sha256 of a key is stored): ``Authorization: Bearer ck_...``. An app or admin key acts
+for the user named in ``X-User-Id``; a read key only reads; a user token acts for its
+own user only; admin routes need admin; the Stripe webhook needs only its signature.
+Denials are 401/403 problem+json, logged, and change nothing.
+
+Idempotency-Key on any POST: the first response is stored per (credential, acting
+user, key) and replayed; the same key with another body is 409. Ledger writes made by
+a keyed request carry a ledger idempotency key derived from it, so a retry after a
+crash (a claim older than 30 s is taken over) replays the committed write instead of
+repeating it. Market orders have no ledger key: a retry of an order whose response was
+lost to a crash may place it again.
+
+Workers: the brand-coin market keeps its order books in the memory of one process
+(matching speed), so market routes (brand coins, orders, book, trades, candles,
+portfolio, leaderboards, brand-coin transfers) answer 503 ``market_single_worker``
+unless the service runs with ``--workers 1``; everything else scales with workers.
+The books are written to the database after every change and rebuilt, reconciled
+with the ledger's holds, at start-up (see service.market_state)."""
 
 __all__: list[str] = []

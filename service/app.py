@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     # Problem is referenced by every route's error responses: make sure the schema is published.
     original = app.openapi
 
-    def openapi() -> dict:  # type: ignore[type-arg]
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = original()
             schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()

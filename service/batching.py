@@ -52,7 +52,7 @@ class BatchingStore:
         return result
 
     def apply_many(self, requests: Sequence[TransferRequest], now: datetime) -> list[Transaction | LedgerError]:
-        return self.inner.apply_many(requests, now)  # type: ignore[no-any-return]
+        return self.inner.apply_many(requests, now)
 
     def close(self) -> None:
         with self._cond:

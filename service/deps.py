@@ -35,7 +35,7 @@ SERVERS = frozenset({"app", "admin"})
 
 
 def get_state(request: Request) -> ServiceState:
-    return request.app.state.coinlab  # type: ignore[no-any-return]
+    return request.app.state.coinlab
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]

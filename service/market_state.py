@@ -181,7 +181,7 @@ class MarketState:
                 with self.engine.begin() as conn:
                     conn.execute(delete(brand_coins).where(brand_coins.c.symbol == r.symbol))
                 continue
-            coin = BrandCoin(r.symbol, r.name, r.seller, r.max_supply, r.initial_price, _utc(r.launched_at),
+            coin = BrandCoin(r.symbol, r.name, r.seller, r.max_supply, r.initial_price, _utc(r.launched_at) or r.launched_at,
                              r.allocation, 0, r.cliff_days, r.vesting_days, r.floor_price)
             coin.released = (r.allocation - self.ledger.balance(vesting_account(r.symbol), r.symbol)
                              if coin.vests else r.allocation)
@@ -193,19 +193,19 @@ class MarketState:
         kept: set[str] = set()
         for r in rows:
             hold = self.ledger.store.get_hold(r.hold_id) if r.hold_id else None
-            m = ex.markets.get(r.symbol)
-            if (m is not None and r.status == OrderStatus.OPEN and hold is not None
+            om = ex.markets.get(r.symbol)
+            if (om is not None and r.status == OrderStatus.OPEN and hold is not None
                     and hold.status == HoldStatus.LOCKED and hold.amount == r.locked):
                 o = Order(r.id, r.symbol, r.account, r.side, r.kind, r.price, r.quantity, r.tif, r.post_only,
                           _utc(r.expires_at), _utc(r.created_at))
                 o.remaining, o.filled, o.status, o.hold_id, o.locked = r.remaining, r.filled, OrderStatus.OPEN, r.hold_id, r.locked
                 o.platform = r.account in ex.platform
-                m.book.add(o)
+                om.book.add(o)
                 ex.live[o.id] = o
                 if o.tif == "GTD" and o.expires_at is not None:
-                    heappush(m.expiries, (o.expires_at, o.id, o))
+                    heappush(om.expiries, (o.expires_at, o.id, o))
                 self._saved[o.id] = _state(o)
-                kept.add(o.hold_id)  # type: ignore[arg-type]
+                kept.add(r.hold_id)
                 self.restored += 1
                 continue
             status = OrderStatus.FILLED if hold is not None and hold.status == HoldStatus.RELEASED else OrderStatus.CANCELLED

@@ -245,7 +245,7 @@ class QuantityIn(Api):
 class CoinMoveOut(Api):
     symbol: str
     quantity: int
-    value: int | None = Field(None, description="redeem: COIN value at the current price")
+    value: int | None = None  # redeem: COIN value at the current price
     balance: int
 
 
@@ -364,7 +364,7 @@ class RankedOut(Api):
 
 class LeaderboardsOut(Api):
     market_cap: list[RankedOut]
-    volume_24h: list[RankedOut] = Field(alias="volume24h")
+    volume24h: list[RankedOut] = Field(alias="volume24h")
     gainers: list[RankedOut]
     losers: list[RankedOut]
 

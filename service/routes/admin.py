@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import and_, func, or_, select
 
 from ledger import BURN, MINT, EntryType, user_account
+from ledger.packages import CoinPackage
 from ledger.rules import PLATFORM
 from ledger.sql.schema import accounts, entries
 
@@ -36,7 +37,7 @@ CSV_COLUMNS = ("id", "tx_id", "time", "entry_type", "asset", "amount", "from_acc
                "ref_type", "ref_id", "note")
 
 
-def _pkg(p) -> PackageOut:  # type: ignore[no-untyped-def]
+def _pkg(p: CoinPackage) -> PackageOut:
     return PackageOut.model_validate(p.to_dict())
 
 
@@ -116,7 +117,7 @@ def _flow(state: StateDep, asset: str, account: str, since: datetime | None) -> 
     """Net amount received by ``account`` in ``asset`` since ``since`` (all time if None)."""
     e = entries
 
-    def total(col) -> int:  # type: ignore[no-untyped-def]
+    def total(col: Any) -> int:
         q = select(func.coalesce(func.sum(e.c.amount), 0)).where(e.c.asset == asset, col == account)
         if since is not None:
             q = q.where(e.c.time >= since)

@@ -198,5 +198,5 @@ def leaderboards(m: Market, _: Caller, limit: Annotated[int, Query(ge=1, le=100)
         return [RankedOut(rank=r.rank, key=r.key, value=r.value) for r in rows]
 
     return LeaderboardsOut(market_cap=out(by_market_cap(m.ledger, prices, limit)),
-                           volume_24h=out(by_volume(tape, now, limit)),
+                           volume24h=out(by_volume(tape, now, limit)),
                            gainers=out(top_gainers(tape, now, limit)), losers=out(top_losers(tape, now, limit)))

@@ -7,7 +7,6 @@ from fastapi.testclient import TestClient
 from ledger import user_account
 from service.app import create_app
 from service.state import ServiceState
-
 from tests.service.conftest import settings_for
 
 

@@ -6,7 +6,6 @@ each at most once."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import func, select, text
