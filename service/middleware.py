@@ -77,6 +77,11 @@ class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp, engine: Engine) -> None:
         self.app = app
         self.engine = engine
+        # Claim and finish are single statements: on PostgreSQL run them in autocommit
+        # (one round trip instead of BEGIN, statement, COMMIT). SQLite keeps its
+        # explicit BEGIN IMMEDIATE (ledger.sql.make_engine) so writers queue, not fail.
+        pg = engine.dialect.name == "postgresql"
+        self._single = engine.execution_options(isolation_level="AUTOCOMMIT") if pg else engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -155,7 +160,7 @@ class IdempotencyMiddleware:
         now = datetime.now(UTC)
         t = http_idempotency
         try:
-            with self.engine.begin() as conn:
+            with self._single.begin() as conn:
                 conn.execute(insert(t).values(owner=owner, key=key, fingerprint=fingerprint, created_at=now))
             return "run", None
         except IntegrityError:
@@ -180,7 +185,7 @@ class IdempotencyMiddleware:
     def _finish(self, owner: str, key: str, keep: bool, status: int, content_type: str, body: bytes) -> None:
         t = http_idempotency
         where = (t.c.owner == owner, t.c.key == key, t.c.status.is_(None))
-        with self.engine.begin() as conn:
+        with self._single.begin() as conn:
             if keep:
                 conn.execute(update(t).where(*where).values(status=status, content_type=content_type, body=body))
             else:
