@@ -153,9 +153,12 @@ class SqlStore:
         self._load_assets()
 
     # -- setup ---------------------------------------------------------------
-    def _load_assets(self) -> None:
-        with self.engine.connect() as conn:
-            self._assets = {r.code: Asset(r.code, r.scale, r.name) for r in conn.execute(select(s.assets))}
+    def _load_assets(self, conn: Connection | None = None) -> None:
+        if conn is None:
+            with self.engine.connect() as own:
+                self._load_assets(own)
+            return
+        self._assets = {r.code: Asset(r.code, r.scale, r.name) for r in conn.execute(select(s.assets))}
 
     def create_asset(self, asset: Asset) -> None:
         if asset.code in self._assets:
@@ -222,8 +225,9 @@ class SqlStore:
         raise AssertionError("unreachable")
 
     def _retryable(self, err: DBAPIError) -> bool:
-        state = getattr(err.orig, "sqlstate", None)
-        return state in _RETRYABLE_SQLSTATES or "database is locked" in str(err.orig)
+        # SQLite's "database is locked" comes only after busy_timeout has already waited:
+        # retrying would just wait again.
+        return getattr(err.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
 
     def _apply_in(
         self, conn: Connection, requests: Sequence[TransferRequest], now: datetime, created: set[str]
@@ -239,6 +243,8 @@ class SqlStore:
             except LedgerError as err:
                 results[i] = err
 
+        if any(p.asset not in self._assets for i in live for p in requests[i].postings):
+            self._load_assets(conn)  # another process may have created it (a brand-coin launch)
         book = Book()
         book.assets = set(self._assets)
         keys = {k for i in live if (k := requests[i].idempotency_key) is not None}

@@ -74,3 +74,10 @@ def test_balance_command_shows_available_and_held(db_url):
     result = runner.invoke(app, ["balance", "--db", db_url, "--user", "carol"])
     assert result.exit_code == 0
     assert "18" in result.output and "12" in result.output
+
+
+def test_an_asset_created_by_another_process_is_usable_at_once(db_url):
+    first, second = Ledger(SqlStore(db_url)), Ledger(SqlStore(db_url))
+    first.create_asset("GEM", 0)
+    second.mint(user_account("a"), 5, "GEM")
+    assert first.balance(user_account("a"), "GEM") == 5
