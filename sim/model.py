@@ -14,6 +14,7 @@ a UTC datetime from ``START``; nothing reads the wall clock.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -368,6 +369,9 @@ class EconomyModel(mesa.Model):
     # -- the day ---------------------------------------------------------------------------
     def step(self) -> None:
         self.env.run(until=self.steps * DAY)
+        # The journal only grows and is never garbage: keep the cyclic collector from
+        # re-scanning millions of entries every few thousand allocations.
+        gc.freeze()
         self._record_day()
         self.datacollector.collect(self)
         if self.check_each_day:

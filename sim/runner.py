@@ -7,6 +7,7 @@ the same thing twice writes the same partition with the same bytes.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import json
@@ -79,6 +80,7 @@ def run(scenario: Scenario, *, users: int | None = None, days: int | None = None
         if on_day is not None:
             on_day(day + 1, pop.days)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    gc.unfreeze()  # the model froze the heap day by day (see EconomyModel.step)
     summary = summarize(model)
     summary["run_id"] = rid
     paths = export(model, root, rid, summary) if root is not None else {}
