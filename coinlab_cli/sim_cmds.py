@@ -1,4 +1,4 @@
-"""Simulator commands: `sim run`, `sim sweep`, `sim list`."""
+"""Simulator commands: `sim run`, `sim sweep`, `sim compare`, `sim list`."""
 
 from __future__ import annotations
 
@@ -127,6 +127,58 @@ def sweep_cmd(
     path = runs_dir / f"sweep-{scenario}-{len(results)}runs.json"
     path.write_text(dumps({"scenario": scenario, "grid": grid, "seeds": seeds, "points": stats, "runs": results}))
     console.print(f"sweep summary: {path}")
+
+
+# The stress findings `sim compare` puts side by side.
+FINDINGS = ("supply_growth", "burn_to_issuance", "gini", "top1_share", "revenue_cents", "victims_losses",
+            "ring_profit", "defenses_fired", "sybil_farmed")
+
+
+@sim_app.command("compare")
+def compare_cmd(
+    scenarios: Annotated[list[str] | None, typer.Argument(help="Scenarios (default: all).")] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per scenario.")] = 2,
+    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
+    backend: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
+    users: Annotated[int | None, typer.Option()] = None,
+    days: Annotated[int | None, typer.Option()] = None,
+    out: OutOption = None,
+    no_write: Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables.")] = False,
+) -> None:
+    """Run scenarios side by side and print their stress findings (mean ± std over seeds)."""
+    from sim.runner import compare, dumps, sweep_summary
+    from sim.scenario import list_scenarios
+    from sim.warehouse import DEFAULT_ROOT
+
+    names = scenarios or list_scenarios()
+    root = None if no_write else (out or DEFAULT_ROOT)
+    try:
+        with _progress() as progress:
+            task = progress.add_task("compare", total=len(names) * seeds)
+            results = compare(names, seeds, workers=workers, backend=backend, users=users, days=days, root=root,
+                              on_done=lambda r: progress.advance(task))
+    except (ConfigError, ValueError, RuntimeError) as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    table = Table(title=f"stress findings, {seeds} seed(s) each (mean ± std)")
+    table.add_column("scenario")
+    for k in FINDINGS:
+        table.add_column(k, justify="right")
+    report = {}
+    for name, runs in results.items():
+        [stats] = sweep_summary(runs)
+        report[name] = stats
+        cells = []
+        for k in FINDINGS:
+            v = stats.get(k) or {}
+            cells.append("-" if v.get("mean") is None else f"{v['mean']:.4g} ± {v['std']:.2g}")
+        table.add_row(name, *cells)
+    console.print(table)
+    runs_dir = Path(out or DEFAULT_ROOT).parent / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    path = runs_dir / f"compare-{len(names)}scenarios-{seeds}seeds.json"
+    path.write_text(dumps({"scenarios": names, "seeds": seeds, "findings": report}))
+    console.print(f"findings: {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -24,7 +24,10 @@ from .scenario import Scenario, load_scenario, parse_assignment
 from .summary import summarize
 from .warehouse import DEFAULT_ROOT, to_json, write_table
 
-__all__ = ["RunResult", "code_version", "export", "make_run_id", "run", "run_scenario", "sweep", "sweep_summary"]
+__all__ = [
+    "RunResult", "code_version", "compare", "export", "make_run_id", "run", "run_jobs", "run_scenario", "sweep",
+    "sweep_summary",
+]
 
 NUMERIC_SKIP = {"seed", "users", "days"}
 
@@ -210,20 +213,39 @@ def sweep(name: str, grid: Sequence[str], seeds: int, *, workers: int = 2, backe
     load_scenario(name, sets=list(sets))  # fail fast on a bad name or key
     jobs = [(name, (*sets, *point), s, users, days, None if root is None else str(root))
             for point in _grid(grid) for s in range(first_seed, first_seed + seeds)]
-    results: list[dict[str, Any]] = []
+    return run_jobs(jobs, workers=workers, backend=backend, on_done=on_done)
+
+
+def compare(names: Sequence[str], seeds: int, *, workers: int = 2, backend: str = "local",
+            users: int | None = None, days: int | None = None, root: str | Path | None = DEFAULT_ROOT,
+            on_done: Callable[[dict[str, Any]], None] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Run several scenarios x ``seeds`` seeds; results by scenario, in seed order."""
+    for name in names:
+        load_scenario(name)
+    jobs = [(name, (), s, users, days, None if root is None else str(root))
+            for name in names for s in range(1, seeds + 1)]
+    results = run_jobs(jobs, workers=workers, backend=backend, on_done=on_done)
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for job, res in zip(jobs, results, strict=True):
+        out[job[0]].append(res)
+    return out
+
+
+def run_jobs(jobs: list[Any], *, workers: int = 2, backend: str = "local",
+             on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Run `_job` argument tuples in parallel; results in the order of ``jobs``."""
     if backend == "local":
+        results: list[dict[str, Any]] = [{}] * len(jobs)
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = [pool.submit(_job, j) for j in jobs]
+            futures = {pool.submit(_job, j): i for i, j in enumerate(jobs)}
             for f in as_completed(futures):
-                results.append(f.result())
+                results[futures[f]] = f.result()
                 if on_done:
-                    on_done(results[-1])
-    elif backend == "ray":
-        results = _ray_sweep(jobs, workers, on_done)
-    else:
-        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
-    order = {(tuple(j[1]), j[2]): i for i, j in enumerate(jobs)}
-    return sorted(results, key=lambda r: order[(tuple(r["point"]), r["seed"])])
+                    on_done(results[futures[f]])
+        return results
+    if backend == "ray":
+        return _ray_sweep(jobs, workers, on_done)
+    raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
 
 
 def _ray_sweep(jobs: list[Any], workers: int, on_done: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
@@ -238,14 +260,13 @@ def _ray_sweep(jobs: list[Any], workers: int, on_done: Callable[[dict[str, Any]]
         ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
     try:
         remote = ray.remote(_job)
-        pending = [remote.remote(j) for j in jobs]
-        results = []
+        refs = [remote.remote(j) for j in jobs]
+        pending = list(refs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            results.append(ray.get(done[0]))
             if on_done:
-                on_done(results[-1])
-        return results
+                on_done(ray.get(done[0]))
+        return list(ray.get(refs))
     finally:
         if started:
             ray.shutdown()

@@ -40,3 +40,12 @@ def test_sim_sweep_prints_mean_and_spread(tmp_path):
 def test_sim_list_shows_the_scenarios():
     res = runner.invoke(app, ["sim", "list"])
     assert res.exit_code == 0 and "pump_and_dump_defended" in res.output
+
+
+def test_sim_compare_puts_scenarios_side_by_side(tmp_path):
+    res = runner.invoke(app, ["sim", "compare", "baseline", "daily10", "--seeds", "2", "--users", "20", "--days", "2",
+                              "--out", str(tmp_path / "wh"), "--no-write"])
+    assert res.exit_code == 0, res.output
+    saved = json.loads(next((tmp_path / "runs").glob("compare-*.json")).read_text())
+    assert set(saved["findings"]) == {"baseline", "daily10"}
+    assert saved["findings"]["daily10"]["issued"]["mean"] > saved["findings"]["baseline"]["issued"]["mean"]
