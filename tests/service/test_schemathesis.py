@@ -5,6 +5,8 @@ reach the handlers; a bounded number of examples per operation keeps this quick.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -52,7 +54,7 @@ def test_no_server_errors_and_responses_match_the_spec(fuzz_target, method, path
     operation = schema[path][method]
 
     @given(case=operation.as_strategy(), known=st.booleans())
-    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "12")), deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def fuzz(case, known):
         if known and case.path_parameters:  # half the time, aim at things that exist
             for name in KNOWN.keys() & case.path_parameters.keys():
