@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import config_cmds, demo_cmds, ledger_cmds, service_cmds, sim_cmds
+from . import config_cmds, dash_cmds, demo_cmds, export_cmds, ledger_cmds, service_cmds, sim_cmds
 
 app = typer.Typer(
     name="coinlab",
@@ -18,6 +18,8 @@ config_cmds.register(app)
 service_cmds.register(app)
 demo_cmds.register(app)
 sim_cmds.register(app)
+export_cmds.register(app)
+dash_cmds.register(app)
 # Other areas add one line each here: `<area>_cmds.register(app)`.
 
 if __name__ == "__main__":

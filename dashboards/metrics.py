@@ -1,0 +1,421 @@
+"""The metrics library: every number the dashboards (and notebooks) show, computed by
+DuckDB over the warehouse views (`dashboards.warehouse.connect`) for one ``run_id``
+(``'prod'`` or a simulation run). Tables come back as polars DataFrames.
+
+Conventions:
+
+- Money is integer minor units (COIN: whole coins, USD: cents). Only ratios (shares,
+  Gini, velocity, conversion) are floats.
+- A *day* is a UTC calendar day of the entry's ``time``.
+- *Issued* is what left ``system:mint``; *unminted* is what went back to it (refund
+  clawbacks, negative adjustments); *burned* is what reached ``system:burn``;
+  ``net_flow = issued - unminted - burned`` and *supply* is its running sum, so for COIN
+  it equals the simulator's ``circulating``.
+- *Holders* are accounts whose address kind is not one of `HOUSE_KINDS` (the system,
+  platform, pools, vesting escrow and external counterparties are not holders).
+- A user is *active* on a day when a ``user:`` account takes part in an entry that day.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import duckdb
+import polars as pl
+
+__all__ = [
+    "HOUSE_KINDS", "Concentration", "Headline", "RevenueSummary", "alerts", "candles", "concentration",
+    "daily_active", "gini_over_time", "halts", "headlines", "leaderboard", "lorenz", "market_summary",
+    "order_book", "retention", "retention_summary", "revenue_by_package", "revenue_daily", "revenue_summary",
+    "supply_daily", "symbols", "top_holders", "velocity_daily",
+]
+
+Con = duckdb.DuckDBPyConnection
+MINT, BURN, ESCROW = "system:mint", "system:burn", "system:escrow"
+HOUSE_KINDS = ("system", "platform", "pool", "vesting", "external")
+_HOUSE = "(" + ", ".join(f"'{k}'" for k in HOUSE_KINDS) + ")"
+# Escrow round trips (an order or stake locking coins, then returning them) move no
+# ownership, so velocity leaves them out.
+_NOT_TRADING = ("HOLD_LOCK", "HOLD_RETURN")
+INTERVALS = {"5m": "5 minutes", "15m": "15 minutes", "1h": "1 hour", "4h": "4 hours", "1d": "1 day",
+             "1w": "7 days"}
+
+
+def _df(con: Con, sql: str, params: list[Any]) -> pl.DataFrame:
+    return pl.from_arrow(con.sql(sql, params=params).to_arrow_table())  # type: ignore[return-value]
+
+
+def _one(con: Con, sql: str, params: list[Any]) -> tuple[Any, ...]:
+    # fetchall, not fetchone: DuckDB 2 refuses new work while a result is half read.
+    return con.execute(sql, params).fetchall()[0]
+
+
+# -- supply and flow --------------------------------------------------------------------------
+def supply_daily(con: Con, run_id: str, asset: str | None = None) -> pl.DataFrame:
+    """Per day and asset: ``issued``, ``unminted``, ``burned``, ``net_flow`` and the
+    ``supply`` at the end of the day (running sum of net_flow). Days without a mint or
+    burn movement are absent."""
+    sql = f"""
+        WITH flows AS (
+            SELECT time::DATE AS day, asset,
+                   sum(CASE WHEN from_account = '{MINT}' THEN amount ELSE 0 END)::BIGINT AS issued,
+                   sum(CASE WHEN to_account = '{MINT}' THEN amount ELSE 0 END)::BIGINT AS unminted,
+                   sum(CASE WHEN to_account = '{BURN}' THEN amount ELSE 0 END)::BIGINT
+                     - sum(CASE WHEN from_account = '{BURN}' THEN amount ELSE 0 END)::BIGINT AS burned
+            FROM entries
+            WHERE run_id = ? AND (from_account IN ('{MINT}', '{BURN}') OR to_account IN ('{MINT}', '{BURN}'))
+              {"AND asset = ?" if asset else ""}
+            GROUP BY ALL)
+        SELECT day, asset, issued, unminted, burned, (issued - unminted - burned)::BIGINT AS net_flow,
+               sum(issued - unminted - burned) OVER (PARTITION BY asset ORDER BY day)::BIGINT AS supply
+        FROM flows ORDER BY asset, day"""
+    return _df(con, sql, [run_id, asset] if asset else [run_id])
+
+
+def velocity_daily(con: Con, run_id: str, asset: str = "COIN") -> pl.DataFrame:
+    """Per day: ``volume`` (coins that changed hands: no mint, no burn, no escrow round
+    trip), ``supply`` at the end of the day and ``velocity = volume / supply``."""
+    sql = f"""
+        WITH vol AS (
+            SELECT time::DATE AS day, sum(amount)::BIGINT AS volume FROM entries
+            WHERE run_id = ? AND asset = ? AND from_account NOT IN ('{MINT}', '{BURN}')
+              AND to_account NOT IN ('{MINT}', '{BURN}') AND entry_type NOT IN {_NOT_TRADING}
+            GROUP BY ALL),
+        sup AS ({supply_sql_for_asset()}),
+        days AS (SELECT day FROM vol UNION SELECT day FROM sup)
+        SELECT d.day, coalesce(v.volume, 0)::BIGINT AS volume, s.supply,
+               CASE WHEN s.supply > 0 THEN coalesce(v.volume, 0) / s.supply ELSE NULL END AS velocity
+        FROM days d LEFT JOIN vol v USING (day)
+        ASOF LEFT JOIN sup s ON d.day >= s.day
+        ORDER BY d.day"""
+    return _df(con, sql, [run_id, asset, run_id, asset])
+
+
+def supply_sql_for_asset() -> str:
+    return f"""
+        SELECT time::DATE AS day,
+               sum(sum(CASE WHEN from_account = '{MINT}' THEN amount WHEN to_account = '{MINT}' THEN -amount
+                            ELSE 0 END
+                       - CASE WHEN to_account = '{BURN}' THEN amount WHEN from_account = '{BURN}' THEN -amount
+                              ELSE 0 END)) OVER (ORDER BY time::DATE)::BIGINT AS supply
+        FROM entries WHERE run_id = ? AND asset = ?
+          AND (from_account IN ('{MINT}', '{BURN}') OR to_account IN ('{MINT}', '{BURN}'))
+        GROUP BY time::DATE"""
+
+
+# -- concentration ----------------------------------------------------------------------------
+class Concentration(NamedTuple):
+    """Holder concentration of one asset at the end: ``holders`` with a positive balance,
+    their ``total``; ``gini`` (0 equal .. 1 one holds all); ``top1_share`` held by the top
+    1% of holders (at least one); ``top10_share`` held by the ten largest; ``hhi`` the sum
+    of squared shares (1/holders .. 1); ``nakamoto`` the fewest holders that together
+    hold more than half."""
+
+    holders: int
+    total: int
+    gini: float
+    top1_share: float
+    top10_share: float
+    hhi: float
+    nakamoto: int
+
+
+_HOLDERS = f"""
+    SELECT account, balance AS x FROM accounts
+    WHERE run_id = ? AND asset = ? AND kind NOT IN {_HOUSE} AND balance > 0"""
+
+
+def concentration(con: Con, run_id: str, asset: str = "COIN") -> Concentration:
+    sql = f"""
+        WITH h AS ({_HOLDERS}),
+        r AS (SELECT x, row_number() OVER (ORDER BY x) AS i, row_number() OVER (ORDER BY x DESC) AS d,
+                     sum(x) OVER (ORDER BY x DESC ROWS UNBOUNDED PRECEDING) AS cum_desc,
+                     count(*) OVER () AS n, sum(x) OVER () AS t FROM h)
+        SELECT count(*), coalesce(sum(x), 0)::BIGINT,
+               coalesce(2.0 * sum(i * x) / (any_value(n) * any_value(t)) - (any_value(n) + 1.0) / any_value(n), 0),
+               coalesce(sum(x) FILTER (WHERE d <= greatest(1, ceil(n * 0.01))) / any_value(t), 0),
+               coalesce(sum(x) FILTER (WHERE d <= 10) / any_value(t), 0),
+               coalesce(sum((x / t) * (x / t)), 0),
+               coalesce(min(d) FILTER (WHERE cum_desc * 2 > t), 0)
+        FROM r"""
+    n, total, g, top1, top10, hhi, nak = _one(con, sql, [run_id, asset])
+    return Concentration(int(n), int(total), float(g), float(top1), float(top10), float(hhi), int(nak))
+
+
+def lorenz(con: Con, run_id: str, asset: str = "COIN", points: int = 100) -> pl.DataFrame:
+    """The Lorenz curve: ``population`` share (poorest first) against the ``wealth`` share
+    they hold, from (0, 0) to (1, 1), at most ``points`` + 1 points."""
+    sql = f"""
+        WITH h AS ({_HOLDERS}),
+        r AS (SELECT row_number() OVER (ORDER BY x) AS i, count(*) OVER () AS n,
+                     sum(x) OVER (ORDER BY x ROWS UNBOUNDED PRECEDING) AS c, sum(x) OVER () AS t FROM h)
+        SELECT 0.0 AS population, 0.0 AS wealth
+        UNION ALL
+        SELECT i / n, c / t FROM r WHERE i = n OR i % greatest(1, n // ?) = 0
+        ORDER BY population"""
+    return _df(con, sql, [run_id, asset, points])
+
+
+def top_holders(con: Con, run_id: str, asset: str = "COIN", limit: int = 20) -> pl.DataFrame:
+    """The largest holders: ``account``, ``role`` (simulated agent type), ``balance``, ``share``."""
+    sql = f"""
+        SELECT account, role, balance, balance / sum(balance) OVER () AS share FROM accounts
+        WHERE run_id = ? AND asset = ? AND kind NOT IN {_HOUSE} AND balance > 0
+        ORDER BY balance DESC, account LIMIT ?"""
+    return _df(con, sql, [run_id, asset, limit])
+
+
+def gini_over_time(con: Con, run_id: str, asset: str = "COIN", points: int = 12) -> pl.DataFrame:
+    """Gini of holder balances at the end of up to ``points`` evenly spaced days, rebuilt
+    from the journal's balance-after columns (each account's last entry up to that day)."""
+    sql = f"""
+        WITH legs AS (
+            SELECT from_account AS account, id, time::DATE AS day, from_after AS bal FROM entries
+            WHERE run_id = ?1 AND asset = ?2
+            UNION ALL
+            SELECT to_account, id, time::DATE, to_after FROM entries WHERE run_id = ?1 AND asset = ?2),
+        eod AS (SELECT account, day, arg_max(bal, id) AS bal FROM legs
+                WHERE split_part(account, ':', 1) NOT IN {_HOUSE} GROUP BY account, day),
+        span AS (SELECT min(day) AS lo, max(day) AS hi FROM eod),
+        days AS (SELECT DISTINCT (lo + CAST(round(k * (hi - lo) / (?3 - 1)) AS INTEGER)) AS day
+                 FROM span, range(?3) t(k)),
+        snap AS (SELECT d.day, e.account, arg_max(e.bal, e.day) AS x
+                 FROM days d JOIN eod e ON e.day <= d.day GROUP BY d.day, e.account),
+        r AS (SELECT day, x, row_number() OVER (PARTITION BY day ORDER BY x) AS i,
+                     count(*) OVER (PARTITION BY day) AS n, sum(x) OVER (PARTITION BY day) AS t
+              FROM snap WHERE x > 0)
+        SELECT day, count(*) AS holders,
+               2.0 * sum(i * x) / (any_value(n) * any_value(t)) - (any_value(n) + 1.0) / any_value(n) AS gini
+        FROM r GROUP BY day ORDER BY day"""
+    return _df(con, sql, [run_id, asset, max(points, 2)])
+
+
+# -- revenue ----------------------------------------------------------------------------------
+class RevenueSummary(NamedTuple):
+    """Over the whole source, in cents: ``gross`` (REVENUE entries), ``refunds``
+    (REVENUE_REFUND), ``net``; ``paid_sessions``; ``paying_users`` (a paid checkout);
+    ``users`` (user accounts); ``conversion`` = paying_users / users; ``arppu_cents`` =
+    net // paying_users; ``bonus_coins`` given with paid packages."""
+
+    gross: int
+    refunds: int
+    net: int
+    paid_sessions: int
+    paying_users: int
+    users: int
+    conversion: float
+    arppu_cents: int
+    bonus_coins: int
+
+
+def revenue_daily(con: Con, run_id: str) -> pl.DataFrame:
+    """Per day, in cents: ``gross``, ``refunds``, ``net`` (from the USD journal)."""
+    sql = """
+        SELECT time::DATE AS day,
+               sum(amount) FILTER (WHERE entry_type = 'REVENUE')::BIGINT AS gross,
+               coalesce(sum(amount) FILTER (WHERE entry_type = 'REVENUE_REFUND'), 0)::BIGINT AS refunds
+        FROM entries WHERE run_id = ? AND asset = 'USD' AND entry_type IN ('REVENUE', 'REVENUE_REFUND')
+        GROUP BY ALL ORDER BY day"""
+    df = _df(con, sql, [run_id]).with_columns(pl.col("gross").fill_null(0))
+    return df.with_columns((pl.col("gross") - pl.col("refunds")).alias("net"))
+
+
+def revenue_by_package(con: Con, run_id: str) -> pl.DataFrame:
+    """Per package over paid (or later refunded) checkouts: ``sales``, ``gross_cents``,
+    ``refunded_cents``, ``net_cents``, ``base_coins``, ``bonus_coins``."""
+    sql = """
+        SELECT package_id, count(*) AS sales, sum(price_cents)::BIGINT AS gross_cents,
+               sum(refunded_cents)::BIGINT AS refunded_cents,
+               (sum(price_cents) - sum(refunded_cents))::BIGINT AS net_cents,
+               sum(base_coins)::BIGINT AS base_coins, sum(bonus_coins)::BIGINT AS bonus_coins
+        FROM payments WHERE run_id = ? AND paid_at IS NOT NULL
+        GROUP BY package_id ORDER BY gross_cents DESC, package_id"""
+    return _df(con, sql, [run_id])
+
+
+def revenue_summary(con: Con, run_id: str) -> RevenueSummary:
+    gross, refunds = _one(
+        con, "SELECT coalesce(sum(amount) FILTER (WHERE entry_type = 'REVENUE'), 0)::BIGINT, "
+        "coalesce(sum(amount) FILTER (WHERE entry_type = 'REVENUE_REFUND'), 0)::BIGINT "
+        "FROM entries WHERE run_id = ? AND asset = 'USD'", [run_id])
+    sessions, payers, bonus = _one(
+        con, "SELECT count(*), count(DISTINCT user_id), coalesce(sum(bonus_coins), 0)::BIGINT FROM payments "
+        "WHERE run_id = ? AND paid_at IS NOT NULL", [run_id])
+    users = _one(con, "SELECT count(DISTINCT account) FROM accounts WHERE run_id = ? AND kind = 'user'",
+                 [run_id])[0]
+    net = int(gross) - int(refunds)
+    return RevenueSummary(int(gross), int(refunds), net, int(sessions), int(payers), int(users),
+                          payers / users if users else 0.0, net // payers if payers else 0, int(bonus))
+
+
+# -- market -----------------------------------------------------------------------------------
+def symbols(con: Con, run_id: str) -> list[str]:
+    """Brand coins with at least one trade or order."""
+    rows = con.execute("SELECT symbol FROM trades WHERE run_id = ?1 UNION SELECT symbol FROM orders "
+                       "WHERE run_id = ?1 ORDER BY 1", [run_id]).fetchall()
+    return [r[0] for r in rows]
+
+
+def candles(con: Con, run_id: str, symbol: str, interval: str = "1h") -> pl.DataFrame:
+    """OHLCV of ``symbol`` per ``interval`` (a key of `INTERVALS`) from the trade tape:
+    ``start``, ``open``/``high``/``low``/``close`` (COIN per coin), ``volume`` (coins),
+    ``quote_volume`` (COIN), ``trades``. Intervals without a trade are absent."""
+    width = INTERVALS[interval]
+    sql = f"""
+        SELECT time_bucket(INTERVAL '{width}', time) AS start, arg_min(price, trade_id) AS open,
+               max(price) AS high, min(price) AS low, arg_max(price, trade_id) AS close,
+               sum(quantity)::BIGINT AS volume, sum(quote)::BIGINT AS quote_volume, count(*) AS trades
+        FROM trades WHERE run_id = ? AND symbol = ? GROUP BY start ORDER BY start"""
+    return _df(con, sql, [run_id, symbol])
+
+
+def market_summary(con: Con, run_id: str) -> pl.DataFrame:
+    """Per coin: ``trades``, ``volume`` (coins), ``quote_volume`` and ``fees`` (COIN),
+    ``last_price``, ``high``/``low``."""
+    sql = """
+        SELECT symbol, count(*) AS trades, sum(quantity)::BIGINT AS volume, sum(quote)::BIGINT AS quote_volume,
+               sum(buyer_fee + seller_fee)::BIGINT AS fees, arg_max(price, trade_id) AS last_price,
+               max(price) AS high, min(price) AS low
+        FROM trades WHERE run_id = ? GROUP BY symbol ORDER BY quote_volume DESC, symbol"""
+    return _df(con, sql, [run_id])
+
+
+def leaderboard(con: Con, run_id: str, limit: int = 20) -> pl.DataFrame:
+    """Traders by COIN traded (both sides): ``account``, ``trades``, ``bought`` and ``sold``
+    (coins), ``quote_volume`` and ``fees`` (COIN)."""
+    sql = """
+        WITH sides AS (
+            SELECT buyer AS account, quantity AS bought, 0 AS sold, quote, buyer_fee AS fee
+            FROM trades WHERE run_id = ?1
+            UNION ALL
+            SELECT seller, 0, quantity, quote, seller_fee FROM trades WHERE run_id = ?1)
+        SELECT account, count(*) AS trades, sum(bought)::BIGINT AS bought, sum(sold)::BIGINT AS sold,
+               sum(quote)::BIGINT AS quote_volume, sum(fee)::BIGINT AS fees
+        FROM sides GROUP BY account ORDER BY quote_volume DESC, account LIMIT ?2"""
+    return _df(con, sql, [run_id, limit])
+
+
+def order_book(con: Con, run_id: str, symbol: str) -> pl.DataFrame:
+    """Depth of the resting orders (status open) of ``symbol``: per ``side`` and
+    ``price``, the ``quantity`` resting and the ``depth`` (cumulative from the best price)."""
+    sql = """
+        WITH lv AS (SELECT side, price, sum(remaining)::BIGINT AS quantity FROM orders
+                    WHERE run_id = ? AND symbol = ? AND status = 'open' AND remaining > 0 GROUP BY side, price)
+        SELECT side, price, quantity,
+               sum(quantity) OVER (PARTITION BY side ORDER BY CASE WHEN side = 'buy' THEN -price ELSE price END
+                                   ROWS UNBOUNDED PRECEDING)::BIGINT AS depth
+        FROM lv ORDER BY side, price"""
+    return _df(con, sql, [run_id, symbol])
+
+
+def alerts(con: Con, run_id: str, limit: int = 500) -> pl.DataFrame:
+    """Market defenses that acted and detector flags, newest first."""
+    return _df(con, "SELECT time, kind, symbol, name, action, reason, account, order_id FROM alerts "
+                    "WHERE run_id = ? ORDER BY time DESC LIMIT ?", [run_id, limit])
+
+
+def halts(con: Con, run_id: str) -> pl.DataFrame:
+    """Per coin and defense: how often it acted (``count``), and the circuit-breaker
+    ``halts`` (matching paused or stopped)."""
+    sql = """
+        SELECT symbol, name, count(*) AS count,
+               count(*) FILTER (WHERE action IN ('paused', 'stopped')) AS halts
+        FROM alerts WHERE run_id = ? GROUP BY symbol, name ORDER BY count DESC, symbol, name"""
+    return _df(con, sql, [run_id])
+
+
+# -- activity and retention -------------------------------------------------------------------
+_ACTIVE = """
+    WITH act AS (
+        SELECT DISTINCT account, day FROM (
+            SELECT from_account AS account, time::DATE AS day FROM entries
+            WHERE run_id = ?1 AND from_account LIKE 'user:%'
+            UNION ALL
+            SELECT to_account, time::DATE FROM entries WHERE run_id = ?1 AND to_account LIKE 'user:%'))"""
+
+
+def daily_active(con: Con, run_id: str) -> pl.DataFrame:
+    """Per day: ``active`` users and ``new`` users (first active that day)."""
+    sql = _ACTIVE + """,
+        first AS (SELECT account, min(day) AS cohort FROM act GROUP BY account)
+        SELECT a.day, count(*) AS active, count(*) FILTER (WHERE f.cohort = a.day) AS new
+        FROM act a JOIN first f USING (account) GROUP BY a.day ORDER BY a.day"""
+    return _df(con, sql, [run_id])
+
+
+def retention(con: Con, run_id: str, max_offset: int = 30) -> pl.DataFrame:
+    """Cohorts by first active day: ``cohort``, ``offset`` (days since), ``size``,
+    ``active`` (cohort users active that day) and ``rate`` = active / size."""
+    sql = _ACTIVE + """,
+        first AS (SELECT account, min(day) AS cohort FROM act GROUP BY account),
+        sizes AS (SELECT cohort, count(*) AS size FROM first GROUP BY cohort)
+        SELECT f.cohort, (a.day - f.cohort) AS "offset", s.size, count(*) AS active, count(*) / s.size AS rate
+        FROM act a JOIN first f USING (account) JOIN sizes s USING (cohort)
+        WHERE a.day - f.cohort <= ?2
+        GROUP BY f.cohort, "offset", s.size ORDER BY f.cohort, "offset" """
+    return _df(con, sql, [run_id, max_offset])
+
+
+def retention_summary(con: Con, run_id: str, offsets: tuple[int, ...] = (1, 7, 30)) -> dict[int, float | None]:
+    """Day-N retention over every cohort old enough to have a day N (None if none is)."""
+    r = retention(con, run_id, max(offsets))
+    last = _one(con, "SELECT max(time)::DATE FROM entries WHERE run_id = ?", [run_id])[0]
+    out: dict[int, float | None] = {}
+    for k in offsets:
+        if last is None:
+            out[k] = None
+            continue
+        sizes = r.filter((pl.col("offset") == 0) & (pl.col("cohort") <= _minus_days(last, k)))
+        size = int(sizes["size"].sum())
+        active = int(r.filter((pl.col("offset") == k) & pl.col("cohort").is_in(sizes["cohort"].to_list()))["active"].sum())
+        out[k] = active / size if size else None
+    return out
+
+
+def _minus_days(day: Any, k: int) -> Any:
+    from datetime import timedelta
+
+    return day - timedelta(days=k)
+
+
+# -- the overview -----------------------------------------------------------------------------
+class Headline(NamedTuple):
+    """One headline figure: ``value`` on the latest ``day`` and ``change`` from the day
+    before (None on the first day). ``unit``: "COIN", "cents", "users" or "trades"."""
+
+    name: str
+    value: int
+    change: int | None
+    unit: str
+    day: Any
+
+
+def headlines(con: Con, run_id: str) -> list[Headline]:
+    """Supply, issued, burned, net revenue, active users and trades on the latest day
+    with a journal entry, each with its change from the previous day."""
+    last = _one(con, "SELECT max(time)::DATE FROM entries WHERE run_id = ?", [run_id])[0]
+    if last is None:
+        return []
+    prev = _minus_days(last, 1)
+    sup = supply_daily(con, run_id, "COIN")
+    rev = revenue_daily(con, run_id)
+    act = daily_active(con, run_id)
+    trades = _df(con, "SELECT time::DATE AS day, count(*) AS n FROM trades WHERE run_id = ? GROUP BY ALL", [run_id])
+
+    def on(df: pl.DataFrame, col: str, day: Any) -> int:
+        hit = df.filter(pl.col("day") == day)[col].to_list() if df.height else []
+        return int(hit[0]) if hit else 0
+
+    def supply_at(day: Any) -> int:
+        hit = sup.filter(pl.col("day") <= day)["supply"].to_list() if sup.height else []
+        return int(hit[-1]) if hit else 0
+
+    first = _one(con, "SELECT min(time)::DATE FROM entries WHERE run_id = ?", [run_id])[0]
+    has_prev = first <= prev
+    out = [Headline("Supply", supply_at(last), supply_at(last) - supply_at(prev) if has_prev else None, "COIN", last)]
+    for name, df, col, unit in (("Issued", sup, "issued", "COIN"), ("Burned", sup, "burned", "COIN"),
+                                ("Net revenue", rev, "net", "cents"), ("Active users", act, "active", "users"),
+                                ("Trades", trades, "n", "trades")):
+        v = on(df, col, last)
+        out.append(Headline(name, v, v - on(df, col, prev) if has_prev else None, unit, last))
+    return out

@@ -1,0 +1,42 @@
+"""Fixtures: a warehouse holding one small simulated run and a production export of a
+small SQL ledger (session-wide: built once), and the app's entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dashboards.export import export
+from service.fake_stripe import FakeStripe
+from tests.dashboards import prod
+
+APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
+
+
+@pytest.fixture(scope="session")
+def fake_stripe_session() -> Iterator[FakeStripe]:
+    with FakeStripe() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory: pytest.TempPathFactory, fake_stripe_session: FakeStripe) -> dict[str, Any]:
+    """``root``: the warehouse; ``run_id``: the simulated run; ``url``: the production ledger."""
+    from sim import load_scenario, run
+
+    base = tmp_path_factory.mktemp("dash")
+    root = base / "warehouse"
+    _model, result = run(load_scenario("baseline"), users=60, days=6, seed=2, root=root)
+    url = f"sqlite:///{base / 'ledger.sqlite'}"
+    prod.build(url, fake_stripe_session)
+    export(url, root)
+    return {"root": root, "run_id": result.run_id, "url": url}
+
+
+@pytest.fixture
+def app_env(warehouse: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("COINLAB_WAREHOUSE", str(warehouse["root"]))
+    return warehouse
