@@ -19,6 +19,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ledger import Entry
+
 from .model import METRICS, EconomyModel
 from .scenario import Scenario, load_scenario, parse_assignment
 from .summary import summarize
@@ -118,10 +120,12 @@ def export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str
     def w(table: str, cols: dict[str, Any]) -> None:
         out[table] = write_table(root, table, run_id, cols)
 
-    w("entries", _cols(
-        "id tx_id time entry_type asset amount from_account to_account from_before from_after to_before to_after "
-        "ref_type ref_id idempotency_key metadata note",
-        (e[:15] + (to_json(e.metadata), e.note) for e in journal)))
+    # Entry is a NamedTuple in schema order: transpose it in C, then encode the metadata.
+    names = list(Entry._fields)
+    columns = list(zip(*journal, strict=True)) if journal else [() for _ in names]
+    entry_cols: dict[str, Any] = dict(zip(names, columns, strict=True))
+    entry_cols["metadata"] = [None if m is None else to_json(m) for m in entry_cols["metadata"]]
+    w("entries", entry_cols)
     txs: dict[str, list[Any]] = {}
     for e in journal:
         row = txs.get(e.tx_id)
