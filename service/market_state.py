@@ -35,9 +35,15 @@ from sqlalchemy.engine import Engine
 
 from ledger import HoldStatus, Ledger, LedgerError
 from ledger.service_schema import brand_coins, market_orders, market_trades
-from market import BrandCoin, Exchange, MarketConfig, Order, OrderStatus, Trade, vesting_account
-from market.coins import SYMBOL_RE, CoinError
+
+# Submodules, not the package: the project's editable install maps `market` as a
+# namespace package, so `from market import X` fails under the `coinlab` entry point.
+from market.book import Order, OrderStatus
+from market.coins import SYMBOL_RE, BrandCoin, CoinError, vesting_account
+from market.config import MarketConfig
+from market.exchange import Exchange
 from market.matching import CoinMarket
+from market.trades import Trade
 
 __all__ = ["MarketState", "order_dict"]
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ledger import EntryType, Transaction, user_account
-from market import CoinError
+from market.coins import CoinError
 
 from ..deps import Caller, IdemKey, ReadUser, ServerUser, StateDep, WriteUser
 from ..problems import ApiError, error_responses

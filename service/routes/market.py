@@ -9,8 +9,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from ledger import BURN, MINT, user_account
-from market import BrandCoin, Order
+from market.book import Order
 from market.candles import INTERVALS, build_candles
+from market.coins import BrandCoin
 from market.portfolio import Movement, portfolio
 from market.stats import by_market_cap, by_volume, top_gainers, top_losers
 

@@ -26,6 +26,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _coinlab() -> list[str]:
+    """The installed `coinlab` entry point (what an operator runs), else the module."""
+    script = Path(sys.executable).with_name("coinlab")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "coinlab_cli.main"]
+
+
 class Server:
     def __init__(self, db: str, *, workers: int = 1, log: Path | None = None, port: int | None = None) -> None:
         self.db, self.workers, self.log = db, workers, log
@@ -36,8 +42,7 @@ class Server:
     def start(self, timeout: float = 60) -> Server:
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "coinlab_cli.main", "serve", "--db", self.db, "--port", str(self.port),
-             "--workers", str(self.workers)],
+            [*_coinlab(), "serve", "--db", self.db, "--port", str(self.port), "--workers", str(self.workers)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
