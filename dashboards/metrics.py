@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 import duckdb
 import polars as pl
 
+from .cache import cached
+
 __all__ = [
     "HOUSE_KINDS", "Concentration", "Headline", "RevenueSummary", "alerts", "candles", "concentration",
     "daily_active", "gini_over_time", "halts", "headlines", "leaderboard", "lorenz", "market_summary",
@@ -51,6 +53,7 @@ def _one(con: Con, sql: str, params: list[Any]) -> tuple[Any, ...]:
 
 
 # -- supply and flow --------------------------------------------------------------------------
+@cached
 def supply_daily(con: Con, run_id: str, asset: str | None = None) -> pl.DataFrame:
     """Per day and asset: ``issued``, ``unminted``, ``burned``, ``net_flow`` and the
     ``supply`` at the end of the day (running sum of net_flow). Days without a mint or
@@ -72,6 +75,7 @@ def supply_daily(con: Con, run_id: str, asset: str | None = None) -> pl.DataFram
     return _df(con, sql, [run_id, asset] if asset else [run_id])
 
 
+@cached
 def velocity_daily(con: Con, run_id: str, asset: str = "COIN") -> pl.DataFrame:
     """Per day: ``volume`` (coins that changed hands: no mint, no burn, no escrow round
     trip), ``supply`` at the end of the day and ``velocity = volume / supply``."""
@@ -165,6 +169,7 @@ def top_holders(con: Con, run_id: str, asset: str = "COIN", limit: int = 20) -> 
     return _df(con, sql, [run_id, asset, limit])
 
 
+@cached
 def gini_over_time(con: Con, run_id: str, asset: str = "COIN", points: int = 12) -> pl.DataFrame:
     """Gini of holder balances at the end of up to ``points`` evenly spaced days, rebuilt
     from the journal's balance-after columns (each account's last entry up to that day)."""
@@ -208,6 +213,7 @@ class RevenueSummary(NamedTuple):
     bonus_coins: int
 
 
+@cached
 def revenue_daily(con: Con, run_id: str) -> pl.DataFrame:
     """Per day, in cents: ``gross``, ``refunds``, ``net`` (from the USD journal)."""
     sql = """
@@ -334,6 +340,7 @@ _ACTIVE = """
             SELECT to_account, time::DATE FROM entries WHERE run_id = ?1 AND to_account LIKE 'user:%'))"""
 
 
+@cached
 def daily_active(con: Con, run_id: str) -> pl.DataFrame:
     """Per day: ``active`` users and ``new`` users (first active that day)."""
     sql = _ACTIVE + """,
@@ -343,6 +350,7 @@ def daily_active(con: Con, run_id: str) -> pl.DataFrame:
     return _df(con, sql, [run_id])
 
 
+@cached
 def retention(con: Con, run_id: str, max_offset: int = 30) -> pl.DataFrame:
     """Cohorts by first active day: ``cohort``, ``offset`` (days since), ``size``,
     ``active`` (cohort users active that day) and ``rate`` = active / size."""
@@ -393,7 +401,7 @@ class Headline(NamedTuple):
 def headlines(con: Con, run_id: str) -> list[Headline]:
     """Supply, issued, burned, net revenue, active users and trades on the latest day
     with a journal entry, each with its change from the previous day."""
-    last = _one(con, "SELECT max(time)::DATE FROM entries WHERE run_id = ?", [run_id])[0]
+    first, last = _one(con, "SELECT min(time)::DATE, max(time)::DATE FROM entries WHERE run_id = ?", [run_id])
     if last is None:
         return []
     prev = _minus_days(last, 1)
@@ -410,7 +418,6 @@ def headlines(con: Con, run_id: str) -> list[Headline]:
         hit = sup.filter(pl.col("day") <= day)["supply"].to_list() if sup.height else []
         return int(hit[-1]) if hit else 0
 
-    first = _one(con, "SELECT min(time)::DATE FROM entries WHERE run_id = ?", [run_id])[0]
     has_prev = first <= prev
     out = [Headline("Supply", supply_at(last), supply_at(last) - supply_at(prev) if has_prev else None, "COIN", last)]
     for name, df, col, unit in (("Issued", sup, "issued", "COIN"), ("Burned", sup, "burned", "COIN"),

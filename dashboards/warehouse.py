@@ -24,6 +24,8 @@ import pyarrow as pa
 
 from sim.warehouse import DEFAULT_ROOT, SCHEMAS
 
+from .cache import VARIABLE
+
 __all__ = ["DEFAULT_ROOT", "PROD", "Source", "connect", "sources"]
 
 PROD = "prod"
@@ -56,6 +58,9 @@ def connect(root: str | Path = DEFAULT_ROOT) -> duckdb.DuckDBPyConnection:
     # The machines are shared: two threads is what a page may take.
     con.execute("SET threads TO 2")
     con.execute("SET TimeZone = 'UTC'")
+    # Where the rollup cache (dashboards.cache) keeps its files.
+    quoted = str(root.resolve()).replace("'", "''")
+    con.execute(f"SET VARIABLE {VARIABLE} = '{quoted}'")
     for table in SCHEMAS:
         files = sorted((root / table).glob("run_id=*/*.parquet"))
         if files:
