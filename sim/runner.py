@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -85,10 +86,10 @@ def run(scenario: Scenario, *, users: int | None = None, days: int | None = None
         if on_day is not None:
             on_day(day + 1, pop.days)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    gc.unfreeze()  # the model froze the heap day by day (see EconomyModel.step)
     summary = summarize(model)
     summary["run_id"] = rid
     paths = export(model, root, rid, summary) if root is not None else {}
+    gc.unfreeze()  # the model froze the heap day by day (see EconomyModel.step)
     return model, RunResult(rid, summary, {k: str(v) for k, v in paths.items()}, cpu, wall)
 
 
@@ -113,6 +114,16 @@ def _cols(names: str, rows: Iterable[Sequence[Any]]) -> dict[str, list[Any]]:
 
 def export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any]) -> dict[str, Path]:
     """Write every warehouse table of this run."""
+    enabled = gc.isenabled()
+    gc.disable()  # millions of short-lived rows: a collection pass would rescan the whole journal
+    try:
+        return _export(model, root, run_id, summary)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any]) -> dict[str, Path]:
     store = model.ledger.store
     journal = store.book.journal  # type: ignore[attr-defined]
     out: dict[str, Path] = {}
@@ -122,15 +133,15 @@ def export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str
 
     # Entry is a NamedTuple in schema order: transpose it in C, then encode the metadata.
     names = list(Entry._fields)
-    columns = list(zip(*journal, strict=True)) if journal else [() for _ in names]
-    entry_cols: dict[str, Any] = dict(zip(names, columns, strict=True))
+    entry_cols: dict[str, Any] = {n: list(map(itemgetter(i), journal)) for i, n in enumerate(names)}
     entry_cols["metadata"] = [None if m is None else to_json(m) for m in entry_cols["metadata"]]
     w("entries", entry_cols)
     txs: dict[str, list[Any]] = {}
-    for e in journal:
-        row = txs.get(e.tx_id)
-        if row is None:
-            txs[e.tx_id] = [e.tx_id, e.time, e.entry_type, 1, {e.asset}, e.ref_type, e.ref_id, e.idempotency_key]
+    row: list[Any] = [None]
+    for e in journal:  # a transaction's entries are contiguous in the journal
+        if e.tx_id != row[0]:
+            row = txs[e.tx_id] = [e.tx_id, e.time, e.entry_type, 1, {e.asset}, e.ref_type, e.ref_id,
+                                  e.idempotency_key]
         else:
             row[3] += 1
             row[4].add(e.asset)
