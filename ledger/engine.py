@@ -39,6 +39,12 @@ from .model import (
 __all__ = ["ENTRY_TYPES", "Book", "check_address", "fingerprint", "post"]
 
 ENTRY_TYPES = frozenset(t.value for t in EntryType)
+# NamedTuples built straight from a tuple: the same objects, without the generated
+# __new__'s argument binding (it costs more than everything else an entry needs).
+_new = tuple.__new__
+
+# Plain strings on the hot path: enum attribute access costs more than the checks it serves.
+_LOCKED = HoldStatus.LOCKED.value
 _SETTLED_STATUS = {
     "release": HoldStatus.RELEASED.value,
     "void": HoldStatus.VOIDED.value,
@@ -154,18 +160,21 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
     entries: list[Entry] = []
     next_id = book.next_entry_id
     ref_type, ref_id, metadata, note = req.ref_type, req.ref_id, req.metadata, req.note
+    # Escrow must always equal the LOCKED holds, so only a lock pays into it and only
+    # a hold settlement pays out of it.
+    is_lock = hold_kind == "lock"
+    may_pay_from_escrow = hold_kind is not None and not is_lock
+    assets, frozen, negative_ok = book.assets, book.frozen, book.negative_ok
     for frm, to, asset, amount, leg_type in postings:
         if type(amount) is not int or amount <= 0:
             raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
         if frm == to:
             raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
-        # Escrow must always equal the LOCKED holds, so only a lock pays into it and only
-        # a hold settlement pays out of it.
-        if (to == ESCROW) != (hold_kind == "lock") or (frm == ESCROW and hold_kind in (None, "lock")):
+        if (to == ESCROW) is not is_lock or (frm == ESCROW and not may_pay_from_escrow):
             raise InvalidRequest("escrow moves only through holds: lock into it, settle out of it")
-        if asset not in book.assets:
+        if asset not in assets:
             raise UnknownAsset(asset)
-        if frm in book.frozen:
+        if frm in frozen:
             raise AccountFrozen(frm)
         if leg_type is not None and leg_type not in ENTRY_TYPES:
             raise InvalidRequest(f"unknown entry type {leg_type!r}", entry_type=str(leg_type))
@@ -177,7 +186,7 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
                 check_address(frm)
                 from_before = 0
         from_after = from_before - amount
-        if from_after < 0 and frm not in book.negative_ok:
+        if from_after < 0 and frm not in negative_ok:
             had = balances.get(fkey, 0)
             raise InsufficientFunds(frm, asset, required=had - from_after, balance=had)
         tkey = (to, asset)
@@ -190,8 +199,8 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
         working[fkey] = from_after
         working[tkey] = to_before + amount
         # Entries are built as we go (cheap) and simply dropped if a later leg fails.
-        entries.append(Entry(next_id, tx_id, now, leg_type or entry_type, asset, amount, frm, to, from_before,
-                             from_after, to_before, to_before + amount, ref_type, ref_id, key, metadata, note))
+        entries.append(_new(Entry, (next_id, tx_id, now, leg_type or entry_type, asset, amount, frm, to, from_before,
+                                    from_after, to_before, to_before + amount, ref_type, ref_id, key, metadata, note)))
         next_id += 1
 
     # Everything is valid: from here on nothing can fail.
@@ -202,7 +211,7 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
     if req.hold is not None:
         hold_id = req.hold.hold_id
         _apply_hold(book, req, now)
-    tx = Transaction(tx_id, now, entry_type, tuple(entries), key, hold_id)
+    tx = _new(Transaction, (tx_id, now, entry_type, tuple(entries), key, hold_id, False))
     if key is not None:
         book.keys[key] = (fp, tx)
     return tx
@@ -241,12 +250,12 @@ def _post_one(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: s
     balances[fkey] = from_after
     balances[tkey] = to_before + amount
     key = req.idempotency_key
-    entry = Entry(book.next_entry_id, tx_id, now, leg_type or req.entry_type, asset, amount, frm, to,
-                  from_before, from_after, to_before, to_before + amount, req.ref_type, req.ref_id,
-                  key, req.metadata, req.note)
+    entry = _new(Entry, (book.next_entry_id, tx_id, now, leg_type or req.entry_type, asset, amount, frm, to,
+                         from_before, from_after, to_before, to_before + amount, req.ref_type, req.ref_id,
+                         key, req.metadata, req.note))
     book.next_entry_id += 1
     book.journal.append(entry)
-    tx = Transaction(tx_id, now, req.entry_type, (entry,), key)
+    tx = _new(Transaction, (tx_id, now, req.entry_type, (entry,), key, None, False))
     if key is not None:
         book.keys[key] = (fp, tx)
     return tx
@@ -261,8 +270,9 @@ def _check_hold(book: Book, action: HoldAction, postings: tuple[Posting, ...], n
         expires = action.expires_at
         if expires is not None and (not isinstance(expires, datetime) or expires.utcoffset() is None):
             raise InvalidRequest(f"expires_at must be a timezone-aware datetime, got {expires!r}")
-        expected = (action.account, ESCROW, action.asset, action.amount)
-        if len(postings) != 1 or tuple(postings[0][:4]) != expected:
+        leg = postings[0] if len(postings) == 1 else None
+        if (leg is None or leg.to_account != ESCROW or leg.from_account != action.account
+                or leg.asset != action.asset or leg.amount != action.amount):
             raise InvalidRequest("a lock must move exactly the held amount into escrow")
         return
     if action.kind not in _SETTLED_STATUS:
@@ -270,7 +280,7 @@ def _check_hold(book: Book, action: HoldAction, postings: tuple[Posting, ...], n
     hold = book.holds.get(action.hold_id)
     if hold is None:
         raise HoldNotFound(action.hold_id)
-    if hold.status != HoldStatus.LOCKED:
+    if hold.status != _LOCKED:
         raise HoldNotLocked(hold.id, hold.status)
     if action.kind != "void" and hold.expires_at is not None and now >= hold.expires_at:
         raise HoldExpired(hold.id)
@@ -295,10 +305,10 @@ def _apply_hold(book: Book, req: TransferRequest, now: datetime) -> None:
     action = req.hold
     assert action is not None
     if action.kind == "lock":
-        book.holds[action.hold_id] = Hold(
-            action.hold_id, action.account, action.asset, action.amount, HoldStatus.LOCKED.value,
+        book.holds[action.hold_id] = _new(Hold, (
+            action.hold_id, action.account, action.asset, action.amount, _LOCKED,
             now, action.expires_at, None, req.ref_type, req.ref_id,
-        )
+        ))
         return
     # Holds are rebuilt field by field: NamedTuple._replace costs several times more.
     h = book.holds[action.hold_id]
@@ -307,8 +317,8 @@ def _apply_hold(book: Book, req: TransferRequest, now: datetime) -> None:
         for p in req.postings:
             if p.from_account == ESCROW:
                 taken += p.amount
-        book.holds[h.id] = Hold(h.id, h.account, h.asset, h.amount - taken, h.status, h.created_at,
-                                h.expires_at, None, h.ref_type, h.ref_id)
+        book.holds[h.id] = _new(Hold, (h.id, h.account, h.asset, h.amount - taken, h.status, h.created_at,
+                                       h.expires_at, None, h.ref_type, h.ref_id))
     else:
-        book.holds[h.id] = Hold(h.id, h.account, h.asset, h.amount, _SETTLED_STATUS[action.kind], h.created_at,
-                                h.expires_at, now, h.ref_type, h.ref_id)
+        book.holds[h.id] = _new(Hold, (h.id, h.account, h.asset, h.amount, _SETTLED_STATUS[action.kind],
+                                       h.created_at, h.expires_at, now, h.ref_type, h.ref_id))
