@@ -25,12 +25,26 @@ def dash(
     warehouse: Annotated[Path, typer.Option(help="Warehouse root.")] = Path("data/warehouse"),
     headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = True,
     address: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    warm: Annotated[bool, typer.Option(help="Build missing cached rollups of every source first.")] = True,
 ) -> None:
     """Serve the dashboards (Overview, Supply, Concentration, Revenue, Markets, Scenarios)."""
+    if warm:
+        _warm(warehouse)
     env = dict(os.environ, COINLAB_WAREHOUSE=str(warehouse.resolve()))
     argv = streamlit_argv(port, headless, address)
     # Become the Streamlit server: Ctrl-C and kill reach it directly.
     os.execve(argv[0], argv, env)
+
+
+def _warm(root: Path) -> None:
+    from rich.progress import track
+
+    from dashboards.metrics import warm
+    from dashboards.warehouse import connect, sources
+
+    con = connect(root)
+    for src in track(sources(con), description="rollups"):
+        warm(con, src.run_id)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,13 +10,15 @@ files). Results are written to a temporary name and renamed, so concurrent viewe
 worst compute the same thing twice. A read-only warehouse simply is not cached.
 
 The connection knows its warehouse through the DuckDB variable ``coinlab_warehouse``
-(set by `dashboards.warehouse.connect`); a connection without it is not cached.
+(set by `dashboards.warehouse.connect`); a connection without it is not cached, nor is
+anything while ``COINLAB_NO_CACHE`` is set (the benchmark's uncached figures).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +36,9 @@ F = TypeVar("F", bound=Callable[..., pl.DataFrame])
 def fingerprint(root: Path, run_id: str) -> str:
     """A hash of every Parquet part of ``run_id`` in every table (path, size, mtime)."""
     h = hashlib.sha256()
-    for part in sorted(root.glob(f"*/run_id={run_id}/*.parquet")):
+    # Not the cache's own folder (``_cache``): writing a result must not invalidate it.
+    parts = [p for p in root.glob(f"*/run_id={run_id}/*.parquet") if not p.parts[-3].startswith("_")]
+    for part in sorted(parts):
         st = part.stat()
         h.update(f"{part.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
@@ -51,13 +55,19 @@ def _root(con: duckdb.DuckDBPyConnection) -> Path | None:
 def cached(fn: F) -> F:
     """Cache ``fn(con, run_id, *args)`` (a DataFrame) as described above."""
 
+    sig = inspect.signature(fn)
+
     @functools.wraps(fn)
     def wrapper(con: duckdb.DuckDBPyConnection, run_id: str, *args: Any, **kw: Any) -> pl.DataFrame:
-        root = _root(con)
+        root = None if os.environ.get("COINLAB_NO_CACHE") else _root(con)
         if root is None:
             return fn(con, run_id, *args, **kw)
         fp = fingerprint(root, run_id)
-        argkey = hashlib.sha256(repr((args, sorted(kw.items()))).encode()).hexdigest()[:12]
+        # Bound with defaults, so f(con, r) and f(con, r, "COIN") share one entry.
+        bound = sig.bind(con, run_id, *args, **kw)
+        bound.apply_defaults()
+        key = sorted((k, v) for k, v in bound.arguments.items() if k not in ("con", "run_id"))
+        argkey = hashlib.sha256(repr(key).encode()).hexdigest()[:12]
         folder = root / "_cache" / f"run_id={run_id}"
         path = folder / f"{fn.__name__}-{argkey}-{fp}.parquet"
         if path.exists():

@@ -180,8 +180,9 @@ def _kind(address: str) -> str:
 
 
 # -- the export -----------------------------------------------------------------------------
-def export(url: str, root: str | Path, *, now: float | None = None) -> ExportResult:
-    """Export what is new in the SQL ledger at ``url`` into the warehouse at ``root``."""
+def export(url: str, root: str | Path, *, now: float | None = None, warm: bool = True) -> ExportResult:
+    """Export what is new in the SQL ledger at ``url`` into the warehouse at ``root``;
+    ``warm``: then build the dashboards' cached rollups of production."""
     started = time.perf_counter()
     root = Path(root)
     now = time.time() if now is None else now
@@ -213,6 +214,11 @@ def export(url: str, root: str | Path, *, now: float | None = None) -> ExportRes
     state["exports"] = seq
     _save_state(root, state)
     rows["candles"] = _write_candles(root)
+    if warm:
+        from .metrics import warm as build_rollups
+        from .warehouse import connect
+
+        build_rollups(connect(root), RUN_ID)
     return ExportResult(rows, state["entries"]["watermark"], state["trades"]["watermark"],
                         time.perf_counter() - started)
 

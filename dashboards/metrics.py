@@ -26,10 +26,10 @@ import polars as pl
 from .cache import cached
 
 __all__ = [
-    "HOUSE_KINDS", "Concentration", "Headline", "RevenueSummary", "alerts", "candles", "concentration",
-    "daily_active", "gini_over_time", "halts", "headlines", "leaderboard", "lorenz", "market_summary",
+    "HOUSE_KINDS", "INTERVALS", "Concentration", "Headline", "RevenueSummary", "activity", "alerts", "candles",
+    "concentration", "daily_active", "flows", "gini_over_time", "halts", "headlines", "leaderboard", "lorenz", "market_summary",
     "order_book", "retention", "retention_summary", "revenue_by_package", "revenue_daily", "revenue_summary",
-    "supply_daily", "symbols", "top_holders", "velocity_daily",
+    "supply_daily", "symbols", "top_holders", "velocity_daily", "warm",
 ]
 
 Con = duckdb.DuckDBPyConnection
@@ -54,57 +54,52 @@ def _one(con: Con, sql: str, params: list[Any]) -> tuple[Any, ...]:
 
 # -- supply and flow --------------------------------------------------------------------------
 @cached
+def flows(con: Con, run_id: str) -> pl.DataFrame:
+    """The journal rolled up per day and asset, in one scan (cached): ``issued``,
+    ``unminted``, ``burned``, ``mint_burn_rows`` (entries touching the mint or the burn
+    account) and ``volume`` / ``volume_rows`` (coins that changed hands: no mint, no
+    burn, no escrow round trip)."""
+    sql = f"""
+        SELECT time::DATE AS day, asset,
+               coalesce(sum(amount) FILTER (WHERE from_account = '{MINT}'), 0)::BIGINT AS issued,
+               coalesce(sum(amount) FILTER (WHERE to_account = '{MINT}'), 0)::BIGINT AS unminted,
+               (coalesce(sum(amount) FILTER (WHERE to_account = '{BURN}'), 0)
+                - coalesce(sum(amount) FILTER (WHERE from_account = '{BURN}'), 0))::BIGINT AS burned,
+               count(*) FILTER (WHERE from_account IN ('{MINT}', '{BURN}') OR to_account IN ('{MINT}', '{BURN}'))
+                 AS mint_burn_rows,
+               coalesce(sum(amount) FILTER (WHERE {_TRADING}), 0)::BIGINT AS volume,
+               count(*) FILTER (WHERE {_TRADING}) AS volume_rows
+        FROM entries WHERE run_id = ? GROUP BY ALL ORDER BY asset, day"""
+    return _df(con, sql, [run_id])
+
+
+_TRADING = (f"from_account NOT IN ('{MINT}', '{BURN}') AND to_account NOT IN ('{MINT}', '{BURN}') "
+            f"AND entry_type NOT IN {_NOT_TRADING}")
+
+
+def _with_supply(df: pl.DataFrame) -> pl.DataFrame:
+    net = (pl.col("issued") - pl.col("unminted") - pl.col("burned")).alias("net_flow")
+    return df.with_columns(net).with_columns(pl.col("net_flow").cum_sum().over("asset").alias("supply"))
+
+
 def supply_daily(con: Con, run_id: str, asset: str | None = None) -> pl.DataFrame:
     """Per day and asset: ``issued``, ``unminted``, ``burned``, ``net_flow`` and the
     ``supply`` at the end of the day (running sum of net_flow). Days without a mint or
     burn movement are absent."""
-    sql = f"""
-        WITH flows AS (
-            SELECT time::DATE AS day, asset,
-                   sum(CASE WHEN from_account = '{MINT}' THEN amount ELSE 0 END)::BIGINT AS issued,
-                   sum(CASE WHEN to_account = '{MINT}' THEN amount ELSE 0 END)::BIGINT AS unminted,
-                   sum(CASE WHEN to_account = '{BURN}' THEN amount ELSE 0 END)::BIGINT
-                     - sum(CASE WHEN from_account = '{BURN}' THEN amount ELSE 0 END)::BIGINT AS burned
-            FROM entries
-            WHERE run_id = ? AND (from_account IN ('{MINT}', '{BURN}') OR to_account IN ('{MINT}', '{BURN}'))
-              {"AND asset = ?" if asset else ""}
-            GROUP BY ALL)
-        SELECT day, asset, issued, unminted, burned, (issued - unminted - burned)::BIGINT AS net_flow,
-               sum(issued - unminted - burned) OVER (PARTITION BY asset ORDER BY day)::BIGINT AS supply
-        FROM flows ORDER BY asset, day"""
-    return _df(con, sql, [run_id, asset] if asset else [run_id])
+    df = flows(con, run_id)
+    if asset is not None:
+        df = df.filter(pl.col("asset") == asset)
+    df = _with_supply(df).filter(pl.col("mint_burn_rows") > 0)
+    return df.select("day", "asset", "issued", "unminted", "burned", "net_flow", "supply")
 
 
-@cached
 def velocity_daily(con: Con, run_id: str, asset: str = "COIN") -> pl.DataFrame:
     """Per day: ``volume`` (coins that changed hands: no mint, no burn, no escrow round
     trip), ``supply`` at the end of the day and ``velocity = volume / supply``."""
-    sql = f"""
-        WITH vol AS (
-            SELECT time::DATE AS day, sum(amount)::BIGINT AS volume FROM entries
-            WHERE run_id = ? AND asset = ? AND from_account NOT IN ('{MINT}', '{BURN}')
-              AND to_account NOT IN ('{MINT}', '{BURN}') AND entry_type NOT IN {_NOT_TRADING}
-            GROUP BY ALL),
-        sup AS ({supply_sql_for_asset()}),
-        days AS (SELECT day FROM vol UNION SELECT day FROM sup)
-        SELECT d.day, coalesce(v.volume, 0)::BIGINT AS volume, s.supply,
-               CASE WHEN s.supply > 0 THEN coalesce(v.volume, 0) / s.supply ELSE NULL END AS velocity
-        FROM days d LEFT JOIN vol v USING (day)
-        ASOF LEFT JOIN sup s ON d.day >= s.day
-        ORDER BY d.day"""
-    return _df(con, sql, [run_id, asset, run_id, asset])
-
-
-def supply_sql_for_asset() -> str:
-    return f"""
-        SELECT time::DATE AS day,
-               sum(sum(CASE WHEN from_account = '{MINT}' THEN amount WHEN to_account = '{MINT}' THEN -amount
-                            ELSE 0 END
-                       - CASE WHEN to_account = '{BURN}' THEN amount WHEN from_account = '{BURN}' THEN -amount
-                              ELSE 0 END)) OVER (ORDER BY time::DATE)::BIGINT AS supply
-        FROM entries WHERE run_id = ? AND asset = ?
-          AND (from_account IN ('{MINT}', '{BURN}') OR to_account IN ('{MINT}', '{BURN}'))
-        GROUP BY time::DATE"""
+    df = _with_supply(flows(con, run_id).filter(pl.col("asset") == asset))
+    df = df.filter((pl.col("mint_burn_rows") > 0) | (pl.col("volume_rows") > 0))
+    velocity = pl.when(pl.col("supply") > 0).then(pl.col("volume") / pl.col("supply")).otherwise(None)
+    return df.select("day", "volume", "supply", velocity.alias("velocity"))
 
 
 # -- concentration ----------------------------------------------------------------------------
@@ -171,21 +166,28 @@ def top_holders(con: Con, run_id: str, asset: str = "COIN", limit: int = 20) -> 
 
 @cached
 def gini_over_time(con: Con, run_id: str, asset: str = "COIN", points: int = 12) -> pl.DataFrame:
-    """Gini of holder balances at the end of up to ``points`` evenly spaced days, rebuilt
-    from the journal's balance-after columns (each account's last entry up to that day)."""
+    """Gini of holder balances at the end of up to ``points`` evenly spaced days (the
+    first and last day of the journal included), rebuilt from the journal's balance-after
+    columns: each account's last entry up to that day."""
     sql = f"""
-        WITH legs AS (
+        WITH span AS (SELECT min(time)::DATE AS lo, (max(time)::DATE - min(time)::DATE) AS span
+                      FROM entries WHERE run_id = ?1 AND asset = ?2),
+        legs AS (
             SELECT from_account AS account, id, time::DATE AS day, from_after AS bal FROM entries
             WHERE run_id = ?1 AND asset = ?2
             UNION ALL
             SELECT to_account, id, time::DATE, to_after FROM entries WHERE run_id = ?1 AND asset = ?2),
-        eod AS (SELECT account, day, arg_max(bal, id) AS bal FROM legs
-                WHERE split_part(account, ':', 1) NOT IN {_HOUSE} GROUP BY account, day),
-        span AS (SELECT min(day) AS lo, max(day) AS hi FROM eod),
-        days AS (SELECT DISTINCT (lo + CAST(round(k * (hi - lo) / (?3 - 1)) AS INTEGER)) AS day
-                 FROM span, range(?3) t(k)),
-        snap AS (SELECT d.day, e.account, arg_max(e.bal, e.day) AS x
-                 FROM days d JOIN eod e ON e.day <= d.day GROUP BY d.day, e.account),
+        -- each leg counts toward the first sample day on or after it: day_k = lo + k*span // (p-1)
+        bucketed AS (
+            SELECT account, bal, id,
+                   CASE WHEN span = 0 THEN lo ELSE
+                     lo + CAST((((day - lo) * (?3 - 1) + span - 1) // span) * span // (?3 - 1) AS INTEGER) END AS sday
+            FROM legs, span),
+        last AS (SELECT account, sday, arg_max(bal, id) AS bal FROM bucketed GROUP BY account, sday),
+        holders AS (SELECT * FROM last WHERE split_part(account, ':', 1) NOT IN {_HOUSE}),
+        days AS (SELECT DISTINCT sday AS day FROM last),
+        snap AS (SELECT d.day, h.account, arg_max(h.bal, h.sday) AS x
+                 FROM days d JOIN holders h ON h.sday <= d.day GROUP BY d.day, h.account),
         r AS (SELECT day, x, row_number() OVER (PARTITION BY day ORDER BY x) AS i,
                      count(*) OVER (PARTITION BY day) AS n, sum(x) OVER (PARTITION BY day) AS t
               FROM snap WHERE x > 0)
@@ -331,37 +333,40 @@ def halts(con: Con, run_id: str) -> pl.DataFrame:
 
 
 # -- activity and retention -------------------------------------------------------------------
-_ACTIVE = """
-    WITH act AS (
-        SELECT DISTINCT account, day FROM (
-            SELECT from_account AS account, time::DATE AS day FROM entries
-            WHERE run_id = ?1 AND from_account LIKE 'user:%'
-            UNION ALL
-            SELECT to_account, time::DATE FROM entries WHERE run_id = ?1 AND to_account LIKE 'user:%'))"""
-
-
 @cached
-def daily_active(con: Con, run_id: str) -> pl.DataFrame:
-    """Per day: ``active`` users and ``new`` users (first active that day)."""
-    sql = _ACTIVE + """,
+def activity(con: Con, run_id: str) -> pl.DataFrame:
+    """The cohort matrix every activity figure derives from (cached): per ``cohort``
+    (first active day) and ``offset`` (days since), the cohort's users ``active`` that day."""
+    sql = """
+        WITH act AS (
+            SELECT DISTINCT account, day FROM (
+                SELECT from_account AS account, time::DATE AS day FROM entries
+                WHERE run_id = ?1 AND from_account LIKE 'user:%'
+                UNION ALL
+                SELECT to_account, time::DATE FROM entries WHERE run_id = ?1 AND to_account LIKE 'user:%')),
         first AS (SELECT account, min(day) AS cohort FROM act GROUP BY account)
-        SELECT a.day, count(*) AS active, count(*) FILTER (WHERE f.cohort = a.day) AS new
-        FROM act a JOIN first f USING (account) GROUP BY a.day ORDER BY a.day"""
+        SELECT f.cohort, (a.day - f.cohort) AS "offset", count(*) AS active
+        FROM act a JOIN first f USING (account) GROUP BY ALL ORDER BY f.cohort, "offset" """
     return _df(con, sql, [run_id])
 
 
-@cached
+def daily_active(con: Con, run_id: str) -> pl.DataFrame:
+    """Per day: ``active`` users and ``new`` users (first active that day)."""
+    a = activity(con, run_id).with_columns(
+        (pl.col("cohort") + pl.duration(days=pl.col("offset"))).cast(pl.Date).alias("day"))
+    return (a.group_by("day").agg(pl.col("active").sum(),
+                                  pl.col("active").filter(pl.col("offset") == 0).sum().alias("new"))
+            .sort("day"))
+
+
 def retention(con: Con, run_id: str, max_offset: int = 30) -> pl.DataFrame:
     """Cohorts by first active day: ``cohort``, ``offset`` (days since), ``size``,
     ``active`` (cohort users active that day) and ``rate`` = active / size."""
-    sql = _ACTIVE + """,
-        first AS (SELECT account, min(day) AS cohort FROM act GROUP BY account),
-        sizes AS (SELECT cohort, count(*) AS size FROM first GROUP BY cohort)
-        SELECT f.cohort, (a.day - f.cohort) AS "offset", s.size, count(*) AS active, count(*) / s.size AS rate
-        FROM act a JOIN first f USING (account) JOIN sizes s USING (cohort)
-        WHERE a.day - f.cohort <= ?2
-        GROUP BY f.cohort, "offset", s.size ORDER BY f.cohort, "offset" """
-    return _df(con, sql, [run_id, max_offset])
+    a = activity(con, run_id)
+    sizes = a.filter(pl.col("offset") == 0).select("cohort", pl.col("active").alias("size"))
+    return (a.filter(pl.col("offset") <= max_offset).join(sizes, on="cohort")
+            .select("cohort", "offset", "size", "active", (pl.col("active") / pl.col("size")).alias("rate"))
+            .sort("cohort", "offset"))
 
 
 def retention_summary(con: Con, run_id: str, offsets: tuple[int, ...] = (1, 7, 30)) -> dict[int, float | None]:
@@ -426,3 +431,12 @@ def headlines(con: Con, run_id: str) -> list[Headline]:
         v = on(df, col, last)
         out.append(Headline(name, v, v - on(df, col, prev) if has_prev else None, unit, last))
     return out
+
+
+def warm(con: Con, run_id: str) -> None:
+    """Build the cached rollups of ``run_id`` (after an export or a run), so the first
+    page view reads them instead of scanning the journal."""
+    flows(con, run_id)
+    activity(con, run_id)
+    revenue_daily(con, run_id)
+    gini_over_time(con, run_id, "COIN")

@@ -12,6 +12,9 @@ from typing import Any, NamedTuple
 import duckdb
 import polars as pl
 
+from .metrics import warm
+from .warehouse import connect
+
 __all__ = ["COMPARED", "KNOBS", "Knob", "changes", "compare", "defaults", "run_with_baseline", "runs",
            "scenario_names"]
 
@@ -84,6 +87,7 @@ def run_with_baseline(root: str | Path, name: str, sets: list[str], users: int, 
         _model, result = run(load_scenario(name, sets=job), users=users, days=days, seed=seed, root=root,
                              on_day=step)
         ids.append(result.run_id)
+        warm(connect(root), result.run_id)
     return ids
 
 

@@ -21,11 +21,11 @@ def _mint(root, amounts):
 def test_a_cached_metric_is_stored_and_recomputed_when_the_run_changes(tmp_path):
     _mint(tmp_path, [5, 7])
     assert m.supply_daily(connect(tmp_path), "r", "COIN")["supply"].to_list() == [12]
-    stored = list((tmp_path / "_cache" / "run_id=r").glob("supply_daily-*.parquet"))
+    stored = list((tmp_path / "_cache" / "run_id=r").glob("flows-*.parquet"))
     assert len(stored) == 1
     _mint(tmp_path, [5, 7, 30])  # the run is rewritten: a new fingerprint
     assert m.supply_daily(connect(tmp_path), "r", "COIN")["supply"].to_list() == [42]
-    fresh = list((tmp_path / "_cache" / "run_id=r").glob("supply_daily-*.parquet"))
+    fresh = list((tmp_path / "_cache" / "run_id=r").glob("flows-*.parquet"))
     assert len(fresh) == 1 and fresh != stored
 
 
@@ -34,3 +34,12 @@ def test_the_cached_result_equals_the_computed_one(tmp_path):
     first = m.daily_active(connect(tmp_path), "r")
     again = m.daily_active(connect(tmp_path), "r")
     assert first.equals(again) and again.rows() == [(T.date(), 1, 1)]
+
+
+def test_a_second_connection_reads_the_stored_result_instead_of_the_journal(tmp_path):
+    _mint(tmp_path, [3, 4])
+    m.flows(connect(tmp_path), "r")
+    stored = next((tmp_path / "_cache" / "run_id=r").glob("flows-*.parquet"))
+    before = stored.stat().st_mtime_ns
+    m.flows(connect(tmp_path), "r")
+    assert stored.exists() and stored.stat().st_mtime_ns == before
