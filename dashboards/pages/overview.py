@@ -28,3 +28,7 @@ if src is not None:
                        key="active")
     ret = m.retention_summary(con, src.run_id)
     st.write("Retention: " + ", ".join(f"day {k}: {'n/a' if v is None else f'{v:.0%}'}" for k, v in ret.items()))
+    cohorts = m.retention(con, src.run_id, 30)
+    st.plotly_chart(px.density_heatmap(cohorts, x="offset", y="cohort", z="rate", histfunc="avg",
+                                       title="Retention by cohort (share active N days after the first day)"),
+                    key="retention")
