@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from . import config_cmds, dash_cmds, demo_cmds, export_cmds, ledger_cmds, service_cmds, sim_cmds
+from . import (
+    bench_cmds,
+    config_cmds,
+    dash_cmds,
+    demo_cmds,
+    export_cmds,
+    ledger_cmds,
+    service_cmds,
+    sim_cmds,
+)
 
 app = typer.Typer(
     name="coinlab",
@@ -20,6 +29,7 @@ demo_cmds.register(app)
 sim_cmds.register(app)
 export_cmds.register(app)
 dash_cmds.register(app)
+bench_cmds.register(app)
 # Other areas add one line each here: `<area>_cmds.register(app)`.
 
 if __name__ == "__main__":
