@@ -1,7 +1,9 @@
-"""`coinlab demo`: the newcomer's tour. Until the demo issue lands it says so, and
-shows what can already be run."""
+"""`coinlab demo`: the newcomer's tour (what it does: `coinlab_cli.demo`)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -11,18 +13,27 @@ __all__ = ["register"]
 console = Console()
 
 
-def demo() -> None:
-    """Set up, simulate and open the dashboards (not yet available: see the README)."""
-    console.print(
-        "[yellow]coinlab demo is not yet available[/yellow]: the simulator, dashboards and the "
-        "demo itself are still being built.\nWhat works today:\n"
-        "  coinlab db upgrade                      create data/ledger.sqlite\n"
-        "  coinlab grant --user alice --amount 50  an admin grant through the ledger\n"
-        "  coinlab balance --user alice            her balances\n"
-        "  coinlab check                           prove every balance from the journal\n"
-        "  coinlab config show                     the effective economy config\n"
-        "  make test                               the whole test suite"
-    )
+def demo(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the ledger, warehouse and runs live.")] = Path("data"),
+    users: Annotated[int, typer.Option(min=2, help="Users in the production traffic.")] = 80,
+    days: Annotated[int, typer.Option(min=1, help="Days of production traffic (ending yesterday).")] = 7,
+    sim_users: Annotated[int | None, typer.Option(help="Users per scenario run (default: the scenario's).")] = None,
+    sim_days: Annotated[int | None, typer.Option(help="Days per scenario run (default: the scenario's).")] = None,
+    dash: Annotated[bool, typer.Option("--dash/--no-dash", help="Start the dashboards at the end "
+                                       "(--no-dash: stop after printing the URLs).")] = True,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the dashboards in a browser.")] = True,
+    port: Annotated[int, typer.Option(help="Service port (0, or taken: a free one).")] = 8000,
+    dash_port: Annotated[int, typer.Option(help="Dashboards port (a free one if taken).")] = 8501,
+) -> None:
+    """Set up the ledger, drive a few days of traffic through the HTTP service (Stripe purchases
+    with signed webhooks, a brand coin and its market), run the baseline and pump_and_dump
+    scenarios, export to the warehouse and open the dashboards. A second run reuses all of it."""
+    from .demo import run_demo
+
+    out = run_demo(data_dir, users=users, days=days, sim_users=sim_users, sim_days=sim_days, dash=dash,
+                   open_browser=open_browser, port=port, dash_port=dash_port, console=console)
+    if not out.get("check_ok"):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
