@@ -411,9 +411,8 @@ def run_demo(data: Path, *, users: int = 40, days: int = 3, sim_users: int | Non
                 continue
             sc = load_scenario(name)
             with progress() as p:
-                task = p.add_task(f"scenario {name}", total=sim_days or sc.population.days)
-                _, res = run(sc, users=sim_users, days=sim_days, root=paths.warehouse,
-                             on_day=lambda d, n, t=task: p.update(t, completed=d))
+                on_day = _advance(p, p.add_task(f"scenario {name}", total=sim_days or sc.population.days))
+                _, res = run(sc, users=sim_users, days=sim_days, root=paths.warehouse, on_day=on_day)
             console.print(f"[green]✓[/green] scenario {name}: run {res.run_id} in {res.wall_seconds:.1f} s")
 
         from dashboards.export import export
@@ -455,6 +454,10 @@ def run_demo(data: Path, *, users: int = 40, days: int = 3, sim_users: int | Non
                 dash_proc.kill()
         svc_cm.__exit__(None, None, None)
         fake.stop()
+
+
+def _advance(p: Any, task: Any) -> Callable[[int, int], None]:
+    return lambda day, _total: p.update(task, completed=day)
 
 
 def _wait(proc: subprocess.Popen[bytes]) -> None:

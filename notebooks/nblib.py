@@ -1,0 +1,70 @@
+"""What every analyst notebook shares: where the warehouse is, how big the runs are,
+and `ensure_run`, which simulates a run only when the warehouse does not have it yet.
+
+Environment:
+
+- ``COINLAB_WAREHOUSE``: the warehouse root (default: the repository's data/warehouse).
+- ``COINLAB_NB_USERS`` / ``COINLAB_NB_DAYS``: users and days per run (default: each
+  scenario's own); CI sets them small.
+- ``COINLAB_NB_SEEDS``: seeds per grid point (default 2).
+
+A run's id is derived from its scenario, parameters and seed (`sim.runner.make_run_id`),
+so a notebook that asks for the same run twice finds it the second time."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from dashboards.warehouse import connect
+from sim.runner import make_run_id, run
+from sim.scenario import load_scenario
+from sim.warehouse import DEFAULT_ROOT
+
+__all__ = ["DAYS", "SEEDS", "USERS", "WAREHOUSE", "connect_warehouse", "ensure_run", "query", "run_summary"]
+
+
+def _int_env(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else None
+
+
+WAREHOUSE = Path(os.environ.get("COINLAB_WAREHOUSE") or DEFAULT_ROOT)
+USERS = _int_env("COINLAB_NB_USERS")
+DAYS = _int_env("COINLAB_NB_DAYS")
+SEEDS = _int_env("COINLAB_NB_SEEDS") or 2
+
+
+def ensure_run(scenario: str, sets: Sequence[str] = (), seed: int = 1) -> str:
+    """The run id of ``scenario`` with ``sets`` (``key=value`` overrides) and ``seed`` at
+    the notebook's size, simulating it into the warehouse first if it is not there."""
+    sc = load_scenario(scenario, sets=list(sets))
+    upd = {k: v for k, v in (("users", USERS), ("days", DAYS), ("seed", seed)) if v is not None}
+    pop = sc.population.model_copy(update=upd)
+    run_id = make_run_id(sc.model_copy(update={"population": pop}), pop.seed)
+    if not any((WAREHOUSE / "runs" / f"run_id={run_id}").glob("*.parquet")):
+        run(sc, users=USERS, days=DAYS, seed=seed, root=WAREHOUSE, run_id=run_id)
+    return run_id
+
+
+def connect_warehouse() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the warehouse views (call it after the runs exist)."""
+    return connect(WAREHOUSE)
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pl.DataFrame:
+    """A SQL query over the warehouse views as a polars DataFrame (for what the metrics
+    library does not compute: breakdowns by entry type or by agent role)."""
+    return pl.from_arrow(con.sql(sql, params=list(params)).to_arrow_table())  # type: ignore[return-value]
+
+
+def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """The simulator's stress findings stored with the run (victims' losses, ring profit ...)."""
+    rows = con.execute("SELECT summary FROM runs WHERE run_id = ?", [run_id]).fetchall()
+    return json.loads(rows[0][0]) if rows and rows[0][0] else {}
