@@ -17,6 +17,7 @@ ANSWERS = {
     "economy_health.ipynb": ["ANSWER inflation:", "ANSWER per active user:", "ANSWER daily10:"],
     "package_pricing.ipynb": ["ANSWER best schedule:", "ANSWER FIRST50 cost:", "ANSWER PRO cost:"],
     "pools_and_burn.ipynb": ["ANSWER threshold:", "ANSWER recurring:", "ANSWER house burn:"],
+    "pump_and_dump.ipynb": ["ANSWER no defenses:", "ANSWER each defense:", "ANSWER combination:"],
 }
 
 
