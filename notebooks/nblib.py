@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from sim.runner import make_run_id, run
 from sim.scenario import load_scenario
 from sim.warehouse import DEFAULT_ROOT
 
-__all__ = ["DAYS", "SEEDS", "USERS", "WAREHOUSE", "connect_warehouse", "ensure_run", "query", "run_summary"]
+__all__ = ["DAYS", "SEEDS", "USERS", "WAREHOUSE", "connect_warehouse", "ensure_run", "query", "run_summary", "strip_outputs"]
 
 
 def _int_env(name: str) -> int | None:
@@ -68,3 +69,21 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     """The simulator's stress findings stored with the run (victims' losses, ring profit ...)."""
     rows = con.execute("SELECT summary FROM runs WHERE run_id = ?", [run_id]).fetchall()
     return json.loads(rows[0][0]) if rows and rows[0][0] else {}
+
+
+def strip_outputs(path: str | Path) -> None:
+    """Clear a notebook's outputs and execution counts (how they are committed)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(nb, path)
+
+
+if __name__ == "__main__":  # python nblib.py strip *.ipynb
+    if sys.argv[1:2] != ["strip"]:
+        sys.exit("usage: python nblib.py strip NOTEBOOK.ipynb ...")
+    for p in sys.argv[2:]:
+        strip_outputs(p)
