@@ -201,7 +201,11 @@ def drive_traffic(url: str, app_token: str, fake: Any, clock: DemoClock, *, user
                   seed: int = 7, on_day: Callable[[int], None] | None = None) -> TrafficReport:
     """Send the demo's traffic for ``days`` through the HTTP API at ``url``. Purchases go
     through Stripe Checkout on ``fake`` (its webhook_url must point at the service);
-    one in four paid events is delivered a second time, as Stripe may."""
+    one in four paid events is delivered a second time, as Stripe may.
+
+    Every choice comes from a random generator seeded by the event itself (seed, day,
+    user, kind, time), never by what an earlier response said, so sending the same days
+    again sends the same requests with the same keys: replays, not new traffic."""
     rng = random.Random(seed)
     names = [f"demo-u{i:03d}" for i in range(users)]
     # Most users are there on the first day; the rest arrive later.
@@ -213,14 +217,16 @@ def drive_traffic(url: str, app_token: str, fake: Any, clock: DemoClock, *, user
     purchases = 0
     webhook_url = f"{url}/api/webhooks/stripe"
     client = _Http(url, app_token, days[0].isoformat())
-    bought: set[str] = set()
+    shopped_before: set[str] = set()  # buyers with an earlier checkout (FIRST50 is for a first one)
     try:
         for d, day in enumerate(days):
             pool = f"demo-pool-{day.isoformat()}"
             stakes: list[str] = []
-            for moment, user, kind in _day_plan(rng, day, names, arrival, d, buyers, traders, shoppers):
+            plan = _day_plan(random.Random(f"{seed}:{day}"), day, names, arrival, d, buyers, traders, shoppers)
+            for moment, user, kind in plan:
                 clock.at(moment)
                 k = f"{d}:{user}:{kind}:{moment.timestamp():.0f}"
+                r_ = random.Random(f"{seed}:{k}")
                 if kind == "launch":
                     client.call("POST", "/api/brand-coins", SHOP, k, json={
                         "symbol": BRAND, "name": "Demo Brewery", "initialPrice": 20})
@@ -229,17 +235,18 @@ def drive_traffic(url: str, app_token: str, fake: Any, clock: DemoClock, *, user
                         "id": pool, "title": f"Is the top claim of {day} upheld?", "outcomes": ["yes", "no"]})
                 elif kind == "pool_resolve":
                     client.call("POST", f"/api/pools/{pool}/resolve", None, k, route="/api/pools/{id}/resolve",
-                                json={"outcome": rng.choice(["yes", "no"])})
+                                json={"outcome": r_.choice(["yes", "no"])})
                 elif kind == "arrive":
-                    for reward in ("guest_initial", "signup", "newsletter")[:rng.choice((1, 2, 2, 3))]:
+                    for reward in ("guest_initial", "signup", "newsletter")[:r_.choice((1, 2, 2, 3))]:
                         client.call("POST", "/api/coins/earn", user, f"{k}:{reward}", json={"reward": reward})
                 elif kind == "session":
-                    _session(client, rng, user, k, pool, stakes)
+                    _session(client, r_, user, k, pool, stakes)
                 elif kind == "buy_coins":
-                    first = user not in bought
-                    body: dict[str, Any] = {"packageId": rng.choice(PACKAGES)}
-                    if first and rng.random() < 0.5:
+                    body: dict[str, Any] = {"packageId": r_.choice(PACKAGES)}
+                    if r_.random() < 0.5 and user not in shopped_before:
                         body["promoCode"] = "FIRST50"
+                    shopped_before.add(user)
+                    redeliver = r_.random() < 0.25  # Stripe retries: the service must not credit twice
                     r = client.call("POST", "/api/coins/purchase/checkout", user, k, json=body)
                     if r.status_code != 200:
                         continue
@@ -247,23 +254,22 @@ def drive_traffic(url: str, app_token: str, fake: Any, clock: DemoClock, *, user
                                       timeout=30)
                     if done.status_code == 200:
                         purchases += 1
-                        bought.add(user)
                         webhooks["delivered"] += 1
-                        if rng.random() < 0.25:  # Stripe retries: the service must not credit twice
+                        if redeliver:
                             webhooks[f"redelivered {fake.deliver(done.json(), webhook_url)}"] += 1
-                    else:
+                    else:  # e.g. a replayed checkout whose session an earlier fake Stripe completed
                         webhooks[f"complete {done.status_code}"] += 1
                 elif kind == "shop":
-                    usd = rng.choice((500, 1200, 2500, 4000))
+                    usd = r_.choice((500, 1200, 2500, 4000))
                     client.call("POST", f"/api/brand-coins/{BRAND}/earn", user, k, route="/api/brand-coins/{s}/earn",
                                 json={"usdCents": usd})
-                    if rng.random() < 0.5:
-                        _order(client, rng, user, f"{k}:sell", "sell")
-                    elif rng.random() < 0.3:
+                    if r_.random() < 0.5:
+                        _order(client, r_, user, f"{k}:sell", "sell")
+                    elif r_.random() < 0.3:
                         client.call("POST", f"/api/brand-coins/{BRAND}/redeem", user, f"{k}:redeem",
-                                    route="/api/brand-coins/{s}/redeem", json={"quantity": rng.randint(1, 5)})
+                                    route="/api/brand-coins/{s}/redeem", json={"quantity": r_.randint(1, 5)})
                 elif kind == "trade":
-                    _order(client, rng, user, k, rng.choice(("buy", "buy", "sell")))
+                    _order(client, r_, user, k, r_.choice(("buy", "buy", "sell")))
             if on_day is not None:
                 on_day(d + 1)
     finally:

@@ -3,6 +3,7 @@ traffic over HTTP, both scenarios, the export, a clean check; a second run adds 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,8 @@ from typer.testing import CliRunner
 
 from coinlab_cli.main import app
 from dashboards.warehouse import connect
+from ledger import Ledger
+from ledger.sql import SqlStore
 
 ARGS = ["--no-dash", "--port", "0", "--users", "14", "--days", "2", "--sim-users", "60", "--sim-days", "4"]
 
@@ -67,3 +70,19 @@ def test_a_second_run_reuses_everything_and_adds_no_production_rows(demo_dir):
     assert "reused" in result.output and "already in the warehouse" in result.output
     assert _count(data, "SELECT count(*) FROM entries WHERE run_id = 'prod'") == before
     assert _count(data, "SELECT count(*) FROM runs WHERE source = 'sim'") == 2
+
+
+def test_a_run_that_died_during_the_traffic_replays_it_without_doubling_anything(demo_dir):
+    """The state file says the traffic did not finish: the same days are sent again, and
+    idempotency keys, once-per-day logins and once-per-user rewards turn them into replays."""
+    data, _ = demo_dir
+    state_file = data / "runs" / "demo-state.json"
+    state = json.loads(state_file.read_text())
+    state_file.write_text(json.dumps({**state, "completed": False}))
+    ledger = Ledger(SqlStore(f"sqlite:///{data / 'ledger.sqlite'}"))
+    before = ledger.check().entries
+    result = CliRunner().invoke(app, ["demo", "--data-dir", str(data), *ARGS])
+    assert result.exit_code == 0, result.output
+    assert "traffic over HTTP" in result.output
+    assert ledger.check().entries == before
+    assert json.loads(state_file.read_text())["completed"] is True
