@@ -444,7 +444,7 @@ def run_demo(data: Path, *, users: int = 40, days: int = 3, sim_users: int | Non
         out["seconds"] = time.perf_counter() - t0
         _print_urls(console, urls, token, out["seconds"], paths)
         if dash_proc is not None:
-            if open_browser:
+            if open_browser and _has_display():
                 import webbrowser
 
                 webbrowser.open(urls["dashboards"])
@@ -481,6 +481,12 @@ def _wait(proc: subprocess.Popen[bytes]) -> None:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _has_display() -> bool:
+    """Whether a graphical browser can open: without one, `webbrowser` would start a
+    text browser (lynx, w3m) inside this terminal."""
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _port_free(port: int) -> bool:
