@@ -3,6 +3,7 @@ simulated into a temporary folder by the notebook itself) and prints its answers
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def tiny_warehouse(tmp_path_factory):
     return tmp_path_factory.mktemp("warehouse")
 
 
-def _run(path: Path, monkeypatch) -> nbformat.NotebookNode:
+def _run(path: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
     # The kernel is this interpreter ("python3" resolves to sys.executable in jupyter_client).
     client = NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=False,
@@ -46,13 +47,15 @@ def test_notebook_runs_and_prints_its_answers(name, tiny_warehouse, monkeypatch)
     monkeypatch.setenv("COINLAB_NB_USERS", "80")
     monkeypatch.setenv("COINLAB_NB_DAYS", "8")
     monkeypatch.setenv("COINLAB_NB_SEEDS", "1")
-    nb = _run(NOTEBOOKS / name, monkeypatch)
+    nb = _run(NOTEBOOKS / name)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
-    out = _stdout(nb)
-    for line in ANSWERS[name]:
-        assert line in out, f"{name} did not print {line!r}:\n{out}"
+    out = _stdout(nb).splitlines()
+    for prefix in ANSWERS[name]:
+        lines = [line for line in out if line.startswith(prefix)]
+        assert lines, f"{name} did not print {prefix!r}:\n{out}"
+        assert re.search(r"\d", lines[0]), f"{prefix} carries no figure: {lines[0]}"
     # the charts were drawn
     assert any("application/vnd.plotly.v1+json" in o.get("data", {}) or "text/html" in o.get("data", {})
                for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
