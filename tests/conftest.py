@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -58,3 +60,23 @@ def make_ledger(store_kind: str, request) -> Callable[..., Ledger]:
         return Ledger(SqlStore(url), **kw)
 
     return make
+
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config) -> None:
+    """End the process as soon as pytest has reported. DuckDB's nanobind bindings print
+    pages of "leaked instance" warnings when the interpreter finalizes while library
+    caches (Streamlit's AppTest, polars) still hold DuckDB objects, burying the summary
+    line. Every fixture has been torn down by now (the PostgreSQL cluster is stopped, Ray
+    shut down), so nothing is lost by skipping interpreter finalization."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)
