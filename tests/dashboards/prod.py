@@ -14,22 +14,15 @@ from ledger.sql import SqlStore, upgrade
 from market import coins as coin_ops
 from service.fake_stripe import FakeStripe
 from service.market_state import MarketState
+from tests.support.clock import Clock
 
 USERS = ["alice", "bob", "carol", "dave"]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def build(url: str, fake: FakeStripe) -> dict[str, Any]:
     """Populate the migrated ledger at ``url``; returns the ledger, economy, market and clock."""
     upgrade(url)
-    clock = Clock()
+    clock = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     ledger = Ledger(SqlStore(url), clock=clock)
     economy = Economy.build(ledger, load_config(), stripe_client=fake.client(max_network_retries=0),
                             webhook_secret=fake.webhook_secret)

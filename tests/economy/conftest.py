@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,24 +12,12 @@ from ledger import Ledger, MemoryStore
 from ledger.config import load_config
 from ledger.economy import Economy
 from service.fake_stripe import FakeStripe
-
-
-class Clock:
-    """A settable clock for the ledger: `clock.advance(days=1)`."""
-
-    def __init__(self, start: datetime = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: Any) -> None:
-        self.now += timedelta(**kw)
+from tests.support.clock import Clock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture

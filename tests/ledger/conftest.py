@@ -6,12 +6,13 @@ rejected request changed nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from ledger import Ledger, MemoryStore
+from tests.support.clock import Clock
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 STORES = ("memory", "sqlite", "postgres")
@@ -50,20 +51,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.definition.add_marker(pytest.mark.parametrize(["store_kind", *names], params))
 
 
-class Clock:
-    """A fixed clock: ``now`` only moves when the test calls ``advance``."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
 def snapshot(ledger: Ledger) -> tuple[Any, ...]:
     """Every stored balance, every journal row and every hold, in a comparable form."""
     store = ledger.store
@@ -76,7 +63,7 @@ def snapshot(ledger: Ledger) -> tuple[Any, ...]:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -54,6 +54,7 @@ from ledger import (
     TransferRequest,
 )
 from ledger.store import Store
+from tests.support.clock import Clock
 
 USERS = ("user:a", "user:b", "user:c")
 POOL = "pool:p"
@@ -72,16 +73,6 @@ payees = st.sampled_from((*USERS, POOL, BURN))
 Leg = tuple[str, str, str, Any, str | None]  # from, to, asset, amount, leg entry type
 
 
-class Clock:
-    """Fixed time that only the `advance_clock` rule moves (expiry needs it)."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 class ModelHold:
     def __init__(self, account: str, asset: str, amount: int, expires_at: Any) -> None:
         self.account, self.asset, self.amount, self.expires_at = account, asset, amount, expires_at
@@ -96,7 +87,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = Clock()
+        self.clock = Clock(datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
         self.store = type(self).make_store()
         self.ledger = Ledger(self.store, clock=self.clock)
         self.balances: dict[tuple[str, str], int] = defaultdict(int)

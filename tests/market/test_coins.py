@@ -8,21 +8,14 @@ import pytest
 
 from ledger import BURN, InsufficientFunds, Ledger, MemoryStore
 from market import CoinError, Exchange, MarketConfig, Vesting, vesting_account
+from tests.support.clock import Clock
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SYM = "HEATHER"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def make(**cfg) -> tuple[Exchange, Ledger, Clock]:
-    clock = Clock()
+    clock = Clock(T0)
     ledger = Ledger(MemoryStore(), clock=clock)
     return Exchange(ledger, MarketConfig.bare(**cfg), clock=clock), ledger, clock
 

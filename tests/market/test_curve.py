@@ -21,6 +21,7 @@ from market.curve import (
     reserve_account,
 )
 from market.portfolio import positions
+from tests.support.clock import Clock
 
 ALICE, BOB = "user:alice", "user:bob"
 RESERVE = reserve_account("HEATHER")
@@ -298,18 +299,10 @@ def test_reserve_always_covers_selling_back_the_whole_supply(config, script):
 
 
 # -- the market's defenses, plugged in through DefenseGuard ---------------------------
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def defended(**defenses):
     from market.config import MarketConfig
 
-    clock, alerts = Clock(), []
+    clock, alerts = Clock(T0), []
     ledger = Ledger(MemoryStore(), clock=clock)
     ledger.create_asset("HEATHER", 0)
     for u in (ALICE, BOB, "user:ring"):

@@ -22,6 +22,7 @@ from market import (
     RateLimit,
     Vesting,
 )
+from tests.support.clock import Clock
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SYM = "HEATHER"
@@ -31,26 +32,15 @@ PUMPER = "user:pump"
 HONEST = "user:ann"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, **kw) -> None:
-        self.now += timedelta(**kw)
-
-
 def make(allocation: int = 0, **cfg) -> tuple[Exchange, Ledger, Clock]:
-    clock = Clock()
+    clock = Clock(T0)
     ledger = Ledger(MemoryStore(), clock=clock)
     ex = Exchange(ledger, MarketConfig.bare(**cfg), clock=clock)
     for u in (MAKER, PUMPER, HONEST, "platform:buyback"):
         ledger.mint(u, 100_000_000)
     ex.launch(SYM, "Heather's coin", SELLER, initial_price=100, allocation=allocation)
     ex.airdrop(SYM, [MAKER, PUMPER, HONEST], 40_000)
-    clock.tick(days=2)  # the airdrop is old news for the minimum hold
+    clock.advance(days=2)  # the airdrop is old news for the minimum hold
     return ex, ledger, clock
 
 
@@ -93,7 +83,7 @@ def test_band_follows_the_vwap():
     ex, _, clock = make(**BAND)
     ex.limit(SYM, MAKER, "sell", 10, 108)
     ex.limit(SYM, HONEST, "buy", 10, 108)  # vwap 108: the band is now 98..118
-    clock.tick(minutes=1)
+    clock.advance(minutes=1)
     assert ex.limit(SYM, HONEST, "buy", 1, 117).status == OrderStatus.OPEN
 
 
@@ -107,7 +97,7 @@ def pump(ex: Exchange, clock: Clock, prices: list[int]) -> list:
     for p in prices:
         ex.limit(SYM, MAKER, "sell", 10, p)
         out.append(ex.limit(SYM, PUMPER, "buy", 10, p, tif="IOC"))
-        clock.tick(seconds=30)
+        clock.advance(seconds=30)
     return out
 
 
@@ -121,7 +111,7 @@ def test_breaker_pauses_matching_when_the_price_jumps():
     # while paused, new orders are refused
     late = ex.limit(SYM, PUMPER, "buy", 10, 125)
     assert late.status == OrderStatus.REJECTED and late.reason == "circuit_breaker"
-    clock.tick(minutes=16)
+    clock.advance(minutes=16)
     after = ex.limit(SYM, PUMPER, "buy", 10, 125, tif="IOC")
     assert after.status == OrderStatus.FILLED
     assert [a.action for a in alerts(ex, "circuit_breaker")] == ["paused", "rejected", "resumed"]
@@ -133,7 +123,7 @@ def test_breaker_in_queue_mode_runs_queued_orders_when_it_resumes():
     assert orders[3].status == OrderStatus.QUEUED
     queued = ex.limit(SYM, HONEST, "buy", 5, 125)
     assert queued.status == OrderStatus.QUEUED and queued.hold_id is None
-    clock.tick(minutes=16)
+    clock.advance(minutes=16)
     ex.advance()
     assert orders[3].status == OrderStatus.FILLED
     assert queued.status == OrderStatus.OPEN  # the pumper took the ask it would have hit
@@ -145,7 +135,7 @@ def test_breaker_queue_lets_a_gtd_order_expire_while_it_waits():
     pump(ex, clock, [100, 110, 119, 125])
     waiting = ex.limit(SYM, HONEST, "buy", 5, 90, tif="GTD", expires_at=clock.now + timedelta(minutes=5))
     assert waiting.status == OrderStatus.QUEUED
-    clock.tick(minutes=16)
+    clock.advance(minutes=16)
     ex.advance()
     assert waiting.status == OrderStatus.EXPIRED and waiting.hold_id is None
     assert waiting.id not in ex.live
@@ -224,11 +214,11 @@ def test_min_hold_stops_a_buy_and_immediate_dump():
     ledger.mint("user:flip", 1_000_000)
     ex.limit(SYM, MAKER, "sell", 1000, 100)
     ex.limit(SYM, "user:flip", "buy", 1000, 100)
-    clock.tick(hours=1)
+    clock.advance(hours=1)
     dump = ex.limit(SYM, "user:flip", "sell", 1000, 99)
     assert dump.status == OrderStatus.REJECTED and dump.reason == "min_hold"
     assert "86400" in alerts(ex, "min_hold")[0].reason
-    clock.tick(hours=24)
+    clock.advance(hours=24)
     assert ex.limit(SYM, "user:flip", "sell", 1000, 99).status == OrderStatus.OPEN
 
 
@@ -319,10 +309,10 @@ def test_rate_limit_stops_an_order_spammer():
     results = []
     for i in range(30):
         results.append(ex.limit(SYM, PUMPER, "buy", 1, 90 - i % 5))
-        clock.tick(seconds=1)
+        clock.advance(seconds=1)
     assert sum(o.reason == "rate_limit" for o in results) == 20
     assert len(alerts(ex, "rate_limit")) == 20
-    clock.tick(seconds=60)
+    clock.advance(seconds=60)
     assert ex.limit(SYM, PUMPER, "buy", 1, 90).status == OrderStatus.OPEN
 
 
@@ -330,5 +320,5 @@ def test_rate_limit_lets_a_normal_pace_through():
     ex, _, clock = make(**RATE)
     for _ in range(30):
         assert ex.limit(SYM, HONEST, "buy", 1, 90).status == OrderStatus.OPEN
-        clock.tick(seconds=7)
+        clock.advance(seconds=7)
     assert ex.alerts == []

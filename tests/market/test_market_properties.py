@@ -21,18 +21,11 @@ from market import (
     PriceBand,
     RateLimit,
 )
+from tests.support.clock import Clock
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SYM = "HEATHER"
 USERS = ["user:a", "user:b", "user:c"]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def random_stream(rng: random.Random, n: int) -> list[tuple]:
@@ -104,7 +97,7 @@ def check_invariants(ex: Exchange, ledger: Ledger, coin_total: int, brand_total:
 
 
 def run(stream: list, config: MarketConfig) -> Exchange:
-    clock = Clock()
+    clock = Clock(T0)
     ledger = Ledger(MemoryStore(), clock=clock)
     ex = Exchange(ledger, config, clock=clock)
     ex.launch(SYM, "Heather's coin", "user:heather", initial_price=10, allocation=1000)

@@ -8,21 +8,14 @@ import pytest
 
 from ledger import BURN, ESCROW, Ledger, MemoryStore
 from market import Exchange, MarketConfig, OrderError, OrderStatus
+from tests.support.clock import Clock
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SYM = "HEATHER"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def make(**cfg) -> tuple[Exchange, Ledger, Clock]:
-    clock = Clock()
+    clock = Clock(T0)
     ledger = Ledger(MemoryStore(), clock=clock)
     ex = Exchange(ledger, MarketConfig.bare(**cfg), clock=clock)
     ex.launch(SYM, "Heather's coin", "user:heather", initial_price=10, allocation=0)

@@ -10,19 +10,12 @@ from ledger.payment_store import MemoryPaymentStore, PaymentRecord, StoredEvent
 from ledger.pools import MemoryPoolStore, Pools
 from ledger.rules import EconomyRules
 from sim.adapters import IndexedMemoryStore, IndexedPaymentStore, IndexedPoolStore, SimRules
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 9, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.support.clock import Clock
 
 
 def test_sim_rules_pay_the_same_streaks_and_logins_as_the_journal_scan():
     cfg = load_config()
-    clock = Clock()
+    clock = Clock(datetime(2026, 1, 1, 9, tzinfo=UTC))
     real = EconomyRules(Ledger(MemoryStore(), clock=clock), cfg)
     sim = SimRules(Ledger(IndexedMemoryStore(), clock=clock), cfg)
     pattern = [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1]
@@ -38,7 +31,7 @@ def test_sim_rules_pay_the_same_streaks_and_logins_as_the_journal_scan():
 
 def test_staked_on_follows_the_stakes_in_the_journal():
     cfg = load_config(overrides={"phase2": {"daily_bonus_requires_stake": True}})
-    clock = Clock()
+    clock = Clock(datetime(2026, 1, 1, 9, tzinfo=UTC))
     for rules in (EconomyRules(Ledger(MemoryStore(), clock=clock), cfg),
                   SimRules(Ledger(IndexedMemoryStore(), clock=clock), cfg)):
         rules.ledger.mint("user:bob", 50)
