@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     problems.install(app)
     for module in (coins, webhooks, pools, market, admin, health):
         app.include_router(module.router)
-    app.add_middleware(IdempotencyMiddleware, engine=state.engine)
+    app.add_middleware(IdempotencyMiddleware, store=state.idempotency)
     if settings.log_requests:
         _json_logs()
         app.add_middleware(RequestLogMiddleware)

@@ -1,60 +1,57 @@
-"""Group commit for the request threads: `BatchingStore` wraps the ledger's Store so
-that `apply` calls made at the same time by different requests are committed together
-through the store's own `apply_many` (one COMMIT for the lot).
+"""Group commit: writes that concurrent requests make at the same time are committed
+together, one COMMIT (one fsync on PostgreSQL) for the lot.
 
-Why: one commit per request is what limits durable writes/s on PostgreSQL (each
-COMMIT waits for its fsync); `apply_many` applies each request on its own (one failing
-does not fail the others) with the same rules and idempotency as `apply`, and nothing
-is acknowledged before its COMMIT has returned. No request waits for a timer: a batch
-is whatever queued while the previous COMMIT was in flight, so an idle service
-commits each request at once.
+`GroupCommit` is the mechanism: callers `submit` items from any thread and get a
+Future; committer threads take whatever queued while the previous batch was in
+flight and hand it to one ``run_batch`` call. No item waits for a timer, so an idle
+service commits each write at once, and nothing is acknowledged (no Future is
+resolved) before its batch's COMMIT has returned. ``run_batch`` answers each item on
+its own (a value or an exception), so one item failing does not fail the others; an
+exception from ``run_batch`` itself fails the whole batch.
 
-Everything but `apply` passes straight through to the wrapped store."""
+`BatchingStore` uses it for the ledger (the store's own ``apply_many``: same rules and
+idempotency as ``apply``); service.idempotency uses it for stored HTTP responses."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ledger import LedgerError, Transaction, TransferRequest
 
-__all__ = ["BatchingStore"]
+__all__ = ["BatchingStore", "GroupCommit"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
-class BatchingStore:
-    def __init__(self, inner: Any, *, max_batch: int = 200, committers: int = 2) -> None:
-        self.inner = inner
+class GroupCommit(Generic[T, R]):
+    def __init__(self, run_batch: Callable[[list[T]], Sequence[R | BaseException]], *, max_batch: int = 200,
+                 committers: int = 2, name: str = "commit") -> None:
+        self.run_batch = run_batch
         self.max_batch = max_batch
-        self._queue: list[tuple[TransferRequest, datetime, Future[Transaction | LedgerError]]] = []
+        self._queue: list[tuple[T, Future[R]]] = []
         self._cond = threading.Condition()
         self._closed = False
-        self._threads = [threading.Thread(target=self._run, name=f"ledger-commit-{i}", daemon=True)
+        self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True)
                          for i in range(committers)]
         for t in self._threads:
             t.start()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def apply(self, request: TransferRequest, now: datetime) -> Transaction:
-        fut: Future[Transaction | LedgerError] = Future()
+    def submit(self, item: T) -> Future[R]:
+        fut: Future[R] = Future()
         with self._cond:
             if self._closed:
-                raise RuntimeError("the ledger store is closed")
-            self._queue.append((request, now, fut))
+                raise RuntimeError("closed: no more writes are accepted")
+            self._queue.append((item, fut))
             self._cond.notify()
-        result = fut.result()
-        if isinstance(result, LedgerError):
-            raise result
-        return result
-
-    def apply_many(self, requests: Sequence[TransferRequest], now: datetime) -> list[Transaction | LedgerError]:
-        return self.inner.apply_many(requests, now)
+        return fut
 
     def close(self) -> None:
+        """Commit what is queued, then stop."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
@@ -70,10 +67,41 @@ class BatchingStore:
                     return
                 batch, self._queue[:] = self._queue[: self.max_batch], self._queue[self.max_batch:]
             try:
-                results = self.inner.apply_many([r for r, _, _ in batch], max(n for _, n, _ in batch))
+                results = self.run_batch([item for item, _ in batch])
             except BaseException as err:  # the commit itself failed: nobody's write is acknowledged
-                for _, _, fut in batch:
+                for _, fut in batch:
                     fut.set_exception(err)
                 continue
-            for (_, _, fut), result in zip(batch, results, strict=True):
-                fut.set_result(result)
+            for (_, fut), result in zip(batch, results, strict=True):
+                if isinstance(result, BaseException):
+                    fut.set_exception(result)
+                else:
+                    fut.set_result(result)
+
+
+class BatchingStore:
+    """Wraps the ledger's Store so that `apply` calls made at the same time by different
+    request threads are committed together through the store's ``apply_many``.
+    Everything but `apply` passes straight through to the wrapped store."""
+
+    def __init__(self, inner: Any, *, max_batch: int = 200, committers: int = 2) -> None:
+        self.inner = inner
+        self._group: GroupCommit[tuple[TransferRequest, datetime], Transaction] = GroupCommit(
+            self._apply_batch, max_batch=max_batch, committers=committers, name="ledger-commit")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def apply(self, request: TransferRequest, now: datetime) -> Transaction:
+        return self._group.submit((request, now)).result()
+
+    def apply_many(self, requests: Sequence[TransferRequest], now: datetime) -> list[Transaction | LedgerError]:
+        return self.inner.apply_many(requests, now)
+
+    def close(self) -> None:
+        self._group.close()
+
+    def _apply_batch(self, batch: list[tuple[TransferRequest, datetime]]) -> list[Transaction | LedgerError]:
+        # one clock reading for the batch: the latest, so no transaction is stamped
+        # before a request that was already waiting for it
+        return self.inner.apply_many([r for r, _ in batch], max(n for _, n in batch))

@@ -9,7 +9,11 @@ the token's own user for a user token, otherwise the ``X-User-Id`` header.
 - `ServerUser`: a write only the app's server may make for a user (rewards, brand-coin
   earnings: a user token must not pay itself).
 - `Admin`: admin scope.
-Every denial raises ApiError(401/403), which is logged and changes nothing."""
+Every denial raises ApiError(401/403), which is logged and changes nothing.
+
+The dependencies are ``async def`` although they do not await (but for a key missing
+from the cache): FastAPI runs a plain ``def`` dependency in the thread pool, and
+those hops cost more CPU than everything else a request's credentials need."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from .keys import USER_ID_RE, ApiKey
 from .market_state import MarketState
@@ -25,7 +30,7 @@ from .middleware import idempotency_owner
 from .problems import ApiError
 from .state import ServiceState
 
-__all__ = ["Admin", "Caller", "IdemKey", "Market", "ReadUser", "Server", "ServerUser", "StateDep", "WriteUser"]
+__all__ = ["Admin", "Caller", "IdemKey", "Market", "ReadUser", "Server", "ServerUser", "StateDep", "WriteUser", "require_market"]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key or user token: ck_<id>_<secret>")
 _user_header = APIKeyHeader(name="X-User-Id", auto_error=False,
@@ -34,19 +39,21 @@ WRITERS = frozenset({"app", "admin", "user"})
 SERVERS = frozenset({"app", "admin"})
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     return request.app.state.coinlab
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def authenticate(request: Request, state: StateDep,
-                 bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiKey:
+async def authenticate(request: Request, state: StateDep,
+                       bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiKey:
     token = bearer.credentials if bearer is not None else request.headers.get("x-api-key")
     if not token:
         raise ApiError(401, "unauthenticated", "an API key or user token is required")
-    key = state.keys.verify(token)
+    cached = state.keys.cached(token)
+    # not in the cache: a database read, so off the event loop
+    key = await run_in_threadpool(state.keys.verify, token) if cached is False else cached
     if key is None:
         raise ApiError(401, "unauthenticated", "unknown or revoked credential")
     request.state.key_id = key.id
@@ -76,26 +83,26 @@ def _scope(key: ApiKey, allowed: frozenset[str], what: str) -> None:
         raise ApiError(403, "forbidden", f"a {key.scope} credential may not {what}", scope=key.scope)
 
 
-def read_user(request: Request, key: Caller, user: Annotated[str | None, Depends(_user_header)]) -> str:
+async def read_user(request: Request, key: Caller, user: Annotated[str | None, Depends(_user_header)]) -> str:
     return _acting(request, key, user)
 
 
-def write_user(request: Request, key: Caller, user: Annotated[str | None, Depends(_user_header)]) -> str:
+async def write_user(request: Request, key: Caller, user: Annotated[str | None, Depends(_user_header)]) -> str:
     _scope(key, WRITERS, "write")
     return _acting(request, key, user)
 
 
-def server_user(request: Request, key: Caller, user: Annotated[str | None, Depends(_user_header)]) -> str:
+async def server_user(request: Request, key: Caller, user: Annotated[str | None, Depends(_user_header)]) -> str:
     _scope(key, SERVERS, "make this change (server-to-server only)")
     return _acting(request, key, user)
 
 
-def server(key: Caller) -> ApiKey:
+async def server(key: Caller) -> ApiKey:
     _scope(key, SERVERS, "make this change (server-to-server only)")
     return key
 
 
-def admin(key: Caller) -> ApiKey:
+async def admin(key: Caller) -> ApiKey:
     _scope(key, frozenset({"admin"}), "use the admin routes")
     return key
 
@@ -107,7 +114,7 @@ Server = Annotated[ApiKey, Depends(server)]
 Admin = Annotated[ApiKey, Depends(admin)]
 
 
-def idem_key(request: Request, idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> str | None:
+async def idem_key(request: Request, idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> str | None:
     """The ledger idempotency key for this request's Idempotency-Key (scoped to the
     caller), so a ledger write made by a request that died before its response was
     stored is replayed, not repeated, when the client retries."""
@@ -121,11 +128,15 @@ def idem_key(request: Request, idempotency_key: Annotated[str | None, Header(max
 IdemKey = Annotated[str | None, Depends(idem_key)]
 
 
-def market(state: StateDep) -> MarketState:
+def require_market(state: ServiceState) -> MarketState:
     if state.market is None:
         raise ApiError(503, "market_single_worker",
                        "the brand-coin market runs only when the service has one worker (--workers 1)")
     return state.market
+
+
+async def market(state: StateDep) -> MarketState:
+    return require_market(state)
 
 
 Market = Annotated[MarketState, Depends(market)]

@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
@@ -81,6 +81,13 @@ class KeyStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
         return [ApiKey(r.id, r.scope, r.user_id, r.name, _utc(r.created_at), _utc(r.revoked_at)) for r in rows]  # type: ignore[arg-type]
+
+    def cached(self, token: str) -> ApiKey | None | Literal[False]:
+        """What `verify` would answer from the cache alone; False when it must read the database."""
+        hit = self._cache.get(hash_secret(token))
+        if hit is not None and time.monotonic() - hit[0] < self.cache_seconds:
+            return hit[1]
+        return False
 
     def verify(self, token: str) -> ApiKey | None:
         """The live key this token belongs to, or None."""

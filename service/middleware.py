@@ -5,30 +5,21 @@ request, and the request body can be read once and handed on."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import time
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.service_schema import http_idempotency
-
+from .idempotency import IdempotencyStore
 from .problems import problem
 
 __all__ = ["IdempotencyMiddleware", "RequestLogMiddleware", "idempotency_owner"]
 
 access_log = logging.getLogger("coinlab.access")
-# A first request that has not finished after this long is taken to have died with its
-# process (SIGKILL mid-request); a retry may then run it again. Ledger writes are also
-# keyed by the same Idempotency-Key, so a rerun replays what had been committed.
-STALE_AFTER = timedelta(seconds=30)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -74,14 +65,9 @@ class RequestLogMiddleware:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+    def __init__(self, app: ASGIApp, store: IdempotencyStore) -> None:
         self.app = app
-        self.engine = engine
-        # Claim and finish are single statements: on PostgreSQL run them in autocommit
-        # (one round trip instead of BEGIN, statement, COMMIT). SQLite keeps its
-        # explicit BEGIN IMMEDIATE (ledger.sql.make_engine) so writers queue, not fail.
-        pg = engine.dialect.name == "postgresql"
-        self._single = engine.execution_options(isolation_level="AUTOCOMMIT") if pg else engine
+        self.store = store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -104,7 +90,8 @@ class IdempotencyMiddleware:
                                   _header(scope, b"x-user-id"))
         fingerprint = hashlib.sha256(b"%s %s?%s\n%s" % (
             scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body)).hexdigest()
-        verdict, stored = await run_in_threadpool(self._claim, owner, key, fingerprint)
+        # awaited straight from the committer thread's Future: no thread-pool hop
+        verdict, stored = await asyncio.wrap_future(self.store.claim(owner, key, fingerprint))
         if verdict == "conflict":
             await problem(409, "idempotency_conflict",
                           "this Idempotency-Key was used with a different request", key=key)(scope, receive, send)
@@ -153,40 +140,5 @@ class IdempotencyMiddleware:
             # Keep what a client may act on; forget denials and server errors so a
             # retry (with credentials, or after the fault) runs for real.
             keep = status < 500 and status not in (401, 403)
-            await run_in_threadpool(self._finish, owner, key, keep, status, content_type, b"".join(chunks))
-
-    # -- storage (run in the thread pool) ------------------------------------------------
-    def _claim(self, owner: str, key: str, fingerprint: str) -> tuple[str, Any]:
-        now = datetime.now(UTC)
-        t = http_idempotency
-        try:
-            with self._single.begin() as conn:
-                conn.execute(insert(t).values(owner=owner, key=key, fingerprint=fingerprint, created_at=now))
-            return "run", None
-        except IntegrityError:
-            pass
-        with self.engine.begin() as conn:
-            row = conn.execute(select(t).where(t.c.owner == owner, t.c.key == key)).first()
-            if row is None:  # the first request was denied or failed in between: run it
-                conn.execute(insert(t).values(owner=owner, key=key, fingerprint=fingerprint, created_at=now))
-                return "run", None
-            if row.fingerprint != fingerprint:
-                return "conflict", None
-            if row.status is not None:
-                return "replay", (row.status, row.content_type or "application/json", bytes(row.body or b""))
-            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-            if now - created < STALE_AFTER:
-                return "busy", None
-            taken = conn.execute(update(t).where(t.c.owner == owner, t.c.key == key, t.c.status.is_(None),
-                                                 t.c.created_at == row.created_at)
-                                 .values(created_at=now)).rowcount
-            return ("run", None) if taken else ("busy", None)
-
-    def _finish(self, owner: str, key: str, keep: bool, status: int, content_type: str, body: bytes) -> None:
-        t = http_idempotency
-        where = (t.c.owner == owner, t.c.key == key, t.c.status.is_(None))
-        with self._single.begin() as conn:
-            if keep:
-                conn.execute(update(t).where(*where).values(status=status, content_type=content_type, body=body))
-            else:
-                conn.execute(delete(t).where(*where))
+            await asyncio.wrap_future(self.store.finish(owner, key, keep=keep, status=status,
+                                                        content_type=content_type, body=b"".join(chunks)))

@@ -18,8 +18,8 @@ class Settings(BaseSettings):
     stripe_*: the Stripe API key, an alternative API base (the local fake in tests) and
       the webhook signing secret.
     migrate: apply migrations when the app starts.
-    group_commit: commit the ledger writes of concurrent requests together (one COMMIT
-      per batch; see service.batching).
+    group_commit: commit the ledger writes, and the stored Idempotency-Key responses, of
+      concurrent requests together (one COMMIT per batch; see service.batching).
     key_cache_seconds: how long a verified API key is remembered in the process (a
       revoked key stops working within this time)."""
 

@@ -12,6 +12,7 @@ from ledger.payments import make_stripe_client
 from ledger.sql import SqlStore, upgrade
 
 from .batching import BatchingStore
+from .idempotency import IdempotencyStore
 from .keys import KeyStore
 from .market_state import MarketState
 from .settings import Settings
@@ -34,6 +35,7 @@ class ServiceState:
         client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
         self.economy = Economy.build(self.ledger, load_config(settings.economy_config), stripe_client=client,
                                      webhook_secret=settings.stripe_webhook_secret)
+        self.idempotency = IdempotencyStore(self.engine, group_commit=settings.group_commit)
         self.keys = KeyStore(self.engine, settings.key_cache_seconds)
         # The market commits directly: it holds its lock across each order's ledger
         # posts, and waiting for a shared batch there would serialize every order behind it.
@@ -46,4 +48,5 @@ class ServiceState:
     def close(self) -> None:
         if self.batching is not None:
             self.batching.close()
+        self.idempotency.close()
         self.engine.dispose()

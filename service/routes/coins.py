@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from ledger import EntryType, Transaction, user_account
 from market.coins import CoinError
 
-from ..deps import Caller, IdemKey, ReadUser, ServerUser, StateDep, WriteUser
+from ..deps import Caller, IdemKey, ReadUser, ServerUser, StateDep, WriteUser, require_market
 from ..problems import ApiError, error_responses
 from ..schemas import (
     BalanceOut,
@@ -118,9 +118,7 @@ def transfer(body: TransferIn, state: StateDep, user: WriteUser, idem: IdemKey) 
         tx = state.ledger.transfer(frm, to, body.amount, "COIN", EntryType.TRANSFER, key=idem,
                                    ref_type="user", ref_id=body.to_user_id, note=body.note)
     else:
-        from ..deps import market
-
-        m = market(state)
+        m = require_market(state)
         if body.asset not in m.exchange.coins:
             raise ApiError(404, "not_found", f"no brand coin {body.asset!r}", symbol=body.asset)
         m.run(body.asset, lambda ex: ex.transfer(body.asset, frm, to, body.amount, key=idem))

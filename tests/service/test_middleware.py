@@ -6,11 +6,24 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import insert
 
 from ledger import user_account
 from ledger.service_schema import http_idempotency
 from service.middleware import idempotency_owner
+from service.state import ServiceState
+from tests.service.conftest import settings_for
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def state(request, fake_stripe):
+    """The service on both databases: on PostgreSQL, Idempotency-Key claims and stored
+    responses are committed in groups (service.idempotency)."""
+    s = ServiceState(settings_for(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"),
+                                  fake_stripe))
+    yield s
+    s.close()
 
 
 def _send(client, creds, key, amount=3, token=None):
@@ -95,8 +108,6 @@ def test_every_request_logs_one_json_line(sqlite_url):
     from fastapi.testclient import TestClient
 
     from service.app import create_app
-    from service.state import ServiceState
-    from tests.service.conftest import settings_for
 
     s = ServiceState(settings_for(sqlite_url, log_requests=True))
     token = s.keys.create("user", user_id="zed")[1]
