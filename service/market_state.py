@@ -1,19 +1,27 @@
 """The brand-coin market inside the service: one `market.Exchange` per process, its
-state written to the database after every change so the books survive a restart.
+state written to the database with every change so the books survive a restart.
 
 Why this shape: the Exchange keeps its books in memory (that is what makes matching
-fast), and the ledger commits each fill on its own, so the order rows here are written
-just after the ledger has committed. A crash in between leaves a hold without a
-matching order row (or a row that no longer matches its hold); `restore` reconciles at
-start-up: a resting order is put back in its book only when its hold is still LOCKED
-for exactly what the row says, and every other market hold is returned to its owner
-(the order is cancelled with reason ``restart_reconcile``). Coins are recorded before
-the ledger launches them, and a record whose asset never reached the ledger is dropped.
+fast). One thread, the sequencer, makes every change to it, in arrival order: request
+threads hand it a job (`run`) and wait for the outcome. It takes whatever jobs queued
+while the previous batch was committing and runs them in ONE database transaction
+(`SqlStore.session`): each fill, lock and cancel is still its own atomic ledger request,
+validated on rows this transaction holds, and the order and trade rows are written in
+the same transaction, so the ledger and the books' rows commit together (one fsync per
+batch instead of two or more per order). Nothing is acknowledged before the COMMIT.
+
+If the batch's transaction fails (a deadlock with other writers, a lost connection),
+the database has none of it but the Exchange in memory has moved on: it is rebuilt
+from the database (`restore`) and the batch's jobs are run again one by one, each in
+its own transaction. `restore` also reconciles at start-up: a resting order is put back
+in its book only when its hold is still LOCKED for exactly what the row says, and every
+other market hold is returned to its owner (the order is cancelled with reason
+``restart_reconcile``). Coins are recorded before the ledger launches them, and a
+record whose asset never reached the ledger is dropped.
 
 One process owns the books: with several uvicorn workers each would hold its own
 books, so the service refuses market routes unless it runs with one worker (see
-``Settings.workers``). Every call here holds one lock, because FastAPI runs sync
-routes in a thread pool and the Exchange is not thread-safe.
+``Settings.workers``). Readers take ``lock`` to see the Exchange between batches.
 
 This module reaches into `Exchange` internals (``coins``, ``markets``, ``live``, the
 id counters) to rebuild it without relaunching coins: a thin adapter, because market/
@@ -21,17 +29,20 @@ has no restore API."""
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from heapq import heappush
 from itertools import count
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from ledger import HoldStatus, Ledger, LedgerError
 from ledger.service_schema import brand_coins, market_orders, market_trades
@@ -44,6 +55,8 @@ from market.config import MarketConfig
 from market.exchange import Exchange
 from market.matching import CoinMarket
 from market.trades import Trade
+
+from .batching import GroupCommit
 
 __all__ = ["MarketState", "order_dict"]
 
@@ -68,80 +81,149 @@ def order_dict(o: Order) -> dict[str, Any]:
             "hold_id": o.hold_id, "locked": o.locked, "reason": o.reason, "created_at": o.created_at}
 
 
+class _Job(NamedTuple):
+    symbol: str | None  # the coin whose changed orders are persisted afterwards
+    fn: Callable[[Exchange], Any]
+    extra: tuple[Order, ...]  # other orders the job may change
+
+
 class MarketState:
     def __init__(self, ledger: Ledger, engine: Engine, config: MarketConfig | None = None) -> None:
         self.ledger = ledger
+        self.store: Any = ledger.store  # a SqlStore: the sequencer needs its `session`
         self.engine = engine
+        self.config = config or MarketConfig()
         self.lock = threading.RLock()
-        self.exchange = Exchange(ledger, config or MarketConfig())
+        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._conn: Connection | None = None  # the sequencer's open transaction
+        # SQLite has one writer: a batch transaction would lock out the separate short
+        # transactions a launch makes (accounts, assets), so there each job's writes
+        # commit as they go, as they would in a single-user tool.
+        self._batched = engine.dialect.name == "postgresql"
+        self.restored = 0
+        self.reconciled = 0
+        self._load()
+        self._sequencer: GroupCommit[_Job, Any] = GroupCommit(self._run_batch, max_batch=100, committers=1,
+                                                              name="market")
+
+    def _load(self) -> None:
+        self.exchange = Exchange(self.ledger, self.config)
         self._fresh: list[Trade] = []
         self.exchange.subscribe(on_trade=self._fresh.append)
         self._saved: dict[int, tuple[Any, ...]] = {}
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        self.restored = 0
-        self.reconciled = 0
         self.restore()
+
+    def close(self) -> None:
+        self._sequencer.close()
 
     # -- running one change --------------------------------------------------------------
     def run(self, symbol: str | None, fn: Callable[[Exchange], T], extra: Iterable[Order] = ()) -> T:
-        """Run ``fn`` on the exchange under the lock, then persist every order of
-        ``symbol`` that changed and the trades it made."""
-        with self.lock:
-            market = self.exchange.markets.get(symbol) if symbol else None
-            before = list(market.book.orders.values()) if market is not None else []
-            result: Any = None
-            try:
-                result = fn(self.exchange)
-            finally:
-                after = list(market.book.orders.values()) if market is not None else []
-                touched = [*before, *after, *extra]
-                if isinstance(result, Order):
-                    touched.append(result)
-                self._persist(touched)
-            return result
+        """Have the sequencer run ``fn`` on the exchange, persist every order of ``symbol``
+        that changed (and ``extra``) and the trades it made; returns once committed. An
+        Order result is a snapshot: the live order may change in later batches."""
+        result: T = self._sequencer.submit(_Job(symbol, fn, tuple(extra))).result()
+        return result
 
     def submit(self, symbol: str, **kw: Any) -> Order:
         return self.run(symbol, lambda ex: ex.submit(symbol, **kw))
 
     def cancel(self, order_id: int, account: str) -> Order:
-        with self.lock:
-            order = self.exchange.live.get(order_id)
-            symbol = order.symbol if order is not None else None
-            return self.run(symbol, lambda ex: ex.cancel(order_id, account=account),
-                            [order] if order is not None else [])
+        order = self.exchange.live.get(order_id)  # only to know which book to persist
+        return self.run(order.symbol if order is not None else None,
+                        lambda ex: ex.cancel(order_id, account=account), [order] if order is not None else [])
 
     def launch(self, symbol: str, name: str, seller: str, *, initial_price: int,
                max_supply: int | None, allocation: int | None) -> BrandCoin:
+        return self.run(None, lambda ex: self._launch(symbol, name, seller, initial_price=initial_price,
+                                                      max_supply=max_supply, allocation=allocation))
+
+    # -- the sequencer -------------------------------------------------------------------
+    def _run_batch(self, jobs: list[_Job]) -> list[Any]:
         with self.lock:
-            ex, cfg = self.exchange, self.exchange.config
-            if type(symbol) is not str or not SYMBOL_RE.match(symbol) or symbol in ("COIN", "USD"):
-                raise CoinError(f"coin symbol must be 2-16 upper-case letters/digits, not COIN or USD; got {symbol!r}")
-            if symbol in ex.coins or symbol in self.ledger.store.assets():
-                raise CoinError(f"symbol {symbol!r} is already taken")
-            max_supply = cfg.max_supply if max_supply is None else max_supply
-            if allocation is None and type(max_supply) is int:
-                allocation = max_supply * cfg.seller_allocation_bps // 10000
-            now = ex.clock()
-            vest = cfg.vesting
-            # recorded first: a crash after the ledger launch must not lose the coin
-            with self.engine.begin() as conn:
-                conn.execute(insert(brand_coins).values(
-                    symbol=symbol, name=name, seller=seller, max_supply=max_supply, initial_price=initial_price,
-                    launched_at=now, allocation=allocation or 0, cliff_days=vest.cliff_days if vest.enabled else 0,
-                    vesting_days=vest.duration_days if vest.enabled else 0, floor_price=None))
+            if not self._batched:
+                return [self._attempt(job) for job in jobs]
             try:
-                coin = ex.launch(symbol, name, seller, initial_price=initial_price, max_supply=max_supply,
-                                 allocation=allocation, now=now)
-            except BaseException:
-                with self.engine.begin() as conn:
-                    conn.execute(delete(brand_coins).where(brand_coins.c.symbol == symbol))
-                raise
-            if coin.floor_price is not None:
-                with self.engine.begin() as conn:
-                    conn.execute(brand_coins.update().where(brand_coins.c.symbol == symbol)
-                                 .values(floor_price=coin.floor_price))
-            self._persist(ex.markets[symbol].book.orders.values())
-            return coin
+                with self.store.session() as conn:
+                    self._conn = conn
+                    return [self._attempt(job) for job in jobs]
+            except Exception:
+                # nothing of the batch was committed, but the books moved: rebuild them
+                # from the database, then give each job a transaction of its own
+                self._load()
+                out = []
+                for job in jobs:
+                    try:
+                        with self.store.session() as conn:
+                            self._conn = conn
+                            out.append(self._attempt(job))
+                    except Exception as err:
+                        self._load()
+                        out.append(err)
+                return out
+            finally:
+                self._conn = None
+
+    def _attempt(self, job: _Job) -> Any:
+        """One job; its own failure is its result, but a database error fails the batch
+        (the transaction is aborted: nothing after it could be written)."""
+        market = self.exchange.markets.get(job.symbol) if job.symbol else None
+        before = list(market.book.orders.values()) if market is not None else []
+        result: Any = None
+        try:
+            result = job.fn(self.exchange)
+        except DBAPIError:
+            raise
+        except Exception as err:
+            result = err
+        after = list(market.book.orders.values()) if market is not None else []
+        touched = [*before, *after, *job.extra]
+        if isinstance(result, Order):
+            touched.append(result)
+            result = copy.copy(result)
+        self._persist(touched)
+        return result
+
+    def _launch(self, symbol: str, name: str, seller: str, *, initial_price: int,
+                max_supply: int | None, allocation: int | None) -> BrandCoin:
+        ex, cfg = self.exchange, self.exchange.config
+        if type(symbol) is not str or not SYMBOL_RE.match(symbol) or symbol in ("COIN", "USD"):
+            raise CoinError(f"coin symbol must be 2-16 upper-case letters/digits, not COIN or USD; got {symbol!r}")
+        if symbol in ex.coins or symbol in self.ledger.store.assets():
+            raise CoinError(f"symbol {symbol!r} is already taken")
+        max_supply = cfg.max_supply if max_supply is None else max_supply
+        if allocation is None and type(max_supply) is int:
+            allocation = max_supply * cfg.seller_allocation_bps // 10000
+        now = ex.clock()
+        vest = cfg.vesting
+        # recorded first, in a transaction of its own: a crash after the ledger launch
+        # must not lose the coin (restore drops a record the ledger never got)
+        with self.engine.begin() as conn:
+            conn.execute(insert(brand_coins).values(
+                symbol=symbol, name=name, seller=seller, max_supply=max_supply, initial_price=initial_price,
+                launched_at=now, allocation=allocation or 0, cliff_days=vest.cliff_days if vest.enabled else 0,
+                vesting_days=vest.duration_days if vest.enabled else 0, floor_price=None))
+        try:
+            coin = ex.launch(symbol, name, seller, initial_price=initial_price, max_supply=max_supply,
+                             allocation=allocation, now=now)
+        except BaseException:
+            with self.engine.begin() as conn:
+                conn.execute(delete(brand_coins).where(brand_coins.c.symbol == symbol))
+            raise
+        if coin.floor_price is not None:
+            with self._writing() as conn:
+                conn.execute(brand_coins.update().where(brand_coins.c.symbol == symbol)
+                             .values(floor_price=coin.floor_price))
+        self._persist(ex.markets[symbol].book.orders.values())
+        return coin
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """The batch's transaction, or (SQLite) one of its own."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        with self.engine.begin() as conn:
+            yield conn
 
     # -- persistence -----------------------------------------------------------------------
     def _persist(self, orders: Iterable[Order]) -> None:
@@ -152,7 +234,7 @@ class MarketState:
         trades, self._fresh[:] = list(self._fresh), []
         if not changed and not trades:
             return
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             if changed:
                 stmt = self._insert(market_orders)
                 cols = ("remaining", "filled", "status", "hold_id", "locked", "reason")

@@ -46,6 +46,8 @@ class ServiceState:
             return conn.execute(text("SELECT 1")).scalar() == 1
 
     def close(self) -> None:
+        if self.market is not None:
+            self.market.close()
         if self.batching is not None:
             self.batching.close()
         self.idempotency.close()

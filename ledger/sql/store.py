@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -151,6 +152,7 @@ class SqlStore:
         self._known_accounts: set[str] = set()
         self._assets: dict[str, Asset] = {}
         self._load_assets()
+        self._session = threading.local()  # see `session`
 
     # -- setup ---------------------------------------------------------------
     def _load_assets(self, conn: Connection | None = None) -> None:
@@ -200,6 +202,39 @@ class SqlStore:
     def new_id(self, prefix: str) -> str:
         return f"{prefix}{uuid.uuid4().hex}"
 
+    # -- one transaction for many calls ----------------------------------------
+    @contextmanager
+    def session(self) -> Iterator[Connection]:
+        """Run this thread's store calls in one database transaction, committed when the
+        block ends (rolled back if it raises); yields its connection, so the caller's own
+        statements can join it. Writes (`apply`, `apply_many`) join it, and
+        the reads `balance`, `balances`, `get_hold` and `holds` see them; other threads are
+        not affected. What the block's writes did is final only once it has returned.
+
+        For a caller that makes many dependent writes in sequence (the market's sequencer:
+        every fill is still its own atomic request, validated on rows locked by this
+        transaction) and would otherwise pay a COMMIT, and its fsync, for each. A database
+        error (e.g. a deadlock) inside aborts the whole block; nothing is retried here."""
+        if getattr(self._session, "conn", None) is not None:
+            raise RuntimeError("a store session is already open on this thread")
+        created: set[str] = set()
+        try:
+            with self.engine.begin() as conn:
+                self._session.conn, self._session.created = conn, created
+                yield conn
+        finally:
+            self._session.conn = None
+        self._known_accounts |= created  # only once committed
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        conn = getattr(self._session, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.connect() as own:
+            yield own
+
     # -- writing -------------------------------------------------------------
     def apply(self, request: TransferRequest, now: datetime) -> Transaction:
         result = self.apply_many([request], now)[0]
@@ -210,6 +245,9 @@ class SqlStore:
     def apply_many(
         self, requests: Sequence[TransferRequest], now: datetime
     ) -> list[Transaction | LedgerError]:
+        conn = getattr(self._session, "conn", None)
+        if conn is not None:
+            return self._apply_in(conn, requests, now, self._session.created)
         for attempt in range(_MAX_ATTEMPTS):
             try:
                 created: set[str] = set()
@@ -399,19 +437,19 @@ class SqlStore:
 
     # -- reading -------------------------------------------------------------
     def balance(self, account: str, asset: str) -> int:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             value = conn.scalar(select(s.balances.c.balance).where(
                 s.balances.c.account == account, s.balances.c.asset == asset))
         return int(value or 0)
 
     def balances(self, account: str) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(select(s.balances.c.asset, s.balances.c.balance)
                                 .where(s.balances.c.account == account))
             return {r.asset: r.balance for r in rows}
 
     def get_hold(self, hold_id: str) -> Hold | None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(select(s.holds).where(s.holds.c.id == hold_id)).first()
         return _hold(row) if row else None
 
@@ -421,7 +459,7 @@ class SqlStore:
             q = q.where(s.holds.c.account == account)
         if status is not None:
             q = q.where(s.holds.c.status == status)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [_hold(r) for r in conn.execute(q)]
 
     def entries(

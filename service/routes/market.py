@@ -137,7 +137,8 @@ def cancel_order(order_id: int, m: Market, user: WriteUser) -> OrderOut:
             raise ApiError(404, "not_found", f"no open order {order_id}", order_id=order_id)
         if order.account != user_account(user):
             raise ApiError(403, "forbidden", f"order {order_id} is not {user}'s", order_id=order_id)
-        return _order_out(m.cancel(order_id, user_account(user)))
+    # not under the lock: the sequencer takes it to run the cancel (which checks again)
+    return _order_out(m.cancel(order_id, user_account(user)))
 
 
 # -- market data ----------------------------------------------------------------------------
