@@ -81,25 +81,34 @@ class GroupCommit(Generic[T, R]):
 
 class BatchingStore:
     """Wraps the ledger's Store so that `apply` calls made at the same time by different
-    request threads are committed together through the store's ``apply_many``.
+    request threads are committed together: through the process's writer where there is
+    one (PostgreSQL: service.writer), else through the store's ``apply_many``.
     Everything but `apply` passes straight through to the wrapped store."""
 
-    def __init__(self, inner: Any, *, max_batch: int = 200, committers: int = 2) -> None:
+    def __init__(self, inner: Any, *, writer: Any = None, max_batch: int = 200, committers: int = 2) -> None:
         self.inner = inner
-        self._group: GroupCommit[tuple[TransferRequest, datetime], Transaction] = GroupCommit(
-            self._apply_batch, max_batch=max_batch, committers=committers, name="ledger-commit")
+        self.writer = writer
+        self._group: GroupCommit[tuple[TransferRequest, datetime], Transaction] | None = None
+        if writer is None:
+            self._group = GroupCommit(self._apply_batch, max_batch=max_batch, committers=committers,
+                                      name="ledger-commit")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def apply(self, request: TransferRequest, now: datetime) -> Transaction:
+        if self.writer is not None:
+            tx: Transaction = self.writer.apply(request, now)
+            return tx
+        assert self._group is not None
         return self._group.submit((request, now)).result()
 
     def apply_many(self, requests: Sequence[TransferRequest], now: datetime) -> list[Transaction | LedgerError]:
         return self.inner.apply_many(requests, now)
 
     def close(self) -> None:
-        self._group.close()
+        if self._group is not None:
+            self._group.close()
 
     def _apply_batch(self, batch: list[tuple[TransferRequest, datetime]]) -> list[Transaction | LedgerError]:
         # one clock reading for the batch: the latest, so no transaction is stamped

@@ -2,26 +2,24 @@
 state written to the database with every change so the books survive a restart.
 
 Why this shape: the Exchange keeps its books in memory (that is what makes matching
-fast). One thread, the sequencer, makes every change to it, in arrival order: request
-threads hand it a job (`run`) and wait for the outcome. It takes whatever jobs queued
-while the previous batch was committing and runs them in ONE database transaction
-(`SqlStore.session`): each fill, lock and cancel is still its own atomic ledger request,
-validated on rows this transaction holds, and the order and trade rows are written in
-the same transaction, so the ledger and the books' rows commit together (one fsync per
-batch instead of two or more per order). Nothing is acknowledged before the COMMIT.
+fast), and one thread makes every change to it, in arrival order: request threads hand
+it a job (`run`) and wait for the outcome. On PostgreSQL that thread is the process's
+writer (service.writer): a job runs inside the writer's batch transaction, so each fill,
+lock and cancel is its own atomic ledger request and the order and trade rows are
+written in the same transaction as the ledger (they commit together; nothing is
+acknowledged before). If a batch's transaction fails, the writer has the Exchange
+rebuilt from the database (`_load`) and runs the jobs again one by one. On SQLite the
+jobs run in order on a thread of their own, each committing as it goes.
 
-If the batch's transaction fails (a deadlock with other writers, a lost connection),
-the database has none of it but the Exchange in memory has moved on: it is rebuilt
-from the database (`restore`) and the batch's jobs are run again one by one, each in
-its own transaction. `restore` also reconciles at start-up: a resting order is put back
-in its book only when its hold is still LOCKED for exactly what the row says, and every
-other market hold is returned to its owner (the order is cancelled with reason
-``restart_reconcile``). Coins are recorded before the ledger launches them, and a
-record whose asset never reached the ledger is dropped.
+`restore` rebuilds the books at start-up and reconciles them with the ledger: a
+resting order is put back in its book only when its hold is still LOCKED for exactly
+what the row says, and every other market hold is returned to its owner (the order is
+cancelled with reason ``restart_reconcile``). Coins are recorded before the ledger
+launches them, and a record whose asset never reached the ledger is dropped.
 
 One process owns the books: with several uvicorn workers each would hold its own
 books, so the service refuses market routes unless it runs with one worker (see
-``Settings.workers``). Readers take ``lock`` to see the Exchange between batches.
+``Settings.workers``). Readers take ``lock`` to see the Exchange between jobs.
 
 This module reaches into `Exchange` internals (``coins``, ``markets``, ``live``, the
 id counters) to rebuild it without relaunching coins: a thin adapter, because market/
@@ -57,6 +55,7 @@ from market.matching import CoinMarket
 from market.trades import Trade
 
 from .batching import GroupCommit
+from .writer import Writer
 
 __all__ = ["MarketState", "order_dict"]
 
@@ -88,41 +87,47 @@ class _Job(NamedTuple):
 
 
 class MarketState:
-    def __init__(self, ledger: Ledger, engine: Engine, config: MarketConfig | None = None) -> None:
+    def __init__(self, ledger: Ledger, engine: Engine, config: MarketConfig | None = None,
+                 writer: Writer | None = None) -> None:
         self.ledger = ledger
-        self.store: Any = ledger.store  # a SqlStore: the sequencer needs its `session`
         self.engine = engine
         self.config = config or MarketConfig()
         self.lock = threading.RLock()
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        self._conn: Connection | None = None  # the sequencer's open transaction
-        # SQLite has one writer: a batch transaction would lock out the separate short
-        # transactions a launch makes (accounts, assets), so there each job's writes
-        # commit as they go, as they would in a single-user tool.
-        self._batched = engine.dialect.name == "postgresql"
         self.restored = 0
         self.reconciled = 0
         self._load()
-        self._sequencer: GroupCommit[_Job, Any] = GroupCommit(self._run_batch, max_batch=100, committers=1,
-                                                              name="market")
+        self.writer = writer
+        self._sequencer: GroupCommit[_Job, Any] | None = None
+        if writer is not None:
+            writer.on_rollback.append(self._load)
+        else:
+            # SQLite: one writer at a time anyway; jobs run in order, each committing as it goes
+            self._sequencer = GroupCommit(self._run_alone, max_batch=100, committers=1, name="market")
 
     def _load(self) -> None:
-        self.exchange = Exchange(self.ledger, self.config)
-        self._fresh: list[Trade] = []
-        self.exchange.subscribe(on_trade=self._fresh.append)
-        self._saved: dict[int, tuple[Any, ...]] = {}
-        self.restore()
+        with self.lock:
+            self.exchange = Exchange(self.ledger, self.config)
+            self._fresh: list[Trade] = []
+            self.exchange.subscribe(on_trade=self._fresh.append)
+            self._saved: dict[int, tuple[Any, ...]] = {}
+            self.restore()
 
     def close(self) -> None:
-        self._sequencer.close()
+        if self._sequencer is not None:
+            self._sequencer.close()
 
     # -- running one change --------------------------------------------------------------
     def run(self, symbol: str | None, fn: Callable[[Exchange], T], extra: Iterable[Order] = ()) -> T:
-        """Have the sequencer run ``fn`` on the exchange, persist every order of ``symbol``
+        """Have the writer run ``fn`` on the exchange, persist every order of ``symbol``
         that changed (and ``extra``) and the trades it made; returns once committed. An
         Order result is a snapshot: the live order may change in later batches."""
-        result: T = self._sequencer.submit(_Job(symbol, fn, tuple(extra))).result()
-        return result
+        job = _Job(symbol, fn, tuple(extra))
+        if self.writer is not None:
+            result: T = self.writer.run(lambda: self._attempt(job))
+            return result
+        assert self._sequencer is not None
+        return self._sequencer.submit(job).result()
 
     def submit(self, symbol: str, **kw: Any) -> Order:
         return self.run(symbol, lambda ex: ex.submit(symbol, **kw))
@@ -137,51 +142,36 @@ class MarketState:
         return self.run(None, lambda ex: self._launch(symbol, name, seller, initial_price=initial_price,
                                                       max_supply=max_supply, allocation=allocation))
 
-    # -- the sequencer -------------------------------------------------------------------
-    def _run_batch(self, jobs: list[_Job]) -> list[Any]:
-        with self.lock:
-            if not self._batched:
-                return [self._attempt(job) for job in jobs]
+    def _run_alone(self, jobs: list[_Job]) -> list[Any]:
+        out = []
+        for job in jobs:
             try:
-                with self.store.session() as conn:
-                    self._conn = conn
-                    return [self._attempt(job) for job in jobs]
-            except Exception:
-                # nothing of the batch was committed, but the books moved: rebuild them
-                # from the database, then give each job a transaction of its own
+                out.append(self._attempt(job))
+            except Exception as err:  # a database error: what it wrote is gone, the books are not
                 self._load()
-                out = []
-                for job in jobs:
-                    try:
-                        with self.store.session() as conn:
-                            self._conn = conn
-                            out.append(self._attempt(job))
-                    except Exception as err:
-                        self._load()
-                        out.append(err)
-                return out
-            finally:
-                self._conn = None
+                out.append(err)
+        return out
 
     def _attempt(self, job: _Job) -> Any:
-        """One job; its own failure is its result, but a database error fails the batch
-        (the transaction is aborted: nothing after it could be written)."""
-        market = self.exchange.markets.get(job.symbol) if job.symbol else None
-        before = list(market.book.orders.values()) if market is not None else []
-        result: Any = None
-        try:
-            result = job.fn(self.exchange)
-        except DBAPIError:
-            raise
-        except Exception as err:
-            result = err
-        after = list(market.book.orders.values()) if market is not None else []
-        touched = [*before, *after, *job.extra]
-        if isinstance(result, Order):
-            touched.append(result)
-            result = copy.copy(result)
-        self._persist(touched)
-        return result
+        """One job under the lock; its own failure is its result, but a database error
+        is raised (in a batch, the transaction is aborted: see service.writer)."""
+        with self.lock:
+            market = self.exchange.markets.get(job.symbol) if job.symbol else None
+            before = list(market.book.orders.values()) if market is not None else []
+            result: Any = None
+            try:
+                result = job.fn(self.exchange)
+            except DBAPIError:
+                raise
+            except Exception as err:
+                result = err
+            after = list(market.book.orders.values()) if market is not None else []
+            touched = [*before, *after, *job.extra]
+            if isinstance(result, Order):
+                touched.append(result)
+                result = copy.copy(result)
+            self._persist(touched)
+            return result
 
     def _launch(self, symbol: str, name: str, seller: str, *, initial_price: int,
                 max_supply: int | None, allocation: int | None) -> BrandCoin:
@@ -218,9 +208,10 @@ class MarketState:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        """The batch's transaction, or (SQLite) one of its own."""
-        if self._conn is not None:
-            yield self._conn
+        """The writer's batch transaction, or (SQLite) one of its own."""
+        conn = self.writer.conn if self.writer is not None else None
+        if conn is not None:
+            yield conn
             return
         with self.engine.begin() as conn:
             yield conn

@@ -16,6 +16,7 @@ from .idempotency import IdempotencyStore
 from .keys import KeyStore
 from .market_state import MarketState
 from .settings import Settings
+from .writer import Writer
 
 __all__ = ["ServiceState"]
 
@@ -29,17 +30,19 @@ class ServiceState:
             upgrade(settings.db)
         self.store = SqlStore(settings.db)
         self.engine = self.store.engine
-        # concurrent requests share COMMITs (see service.batching)
-        self.batching = BatchingStore(self.store) if settings.group_commit else None
+        # Concurrent requests share COMMITs (service.batching); on PostgreSQL every ledger
+        # write and market change goes through the process's one writer (service.writer).
+        pg = self.engine.dialect.name == "postgresql"
+        self.writer = Writer(self.store) if pg and settings.group_commit else None
+        self.batching = BatchingStore(self.store, writer=self.writer) if settings.group_commit else None
         self.ledger = Ledger(self.batching or self.store)
         client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
         self.economy = Economy.build(self.ledger, load_config(settings.economy_config), stripe_client=client,
                                      webhook_secret=settings.stripe_webhook_secret)
         self.idempotency = IdempotencyStore(self.engine, group_commit=settings.group_commit)
         self.keys = KeyStore(self.engine, settings.key_cache_seconds)
-        # The market commits directly: it holds its lock across each order's ledger
-        # posts, and waiting for a shared batch there would serialize every order behind it.
-        self.market = MarketState(Ledger(self.store), self.engine) if settings.workers == 1 else None
+        # The market's ledger is the bare store: its jobs already run on the writer.
+        self.market = MarketState(Ledger(self.store), self.engine, writer=self.writer) if settings.workers == 1 else None
 
     def healthy(self) -> bool:
         with self.engine.connect() as conn:
@@ -50,5 +53,7 @@ class ServiceState:
             self.market.close()
         if self.batching is not None:
             self.batching.close()
+        if self.writer is not None:
+            self.writer.close()
         self.idempotency.close()
         self.engine.dispose()

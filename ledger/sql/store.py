@@ -142,6 +142,20 @@ def _hold(row: Any) -> Hold:
     )
 
 
+class _Session:
+    """What a `SqlStore.session` has loaded (and locked) and applied so far."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.book = Book()
+        self.seen: set[tuple[str, str]] = set()  # balance rows looked up (and locked if they exist)
+        self.before: dict[tuple[str, str], int] = {}  # those that existed, with their balance then
+        self.loaded_holds: set[str] = set()
+        self.keys_seen: set[str] = set()
+        self.applied: list[Transaction] = []
+        self.created: set[str] = set()  # accounts the session created
+
+
 class SqlStore:
     def __init__(self, url: str | Engine, **engine_kw: Any) -> None:
         self.engine = url if isinstance(url, Engine) else make_engine(url, **engine_kw)
@@ -207,30 +221,78 @@ class SqlStore:
     def session(self) -> Iterator[Connection]:
         """Run this thread's store calls in one database transaction, committed when the
         block ends (rolled back if it raises); yields its connection, so the caller's own
-        statements can join it. Writes (`apply`, `apply_many`) join it, and
-        the reads `balance`, `balances`, `get_hold` and `holds` see them; other threads are
-        not affected. What the block's writes did is final only once it has returned.
+        statements can join it. Other threads are not affected.
 
-        For a caller that makes many dependent writes in sequence (the market's sequencer:
-        every fill is still its own atomic request, validated on rows locked by this
-        transaction) and would otherwise pay a COMMIT, and its fsync, for each. A database
-        error (e.g. a deadlock) inside aborts the whole block; nothing is retried here."""
-        if getattr(self._session, "conn", None) is not None:
+        For a caller that makes many dependent writes in sequence (the market's sequencer)
+        and would otherwise pay a COMMIT, and its fsync, and ten-odd statements for each:
+        inside a session, `apply`/`apply_many` lock the rows a request touches the first
+        time it is touched (balances, holds, idempotency keys, as outside) and apply the
+        request to a working book in memory; the journal, balances and holds are written
+        in bulk when the block ends. Every request is still validated and applied on its
+        own, atomically, with the same rules. The reads `balance`, `balances`, `get_hold`
+        and `holds` see the session's writes; `entries` does not, and the entry ids of a
+        transaction returned inside a session are provisional (the database numbers the
+        journal when it is written). A database error (e.g. a deadlock) aborts the whole
+        block; nothing is retried here."""
+        if getattr(self._session, "state", None) is not None:
             raise RuntimeError("a store session is already open on this thread")
-        created: set[str] = set()
         try:
             with self.engine.begin() as conn:
-                self._session.conn, self._session.created = conn, created
+                state = self._session.state = _Session(conn)
                 yield conn
+                if state.applied:
+                    self._write(conn, state.book, state.applied, state.before, state.loaded_holds, state.created)
         finally:
-            self._session.conn = None
-        self._known_accounts |= created  # only once committed
+            self._session.state = None
+        self._known_accounts |= state.created  # only once committed
+
+    def _apply_deferred(self, sess: _Session, requests: Sequence[TransferRequest],
+                        now: datetime) -> list[Transaction | LedgerError]:
+        conn, book = sess.conn, sess.book
+        results: list[Transaction | LedgerError | None] = [None] * len(requests)
+        live: list[int] = []
+        for i, req in enumerate(requests):
+            try:
+                for p in req.postings:
+                    check_address(p.from_account)
+                    check_address(p.to_account)
+                live.append(i)
+            except LedgerError as err:
+                results[i] = err
+        # what these requests need that the session has not loaded (and locked) yet, in
+        # one statement each, as `_apply_in` does for a batch
+        if any(p.asset not in self._assets for i in live for p in requests[i].postings):
+            self._load_assets(conn)
+        book.assets = set(self._assets)
+        keys = {k for i in live if (k := requests[i].idempotency_key) is not None} - sess.keys_seen
+        self._load_keys(conn, book, keys)
+        sess.keys_seen |= keys
+        holds = {h.hold_id for i in live if (h := requests[i].hold) is not None and h.kind != "lock"} - book.holds.keys()
+        self._load_holds(conn, book, holds)
+        sess.loaded_holds |= holds
+        pairs = {(a, p.asset) for i in live for p in requests[i].postings
+                 for a in (p.from_account, p.to_account) if p.asset in book.assets} - sess.seen
+        sess.before.update(self._lock_balances(conn, book, pairs))
+        sess.seen |= pairs
+        for i in live:
+            try:
+                tx = post(book, requests[i], now, uuid.uuid4().hex)
+            except LedgerError as err:
+                results[i] = err
+                continue
+            if not tx.replayed:
+                sess.applied.append(tx)
+            results[i] = tx
+        return results  # type: ignore[return-value]
+
+    def _session_state(self) -> _Session | None:
+        return getattr(self._session, "state", None)
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
-        conn = getattr(self._session, "conn", None)
-        if conn is not None:
-            yield conn
+        sess = self._session_state()
+        if sess is not None:
+            yield sess.conn
             return
         with self.engine.connect() as own:
             yield own
@@ -245,9 +307,9 @@ class SqlStore:
     def apply_many(
         self, requests: Sequence[TransferRequest], now: datetime
     ) -> list[Transaction | LedgerError]:
-        conn = getattr(self._session, "conn", None)
-        if conn is not None:
-            return self._apply_in(conn, requests, now, self._session.created)
+        sess = self._session_state()
+        if sess is not None:
+            return self._apply_deferred(sess, requests, now)
         for attempt in range(_MAX_ATTEMPTS):
             try:
                 created: set[str] = set()
@@ -337,7 +399,7 @@ class SqlStore:
         q = select(s.holds).where(s.holds.c.id.in_(sorted(hold_ids))).order_by(s.holds.c.id)
         if self.dialect == "postgresql":
             q = q.with_for_update()
-        book.holds = {r.id: _hold(r) for r in conn.execute(q)}
+        book.holds.update((r.id, _hold(r)) for r in conn.execute(q))
 
     def _lock_balances(self, conn: Connection, book: Book, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Lock the balance rows the batch touches, in sorted order. A missing row is a
@@ -357,7 +419,7 @@ class SqlStore:
                 .where(tuple_(s.balances.c.account, s.balances.c.asset).in_(ordered)))
             accounts = conn.execute(select(s.accounts).where(s.accounts.c.address.in_(addresses), flagged))
         before = {(r.account, r.asset): r.balance for r in rows}
-        book.balances = dict(before)
+        book.balances.update(before)
         for row in accounts:
             if row.allow_negative:
                 book.negative_ok.add(row.address)
@@ -437,6 +499,9 @@ class SqlStore:
 
     # -- reading -------------------------------------------------------------
     def balance(self, account: str, asset: str) -> int:
+        sess = self._session_state()
+        if sess is not None and (account, asset) in sess.seen:
+            return sess.book.balances.get((account, asset), 0)
         with self._reading() as conn:
             value = conn.scalar(select(s.balances.c.balance).where(
                 s.balances.c.account == account, s.balances.c.asset == asset))
@@ -446,9 +511,16 @@ class SqlStore:
         with self._reading() as conn:
             rows = conn.execute(select(s.balances.c.asset, s.balances.c.balance)
                                 .where(s.balances.c.account == account))
-            return {r.asset: r.balance for r in rows}
+            out = {r.asset: r.balance for r in rows}
+        sess = self._session_state()
+        if sess is not None:
+            out.update({x: b for (a, x), b in sess.book.balances.items() if a == account})
+        return out
 
     def get_hold(self, hold_id: str) -> Hold | None:
+        sess = self._session_state()
+        if sess is not None and hold_id in sess.book.holds:
+            return sess.book.holds[hold_id]
         with self._reading() as conn:
             row = conn.execute(select(s.holds).where(s.holds.c.id == hold_id)).first()
         return _hold(row) if row else None
@@ -460,7 +532,16 @@ class SqlStore:
         if status is not None:
             q = q.where(s.holds.c.status == status)
         with self._reading() as conn:
-            return [_hold(r) for r in conn.execute(q)]
+            found = {r.id: _hold(r) for r in conn.execute(q)}
+        sess = self._session_state()
+        if sess is None:
+            return list(found.values())
+        for h in sess.book.holds.values():  # the session's version of a hold wins
+            if (account is None or h.account == account) and (status is None or h.status == status):
+                found[h.id] = h
+            else:
+                found.pop(h.id, None)
+        return sorted(found.values(), key=lambda h: (h.created_at, h.id))
 
     def entries(
         self,

@@ -83,3 +83,63 @@ def test_other_threads_commit_on_their_own_during_a_session(pg_url):
         assert SqlStore(pg_url).balance(D, "COIN") == 2  # the other thread's write is committed
         assert SqlStore(pg_url).balance(B, "COIN") == 0  # this thread's is not, yet
     assert ledger.balance(B) == 1 and ledger.check().ok
+
+
+def _random_workload(ledger: Ledger, seed: int) -> list[str]:
+    """Transfers, keyed retries, locks, partial captures, voids and refusals; returns
+    what each call did, so two ledgers can be compared call by call."""
+    import random
+
+    from ledger import LedgerError, Posting
+    from ledger.model import ESCROW
+
+    rng = random.Random(seed)
+    users = [user_account(f"w{i}") for i in range(6)]
+    holds: list[str] = []
+    out = []
+    for _ in range(120):
+        r = rng.random()
+        try:
+            if r < 0.4:
+                a, b = rng.sample(users, 2)
+                key = f"k{rng.randrange(15)}" if rng.random() < 0.3 else None
+                tx = ledger.transfer(a, b, rng.randint(1, 40), key=key)
+                out.append(f"transfer {tx.replayed}")
+            elif r < 0.6:
+                h = ledger.lock(rng.choice(users), rng.randint(1, 30))
+                holds.append(h.id)
+                out.append(f"lock {h.amount}")
+            elif r < 0.8 and holds:
+                h = ledger.store.get_hold(rng.choice(holds))
+                take = rng.randint(1, h.amount)
+                legs = [Posting(ESCROW, rng.choice(users), "COIN", take)]
+                ledger.capture(h.id, legs, settle=take == h.amount)
+                out.append(f"capture {take}")
+            elif holds:
+                out.append(f"void {ledger.void(rng.choice(holds)).amount}")
+        except LedgerError as err:
+            out.append(type(err).__name__)
+        out.append(",".join(str(ledger.balance(u)) for u in users))
+    return out
+
+
+def test_a_session_does_exactly_what_the_same_calls_do_one_by_one(url):
+    """The session's working book and bulk write against the in-memory ledger."""
+    from ledger import MemoryStore
+    from ledger import user_account as ua
+
+    plain, batched = Ledger(MemoryStore()), Ledger(SqlStore(url))
+    for ledger in (plain, batched):
+        for i in range(6):
+            ledger.mint(ua(f"w{i}"), 100)
+    with batched.store.session():
+        got = _random_workload(batched, seed=5)
+    assert got == _random_workload(plain, seed=5)
+    assert {ua(f"w{i}"): batched.balance(ua(f"w{i}")) for i in range(6)} == \
+           {ua(f"w{i}"): plain.balance(ua(f"w{i}")) for i in range(6)}
+    strip = lambda hs: sorted((h.account, h.amount, h.status) for h in hs)  # noqa: E731
+    assert strip(batched.store.holds()) == strip(plain.store.holds())
+    journal = lambda lg: [(e.entry_type, e.from_account, e.to_account, e.amount, e.from_after, e.to_after)  # noqa: E731
+                          for e in lg.store.entries()]
+    assert journal(batched) == journal(plain)
+    assert batched.check().ok and plain.check().ok

@@ -10,6 +10,7 @@ from ledger import HoldStatus, Ledger, user_account
 from ledger.service_schema import brand_coins, market_orders
 from ledger.sql import SqlStore
 from service.market_state import MarketState
+from service.writer import Writer
 
 USER = user_account("bob")
 
@@ -20,8 +21,10 @@ def url(request) -> str:
 
 
 def _market(url: str) -> MarketState:
+    """As the service builds it: on PostgreSQL its jobs run on the process's writer."""
     store = SqlStore(url)
-    return MarketState(Ledger(store), store.engine)
+    writer = Writer(store) if store.dialect == "postgresql" else None
+    return MarketState(Ledger(store), store.engine, writer=writer)
 
 
 def _with_resting_buy(url: str) -> tuple[MarketState, int]:
@@ -101,8 +104,8 @@ def test_concurrent_orders_share_transactions_and_match_the_database(pg_url):
         m.ledger.mint(u, 10_000)
     m.run("HEATHER", lambda ex: ex.airdrop("HEATHER", users, 100))
     sizes: list[int] = []
-    run_batch = m._sequencer.run_batch
-    m._sequencer.run_batch = lambda jobs: (sizes.append(len(jobs)), run_batch(jobs))[1]
+    run_batch = m.writer._group.run_batch
+    m.writer._group.run_batch = lambda jobs: (sizes.append(len(jobs)), run_batch(jobs))[1]
 
     def trade(i: int) -> None:
         for n in range(10):
@@ -133,7 +136,7 @@ def test_a_failed_batch_is_rolled_back_and_its_jobs_rerun_one_by_one(pg_url):
     def bad(ex):  # a database error in the middle of a batch (e.g. a deadlock victim)
         if not failed["once"]:
             failed["once"] = True
-            m._conn.execute(text("SELECT 1/0"))
+            m.writer.conn.execute(text("SELECT 1/0"))
         return "ran alone"
 
     results: dict[str, object] = {}
@@ -152,14 +155,14 @@ def test_a_failed_batch_is_rolled_back_and_its_jobs_rerun_one_by_one(pg_url):
     held.start()  # the sequencer is busy with this until the gate opens
     busy.wait(10)
     sizes: list[int] = []
-    run_batch = m._sequencer.run_batch
-    m._sequencer.run_batch = lambda jobs: (sizes.append(len(jobs)), run_batch(jobs))[1]
+    run_batch = m.writer._group.run_batch
+    m.writer._group.run_batch = lambda jobs: (sizes.append(len(jobs)), run_batch(jobs))[1]
     threads = []
     for name, fn in jobs:  # queued in this order, then taken as one batch
-        queued = len(m._sequencer._queue)
+        queued = len(m.writer._group._queue)
         threads.append(threading.Thread(target=call, args=(name, fn)))
         threads[-1].start()
-        while len(m._sequencer._queue) == queued:
+        while len(m.writer._group._queue) == queued:
             pass
     gate.set()
     held.join()

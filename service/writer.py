@@ -1,0 +1,123 @@
+"""The process's one writer on PostgreSQL: every ledger write a request makes and every
+change to the brand-coin market runs on one thread, in arrival order, and whatever
+queued while the previous batch was committing is committed together in ONE
+transaction (`SqlStore.session`: each request still validated and applied on its own,
+atomically, on rows the transaction has locked; the rows written in bulk at the end).
+
+Why one writer: the market applies its fills one after another, each depending on the
+last, so its batch locks rows as it goes; two such transactions, or one and the
+ledger's own group commits, could lock the same rows in opposite orders and wait for
+PostgreSQL's deadlock detector (a second each time). One writer per process has no one
+to deadlock with but other processes (CLI grants, other workers without a market),
+and a batch costs one COMMIT and a handful of set-based statements, whatever its size.
+
+Nothing is acknowledged before the COMMIT. If the transaction fails (a deadlock with
+another process, a lost connection) none of the batch is in the database; the
+``on_rollback`` hooks run (the market rebuilds its books from the database), then each
+job runs again alone, in its own transaction, and its own outcome is what its caller
+gets."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NamedTuple, TypeVar
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from ledger import LedgerError, Transaction, TransferRequest
+
+from .batching import GroupCommit
+
+__all__ = ["Writer"]
+
+T = TypeVar("T")
+
+
+class _LedgerWrite(NamedTuple):
+    request: TransferRequest
+    now: datetime
+
+
+Job = Callable[[], Any] | _LedgerWrite
+
+
+class Writer:
+    def __init__(self, store: Any, *, max_batch: int = 200) -> None:
+        self.store = store  # a SqlStore on PostgreSQL
+        self.on_rollback: list[Callable[[], None]] = []
+        self._local = threading.local()
+        self._group: GroupCommit[Job, Any] = GroupCommit(self._run_batch, max_batch=max_batch, committers=1,
+                                                         name="writer")
+
+    def apply(self, request: TransferRequest, now: datetime) -> Transaction:
+        """One ledger request (what `BatchingStore.apply` sends): consecutive ones in a
+        batch are applied with one `apply_many`, which loads their rows in one go."""
+        tx: Transaction = self._group.submit(_LedgerWrite(request, now)).result()
+        return tx
+
+    def run(self, job: Callable[[], T]) -> T:
+        """Run ``job`` on the writer thread inside the current batch's transaction; returns
+        (or raises) its outcome once that transaction has committed."""
+        result: T = self._group.submit(job).result()
+        return result
+
+    @property
+    def conn(self) -> Connection | None:
+        """The open batch transaction, for the job running now (None elsewhere)."""
+        return getattr(self._local, "conn", None)
+
+    def close(self) -> None:
+        self._group.close()
+
+    def _run_batch(self, jobs: list[Job]) -> list[Any]:
+        try:
+            return self._in_session(jobs)
+        except Exception:
+            for hook in self.on_rollback:
+                hook()
+        out = []
+        for job in jobs:
+            try:
+                out.extend(self._in_session([job]))
+            except Exception as err:
+                for hook in self.on_rollback:
+                    hook()
+                out.append(err)
+        return out
+
+    def _in_session(self, jobs: list[Job]) -> list[Any]:
+        out: list[Any] = []
+        with self.store.session() as conn:
+            self._local.conn = conn
+            try:
+                i = 0
+                while i < len(jobs):
+                    job = jobs[i]
+                    if not isinstance(job, _LedgerWrite):
+                        out.append(self._attempt(job))
+                        i += 1
+                        continue
+                    run: list[_LedgerWrite] = []
+                    while i < len(jobs) and isinstance(jobs[i], _LedgerWrite):
+                        run.append(jobs[i])  # type: ignore[arg-type]
+                        i += 1
+                    results: list[Transaction | LedgerError] = self.store.apply_many(
+                        [w.request for w in run], max(w.now for w in run))
+                    out.extend(results)
+            finally:
+                self._local.conn = None
+        return out
+
+    @staticmethod
+    def _attempt(job: Callable[[], Any]) -> Any:
+        """A job's own failure is its outcome; a database error fails the batch (the
+        transaction is aborted: nothing after it could be written)."""
+        try:
+            return job()
+        except DBAPIError:
+            raise
+        except Exception as err:
+            return err
