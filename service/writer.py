@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ledger import LedgerError, Transaction, TransferRequest
+from ledger import Transaction, TransferRequest
 
 from .batching import GroupCommit
 
@@ -89,24 +89,23 @@ class Writer:
         return out
 
     def _in_session(self, jobs: list[Job]) -> list[Any]:
-        out: list[Any] = []
         with self.store.session() as conn:
             self._local.conn = conn
             try:
-                i = 0
-                while i < len(jobs):
-                    job = jobs[i]
+                # The batch's ledger requests first, with one apply_many (their rows
+                # loaded in one go), then the other jobs. Reordering is safe: these are
+                # concurrent requests with no order between them, and no one hears of
+                # any outcome before the COMMIT.
+                writes = [i for i, job in enumerate(jobs) if isinstance(job, _LedgerWrite)]
+                out: list[Any] = [None] * len(jobs)
+                if writes:
+                    run: list[_LedgerWrite] = [jobs[i] for i in writes]  # type: ignore[misc]
+                    results = self.store.apply_many([w.request for w in run], max(w.now for w in run))
+                    for i, result in zip(writes, results, strict=True):
+                        out[i] = result
+                for i, job in enumerate(jobs):
                     if not isinstance(job, _LedgerWrite):
-                        out.append(self._attempt(job))
-                        i += 1
-                        continue
-                    run: list[_LedgerWrite] = []
-                    while i < len(jobs) and isinstance(jobs[i], _LedgerWrite):
-                        run.append(jobs[i])  # type: ignore[arg-type]
-                        i += 1
-                    results: list[Transaction | LedgerError] = self.store.apply_many(
-                        [w.request for w in run], max(w.now for w in run))
-                    out.extend(results)
+                        out[i] = self._attempt(job)
             finally:
                 self._local.conn = None
         return out

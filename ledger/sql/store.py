@@ -64,6 +64,9 @@ _PG_INSERT_ENTRIES = text(
     f"INSERT INTO entries ({', '.join(_ENTRY_COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_ENTRY_COLUMNS, _ENTRY_TYPES, strict=True)) + ")"
 )
+# One statement for a batch's idempotency-key locks, taken in ascending order.
+_PG_KEY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k "
+                     "ORDER BY k) AS ordered")
 _PG_NEXT_ENTRY_IDS = text("SELECT nextval(pg_get_serial_sequence('entries', 'id')) FROM generate_series(1, :n)")
 _PG_INSERT_TRANSACTIONS = text(
     "INSERT INTO transactions (id, time, entry_type, idempotency_key, hold_id) SELECT * FROM unnest("
@@ -381,8 +384,7 @@ class SqlStore:
             return
         if self.dialect == "postgresql":
             # Same-key requests from concurrent batches wait here for each other.
-            for lock_id in sorted({_key_lock_id(k) for k in keys}):
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+            conn.execute(_PG_KEY_LOCKS, {"ids": sorted({_key_lock_id(k) for k in keys})})
         rows = conn.execute(select(s.idempotency_keys).where(s.idempotency_keys.c.key.in_(keys))).all()
         for row in rows:
             book.keys[row.key] = (row.fingerprint, self._transaction(conn, row.tx_id))
