@@ -101,6 +101,7 @@ class MarketState:
         self._sequencer: GroupCommit[_Job, Any] | None = None
         if writer is not None:
             writer.on_rollback.append(self._load)
+            writer.before_commit.append(self._flush)
         else:
             # SQLite: one writer at a time anyway; jobs run in order, each committing as it goes
             self._sequencer = GroupCommit(self._run_alone, max_batch=100, committers=1, name="market")
@@ -111,6 +112,7 @@ class MarketState:
             self._fresh: list[Trade] = []
             self.exchange.subscribe(on_trade=self._fresh.append)
             self._saved: dict[int, tuple[Any, ...]] = {}
+            self._pending: dict[int, Order] = {}  # touched in the writer's open batch
             self.restore()
 
     def close(self) -> None:
@@ -218,6 +220,19 @@ class MarketState:
 
     # -- persistence -----------------------------------------------------------------------
     def _persist(self, orders: Iterable[Order]) -> None:
+        if self.writer is not None and self.writer.conn is not None:
+            # in the writer's batch: written once, in their final state, at its end
+            for o in orders:
+                self._pending[o.id] = o
+            return
+        self._write_orders(orders)
+
+    def _flush(self) -> None:
+        with self.lock:
+            pending, self._pending = self._pending, {}
+            self._write_orders(pending.values())
+
+    def _write_orders(self, orders: Iterable[Order]) -> None:
         changed: dict[int, Order] = {}
         for o in orders:
             if o.id not in changed and self._saved.get(o.id) != _state(o):

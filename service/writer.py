@@ -48,6 +48,7 @@ class Writer:
     def __init__(self, store: Any, *, max_batch: int = 200) -> None:
         self.store = store  # a SqlStore on PostgreSQL
         self.on_rollback: list[Callable[[], None]] = []
+        self.before_commit: list[Callable[[], None]] = []  # run at the end of each batch, in its transaction
         self._local = threading.local()
         self._group: GroupCommit[Job, Any] = GroupCommit(self._run_batch, max_batch=max_batch, committers=1,
                                                          name="writer")
@@ -106,6 +107,8 @@ class Writer:
                 for i, job in enumerate(jobs):
                     if not isinstance(job, _LedgerWrite):
                         out[i] = self._attempt(job)
+                for hook in self.before_commit:
+                    hook()
             finally:
                 self._local.conn = None
         return out

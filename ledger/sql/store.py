@@ -64,6 +64,11 @@ _PG_INSERT_ENTRIES = text(
     f"INSERT INTO entries ({', '.join(_ENTRY_COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_ENTRY_COLUMNS, _ENTRY_TYPES, strict=True)) + ")"
 )
+_PG_UPDATE_HOLDS = text(
+    "UPDATE holds AS h SET amount = v.amount, status = v.status, settled_at = v.settled_at FROM unnest("
+    "CAST(:id AS text[]), CAST(:amount AS bigint[]), CAST(:status AS text[]), CAST(:settled_at AS timestamptz[])) "
+    "AS v(id, amount, status, settled_at) WHERE h.id = v.id"
+)
 # One statement for a batch's idempotency-key locks, taken in ascending order.
 _PG_KEY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k "
                      "ORDER BY k) AS ordered")
@@ -493,9 +498,13 @@ class SqlStore:
         created = [book.holds[h]._asdict() for h in touched if h not in loaded_holds]
         if created:
             conn.execute(insert(s.holds), created)
-        for hold_id in (h for h in touched if h in loaded_holds):
-            hold = book.holds[hold_id]
-            conn.execute(update(s.holds).where(s.holds.c.id == hold_id).values(
+        settled = [book.holds[h] for h in touched if h in loaded_holds]
+        if settled and self._pg:
+            conn.execute(_PG_UPDATE_HOLDS, {"id": [h.id for h in settled], "amount": [h.amount for h in settled],
+                                            "status": [h.status for h in settled],
+                                            "settled_at": [h.settled_at for h in settled]})
+        for hold in settled if not self._pg else ():
+            conn.execute(update(s.holds).where(s.holds.c.id == hold.id).values(
                 amount=hold.amount, status=hold.status, settled_at=hold.settled_at))
         return id_map
 
