@@ -126,7 +126,9 @@ class MarketState:
         Order result is a snapshot: the live order may change in later batches."""
         job = _Job(symbol, fn, tuple(extra))
         if self.writer is not None:
-            result: T = self.writer.run(lambda: self._attempt(job))
+            result = self.writer.run(lambda: self._attempt(job))
+            if isinstance(result, BaseException):  # run directly by a job on the writer
+                raise result
             return result
         assert self._sequencer is not None
         return self._sequencer.submit(job).result()

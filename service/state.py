@@ -3,7 +3,12 @@ the economy (rules, packages, payments, pools), the key store and the market."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from ledger import Ledger
 from ledger.config import load_config
@@ -19,6 +24,8 @@ from .settings import Settings
 from .writer import Writer
 
 __all__ = ["ServiceState"]
+
+T = TypeVar("T")
 
 
 class ServiceState:
@@ -43,6 +50,15 @@ class ServiceState:
         self.keys = KeyStore(self.engine, settings.key_cache_seconds)
         # The market's ledger is the bare store: its jobs already run on the writer.
         self.market = MarketState(Ledger(self.store), self.engine, writer=self.writer) if settings.workers == 1 else None
+
+    async def write(self, job: Callable[[], T]) -> T:
+        """Run a route's domain work (``job``: sync code that writes through `ledger`
+        and `market`) where writes are cheapest: on PostgreSQL as a job of the process's
+        writer, inside its batch transaction, awaited once committed; elsewhere in the
+        thread pool. The hot write routes use this; any route may."""
+        if self.writer is not None:
+            return await asyncio.wrap_future(self.writer.submit(job))
+        return await run_in_threadpool(job)
 
     def healthy(self) -> bool:
         with self.engine.connect() as conn:

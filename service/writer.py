@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -54,16 +55,27 @@ class Writer:
                                                          name="writer")
 
     def apply(self, request: TransferRequest, now: datetime) -> Transaction:
-        """One ledger request (what `BatchingStore.apply` sends): consecutive ones in a
-        batch are applied with one `apply_many`, which loads their rows in one go."""
+        """One ledger request (what `BatchingStore.apply` sends): a batch's requests are
+        applied with one `apply_many`, which loads their rows in one go. Called by a job
+        on the writer itself, it joins that job's transaction directly."""
+        if self.conn is not None:
+            return self.store.apply(request, now)
         tx: Transaction = self._group.submit(_LedgerWrite(request, now)).result()
         return tx
 
     def run(self, job: Callable[[], T]) -> T:
         """Run ``job`` on the writer thread inside the current batch's transaction; returns
-        (or raises) its outcome once that transaction has committed."""
+        (or raises) its outcome once that transaction has committed. Called by a job on
+        the writer itself, it just runs ``job``."""
+        if self.conn is not None:
+            return job()
         result: T = self._group.submit(job).result()
         return result
+
+    def submit(self, job: Callable[[], T]) -> Future[T]:
+        """`run` without waiting: the Future resolves once the batch has committed (an
+        async route awaits it with asyncio.wrap_future: no thread-pool hop)."""
+        return self._group.submit(job)
 
     @property
     def conn(self) -> Connection | None:

@@ -111,15 +111,15 @@ def redeem(symbol: str, body: QuantityIn, m: Market, user: WriteUser, idem: Idem
 
 # -- orders --------------------------------------------------------------------------------
 @router.post("/api/market/{symbol}/orders", response_model=OrderOut)
-def place_order(symbol: str, body: OrderIn, m: Market, user: WriteUser) -> OrderOut:
+async def place_order(symbol: str, body: OrderIn, m: Market, state: StateDep, user: WriteUser) -> OrderOut:
     """The order as it stands after matching: ``status`` open, filled, cancelled or
     rejected (``reason`` says why, e.g. insufficient_funds, price_band, rate_limit)."""
     _coin(m, symbol)
     if body.type == "limit" and body.price is None:
         raise ApiError(400, "order_error", "a limit order needs a price")
-    order = m.submit(symbol, account=user_account(user), side=body.side, quantity=body.quantity, price=body.price,
-                     tif=body.tif, post_only=body.post_only, expires_at=body.expires_at,
-                     market=body.type == "market")
+    order = await state.write(lambda: m.submit(
+        symbol, account=user_account(user), side=body.side, quantity=body.quantity, price=body.price,
+        tif=body.tif, post_only=body.post_only, expires_at=body.expires_at, market=body.type == "market"))
     return _order_out(order)
 
 
