@@ -11,8 +11,9 @@ limit order on a brand coin at one price, so buys and sells cross and settle).
 - http, 1 worker: `coinlab serve --workers 1` (the market needs one worker), the
   client an asyncio httpx pool of ``--clients`` connections in this process.
 - http, 2 workers, no orders: `--workers 2` with the other three writes.
-- reference: the same writes through Ledger / EconomyRules / MarketState from
-  ``--clients`` threads in one process on a fresh database of the same cluster.
+- reference: the same writes through the service's objects without HTTP (ServiceState:
+  EconomyRules, Ledger over the process's writer, MarketState) from ``--clients``
+  threads in one process, on a fresh database of the same cluster.
 A write counts when its 200 response (or the Python call) returned: every one of them
 is committed by then. The client and the server share the same 2 cores.
 """
@@ -171,19 +172,19 @@ def bench_http(cluster: PgCluster, name: str, workers: int, kinds: tuple[str, ..
 
 
 def bench_python(cluster: PgCluster, args: argparse.Namespace) -> dict[str, float]:
-    from ledger.config import load_config
-    from ledger.economy import Economy
-    from service.market_state import MarketState
+    """The same writes through the service's own objects (ServiceState: the writer, group
+    commit, economy rules, market), called from threads without HTTP."""
+    from service.settings import Settings
+    from service.state import ServiceState
 
     url = cluster.create_database("reference")
     _prepare(url)
-    store = SqlStore(url)
-    ledger = Ledger(store)
-    economy = Economy.build(ledger, load_config())
-    market = MarketState(ledger, store.engine)
+    state = ServiceState(Settings(db=url, migrate=False, log_requests=False))
+    ledger, economy, market = state.ledger, state.economy, state.market
+    assert market is not None
     market.launch("BENCH", "b", "user:seller", initial_price=10, max_supply=None, allocation=None)
     for i in range(USERS):
-        market.exchange.earn("BENCH", user_account(f"u{i}"), 100_000)
+        market.run("BENCH", lambda ex, i=i: ex.earn("BENCH", user_account(f"u{i}"), 100_000))
     counter = iter(range(10**9))
     lock = threading.Lock()
     lat: list[float] = []
@@ -231,7 +232,7 @@ def bench_python(cluster: PgCluster, args: argparse.Namespace) -> dict[str, floa
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
-    store.engine.dispose()
+    state.close()
     return _report("reference: Python API, no HTTP", len(lat), failed, elapsed, lat)
 
 
