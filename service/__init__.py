@@ -22,7 +22,11 @@ Workers: the brand-coin market keeps its order books in the memory of one proces
 (matching speed), so market routes (brand coins, orders, book, trades, candles,
 portfolio, leaderboards, brand-coin transfers) answer 503 ``market_single_worker``
 unless the service runs with ``--workers 1``; everything else scales with workers.
-The books are written to the database after every change and rebuilt, reconciled
-with the ledger's holds, at start-up (see service.market_state)."""
+The books' rows are written in the same transaction as the fills that change them and
+rebuilt, reconciled with the ledger's holds, at start-up (see service.market_state).
+
+Durability (PostgreSQL): concurrent requests share commits; every ledger write and
+market change of a process runs on its one writer, one transaction per batch
+(service.writer), and no request is answered before its batch has committed."""
 
 __all__: list[str] = []
