@@ -157,7 +157,7 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
             return _post_lock(book, req, now, tx_id, fp)
         hold, out = _check_settle(book, action, postings, now)
         if len(postings) == 1:  # a void, or any settlement with a single leg
-            tx = _post_hold_leg(book, req, now, tx_id, fp, hold.id)
+            tx = _post_hold_leg(book, req, now, tx_id, fp, hold.id, False)
             book.holds[hold.id] = _settled(hold, kind, out, now)
             return tx
     elif len(postings) == 1:
@@ -286,25 +286,26 @@ def _post_lock(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: 
     if (leg is None or leg[1] != ESCROW or leg[0] != action.account
             or leg[2] != action.asset or leg[3] != action.amount):
         raise InvalidRequest("a lock must move exactly the held amount into escrow")
-    tx = _post_hold_leg(book, req, now, tx_id, fp, hold_id)
+    tx = _post_hold_leg(book, req, now, tx_id, fp, hold_id, True)
     book.holds[hold_id] = _new(Hold, (hold_id, action.account, action.asset, action.amount, _LOCKED,
                                       now, expires, None, req.ref_type, req.ref_id))
     return tx
 
 
 def _post_hold_leg(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: str,
-                   hold_id: str) -> Transaction:
+                   hold_id: str, is_lock: bool) -> Transaction:
     """Move the single posting of a lock or of a one-leg settlement (a void), whose hold
     rules the caller has checked; the caller writes the hold once this has returned.
-
-    The general loop's leg rules in its order, less the escrow rule, which the hold
-    checks already imply: a lock's leg goes into escrow from elsewhere, a one-leg
-    settlement's comes out of escrow (it must take at least 1 from the hold)."""
+    The general loop's leg rules, in its order, for a transaction of one leg."""
     frm, to, asset, amount, leg_type = req.postings[0]
     if type(amount) is not int or amount <= 0:
         raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
     if frm == to:
         raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
+    # Only a lock pays into escrow; paying out of it is what a settlement is for (and
+    # frm == ESCROW in a lock was refused just above, as frm == to).
+    if (to == ESCROW) is not is_lock:
+        raise InvalidRequest("escrow moves only through holds: lock into it, settle out of it")
     if asset not in book.assets:
         raise UnknownAsset(asset)
     if frm in book.frozen:

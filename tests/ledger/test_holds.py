@@ -534,6 +534,11 @@ def test_one_leg_settlement_applies_every_leg_rule(funded, unchanged, kw, error,
     assert funded.get_hold(hold.id).status == HoldStatus.LOCKED
 
 
+def _empty_hold(book):
+    (hold_id, hold), = book.holds.items()
+    book.holds[hold_id] = hold._replace(amount=0)
+
+
 @pytest.mark.parametrize("tamper, error", [
     (lambda book: book.frozen.add(ESCROW), AccountFrozen),
     (lambda book: book.balances.__setitem__((ESCROW, "COIN"), 29), InsufficientFunds),
@@ -547,4 +552,17 @@ def test_one_leg_settlement_checks_escrow_like_any_payer(memory_ledger, tamper, 
     before = snapshot(memory_ledger)
     with pytest.raises(error):
         memory_ledger.post(void_request(hold.id))
+    assert snapshot(memory_ledger) == before
+
+
+def test_one_leg_settlement_cannot_pay_into_escrow(memory_ledger):
+    """A hold holding nothing (made by hand) settles with no leg out of escrow, so its
+    one leg could try to pay into escrow: only a lock may."""
+    memory_ledger.mint(ALICE, 100)
+    hold = memory_ledger.lock(ALICE, 30)
+    _empty_hold(memory_ledger.store.book)
+    before = snapshot(memory_ledger)
+    with pytest.raises(InvalidRequest, match="escrow moves only through holds"):
+        memory_ledger.post(TransferRequest((Posting(ALICE, ESCROW, "COIN", 5),), "HOLD_RETURN",
+                                           hold=HoldAction("void", hold.id)))
     assert snapshot(memory_ledger) == before
