@@ -91,7 +91,8 @@ class NullLedger:
 
     def __init__(self) -> None:
         self.clock = lambda: NOW
-        self.store = type("S", (), {"assets": staticmethod(lambda: {}), "new_id": staticmethod(lambda p: "h")})()
+        self.store = type("S", (), {"assets": staticmethod(lambda: {}), "new_id": staticmethod(lambda p: "h"),
+                                      "apply": staticmethod(lambda r, now: None)})()
 
     def lock(self, *a, **k):
         return self._hold

@@ -147,12 +147,20 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
     postings = req.postings
     if not postings:
         raise InvalidRequest("a transaction needs at least one posting")
-    hold_kind = None
-    if req.hold is not None:
-        _check_hold(book, req.hold, postings, now)
-        hold_kind = req.hold.kind
-
-    if len(postings) == 1 and req.hold is None:
+    action = req.hold
+    hold = None
+    kind = ""
+    out = 0
+    if action is not None:
+        kind = action.kind
+        if kind == "lock":
+            return _post_lock(book, req, now, tx_id, fp)
+        hold, out = _check_settle(book, action, postings, now)
+        if len(postings) == 1:  # a void, or any settlement with a single leg
+            tx = _post_hold_leg(book, req, now, tx_id, fp, hold.id, False)
+            book.holds[hold.id] = _settled(hold, kind, out, now)
+            return tx
+    elif len(postings) == 1:
         return _post_one(book, req, now, tx_id, fp)
 
     balances = book.balances
@@ -160,17 +168,16 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
     entries: list[Entry] = []
     next_id = book.next_entry_id
     ref_type, ref_id, metadata, note = req.ref_type, req.ref_id, req.metadata, req.note
-    # Escrow must always equal the LOCKED holds, so only a lock pays into it and only
-    # a hold settlement pays out of it.
-    is_lock = hold_kind == "lock"
-    may_pay_from_escrow = hold_kind is not None and not is_lock
+    # Escrow must always equal the LOCKED holds, so only a lock pays into it (locks never
+    # reach this loop) and only a hold settlement pays out of it.
+    may_pay_from_escrow = action is not None
     assets, frozen, negative_ok = book.assets, book.frozen, book.negative_ok
     for frm, to, asset, amount, leg_type in postings:
         if type(amount) is not int or amount <= 0:
             raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
         if frm == to:
             raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
-        if (to == ESCROW) is not is_lock or (frm == ESCROW and not may_pay_from_escrow):
+        if to == ESCROW or (frm == ESCROW and not may_pay_from_escrow):
             raise InvalidRequest("escrow moves only through holds: lock into it, settle out of it")
         if asset not in assets:
             raise UnknownAsset(asset)
@@ -208,9 +215,9 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
     book.next_entry_id = next_id
     book.journal.extend(entries)
     hold_id = None
-    if req.hold is not None:
-        hold_id = req.hold.hold_id
-        _apply_hold(book, req, now)
+    if hold is not None:
+        hold_id = hold.id
+        book.holds[hold_id] = _settled(hold, kind, out, now)
     tx = _new(Transaction, (tx_id, now, entry_type, tuple(entries), key, hold_id, False))
     if key is not None:
         book.keys[key] = (fp, tx)
@@ -261,64 +268,116 @@ def _post_one(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: s
     return tx
 
 
-def _check_hold(book: Book, action: HoldAction, postings: tuple[Posting, ...], now: datetime) -> None:
-    if action.kind == "lock":
-        if action.hold_id in book.holds:
-            raise InvalidRequest(f"hold {action.hold_id!r} already exists")
-        # A naive expiry cannot be compared with the ledger's UTC clock (and SQL would
-        # read it back as UTC): refuse it here rather than fail when the hold settles.
-        expires = action.expires_at
-        if expires is not None and (not isinstance(expires, datetime) or expires.utcoffset() is None):
-            raise InvalidRequest(f"expires_at must be a timezone-aware datetime, got {expires!r}")
-        leg = postings[0] if len(postings) == 1 else None
-        if (leg is None or leg.to_account != ESCROW or leg.from_account != action.account
-                or leg.asset != action.asset or leg.amount != action.amount):
-            raise InvalidRequest("a lock must move exactly the held amount into escrow")
-        return
-    if action.kind not in _SETTLED_STATUS:
-        raise InvalidRequest(f"unknown hold action {action.kind!r}")
+def _post_lock(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: str) -> Transaction:
+    """`post` for every lock (the general loop never sees one): checks the hold's shape,
+    moves its single posting with `_post_hold_leg` and records the new hold."""
+    action = req.hold
+    assert action is not None
+    hold_id = action.hold_id
+    if hold_id in book.holds:
+        raise InvalidRequest(f"hold {hold_id!r} already exists")
+    # A naive expiry cannot be compared with the ledger's UTC clock (and SQL would
+    # read it back as UTC): refuse it here rather than fail when the hold settles.
+    expires = action.expires_at
+    if expires is not None and (not isinstance(expires, datetime) or expires.utcoffset() is None):
+        raise InvalidRequest(f"expires_at must be a timezone-aware datetime, got {expires!r}")
+    postings = req.postings
+    leg = postings[0] if len(postings) == 1 else None
+    if (leg is None or leg[1] != ESCROW or leg[0] != action.account
+            or leg[2] != action.asset or leg[3] != action.amount):
+        raise InvalidRequest("a lock must move exactly the held amount into escrow")
+    tx = _post_hold_leg(book, req, now, tx_id, fp, hold_id, True)
+    book.holds[hold_id] = _new(Hold, (hold_id, action.account, action.asset, action.amount, _LOCKED,
+                                      now, expires, None, req.ref_type, req.ref_id))
+    return tx
+
+
+def _post_hold_leg(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: str,
+                   hold_id: str, is_lock: bool) -> Transaction:
+    """Move the single posting of a lock or of a one-leg settlement (a void), whose hold
+    rules the caller has checked; the caller writes the hold once this has returned.
+    The general loop's leg rules, in its order, for a transaction of one leg."""
+    frm, to, asset, amount, leg_type = req.postings[0]
+    if type(amount) is not int or amount <= 0:
+        raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
+    if frm == to:
+        raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
+    # Only a lock pays into escrow; paying out of it is what a settlement is for (and
+    # frm == ESCROW in a lock was refused just above, as frm == to).
+    if (to == ESCROW) is not is_lock:
+        raise InvalidRequest("escrow moves only through holds: lock into it, settle out of it")
+    if asset not in book.assets:
+        raise UnknownAsset(asset)
+    if frm in book.frozen:
+        raise AccountFrozen(frm)
+    if leg_type is not None and leg_type not in ENTRY_TYPES:
+        raise InvalidRequest(f"unknown entry type {leg_type!r}", entry_type=str(leg_type))
+    balances = book.balances
+    fkey = (frm, asset)
+    from_before = balances.get(fkey)
+    if from_before is None:
+        check_address(frm)
+        from_before = 0
+    from_after = from_before - amount
+    if from_after < 0 and frm not in book.negative_ok:
+        raise InsufficientFunds(frm, asset, required=amount, balance=from_before)
+    tkey = (to, asset)
+    to_before = balances.get(tkey)
+    if to_before is None:
+        check_address(to)
+        to_before = 0
+    # Everything is valid: from here on nothing can fail.
+    balances[fkey] = from_after
+    balances[tkey] = to_before + amount
+    key = req.idempotency_key
+    entry = _new(Entry, (book.next_entry_id, tx_id, now, leg_type or req.entry_type, asset, amount, frm, to,
+                         from_before, from_after, to_before, to_before + amount, req.ref_type, req.ref_id,
+                         key, req.metadata, req.note))
+    book.next_entry_id += 1
+    book.journal.append(entry)
+    tx = _new(Transaction, (tx_id, now, req.entry_type, (entry,), key, hold_id, False))
+    if key is not None:
+        book.keys[key] = (fp, tx)
+    return tx
+
+
+def _check_settle(book: Book, action: HoldAction, postings: tuple[Posting, ...],
+                  now: datetime) -> tuple[Hold, int]:
+    """The hold rules of a release/void/forfeit/capture: returns the hold and what its
+    legs out of escrow take, so the hold is looked up (and the legs summed) once."""
+    kind = action.kind
+    if kind not in _SETTLED_STATUS:
+        raise InvalidRequest(f"unknown hold action {kind!r}")
     hold = book.holds.get(action.hold_id)
     if hold is None:
         raise HoldNotFound(action.hold_id)
     if hold.status != _LOCKED:
         raise HoldNotLocked(hold.id, hold.status)
-    if action.kind != "void" and hold.expires_at is not None and now >= hold.expires_at:
+    if kind != "void" and hold.expires_at is not None and now >= hold.expires_at:
         raise HoldExpired(hold.id)
     # Legs out of escrow draw on this hold; other legs (a taker paying its side of a
     # trade) may ride in the same atomic transaction.
     out = 0
     for p in postings:
-        if p.from_account == ESCROW:
-            if p.asset != hold.asset:
-                raise InvalidRequest(f"hold {hold.id!r} holds {hold.asset}, not {p.asset}")
-            if type(p.amount) is not int:
-                raise InvalidRequest(f"amount must be a positive integer, got {p.amount!r}", amount=str(p.amount))
-            out += p.amount
-    if action.kind == "capture":
+        if p[0] == ESCROW:
+            if p[2] != hold.asset:
+                raise InvalidRequest(f"hold {hold.id!r} holds {hold.asset}, not {p[2]}")
+            if type(p[3]) is not int:
+                raise InvalidRequest(f"amount must be a positive integer, got {p[3]!r}", amount=str(p[3]))
+            out += p[3]
+    if kind == "capture":
         if not 0 < out < hold.amount:
             raise InvalidRequest(f"a capture must take 1..{hold.amount - 1} of hold {hold.id!r}, not {out}")
     elif out != hold.amount:
         raise InvalidRequest(f"settling hold {hold.id!r} must move exactly {hold.amount}, not {out}")
+    return hold, out
 
 
-def _apply_hold(book: Book, req: TransferRequest, now: datetime) -> None:
-    action = req.hold
-    assert action is not None
-    if action.kind == "lock":
-        book.holds[action.hold_id] = _new(Hold, (
-            action.hold_id, action.account, action.asset, action.amount, _LOCKED,
-            now, action.expires_at, None, req.ref_type, req.ref_id,
-        ))
-        return
-    # Holds are rebuilt field by field: NamedTuple._replace costs several times more.
-    h = book.holds[action.hold_id]
-    if action.kind == "capture":
-        taken = 0
-        for p in req.postings:
-            if p.from_account == ESCROW:
-                taken += p.amount
-        book.holds[h.id] = _new(Hold, (h.id, h.account, h.asset, h.amount - taken, h.status, h.created_at,
-                                       h.expires_at, None, h.ref_type, h.ref_id))
-    else:
-        book.holds[h.id] = _new(Hold, (h.id, h.account, h.asset, h.amount, _SETTLED_STATUS[action.kind],
-                                       h.created_at, h.expires_at, now, h.ref_type, h.ref_id))
+def _settled(h: Hold, kind: str, out: int, now: datetime) -> Hold:
+    """The hold after a valid settlement that took ``out`` from escrow. Rebuilt field by
+    field: NamedTuple._replace costs several times more."""
+    if kind == "capture":
+        return _new(Hold, (h.id, h.account, h.asset, h.amount - out, h.status, h.created_at,
+                           h.expires_at, None, h.ref_type, h.ref_id))
+    return _new(Hold, (h.id, h.account, h.asset, h.amount, _SETTLED_STATUS[kind],
+                       h.created_at, h.expires_at, now, h.ref_type, h.ref_id))

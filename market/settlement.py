@@ -6,8 +6,8 @@ One ledger call per event:
                                   ``Ledger.capture(hold, legs, settle=last)`` posts), with
                                   the incoming order's own legs in the same transaction,
   * a cancel / expiry          -> a void (what ``Ledger.void`` posts): the rest comes back.
-The requests are built here and handed to ``Ledger.post``: the order already knows its
-hold (id, amount), so nothing needs reading back from the store.
+The requests are built here and handed to the store as ``Ledger.post`` would: the order
+already knows its hold (id, amount), so nothing needs reading back from the store.
 
 Rounding rule (quote and fees)
 ------------------------------
@@ -40,6 +40,11 @@ from .config import MarketConfig
 
 __all__ = ["Settlement", "fee"]
 
+# Requests are built with tuple.__new__, as Ledger.transfer does: the NamedTuples'
+# generated constructors (argument binding, defaults) cost more than the tuples
+# themselves, and settlement builds several per order.
+_new = tuple.__new__
+
 _TRADE = EntryType.TRADE.value
 _FEE = EntryType.FEE.value
 _FEE_BURN = EntryType.FEE_BURN.value
@@ -56,7 +61,8 @@ def fee(quote: int, bps: int) -> int:
 class Settlement:
     """Moves the money of one coin's book through the ledger."""
 
-    __slots__ = ("ledger", "symbol", "maker_bps", "taker_bps", "fee_account", "fee_type", "platform", "new_id")
+    __slots__ = ("ledger", "symbol", "maker_bps", "taker_bps", "fee_account", "fee_type", "platform", "new_id",
+                 "apply")
 
     def __init__(self, ledger: Ledger, symbol: str, config: MarketConfig, platform: frozenset[str] = frozenset()) -> None:
         self.ledger = ledger
@@ -68,6 +74,8 @@ class Settlement:
         self.fee_type = _FEE_BURN if burn else _FEE
         self.platform = platform  # accounts whose trades are journalled as BUYBACK
         self.new_id = ledger.store.new_id
+        # what Ledger.post does (store.apply at the ledger's clock), one call less per event
+        self.apply = ledger.store.apply
 
     def buy_lock(self, price: int, quantity: int) -> int:
         """COIN a resting buy of ``quantity`` at ``price`` must lock."""
@@ -86,9 +94,10 @@ class Settlement:
         # no expiry on the hold even for GTD: the market expires the order and voids the
         # hold together, so Ledger.expire_holds can never strand a live order
         # what Ledger.lock does, without reading the new hold back: one store call
-        self.ledger.post(TransferRequest((Posting(account, ESCROW, asset, amount),), _LOCK, None, "order",
-                                         str(order.id), None, None,
-                                         HoldAction("lock", hold_id, account, asset, amount, None)))
+        self.apply(_new(TransferRequest, ((_new(Posting, (account, ESCROW, asset, amount, None)),), _LOCK, None,
+                                          "order", str(order.id), None, None,
+                                          _new(HoldAction, ("lock", hold_id, account, asset, amount, None)))),
+                   self.ledger.clock())
         order.hold_id = hold_id
         order.locked = amount
 
@@ -97,9 +106,10 @@ class Settlement:
         from what the order knows of its hold."""
         if order.hold_id is not None:
             asset = "COIN" if order.side == BUY else self.symbol
-            self.ledger.post(TransferRequest((Posting(ESCROW, order.account, asset, order.locked),), _RETURN,
-                                             None, "order", str(order.id), None, None,
-                                             HoldAction("void", order.hold_id)))
+            self.apply(_new(TransferRequest, ((_new(Posting, (ESCROW, order.account, asset, order.locked, None)),),
+                                              _RETURN, None, "order", str(order.id), None, None,
+                                              _new(HoldAction, ("void", order.hold_id, "", "", 0, None)))),
+                       self.ledger.clock())
             order.hold_id = None
             order.locked = 0
 
@@ -137,31 +147,33 @@ class Settlement:
         kind = _BUYBACK if self.platform and (maker.account in self.platform or taker_account in self.platform) else _TRADE
         if maker.side == BUY:
             buyer = maker.account
-            legs = [Posting(taker_account, buyer, sym, qty, kind),
-                    Posting(ESCROW, taker_account, "COIN", quote, kind)]
+            legs = [_new(Posting, (taker_account, buyer, sym, qty, kind)),
+                    _new(Posting, (ESCROW, taker_account, "COIN", quote, kind))]
             taken = quote
             if maker_fee:
-                legs.append(Posting(ESCROW, fee_acct, "COIN", maker_fee, fee_type))
+                legs.append(_new(Posting, (ESCROW, fee_acct, "COIN", maker_fee, fee_type)))
                 taken += maker_fee
             if taker_fee:
-                legs.append(Posting(taker_account, fee_acct, "COIN", taker_fee, fee_type))
+                legs.append(_new(Posting, (taker_account, fee_acct, "COIN", taker_fee, fee_type)))
             if last and maker.locked > taken:
-                legs.append(Posting(ESCROW, buyer, "COIN", maker.locked - taken, _RETURN))
+                legs.append(_new(Posting, (ESCROW, buyer, "COIN", maker.locked - taken, _RETURN)))
                 taken = maker.locked
             fees = (maker_fee, taker_fee)
         else:
-            legs = [Posting(ESCROW, taker_account, sym, qty, kind),
-                    Posting(taker_account, maker.account, "COIN", quote, kind)]
+            legs = [_new(Posting, (ESCROW, taker_account, sym, qty, kind)),
+                    _new(Posting, (taker_account, maker.account, "COIN", quote, kind))]
             if maker_fee:
-                legs.append(Posting(maker.account, fee_acct, "COIN", maker_fee, fee_type))
+                legs.append(_new(Posting, (maker.account, fee_acct, "COIN", maker_fee, fee_type)))
             if taker_fee:
-                legs.append(Posting(taker_account, fee_acct, "COIN", taker_fee, fee_type))
+                legs.append(_new(Posting, (taker_account, fee_acct, "COIN", taker_fee, fee_type)))
             taken = qty
             fees = (taker_fee, maker_fee)
         # Ledger.capture(maker.hold_id, legs, settle=last), posted directly: the order
         # already knows its hold, so the store is called once and nothing is read back
-        self.ledger.post(TransferRequest(tuple(legs), kind, None, "order", str(maker.id), None, None,
-                                         HoldAction("release" if last else "capture", hold_id)))
+        self.apply(_new(TransferRequest, (tuple(legs), kind, None, "order", str(maker.id), None, None,
+                                          _new(HoldAction, ("release" if last else "capture", hold_id, "", "", 0,
+                                                            None)))),
+                   self.ledger.clock())
         if last:
             maker.hold_id = None
             maker.locked = 0

@@ -11,7 +11,9 @@ import pytest
 from ledger import (
     BURN,
     ESCROW,
+    AccountFrozen,
     EntryType,
+    HoldAction,
     HoldExpired,
     HoldNotFound,
     HoldNotLocked,
@@ -22,6 +24,7 @@ from ledger import (
     TransferRequest,
     UnknownAsset,
 )
+from tests.ledger.conftest import snapshot
 
 ALICE, BOB, POT = "user:alice", "user:bob", "pool:p1"
 T0 = datetime(2026, 1, 1, 13, 0, tzinfo=UTC)
@@ -468,3 +471,98 @@ def test_escrow_always_equals_the_locked_holds(funded, clock):
     locked = sum(h.amount for h in funded.store.holds(status=HoldStatus.LOCKED))
     assert funded.balance(ESCROW) == locked == 45
     assert funded.check().ok
+
+
+# -- one-leg hold requests --------------------------------------------------------
+# A lock, and a settlement with a single leg (a void), skip the engine's general
+# multi-leg loop: these pin that they still apply every one of its leg rules.
+
+
+def lock_request(account, asset, amount, leg_type=None, hold_id="hz"):
+    return TransferRequest((Posting(account, ESCROW, asset, amount, leg_type),), "HOLD_LOCK",
+                           hold=HoldAction("lock", hold_id, account, asset, amount))
+
+
+LOCK_REFUSALS = [
+    ((ALICE, "COIN", 101), InsufficientFunds, "has 100 COIN, needs 101"),
+    ((ALICE, "DOGE", 1), UnknownAsset, "DOGE"),
+    ((ALICE, "COIN", 1, "NO_SUCH_TYPE"), InvalidRequest, "unknown entry type"),
+    ((ESCROW, "COIN", 1), InvalidRequest, "to itself"),
+    (("nowhere", "COIN", 1), InvalidRequest, "bad account address"),
+    (("user:nobody", "COIN", 1), InsufficientFunds, "has 0 COIN, needs 1"),
+]
+
+
+@pytest.mark.cases("args, error, text", LOCK_REFUSALS,
+                   ids=["overdraft", "unknown-asset", "bad-leg-type", "escrow-itself", "bad-address", "no-funds"])
+def test_lock_applies_every_leg_rule(funded, unchanged, args, error, text):
+    with unchanged(), pytest.raises(error, match=text):
+        funded.post(lock_request(*args))
+    assert funded.store.get_hold("hz") is None
+
+
+def test_lock_of_a_frozen_account_is_refused_before_its_balance_is_read(funded, unchanged):
+    funded.freeze(ALICE)
+    with unchanged(), pytest.raises(AccountFrozen):
+        funded.post(lock_request(ALICE, "COIN", 101))  # frozen wins over the overdraft
+
+
+def test_lock_with_an_existing_hold_id_is_refused(memory_ledger):
+    memory_ledger.mint(ALICE, 100)
+    memory_ledger.post(lock_request(ALICE, "COIN", 10))
+    before = snapshot(memory_ledger)
+    with pytest.raises(InvalidRequest, match="already exists"):
+        memory_ledger.post(lock_request(ALICE, "COIN", 5))
+    assert snapshot(memory_ledger) == before
+
+
+def void_request(hold_id, to=ALICE, amount=30, leg_type=None):
+    return TransferRequest((Posting(ESCROW, to, "COIN", amount, leg_type),), "HOLD_RETURN",
+                           hold=HoldAction("void", hold_id))
+
+
+@pytest.mark.cases("kw, error, text", [
+    ({"leg_type": "NO_SUCH_TYPE"}, InvalidRequest, "unknown entry type"),
+    ({"to": ESCROW}, InvalidRequest, "to itself"),
+    ({"amount": 29}, InvalidRequest, "exactly 30"),
+    ({"to": "nowhere"}, InvalidRequest, "bad account address"),
+], ids=["bad-leg-type", "escrow-itself", "short", "bad-address"])
+def test_one_leg_settlement_applies_every_leg_rule(funded, unchanged, kw, error, text):
+    hold = funded.lock(ALICE, 30)
+    with unchanged(), pytest.raises(error, match=text):
+        funded.post(void_request(hold.id, **kw))
+    assert funded.get_hold(hold.id).status == HoldStatus.LOCKED
+
+
+def _empty_hold(book):
+    (hold_id, hold), = book.holds.items()
+    book.holds[hold_id] = hold._replace(amount=0)
+
+
+@pytest.mark.parametrize("tamper, error", [
+    (lambda book: book.frozen.add(ESCROW), AccountFrozen),
+    (lambda book: book.balances.__setitem__((ESCROW, "COIN"), 29), InsufficientFunds),
+    (lambda book: book.assets.discard("COIN"), UnknownAsset),
+], ids=["frozen-escrow", "escrow-short", "asset-gone"])
+def test_one_leg_settlement_checks_escrow_like_any_payer(memory_ledger, tamper, error):
+    """States the market cannot reach, made by hand: the void must still refuse them."""
+    memory_ledger.mint(ALICE, 100)
+    hold = memory_ledger.lock(ALICE, 30)
+    tamper(memory_ledger.store.book)
+    before = snapshot(memory_ledger)
+    with pytest.raises(error):
+        memory_ledger.post(void_request(hold.id))
+    assert snapshot(memory_ledger) == before
+
+
+def test_one_leg_settlement_cannot_pay_into_escrow(memory_ledger):
+    """A hold holding nothing (made by hand) settles with no leg out of escrow, so its
+    one leg could try to pay into escrow: only a lock may."""
+    memory_ledger.mint(ALICE, 100)
+    hold = memory_ledger.lock(ALICE, 30)
+    _empty_hold(memory_ledger.store.book)
+    before = snapshot(memory_ledger)
+    with pytest.raises(InvalidRequest, match="escrow moves only through holds"):
+        memory_ledger.post(TransferRequest((Posting(ALICE, ESCROW, "COIN", 5),), "HOLD_RETURN",
+                                           hold=HoldAction("void", hold.id)))
+    assert snapshot(memory_ledger) == before
