@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
 
 from ledger import EntryType, Transaction, user_account
 from market.coins import CoinError
@@ -25,6 +26,7 @@ from ..schemas import (
     TransferIn,
     TransferOut,
 )
+from ..state import ServiceState
 
 __all__ = ["router"]
 
@@ -79,14 +81,20 @@ def history(state: StateDep, user: ReadUser, limit: Limit = 50, offset: Offset =
         limit=limit, offset=offset)
 
 
+# The hot write routes are async and run their (blocking) domain work in the thread
+# pool themselves: FastAPI would otherwise also validate a sync route's response in the
+# pool, a second hop per request.
 @router.post("/api/coins/daily-login", response_model=DailyLoginOut)
-def daily_login(state: StateDep, user: WriteUser) -> DailyLoginOut:
-    r = state.economy.rules.daily_login(user)
-    return DailyLoginOut(
-        awarded=r.login.entries[0].amount if r.login else 0,
-        streak_bonus=r.streak.entries[0].amount if r.streak else 0, streak_length=r.streak_length,
-        replayed=bool(r.login and r.login.replayed),
-        balance=_balance_after(state, user_account(user), r.streak or r.login))
+async def daily_login(state: StateDep, user: WriteUser) -> DailyLoginOut:
+    def job() -> DailyLoginOut:
+        r = state.economy.rules.daily_login(user)
+        return DailyLoginOut(
+            awarded=r.login.entries[0].amount if r.login else 0,
+            streak_bonus=r.streak.entries[0].amount if r.streak else 0, streak_length=r.streak_length,
+            replayed=bool(r.login and r.login.replayed),
+            balance=_balance_after(state, user_account(user), r.streak or r.login))
+
+    return await run_in_threadpool(job)
 
 
 @router.post("/api/coins/earn", response_model=SpendOut)
@@ -96,8 +104,8 @@ def earn(body: EarnIn, state: StateDep, user: ServerUser) -> SpendOut:
 
 
 @router.post("/api/claims/{claim_id}/vote", response_model=SpendOut)
-def vote(claim_id: str, state: StateDep, user: WriteUser) -> SpendOut:
-    return _spent(state, user, "vote", state.economy.rules.vote(user, claim_id))
+async def vote(claim_id: str, state: StateDep, user: WriteUser) -> SpendOut:
+    return await run_in_threadpool(lambda: _spent(state, user, "vote", state.economy.rules.vote(user, claim_id)))
 
 
 @router.post("/api/claims/{claim_id}/unlock-analysis", response_model=SpendOut)
@@ -106,8 +114,12 @@ def unlock_analysis(claim_id: str, state: StateDep, user: WriteUser) -> SpendOut
 
 
 @router.post("/api/transfers", response_model=TransferOut, responses=error_responses(503))
-def transfer(body: TransferIn, state: StateDep, user: WriteUser, idem: IdemKey) -> TransferOut:
+async def transfer(body: TransferIn, state: StateDep, user: WriteUser, idem: IdemKey) -> TransferOut:
     """Send COIN (or a brand coin: holding cap and minimum hold apply) to another user."""
+    return await run_in_threadpool(_transfer, body, state, user, idem)
+
+
+def _transfer(body: TransferIn, state: ServiceState, user: str, idem: str | None) -> TransferOut:
     frm, to = user_account(user), user_account(body.to_user_id)
     if body.to_user_id == user:
         raise CoinError("cannot transfer to yourself")
