@@ -82,3 +82,23 @@ def test_indexed_pool_store_keeps_caps_and_stakes_per_pool():
             results.append(type(err).__name__)
         results.append([(s.pool_id, s.amount) for s in store.stakes("p1")])
     assert results[:2] == results[2:] and results[0] == "StakeCapExceeded"
+
+
+def test_concentration_is_gini_and_top_share_from_one_sort():
+    import math
+    import random
+
+    from sim.model import concentration, gini, top_share
+
+    def reference(values: list[int]) -> tuple[float, float]:
+        xs = sorted(v for v in values if v > 0)
+        n, total = len(xs), sum(xs)
+        if not n:
+            return 0.0, 0.0
+        g = (2.0 * sum((i + 1) * x for i, x in enumerate(xs))) / (n * total) - (n + 1.0) / n
+        top = sorted(xs, reverse=True)[:max(1, math.ceil(n * 0.01))]
+        return g, sum(top) / total
+
+    r = random.Random(5)
+    for values in ([], [0, 0], [-3, 0, 7], [5], [1, 1, 1, 1], [r.randrange(-50, 5000) for _ in range(777)]):
+        assert concentration(values) == reference(values) == (gini(values), top_share(values))
