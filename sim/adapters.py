@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -36,6 +36,7 @@ _STAKES = frozenset({EntryType.STAKE.value, EntryType.BELT_CHALLENGE_ENTRY.value
 _WATCHED = _DAY_CREDITS | _STAKES
 # A day's credits all carry the same ref_id: parse each day once.
 _parse_day = lru_cache(maxsize=256)(date.fromisoformat)
+_MONTH = timedelta(days=30)
 
 
 class IndexedMemoryStore(MemoryStore):
@@ -63,7 +64,8 @@ class IndexedMemoryStore(MemoryStore):
                     day = _parse_day(e.ref_id)
                     days.add(day)
                     if len(days) > 40:  # the rules look back at most 2 streaks
-                        for old in [d for d in days if (day - d).days > 30]:
+                        cutoff = day - _MONTH  # d < cutoff: (day - d).days > 30
+                        for old in [d for d in days if d < cutoff]:
                             days.discard(old)
                 elif t in _STAKES:
                     self.stake_days[e.from_account] = utc_day(e.time)
