@@ -42,6 +42,7 @@ ENTRY_TYPES = frozenset(t.value for t in EntryType)
 # NamedTuples built straight from a tuple: the same objects, without the generated
 # __new__'s argument binding (it costs more than everything else an entry needs).
 _new = tuple.__new__
+_sha256 = hashlib.sha256
 
 # Plain strings on the hot path: enum attribute access costs more than the checks it serves.
 _LOCKED = HoldStatus.LOCKED.value
@@ -82,9 +83,10 @@ def fingerprint(req: TransferRequest) -> str:
     """A digest of everything a request asks for, to tell a retry from a reuse of its key.
     A lock's hold id is generated per call, so it is left out."""
     hold = req.hold
-    text = _plain_text(req) if hold is None and req.metadata is None else None
-    if text is not None:
-        return hashlib.sha256(text.encode()).hexdigest()
+    if hold is None and req.metadata is None:
+        text = _plain_text(req)
+        if text is not None:
+            return _sha256(text.encode()).hexdigest()
     if hold is not None and hold.kind == "lock":
         hold = hold._replace(hold_id="")
     payload = [
@@ -97,30 +99,38 @@ def fingerprint(req: TransferRequest) -> str:
         list(hold) if hold is not None else None,
     ]
     text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _sha256(text.encode()).hexdigest()
 
 
 def _plain_text(req: TransferRequest) -> str | None:
     """`fingerprint`'s JSON text built directly, byte for byte what ``json.dumps`` makes,
     for the common request (no metadata, no hold, plain str/int fields); None otherwise.
     Rewards and spends are all keyed, so this is on the simulator's hot path."""
+    postings, entry_type, _key, ref_type, ref_id, _metadata, note, _hold = req
     enc = _encode_str
+    if len(postings) == 1:
+        # The rules' shape (one leg of the request's type, a ref, no note) in one format.
+        frm, to, asset, amount, leg = postings[0]
+        if (leg is None and note is None and type(amount) is int and isinstance(frm, str)
+                and isinstance(to, str) and isinstance(asset, str) and isinstance(entry_type, str)
+                and isinstance(ref_type, str) and isinstance(ref_id, str)):
+            return (f"[[[{enc(frm)},{enc(to)},{enc(asset)},{amount},null]],{enc(entry_type)},{enc(ref_type)},"
+                    f"{enc(ref_id)},null,null,null]")
     legs = []
-    for p in req.postings:
+    for p in postings:
         frm, to, asset, amount, leg = p
         if (type(amount) is not int or not isinstance(frm, str) or not isinstance(to, str)
                 or not isinstance(asset, str) or (leg is not None and not isinstance(leg, str))):
             return None
         legs.append(f"[{enc(frm)},{enc(to)},{enc(asset)},{amount},{'null' if leg is None else enc(leg)}]")
     parts = []
-    for v in (req.entry_type, req.ref_type, req.ref_id):
+    for v in (entry_type, ref_type, ref_id):
         if v is None:
             parts.append("null")
         elif isinstance(v, str):
             parts.append(enc(v))
         else:
             return None
-    note = req.note
     if note is not None and not isinstance(note, str):
         return None
     return f"[[{','.join(legs)}],{','.join(parts)},null,{'null' if note is None else enc(note)},null]"
@@ -227,7 +237,8 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
 def _post_one(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: str) -> Transaction:
     """`post` for the commonest case, one posting and no hold: the same rules without
     the bookkeeping a multi-leg transaction needs (the simulator lives on this path)."""
-    frm, to, asset, amount, leg_type = req.postings[0]
+    postings, entry_type, key, ref_type, ref_id, metadata, note, _hold = req
+    frm, to, asset, amount, leg_type = postings[0]
     if type(amount) is not int or amount <= 0:
         raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
     if frm == to:
@@ -254,15 +265,15 @@ def _post_one(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: s
     if to_before is None:
         check_address(to)
         to_before = 0
+    to_after = to_before + amount
     balances[fkey] = from_after
-    balances[tkey] = to_before + amount
-    key = req.idempotency_key
-    entry = _new(Entry, (book.next_entry_id, tx_id, now, leg_type or req.entry_type, asset, amount, frm, to,
-                         from_before, from_after, to_before, to_before + amount, req.ref_type, req.ref_id,
-                         key, req.metadata, req.note))
-    book.next_entry_id += 1
+    balances[tkey] = to_after
+    entry_id = book.next_entry_id
+    book.next_entry_id = entry_id + 1
+    entry = _new(Entry, (entry_id, tx_id, now, leg_type or entry_type, asset, amount, frm, to,
+                         from_before, from_after, to_before, to_after, ref_type, ref_id, key, metadata, note))
     book.journal.append(entry)
-    tx = _new(Transaction, (tx_id, now, req.entry_type, (entry,), key, None, False))
+    tx = _new(Transaction, (tx_id, now, entry_type, (entry,), key, None, False))
     if key is not None:
         book.keys[key] = (fp, tx)
     return tx

@@ -12,6 +12,7 @@ Earnings are minted (MINT -> user); spends go to the platform (or are burned whe
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 from .config import EconomyConfig
@@ -35,9 +36,20 @@ ONE_TIME_REWARDS: dict[str, tuple[str, EntryType]] = {
 
 def utc_day(moment: datetime) -> date:
     """The UTC calendar day of ``moment`` (a naive datetime is taken as UTC)."""
-    if moment.tzinfo is None:
+    tz = moment.tzinfo
+    if tz is None or tz is UTC:
         return moment.date()
     return moment.astimezone(UTC).date()
+
+
+@lru_cache(maxsize=256)
+def _day_text(day: date) -> str:
+    """``day.isoformat()``, cached: every login of a day formats the same date."""
+    return day.isoformat()
+
+
+_ONE_DAY = timedelta(days=1)
+_new = tuple.__new__
 
 
 class DailyLogin(NamedTuple):
@@ -77,19 +89,21 @@ class EconomyRules:
         """The daily bonus, once per UTC day, plus the streak bonus on the last day of
         every run of ``streak_days`` consecutive logins. With the Phase-2 switch on, the
         user must have staked that UTC day."""
-        r = self.config.rewards
+        config = self.config
+        r = config.rewards
         day = utc_day(now or self.ledger.clock())
-        if self.config.phase2.daily_bonus_requires_stake and not self.staked_on(user, day):
+        if config.phase2.daily_bonus_requires_stake and not self.staked_on(user, day):
             raise NotEligible(f"{user} has placed no stake on {day}: the daily bonus needs one",
                               user=user, day=str(day))
-        login = self._mint(user, r.daily_login, EntryType.DAILY_LOGIN, f"daily_login:{user}:{day}",
-                           "day", str(day))
+        text = _day_text(day)
+        login = self._mint(user, r.daily_login, EntryType.DAILY_LOGIN, f"daily_login:{user}:{text}", "day", text)
         length = self._streak_length(user, day)
         streak = None
-        if length >= r.streak_days and not self._streak_paid_since(user, day - timedelta(days=r.streak_days - 1)):
-            streak = self._mint(user, r.streak_bonus, EntryType.STREAK_BONUS, f"streak:{user}:{day}",
-                                "day", str(day))
-        return DailyLogin(login, streak, length)
+        streak_days = r.streak_days
+        if length >= streak_days and not self._streak_paid_since(user, day - timedelta(streak_days - 1)):
+            streak = self._mint(user, r.streak_bonus, EntryType.STREAK_BONUS, f"streak:{user}:{text}", "day", text)
+        # tuple.__new__: the NamedTuple's generated constructor costs more than the tuple
+        return _new(DailyLogin, (login, streak, length))
 
     def admin_grant(self, user: str, amount: int, *, admin: str, reason: str = "",
                     key: str | None = None) -> Transaction:
@@ -130,15 +144,20 @@ class EconomyRules:
 
     def _streak_length(self, user: str, day: date) -> int:
         days = self._login_days(user, EntryType.DAILY_LOGIN)
+        limit = self.config.rewards.streak_days
         n = 0
-        while n < self.config.rewards.streak_days and day - timedelta(days=n) in days:
+        while n < limit and day in days:
             n += 1
+            if n < limit:
+                day -= _ONE_DAY
         return n
 
     def _streak_paid_since(self, user: str, first: date) -> bool:
         # A bonus keyed for today counts as unpaid so a retry replays it.
         paid = self._login_days(user, EntryType.STREAK_BONUS)
-        today = first + timedelta(days=self.config.rewards.streak_days - 1)
+        if not paid:
+            return False
+        today = first + timedelta(self.config.rewards.streak_days - 1)
         return any(first <= d < today for d in paid)
 
     # -- plumbing ------------------------------------------------------------

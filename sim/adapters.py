@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from ledger import MemoryStore
@@ -33,6 +34,9 @@ __all__ = ["IndexedMemoryStore", "IndexedPaymentStore", "IndexedPoolStore", "Sim
 _DAY_CREDITS = frozenset({EntryType.DAILY_LOGIN.value, EntryType.STREAK_BONUS.value})
 _STAKES = frozenset({EntryType.STAKE.value, EntryType.BELT_CHALLENGE_ENTRY.value})
 _WATCHED = _DAY_CREDITS | _STAKES
+# A day's credits all carry the same ref_id: parse each day once.
+_parse_day = lru_cache(maxsize=256)(date.fromisoformat)
+_MONTH = timedelta(days=30)
 
 
 class IndexedMemoryStore(MemoryStore):
@@ -48,7 +52,7 @@ class IndexedMemoryStore(MemoryStore):
         self.stake_days: dict[str, date] = {}
 
     def apply(self, request: TransferRequest, now: datetime) -> Transaction:
-        tx = super().apply(request, now)
+        tx = MemoryStore.apply(self, request, now)
         if tx.entry_type in _WATCHED and not tx.replayed:
             for e in tx.entries:
                 t = e.entry_type
@@ -57,10 +61,11 @@ class IndexedMemoryStore(MemoryStore):
                     days = self.day_credits.get(key)
                     if days is None:
                         days = self.day_credits[key] = set()
-                    day = date.fromisoformat(e.ref_id)
+                    day = _parse_day(e.ref_id)
                     days.add(day)
                     if len(days) > 40:  # the rules look back at most 2 streaks
-                        for old in [d for d in days if (day - d).days > 30]:
+                        cutoff = day - _MONTH  # d < cutoff: (day - d).days > 30
+                        for old in [d for d in days if d < cutoff]:
                             days.discard(old)
                 elif t in _STAKES:
                     self.stake_days[e.from_account] = utc_day(e.time)
@@ -72,7 +77,8 @@ class SimRules(EconomyRules):
 
     def _login_days(self, user: str, entry_type: str) -> set[date]:
         store: IndexedMemoryStore = self.ledger.store  # type: ignore[assignment]
-        return store.day_credits.get((f"user:{user}", str(entry_type)), set())
+        # entry_type may be an EntryType: it hashes and compares as its string value
+        return store.day_credits.get((f"user:{user}", entry_type), set())
 
     def staked_on(self, user: str, day: date) -> bool:
         store: IndexedMemoryStore = self.ledger.store  # type: ignore[assignment]

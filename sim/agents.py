@@ -130,14 +130,16 @@ class CasualUser(SimAgent):
         self.login()
         churn_at = env.now + r.expovariate(1.0 / m.pop.casual.mean_lifetime_days) * DAY
         log_miss = math.log(1.0 - self.rate)
+        log, rand, timeout, login, habit = math.log, r.random, env.timeout, self.login, self.habit
         while True:
-            gap = 1 + int(math.log(1.0 - r.random()) / log_miss)
-            t = (env.now // DAY + gap) * DAY + self.habit + r.random() * 0.1 * DAY
+            now = env.now
+            gap = 1 + int(log(1.0 - rand()) / log_miss)
+            t = (now // DAY + gap) * DAY + habit + rand() * 0.1 * DAY
             if t >= churn_at:
                 m.count("churned")
                 return
-            yield env.timeout(t - env.now)
-            self.login()
+            yield timeout(t - now)
+            login()
 
     def arrive(self) -> None:
         m, r, rules = self.model, self.model.random, self.model.economy.rules

@@ -19,6 +19,7 @@ import math
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from operator import mul
 from typing import Any
 
 import mesa
@@ -59,7 +60,7 @@ from .agents import (
 from .scenario import Scenario
 from .stripe import SimStripe
 
-__all__ = ["METRICS", "START", "EconomyModel", "SimClock", "gini", "top_share"]
+__all__ = ["METRICS", "START", "EconomyModel", "SimClock", "concentration", "gini", "top_share"]
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -85,32 +86,50 @@ class SimClock:
         t = self.env.now
         if t != self._t:
             self._t = t
-            self._dt = self.start + timedelta(seconds=t)
+            self._dt = self.start + timedelta(0, t)  # positional: no keyword parsing
         return self._dt
 
     def unix(self) -> int:
         return self._epoch + int(self.env.now)
 
 
-def gini(values: list[int]) -> float:
-    """Gini coefficient of non-negative amounts (0: all equal, ->1: one holds all)."""
-    xs = sorted(v for v in values if v > 0)
+def _positive_sorted(values: list[int]) -> list[int]:
+    xs = [v for v in values if v > 0]
+    xs.sort()
+    return xs
+
+
+def _gini_sorted(xs: list[int]) -> float:
     n = len(xs)
     total = sum(xs)
     if n == 0 or total == 0:
         return 0.0
-    weighted = sum((i + 1) * x for i, x in enumerate(xs))
+    weighted = sum(map(mul, range(1, n + 1), xs))  # sum of (i + 1) * x, exact integers
     return (2.0 * weighted) / (n * total) - (n + 1.0) / n
 
 
-def top_share(values: list[int], share: float = 0.01) -> float:
-    """Fraction of the total held by the top ``share`` of holders (at least one)."""
-    xs = sorted((v for v in values if v > 0), reverse=True)
+def _top_share_sorted(xs: list[int], share: float) -> float:
     total = sum(xs)
     if not xs or total == 0:
         return 0.0
     k = max(1, math.ceil(len(xs) * share))
-    return sum(xs[:k]) / total
+    return sum(xs[-k:]) / total  # the k largest
+
+
+def gini(values: list[int]) -> float:
+    """Gini coefficient of non-negative amounts (0: all equal, ->1: one holds all)."""
+    return _gini_sorted(_positive_sorted(values))
+
+
+def top_share(values: list[int], share: float = 0.01) -> float:
+    """Fraction of the total held by the top ``share`` of holders (at least one)."""
+    return _top_share_sorted(_positive_sorted(values), share)
+
+
+def concentration(values: list[int], share: float = 0.01) -> tuple[float, float]:
+    """``(gini(values), top_share(values, share))`` with one sort."""
+    xs = _positive_sorted(values)
+    return _gini_sorted(xs), _top_share_sorted(xs, share)
 
 
 class EconomyModel(mesa.Model):
@@ -391,7 +410,7 @@ class EconomyModel(mesa.Model):
         revenue = ledger.balance(PLATFORM, "USD")
         day = self.steps
         conc = day % self.pop.concentration_every_days == 0 or day == self.pop.days
-        balances = self.user_balances() if conc else None
+        gini_, top1 = concentration(self.user_balances()) if conc else (None, None)
         t = {
             "day": (START + timedelta(days=day - 1)).date(),
             "issued": issued, "burned": burned, "circulating": issued - burned,
@@ -405,8 +424,7 @@ class EconomyModel(mesa.Model):
             "defense_alerts_today": len(self.defense_alerts) - last["defense"],
             "detector_alerts_today": len(self.detector_alerts) - last["detector"],
             "sybil_farmed": c["sybil_farmed"],
-            "gini": gini(balances) if balances is not None else None,
-            "top1_share": top_share(balances) if balances is not None else None,
+            "gini": gini_, "top1_share": top1,
         }
         self.today = t
         last.update(issued=issued, burned=burned, revenue=revenue, arrivals=c["arrivals"], checkouts=c["checkouts"],

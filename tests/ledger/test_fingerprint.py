@@ -38,3 +38,23 @@ def test_requests_off_the_plain_path_fall_back_to_json():
     assert fingerprint(with_meta) == hashlib.sha256(json.dumps(
         [[["a:b", "c:d", "COIN", 1, None]], "TRANSFER", None, None, {"x": 1}, None, None],
         sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
+
+
+# The rules' shape (one leg, a ref, no note, no leg type) has its own one-format path.
+@given(text, text, text, st.integers(), text | st.sampled_from(list(EntryType)), text, text)
+def test_single_leg_requests_with_a_ref_make_the_json_text(frm, to, asset, amount, entry_type, ref_type, ref_id):
+    req = TransferRequest((Posting(frm, to, asset, amount),), entry_type, "k", ref_type, ref_id)
+    assert _plain_text(req) == _json_text(req)
+    assert fingerprint(req) == hashlib.sha256(_json_text(req).encode()).hexdigest()
+
+
+def test_single_leg_requests_off_the_rules_shape_still_match_the_json_text():
+    for req in (
+        TransferRequest((Posting("a:b", "c:d", "COIN", 1, "FEE"),), "TRADE", "k", "claim", "c1"),
+        TransferRequest((Posting("a:b", "c:d", "COIN", 1),), "TRANSFER", "k", "claim", "c1", None, "a \"note\""),
+        TransferRequest((Posting("a:b", "c:d", "COIN", 1),), EntryType.VOTE_SPENT, "k", None, "c\u00e91"),
+        TransferRequest((Posting("a:b", "c:d", "COIN", -3),), "TRANSFER", "k", "day", None),
+    ):
+        assert _plain_text(req) == _json_text(req)
+    assert _plain_text(TransferRequest((Posting("a:b", "c:d", "COIN", 1.0),), "TRANSFER", "k", "x", "y")) is None
+    assert _plain_text(TransferRequest((Posting("a:b", "c:d", "COIN", 1),), "TRANSFER", "k", "x", 7)) is None

@@ -29,6 +29,26 @@ def test_sim_rules_pay_the_same_streaks_and_logins_as_the_journal_scan():
     assert sorted(real.ledger.store.stored_balances()) == sorted(sim.ledger.store.stored_balances())
 
 
+def test_the_login_index_prunes_old_days_without_changing_a_streak():
+    """Past 40 indexed days the index drops those over 30 days old: a long daily habit
+    with gaps pays what the journal scan pays, and the index stays small."""
+    cfg = load_config()
+    clock = Clock(datetime(2026, 1, 1, 9, tzinfo=UTC))
+    real = EconomyRules(Ledger(MemoryStore(), clock=clock), cfg)
+    sim = SimRules(Ledger(IndexedMemoryStore(), clock=clock), cfg)
+    for day in range(150):
+        if day % 23 == 22 or day % 37 == 36:
+            continue
+        clock.now = datetime(2026, 1, 1, 9, tzinfo=UTC) + timedelta(days=day)
+        a, b = real.daily_login("alice"), sim.daily_login("alice")
+        assert (a.streak is None, a.streak_length) == (b.streak is None, b.streak_length), day
+    assert sorted(real.ledger.store.stored_balances()) == sorted(sim.ledger.store.stored_balances())
+    days = sim.ledger.store.day_credits[("user:alice", "DAILY_LOGIN")]
+    today = clock.now.date()
+    assert today in days and len(days) <= 41 and min(days) >= today - timedelta(days=40)
+    assert {today - timedelta(days=n) for n in range(31) if (149 - n) % 23 != 22 and (149 - n) % 37 != 36} <= days
+
+
 def test_staked_on_follows_the_stakes_in_the_journal():
     cfg = load_config(overrides={"phase2": {"daily_bonus_requires_stake": True}})
     clock = Clock(datetime(2026, 1, 1, 9, tzinfo=UTC))
@@ -82,3 +102,23 @@ def test_indexed_pool_store_keeps_caps_and_stakes_per_pool():
             results.append(type(err).__name__)
         results.append([(s.pool_id, s.amount) for s in store.stakes("p1")])
     assert results[:2] == results[2:] and results[0] == "StakeCapExceeded"
+
+
+def test_concentration_is_gini_and_top_share_from_one_sort():
+    import math
+    import random
+
+    from sim.model import concentration, gini, top_share
+
+    def reference(values: list[int]) -> tuple[float, float]:
+        xs = sorted(v for v in values if v > 0)
+        n, total = len(xs), sum(xs)
+        if not n:
+            return 0.0, 0.0
+        g = (2.0 * sum((i + 1) * x for i, x in enumerate(xs))) / (n * total) - (n + 1.0) / n
+        top = sorted(xs, reverse=True)[:max(1, math.ceil(n * 0.01))]
+        return g, sum(top) / total
+
+    r = random.Random(5)
+    for values in ([], [0, 0], [-3, 0, 7], [5], [1, 1, 1, 1], [r.randrange(-50, 5000) for _ in range(777)]):
+        assert concentration(values) == reference(values) == (gini(values), top_share(values))
