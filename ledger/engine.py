@@ -167,7 +167,7 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
             return _post_lock(book, req, now, tx_id, fp)
         hold, out = _check_settle(book, action, postings, now)
         if len(postings) == 1:  # a void, or any settlement with a single leg
-            tx = _post_hold_leg(book, req, now, tx_id, fp, hold.id, False)
+            tx = _post_one(book, req, now, tx_id, fp, hold.id)
             book.holds[hold.id] = _settled(hold, kind, out, now)
             return tx
     elif len(postings) == 1:
@@ -234,88 +234,22 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
     return tx
 
 
-def _post_one(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: str) -> Transaction:
-    """`post` for the commonest case, one posting and no hold: the same rules without
-    the bookkeeping a multi-leg transaction needs (the simulator lives on this path)."""
+def _post_one(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: str,
+              hold_id: str | None = None, is_lock: bool = False) -> Transaction:
+    """`post` for a transaction of one posting: the general loop's leg rules, in its
+    order, without the bookkeeping several legs need. The commonest case (no hold: the
+    simulator lives on this path), and the leg of a lock or of a one-leg settlement (a
+    void), whose hold rules the caller has checked and whose hold it writes once this
+    has returned."""
     postings, entry_type, key, ref_type, ref_id, metadata, note, _hold = req
     frm, to, asset, amount, leg_type = postings[0]
     if type(amount) is not int or amount <= 0:
         raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
     if frm == to:
         raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
-    if frm == ESCROW or to == ESCROW:
-        raise InvalidRequest("escrow moves only through holds: lock into it, settle out of it")
-    if asset not in book.assets:
-        raise UnknownAsset(asset)
-    if frm in book.frozen:
-        raise AccountFrozen(frm)
-    if leg_type is not None and leg_type not in ENTRY_TYPES:
-        raise InvalidRequest(f"unknown entry type {leg_type!r}", entry_type=str(leg_type))
-    balances = book.balances
-    fkey = (frm, asset)
-    from_before = balances.get(fkey)
-    if from_before is None:
-        check_address(frm)
-        from_before = 0
-    from_after = from_before - amount
-    if from_after < 0 and frm not in book.negative_ok:
-        raise InsufficientFunds(frm, asset, required=amount, balance=from_before)
-    tkey = (to, asset)
-    to_before = balances.get(tkey)
-    if to_before is None:
-        check_address(to)
-        to_before = 0
-    to_after = to_before + amount
-    balances[fkey] = from_after
-    balances[tkey] = to_after
-    entry_id = book.next_entry_id
-    book.next_entry_id = entry_id + 1
-    entry = _new(Entry, (entry_id, tx_id, now, leg_type or entry_type, asset, amount, frm, to,
-                         from_before, from_after, to_before, to_after, ref_type, ref_id, key, metadata, note))
-    book.journal.append(entry)
-    tx = _new(Transaction, (tx_id, now, entry_type, (entry,), key, None, False))
-    if key is not None:
-        book.keys[key] = (fp, tx)
-    return tx
-
-
-def _post_lock(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: str) -> Transaction:
-    """`post` for every lock (the general loop never sees one): checks the hold's shape,
-    moves its single posting with `_post_hold_leg` and records the new hold."""
-    action = req.hold
-    assert action is not None
-    hold_id = action.hold_id
-    if hold_id in book.holds:
-        raise InvalidRequest(f"hold {hold_id!r} already exists")
-    # A naive expiry cannot be compared with the ledger's UTC clock (and SQL would
-    # read it back as UTC): refuse it here rather than fail when the hold settles.
-    expires = action.expires_at
-    if expires is not None and (not isinstance(expires, datetime) or expires.utcoffset() is None):
-        raise InvalidRequest(f"expires_at must be a timezone-aware datetime, got {expires!r}")
-    postings = req.postings
-    leg = postings[0] if len(postings) == 1 else None
-    if (leg is None or leg[1] != ESCROW or leg[0] != action.account
-            or leg[2] != action.asset or leg[3] != action.amount):
-        raise InvalidRequest("a lock must move exactly the held amount into escrow")
-    tx = _post_hold_leg(book, req, now, tx_id, fp, hold_id, True)
-    book.holds[hold_id] = _new(Hold, (hold_id, action.account, action.asset, action.amount, _LOCKED,
-                                      now, expires, None, req.ref_type, req.ref_id))
-    return tx
-
-
-def _post_hold_leg(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: str,
-                   hold_id: str, is_lock: bool) -> Transaction:
-    """Move the single posting of a lock or of a one-leg settlement (a void), whose hold
-    rules the caller has checked; the caller writes the hold once this has returned.
-    The general loop's leg rules, in its order, for a transaction of one leg."""
-    frm, to, asset, amount, leg_type = req.postings[0]
-    if type(amount) is not int or amount <= 0:
-        raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
-    if frm == to:
-        raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
-    # Only a lock pays into escrow; paying out of it is what a settlement is for (and
-    # frm == ESCROW in a lock was refused just above, as frm == to).
-    if (to == ESCROW) is not is_lock:
+    # Only a lock pays into escrow, and only a settlement pays out of it (frm == ESCROW in
+    # a lock was refused just above, as frm == to).
+    if (to == ESCROW) is not is_lock or (hold_id is None and frm == ESCROW):
         raise InvalidRequest("escrow moves only through holds: lock into it, settle out of it")
     if asset not in book.assets:
         raise UnknownAsset(asset)
@@ -338,17 +272,41 @@ def _post_hold_leg(book: Book, req: TransferRequest, now: datetime, tx_id: str, 
         check_address(to)
         to_before = 0
     # Everything is valid: from here on nothing can fail.
+    to_after = to_before + amount
     balances[fkey] = from_after
-    balances[tkey] = to_before + amount
-    key = req.idempotency_key
-    entry = _new(Entry, (book.next_entry_id, tx_id, now, leg_type or req.entry_type, asset, amount, frm, to,
-                         from_before, from_after, to_before, to_before + amount, req.ref_type, req.ref_id,
-                         key, req.metadata, req.note))
-    book.next_entry_id += 1
+    balances[tkey] = to_after
+    entry_id = book.next_entry_id
+    book.next_entry_id = entry_id + 1
+    entry = _new(Entry, (entry_id, tx_id, now, leg_type or entry_type, asset, amount, frm, to,
+                         from_before, from_after, to_before, to_after, ref_type, ref_id, key, metadata, note))
     book.journal.append(entry)
-    tx = _new(Transaction, (tx_id, now, req.entry_type, (entry,), key, hold_id, False))
+    tx = _new(Transaction, (tx_id, now, entry_type, (entry,), key, hold_id, False))
     if key is not None:
         book.keys[key] = (fp, tx)
+    return tx
+
+
+def _post_lock(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: str) -> Transaction:
+    """`post` for every lock (the general loop never sees one): checks the hold's shape,
+    moves its single posting with `_post_one` and records the new hold."""
+    action = req.hold
+    assert action is not None
+    hold_id = action.hold_id
+    if hold_id in book.holds:
+        raise InvalidRequest(f"hold {hold_id!r} already exists")
+    # A naive expiry cannot be compared with the ledger's UTC clock (and SQL would
+    # read it back as UTC): refuse it here rather than fail when the hold settles.
+    expires = action.expires_at
+    if expires is not None and (not isinstance(expires, datetime) or expires.utcoffset() is None):
+        raise InvalidRequest(f"expires_at must be a timezone-aware datetime, got {expires!r}")
+    postings = req.postings
+    leg = postings[0] if len(postings) == 1 else None
+    if (leg is None or leg[1] != ESCROW or leg[0] != action.account
+            or leg[2] != action.asset or leg[3] != action.amount):
+        raise InvalidRequest("a lock must move exactly the held amount into escrow")
+    tx = _post_one(book, req, now, tx_id, fp, hold_id, is_lock=True)
+    book.holds[hold_id] = _new(Hold, (hold_id, action.account, action.asset, action.amount, _LOCKED,
+                                      now, expires, None, req.ref_type, req.ref_id))
     return tx
 
 
