@@ -267,10 +267,11 @@ class SqlStore:
                 live.append(i)
             except LedgerError as err:
                 results[i] = err
-        # what these requests need that the session has not loaded (and locked) yet, in
-        # one statement each, as `_apply_in` does for a batch
+        # What these requests need that the session has not loaded (and locked) yet, in
+        # one statement each. Idempotency keys first (requests sharing one wait for each
+        # other there), then holds and balance rows, each locked in sorted order.
         if any(p.asset not in self._assets for i in live for p in requests[i].postings):
-            self._load_assets(conn)
+            self._load_assets(conn)  # another process may have created it (a brand-coin launch)
         book.assets = set(self._assets)
         keys = {k for i in live if (k := requests[i].idempotency_key) is not None} - sess.keys_seen
         self._load_keys(conn, book, keys)
@@ -340,49 +341,19 @@ class SqlStore:
     def _apply_in(
         self, conn: Connection, requests: Sequence[TransferRequest], now: datetime, created: set[str]
     ) -> list[Transaction | LedgerError]:
-        results: list[Transaction | LedgerError | None] = [None] * len(requests)
-        live: list[int] = []
-        for i, req in enumerate(requests):
-            try:
-                for p in req.postings:
-                    check_address(p.from_account)
-                    check_address(p.to_account)
-                live.append(i)
-            except LedgerError as err:
-                results[i] = err
-
-        if any(p.asset not in self._assets for i in live for p in requests[i].postings):
-            self._load_assets(conn)  # another process may have created it (a brand-coin launch)
-        book = Book()
-        book.assets = set(self._assets)
-        keys = {k for i in live if (k := requests[i].idempotency_key) is not None}
-        self._load_keys(conn, book, keys)
-        settled = {h.hold_id for i in live if (h := requests[i].hold) is not None and h.kind != "lock"}
-        self._load_holds(conn, book, settled)
-        loaded_holds = set(book.holds)
-        pairs = {(a, p.asset) for i in live for p in requests[i].postings
-                 for a in (p.from_account, p.to_account) if p.asset in book.assets}
-        before = self._lock_balances(conn, book, pairs)
-
-        applied: list[Transaction] = []
-        for i in live:
-            try:
-                tx = post(book, requests[i], now, uuid.uuid4().hex)
-            except LedgerError as err:
-                results[i] = err
-                continue
-            results[i] = tx
-            if not tx.replayed:
-                applied.append(tx)
-        if applied:
-            id_map = self._write(conn, book, applied, before, loaded_holds, created)
-            new = {t.id for t in applied}
-            results = [
-                r._replace(entries=tuple(e._replace(id=id_map[e.id]) for e in r.entries))
-                if isinstance(r, Transaction) and r.id in new else r
-                for r in results
-            ]
-        return results  # type: ignore[return-value]
+        """One batch in its own transaction: a session of one call, written at once, with
+        the journal ids the database gave it."""
+        sess = _Session(conn)
+        results = self._apply_deferred(sess, requests, now)
+        if not sess.applied:
+            return results
+        id_map = self._write(conn, sess.book, sess.applied, sess.before, sess.loaded_holds, created)
+        new = {t.id for t in sess.applied}
+        return [
+            r._replace(entries=tuple(e._replace(id=id_map[e.id]) for e in r.entries))
+            if isinstance(r, Transaction) and r.id in new else r
+            for r in results
+        ]
 
     def _load_keys(self, conn: Connection, book: Book, keys: set[str]) -> None:
         if not keys:
