@@ -11,6 +11,7 @@ from ledger.service_schema import brand_coins, market_orders
 from ledger.sql import SqlStore
 from service.market_state import MarketState
 from service.writer import Writer
+from tests.support.batches import one_batch, record_batch_sizes
 
 USER = user_account("bob")
 
@@ -103,9 +104,7 @@ def test_concurrent_orders_share_transactions_and_match_the_database(pg_url):
     for u in users:
         m.ledger.mint(u, 10_000)
     m.run("HEATHER", lambda ex: ex.airdrop("HEATHER", users, 100))
-    sizes: list[int] = []
-    run_batch = m.writer._group.run_batch
-    m.writer._group.run_batch = lambda jobs: (sizes.append(len(jobs)), run_batch(jobs))[1]
+    sizes = record_batch_sizes(m.writer._group)
 
     def trade(i: int) -> None:
         for n in range(10):
@@ -123,8 +122,6 @@ def test_concurrent_orders_share_transactions_and_match_the_database(pg_url):
 
 
 def test_a_failed_batch_is_rolled_back_and_its_jobs_rerun_one_by_one(pg_url):
-    import threading
-
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
@@ -139,35 +136,10 @@ def test_a_failed_batch_is_rolled_back_and_its_jobs_rerun_one_by_one(pg_url):
             m.writer.conn.execute(text("SELECT 1/0"))
         return "ran alone"
 
-    results: dict[str, object] = {}
-
-    def call(name, fn) -> None:
-        try:
-            results[name] = fn()
-        except Exception as err:  # noqa: BLE001
-            results[name] = err
-
-    jobs = [("x", lambda: m.submit("HEATHER", account=seller, side="sell", quantity=2, price=9)),  # trades
-            ("bad", lambda: m.run("HEATHER", bad)),
-            ("y", lambda: m.submit("HEATHER", account=USER, side="buy", quantity=1, price=8))]
-    gate, busy = threading.Event(), threading.Event()
-    held = threading.Thread(target=m.run, args=(None, lambda ex: (busy.set(), gate.wait(10))))
-    held.start()  # the sequencer is busy with this until the gate opens
-    busy.wait(10)
-    sizes: list[int] = []
-    run_batch = m.writer._group.run_batch
-    m.writer._group.run_batch = lambda jobs: (sizes.append(len(jobs)), run_batch(jobs))[1]
-    threads = []
-    for name, fn in jobs:  # queued in this order, then taken as one batch
-        queued = len(m.writer._group._queue)
-        threads.append(threading.Thread(target=call, args=(name, fn)))
-        threads[-1].start()
-        while len(m.writer._group._queue) == queued:
-            pass
-    gate.set()
-    held.join()
-    for t in threads:
-        t.join()
+    results, sizes = one_batch(m.writer, {
+        "x": lambda: m.submit("HEATHER", account=seller, side="sell", quantity=2, price=9),  # trades
+        "bad": lambda: m.run("HEATHER", bad),
+        "y": lambda: m.submit("HEATHER", account=USER, side="buy", quantity=1, price=8)})
     assert sizes == [3]  # x, bad and y were one batch: x's fill was made, rolled back, made again
     assert results["bad"] == "ran alone" and not isinstance(results["x"], DBAPIError)
     assert results["x"].status == "filled" and results["y"].status == "open"

@@ -12,15 +12,14 @@ from ledger import InsufficientFunds, Ledger, user_account
 from ledger.sql import SqlStore
 from service.batching import BatchingStore
 from service.writer import Writer
+from tests.support.batches import one_batch, record_batch_sizes
 
 
 @pytest.fixture
 def setup(pg_url):
     store = SqlStore(pg_url)
     writer = Writer(store)
-    sizes: list[int] = []
-    run_batch = writer._group.run_batch
-    writer._group.run_batch = lambda jobs: (sizes.append(len(jobs)), run_batch(jobs))[1]
+    sizes = record_batch_sizes(writer._group)
     yield Ledger(BatchingStore(store, writer=writer)), writer, sizes
     writer.close()
     store.engine.dispose()
@@ -60,24 +59,9 @@ def test_a_failed_batch_reruns_each_job_alone(setup):
             writer.conn.execute(text("SELECT 1/0"))  # e.g. a deadlock victim
         return "alone"
 
-    gate, busy = threading.Event(), threading.Event()
-    held = threading.Thread(target=writer.run, args=(lambda: (busy.set(), gate.wait(10)),))
-    held.start()
-    busy.wait(10)
-    results: dict[str, object] = {}
-    jobs = {"first": lambda: ledger.transfer(user_account("a"), user_account("b"), 30),
-            "bad": lambda: writer.run(bad),
-            "last": lambda: ledger.transfer(user_account("a"), user_account("c"), 40)}
-    threads = []
-    for name, fn in jobs.items():
-        queued = len(writer._group._queue)
-        threads.append(threading.Thread(target=lambda n=name, f=fn: results.__setitem__(n, f())))
-        threads[-1].start()
-        while len(writer._group._queue) == queued:
-            pass
-    gate.set()
-    for t in [held, *threads]:
-        t.join()
+    results, _ = one_batch(writer, {"first": lambda: ledger.transfer(user_account("a"), user_account("b"), 30),
+                                 "bad": lambda: writer.run(bad),
+                                 "last": lambda: ledger.transfer(user_account("a"), user_account("c"), 40)})
     assert sizes[-1] == 3 and results["bad"] == "alone"  # one batch of three, rolled back, rerun
     assert ledger.balance(user_account("a")) == 30 and ledger.balance(user_account("b")) == 30
     assert ledger.balance(user_account("c")) == 40 and ledger.check().ok
