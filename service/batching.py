@@ -9,8 +9,8 @@ resolved) before its batch's COMMIT has returned. ``run_batch`` answers each ite
 its own (a value or an exception), so one item failing does not fail the others; an
 exception from ``run_batch`` itself fails the whole batch.
 
-`BatchingStore` uses it for the ledger (the store's own ``apply_many``: same rules and
-idempotency as ``apply``); service.idempotency uses it for stored HTTP responses."""
+service.writer uses it for every ledger write and market change, service.idempotency for
+stored HTTP responses; `BatchingStore` hands the ledger's writes to the writer."""
 
 from __future__ import annotations
 
@@ -81,36 +81,27 @@ class GroupCommit(Generic[T, R]):
 
 class BatchingStore:
     """Wraps the ledger's Store so that `apply` calls made at the same time by different
-    request threads are committed together: through the process's writer where there is
-    one (PostgreSQL: service.writer), else through the store's ``apply_many``.
+    request threads are committed together, by the process's writer (service.writer:
+    on PostgreSQL in its batch transaction, on SQLite with one `apply_many` commit).
     Everything but `apply` passes straight through to the wrapped store."""
 
-    def __init__(self, inner: Any, *, writer: Any = None, max_batch: int = 200, committers: int = 2) -> None:
+    def __init__(self, inner: Any, *, writer: Any = None) -> None:
+        from .writer import Writer  # the writer builds on GroupCommit, above
+
         self.inner = inner
-        self.writer = writer
-        self._group: GroupCommit[tuple[TransferRequest, datetime], Transaction] | None = None
-        if writer is None:
-            self._group = GroupCommit(self._apply_batch, max_batch=max_batch, committers=committers,
-                                      name="ledger-commit")
+        self._own_writer = writer is None
+        self.writer = writer or Writer(inner)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def apply(self, request: TransferRequest, now: datetime) -> Transaction:
-        if self.writer is not None:
-            tx: Transaction = self.writer.apply(request, now)
-            return tx
-        assert self._group is not None
-        return self._group.submit((request, now)).result()
+        tx: Transaction = self.writer.apply(request, now)
+        return tx
 
     def apply_many(self, requests: Sequence[TransferRequest], now: datetime) -> list[Transaction | LedgerError]:
         return self.inner.apply_many(requests, now)
 
     def close(self) -> None:
-        if self._group is not None:
-            self._group.close()
-
-    def _apply_batch(self, batch: list[tuple[TransferRequest, datetime]]) -> list[Transaction | LedgerError]:
-        # one clock reading for the batch: the latest, so no transaction is stamped
-        # before a request that was already waiting for it
-        return self.inner.apply_many([r for r, _ in batch], max(n for _, n in batch))
+        if self._own_writer:
+            self.writer.close()

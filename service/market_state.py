@@ -9,7 +9,7 @@ lock and cancel is its own atomic ledger request and the order and trade rows ar
 written in the same transaction as the ledger (they commit together; nothing is
 acknowledged before). If a batch's transaction fails, the writer has the Exchange
 rebuilt from the database (`_load`) and runs the jobs again one by one. On SQLite the
-jobs run in order on a thread of their own, each committing as it goes.
+writer runs the jobs in order, each committing as it goes.
 
 `restore` rebuilds the books at start-up and reconciles them with the ledger: a
 resting order is put back in its book only when its hold is still LOCKED for exactly
@@ -54,7 +54,6 @@ from market.exchange import Exchange
 from market.matching import CoinMarket
 from market.trades import Trade
 
-from .batching import GroupCommit
 from .writer import Writer
 
 __all__ = ["MarketState", "order_dict"]
@@ -97,14 +96,11 @@ class MarketState:
         self.restored = 0
         self.reconciled = 0
         self._load()
-        self.writer = writer
-        self._sequencer: GroupCommit[_Job, Any] | None = None
-        if writer is not None:
-            writer.on_rollback.append(self._load)
-            writer.before_commit.append(self._flush)
-        else:
-            # SQLite: one writer at a time anyway; jobs run in order, each committing as it goes
-            self._sequencer = GroupCommit(self._run_alone, max_batch=100, committers=1, name="market")
+        # the service's writer, or one of the market's own (a MarketState used alone)
+        self._own_writer = writer is None
+        self.writer = writer or Writer(ledger.store)
+        self.writer.on_rollback.append(self._load)
+        self.writer.before_commit.append(self._flush)
 
     def _load(self) -> None:
         with self.lock:
@@ -116,8 +112,8 @@ class MarketState:
             self.restore()
 
     def close(self) -> None:
-        if self._sequencer is not None:
-            self._sequencer.close()
+        if self._own_writer:
+            self.writer.close()
 
     # -- running one change --------------------------------------------------------------
     def run(self, symbol: str | None, fn: Callable[[Exchange], T], extra: Iterable[Order] = ()) -> T:
@@ -125,13 +121,10 @@ class MarketState:
         that changed (and ``extra``) and the trades it made; returns once committed. An
         Order result is a snapshot: the live order may change in later batches."""
         job = _Job(symbol, fn, tuple(extra))
-        if self.writer is not None:
-            result = self.writer.run(lambda: self._attempt(job))
-            if isinstance(result, BaseException):  # run directly by a job on the writer
-                raise result
-            return result
-        assert self._sequencer is not None
-        return self._sequencer.submit(job).result()
+        result = self.writer.run(lambda: self._attempt(job))
+        if isinstance(result, BaseException):  # run directly by a job on the writer
+            raise result
+        return result
 
     def submit(self, symbol: str, **kw: Any) -> Order:
         return self.run(symbol, lambda ex: ex.submit(symbol, **kw))
@@ -146,19 +139,9 @@ class MarketState:
         return self.run(None, lambda ex: self._launch(symbol, name, seller, initial_price=initial_price,
                                                       max_supply=max_supply, allocation=allocation))
 
-    def _run_alone(self, jobs: list[_Job]) -> list[Any]:
-        out = []
-        for job in jobs:
-            try:
-                out.append(self._attempt(job))
-            except Exception as err:  # a database error: what it wrote is gone, the books are not
-                self._load()
-                out.append(err)
-        return out
-
     def _attempt(self, job: _Job) -> Any:
         """One job under the lock; its own failure is its result, but a database error
-        is raised (in a batch, the transaction is aborted: see service.writer)."""
+        is raised (the writer decides what it fails: see service.writer)."""
         with self.lock:
             market = self.exchange.markets.get(job.symbol) if job.symbol else None
             before = list(market.book.orders.values()) if market is not None else []
@@ -213,7 +196,7 @@ class MarketState:
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
         """The writer's batch transaction, or (SQLite) one of its own."""
-        conn = self.writer.conn if self.writer is not None else None
+        conn = self.writer.conn
         if conn is not None:
             yield conn
             return
@@ -222,7 +205,7 @@ class MarketState:
 
     # -- persistence -----------------------------------------------------------------------
     def _persist(self, orders: Iterable[Order]) -> None:
-        if self.writer is not None and self.writer.conn is not None:
+        if self.writer.conn is not None:
             # in the writer's batch: written once, in their final state, at its end
             for o in orders:
                 self._pending[o.id] = o

@@ -37,10 +37,9 @@ class ServiceState:
             upgrade(settings.db)
         self.store = SqlStore(settings.db)
         self.engine = self.store.engine
-        # Concurrent requests share COMMITs (service.batching); on PostgreSQL every ledger
-        # write and market change goes through the process's one writer (service.writer).
-        pg = self.engine.dialect.name == "postgresql"
-        self.writer = Writer(self.store) if pg and settings.group_commit else None
+        # Concurrent requests share COMMITs (service.batching): every ledger write and
+        # market change goes through the process's one writer (service.writer).
+        self.writer = Writer(self.store) if settings.group_commit else None
         self.batching = BatchingStore(self.store, writer=self.writer) if settings.group_commit else None
         self.ledger = Ledger(self.batching or self.store)
         client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)

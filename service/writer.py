@@ -1,5 +1,5 @@
-"""The process's one writer on PostgreSQL: every ledger write a request makes and every
-change to the brand-coin market runs on one thread, in arrival order, and whatever
+"""The process's one writer: every ledger write a request makes and every change to the
+brand-coin market runs on one thread, in arrival order. On PostgreSQL whatever
 queued while the previous batch was committing is committed together in ONE
 transaction (`SqlStore.session`: each request still validated and applied on its own,
 atomically, on rows the transaction has locked; the rows written in bulk at the end).
@@ -46,8 +46,14 @@ Job = Callable[[], Any] | _LedgerWrite
 
 
 class Writer:
-    def __init__(self, store: Any, *, max_batch: int = 200) -> None:
-        self.store = store  # a SqlStore on PostgreSQL
+    """``batched`` (default: on PostgreSQL) runs each batch in one `SqlStore.session`;
+    unbatched (SQLite, one writer at a time anyway) the same jobs run in the same order,
+    each committing as it goes: the batch's ledger requests still share one
+    `apply_many` commit, and a database error is only its own job's."""
+
+    def __init__(self, store: Any, *, batched: bool | None = None, max_batch: int = 200) -> None:
+        self.store = store  # a SqlStore
+        self.batched = store.dialect == "postgresql" if batched is None else batched
         self.on_rollback: list[Callable[[], None]] = []
         self.before_commit: list[Callable[[], None]] = []  # run at the end of each batch, in its transaction
         self._local = threading.local()
@@ -58,7 +64,7 @@ class Writer:
         """One ledger request (what `BatchingStore.apply` sends): a batch's requests are
         applied with one `apply_many`, which loads their rows in one go. Called by a job
         on the writer itself, it joins that job's transaction directly."""
-        if self.conn is not None:
+        if self._on_writer():
             return self.store.apply(request, now)
         tx: Transaction = self._group.submit(_LedgerWrite(request, now)).result()
         return tx
@@ -67,7 +73,7 @@ class Writer:
         """Run ``job`` on the writer thread inside the current batch's transaction; returns
         (or raises) its outcome once that transaction has committed. Called by a job on
         the writer itself, it just runs ``job``."""
-        if self.conn is not None:
+        if self._on_writer():
             return job()
         result: T = self._group.submit(job).result()
         return result
@@ -79,59 +85,73 @@ class Writer:
 
     @property
     def conn(self) -> Connection | None:
-        """The open batch transaction, for the job running now (None elsewhere)."""
+        """The open batch transaction, for the job running now (None elsewhere, and
+        always when unbatched)."""
         return getattr(self._local, "conn", None)
 
     def close(self) -> None:
         self._group.close()
 
+    def _on_writer(self) -> bool:
+        return getattr(self._local, "running", False)
+
     def _run_batch(self, jobs: list[Job]) -> list[Any]:
+        if not self.batched:
+            return self._run_jobs(jobs, None)
         try:
             return self._in_session(jobs)
         except Exception:
-            for hook in self.on_rollback:
-                hook()
+            self._rolled_back()
         out = []
         for job in jobs:
             try:
                 out.extend(self._in_session([job]))
             except Exception as err:
-                for hook in self.on_rollback:
-                    hook()
+                self._rolled_back()
                 out.append(err)
         return out
 
+    def _rolled_back(self) -> None:
+        for hook in self.on_rollback:
+            hook()
+
     def _in_session(self, jobs: list[Job]) -> list[Any]:
         with self.store.session() as conn:
-            self._local.conn = conn
-            try:
-                # The batch's ledger requests first, with one apply_many (their rows
-                # loaded in one go), then the other jobs. Reordering is safe: these are
-                # concurrent requests with no order between them, and no one hears of
-                # any outcome before the COMMIT.
-                writes = [i for i, job in enumerate(jobs) if isinstance(job, _LedgerWrite)]
-                out: list[Any] = [None] * len(jobs)
-                if writes:
-                    run: list[_LedgerWrite] = [jobs[i] for i in writes]  # type: ignore[misc]
-                    results = self.store.apply_many([w.request for w in run], max(w.now for w in run))
-                    for i, result in zip(writes, results, strict=True):
-                        out[i] = result
-                for i, job in enumerate(jobs):
-                    if not isinstance(job, _LedgerWrite):
-                        out[i] = self._attempt(job)
-                for hook in self.before_commit:
-                    hook()
-            finally:
-                self._local.conn = None
-        return out
+            return self._run_jobs(jobs, conn)
 
-    @staticmethod
-    def _attempt(job: Callable[[], Any]) -> Any:
-        """A job's own failure is its outcome; a database error fails the batch (the
-        transaction is aborted: nothing after it could be written)."""
+    def _run_jobs(self, jobs: list[Job], conn: Connection | None) -> list[Any]:
+        """The batch's ledger requests first, with one apply_many (their rows loaded in
+        one go), then the other jobs. Reordering is safe: these are concurrent requests
+        with no order between them, and no one hears of any outcome before the COMMIT."""
+        self._local.conn, self._local.running = conn, True
+        try:
+            writes = [i for i, job in enumerate(jobs) if isinstance(job, _LedgerWrite)]
+            out: list[Any] = [None] * len(jobs)
+            if writes:
+                run: list[_LedgerWrite] = [jobs[i] for i in writes]  # type: ignore[misc]
+                results = self._outcome(lambda: self.store.apply_many([w.request for w in run],
+                                                                      max(w.now for w in run)))
+                for n, i in enumerate(writes):
+                    out[i] = results if isinstance(results, BaseException) else results[n]
+            for i, job in enumerate(jobs):
+                if not isinstance(job, _LedgerWrite):
+                    out[i] = self._outcome(job)
+            for hook in self.before_commit:
+                hook()
+            return out
+        finally:
+            self._local.conn, self._local.running = None, False
+
+    def _outcome(self, job: Callable[[], Any]) -> Any:
+        """A job's own failure is its outcome. A database error fails the batch when
+        batched (the transaction is aborted: nothing after it could be written);
+        unbatched it is the job's alone, once the hooks have rebuilt what it left."""
         try:
             return job()
-        except DBAPIError:
-            raise
+        except DBAPIError as err:
+            if self.batched:
+                raise
+            self._rolled_back()
+            return err
         except Exception as err:
             return err

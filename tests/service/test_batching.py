@@ -28,7 +28,7 @@ class CountingStore:
 @pytest.fixture
 def batched(sqlite_url):
     counting = CountingStore(SqlStore(sqlite_url))
-    store = BatchingStore(counting, committers=1)
+    store = BatchingStore(counting)
     yield Ledger(store), counting
     store.close()
 
