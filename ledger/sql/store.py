@@ -13,6 +13,7 @@ failures (rare with ordered locking) are retried from step 1.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -21,7 +22,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -60,39 +61,54 @@ _MAX_ATTEMPTS = 20
 _ENTRY_COLUMNS = [c.name for c in s.entries.columns]
 _ENTRY_TYPES = ["bigint", "text", "timestamptz", "text", "text", "bigint", "text", "text", "bigint",
                 "bigint", "bigint", "bigint", "text", "text", "text", "json", "text"]
-_PG_INSERT_ENTRIES = text(
-    f"INSERT INTO entries ({', '.join(_ENTRY_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_ENTRY_COLUMNS, _ENTRY_TYPES, strict=True)) + ")"
-)
-_PG_UPDATE_HOLDS = text(
-    "UPDATE holds AS h SET amount = v.amount, status = v.status, settled_at = v.settled_at FROM unnest("
-    "CAST(:id AS text[]), CAST(:amount AS bigint[]), CAST(:status AS text[]), CAST(:settled_at AS timestamptz[])) "
-    "AS v(id, amount, status, settled_at) WHERE h.id = v.id"
-)
+_HOLD_COLUMNS = [c.name for c in s.holds.columns]
+_HOLD_TYPES = ["text", "text", "text", "bigint", "text", "timestamptz", "timestamptz", "timestamptz", "text", "text"]
+
+
+def _unnest(columns: Sequence[str], types: Sequence[str], prefix: str) -> str:
+    return "unnest(" + ", ".join(f"CAST(:{prefix}{c} AS {t}[])" for c, t in zip(columns, types, strict=True)) + ")"
+
+
 # One statement for a batch's idempotency-key locks, taken in ascending order.
 _PG_KEY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k "
                      "ORDER BY k) AS ordered")
 _PG_NEXT_ENTRY_IDS = text("SELECT nextval(pg_get_serial_sequence('entries', 'id')) FROM generate_series(1, :n)")
-_PG_INSERT_TRANSACTIONS = text(
-    "INSERT INTO transactions (id, time, entry_type, idempotency_key, hold_id) SELECT * FROM unnest("
-    "CAST(:id AS text[]), CAST(:time AS timestamptz[]), CAST(:entry_type AS text[]), "
-    "CAST(:idempotency_key AS text[]), CAST(:hold_id AS text[]))"
-)
 _PG_LOCK_BALANCES = text(
     "SELECT b.account, b.asset, b.balance FROM balances b "
     "JOIN unnest(CAST(:acc AS text[]), CAST(:ast AS text[])) AS k(account, asset) "
     "ON b.account = k.account AND b.asset = k.asset "
     "ORDER BY b.account, b.asset FOR UPDATE OF b"  # rows are locked in this order: no deadlocks
 )
-_PG_INSERT_BALANCES = text(
-    "INSERT INTO balances (account, asset, balance) SELECT * FROM unnest("
-    "CAST(:acc AS text[]), CAST(:ast AS text[]), CAST(:bal AS bigint[]))"
-)
-_PG_UPDATE_BALANCES = text(
-    "UPDATE balances AS b SET balance = v.balance FROM unnest("
-    "CAST(:acc AS text[]), CAST(:ast AS text[]), CAST(:bal AS bigint[])) AS v(account, asset, balance) "
-    "WHERE b.account = v.account AND b.asset = v.asset"
-)
+# What a batch writes, each part one bulk statement; `_pg_writes` joins the parts a batch
+# needs into ONE statement (data-modifying WITH queries), so the whole write is a single
+# round trip. No two parts touch the same row, and no foreign keys order them.
+_PG_WRITES = {
+    "entries": f"INSERT INTO entries ({', '.join(_ENTRY_COLUMNS)}) SELECT * FROM "
+               + _unnest(_ENTRY_COLUMNS, _ENTRY_TYPES, ""),
+    "transactions": "INSERT INTO transactions (id, time, entry_type, idempotency_key, hold_id) SELECT * FROM "
+                    + _unnest(["id", "time", "entry_type", "idempotency_key", "hold_id"],
+                              ["text", "timestamptz", "text", "text", "text"], "t_"),
+    "keys": "INSERT INTO idempotency_keys (key, fingerprint, tx_id) SELECT * FROM "
+            + _unnest(["key", "fingerprint", "tx_id"], ["text", "text", "text"], "k_"),
+    "accounts": "INSERT INTO accounts (address, allow_negative, frozen, created_at) "
+                "SELECT address, false, false, CAST(:a_at AS timestamptz) FROM "
+                "unnest(CAST(:a_address AS text[])) AS address ON CONFLICT DO NOTHING",
+    "new_balances": "INSERT INTO balances (account, asset, balance) SELECT * FROM "
+                    + _unnest(["acc", "ast", "bal"], ["text", "text", "bigint"], "nb_"),
+    "balances": "UPDATE balances AS b SET balance = v.balance FROM "
+                + _unnest(["acc", "ast", "bal"], ["text", "text", "bigint"], "b_")
+                + " AS v(account, asset, balance) WHERE b.account = v.account AND b.asset = v.asset",
+    "new_holds": f"INSERT INTO holds ({', '.join(_HOLD_COLUMNS)}) SELECT * FROM "
+                 + _unnest(_HOLD_COLUMNS, _HOLD_TYPES, "nh_"),
+    "holds": "UPDATE holds AS h SET amount = v.amount, status = v.status, settled_at = v.settled_at FROM "
+             + _unnest(["id", "amount", "status", "settled_at"], ["text", "bigint", "text", "timestamptz"], "h_")
+             + " AS v(id, amount, status, settled_at) WHERE h.id = v.id",
+}
+
+
+@functools.cache
+def _pg_writes(parts: tuple[str, ...]) -> Any:
+    return text("WITH " + ", ".join(f"{p} AS ({_PG_WRITES[p]})" for p in parts) + " SELECT 1")
 
 
 def make_engine(url: str, **kw: Any) -> Engine:
@@ -118,10 +134,27 @@ def make_engine(url: str, **kw: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    kw.setdefault("pool_size", 20)
-    kw.setdefault("max_overflow", 20)
+    kw.setdefault("pool_size", 40)
+    kw.setdefault("max_overflow", 10)
     kw.setdefault("pool_recycle", 3600)
     return create_engine(url, **kw)
+
+
+@functools.cache
+def _entries_query(by_account: bool, by_type: bool, by_asset: bool, limited: bool, newest_first: bool) -> Any:
+    """The journal query `SqlStore.entries` runs, built once per shape of filter (with
+    bound parameters): the history of one account is a hot read, and building and
+    hashing a new statement each time cost more than running it."""
+    e = s.entries.c
+    q = select(s.entries).order_by(e.id.desc() if newest_first else e.id)
+    if by_account:
+        q = q.where(or_(e.from_account == bindparam("account"), e.to_account == bindparam("account")))
+    if by_type:
+        q = q.where(e.entry_type == bindparam("entry_type"))
+    if by_asset:
+        q = q.where(e.asset == bindparam("asset"))
+    q = q.offset(bindparam("offset"))
+    return q.limit(bindparam("limit")) if limited else q
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -162,6 +195,21 @@ class _Session:
         self.keys_seen: set[str] = set()
         self.applied: list[Transaction] = []
         self.created: set[str] = set()  # accounts the session created
+
+
+class _Rows(NamedTuple):
+    """What one batch writes: new journal entries and transactions, idempotency keys
+    (key, fingerprint, tx id), new accounts, new and changed balance rows (account,
+    asset, balance), new and settled holds."""
+
+    journal: list[Entry]
+    applied: list[Transaction]
+    keyed: list[tuple[str, str, str]]
+    new_accounts: list[str]
+    new_balances: list[tuple[str, str, int]]
+    changed: list[tuple[str, str, int]]
+    new_holds: list[Hold]
+    settled: list[Hold]
 
 
 class SqlStore:
@@ -408,76 +456,86 @@ class SqlStore:
     def _write(self, conn: Connection, book: Book, applied: list[Transaction],
                before: dict[tuple[str, str], int], loaded_holds: set[str],
                created_accounts: set[str]) -> dict[int, int]:
-        # Journal ids come from the database, allocated while the rows are locked, so
-        # they follow commit order per account (what `check` replays by).
-        journal = book.journal
-        if self._pg:
-            new_ids = sorted(conn.scalars(_PG_NEXT_ENTRY_IDS, {"n": len(journal)}))
-            columns: list[list[Any]] = [list(c) for c in zip(*journal, strict=True)]
-            columns[0] = new_ids
-            columns[15] = [None if m is None else json.dumps(m) for m in columns[15]]
-            conn.execute(_PG_INSERT_ENTRIES, dict(zip(_ENTRY_COLUMNS, columns, strict=True)))
-            conn.execute(_PG_INSERT_TRANSACTIONS, {
-                "id": [t.id for t in applied], "time": [t.time for t in applied],
-                "entry_type": [t.entry_type for t in applied],
-                "idempotency_key": [t.idempotency_key for t in applied], "hold_id": [t.hold_id for t in applied]})
-        else:
-            rows = [dict(e._asdict()) for e in journal]
-            for row in rows:
-                row.pop("id")
-            new_ids = list(conn.execute(
-                insert(s.entries).returning(s.entries.c.id, sort_by_parameter_order=True), rows
-            ).scalars())
-            conn.execute(insert(s.transactions), [
-                {"id": t.id, "time": t.time, "entry_type": t.entry_type,
-                 "idempotency_key": t.idempotency_key, "hold_id": t.hold_id} for t in applied])
-        id_map = {e.id: new_id for e, new_id in zip(journal, new_ids, strict=True)}
+        """Write what ``applied`` did to ``book``; returns the journal ids the database gave
+        the entries (Journal ids come from the database, allocated while the rows are
+        locked, so they follow commit order per account: what `check` replays by)."""
         new_tx_ids = {t.id for t in applied}
-        keyed = [(k, fp_tx) for k, fp_tx in book.keys.items() if fp_tx[1].id in new_tx_ids]
-        if keyed:
-            conn.execute(insert(s.idempotency_keys),
-                         [{"key": k, "fingerprint": fp, "tx_id": tx.id} for k, (fp, tx) in keyed])
-        created = [{"account": a, "asset": x, "balance": b} for (a, x), b in book.balances.items()
-                   if (a, x) not in before]
-        if created:
-            new_accounts = sorted({a for (a, _x) in book.balances if (a, _x) not in before} - self._known_accounts)
-            created_accounts.update(new_accounts)
-            if new_accounts:
-                conn.execute(self._insert(s.accounts).on_conflict_do_nothing(), [
-                    {"address": a, "allow_negative": False, "frozen": False, "created_at": applied[0].time}
-                    for a in new_accounts])
-            # A concurrent batch may have created the same row since we looked: that is a
-            # unique violation, and the whole batch is retried with the row locked.
-            if self._pg:
-                conn.execute(_PG_INSERT_BALANCES, {"acc": [r["account"] for r in created],
-                                                   "ast": [r["asset"] for r in created],
-                                                   "bal": [r["balance"] for r in created]})
-            else:
-                conn.execute(insert(s.balances), created)
+        keyed = [(k, fp, tx.id) for k, (fp, tx) in book.keys.items() if tx.id in new_tx_ids]
+        new_balances = [(a, x, b) for (a, x), b in book.balances.items() if (a, x) not in before]
         changed = [(a, x, b) for (a, x), b in book.balances.items() if (a, x) in before and before[(a, x)] != b]
-        if changed and self._pg:
-            conn.execute(_PG_UPDATE_BALANCES, {"acc": [c[0] for c in changed], "ast": [c[1] for c in changed],
-                                               "bal": [c[2] for c in changed]})
-        elif changed:
+        new_accounts = sorted({a for a, _x, _b in new_balances} - self._known_accounts)
+        created_accounts.update(new_accounts)
+        touched = sorted({t.hold_id for t in applied if t.hold_id is not None})
+        new_holds = [book.holds[h] for h in touched if h not in loaded_holds]
+        settled = [book.holds[h] for h in touched if h in loaded_holds]
+        rows = _Rows(book.journal, applied, keyed, new_accounts, new_balances, changed, new_holds, settled)
+        new_ids = self._write_pg(conn, rows) if self._pg else self._write_rows(conn, rows)
+        return {e.id: new_id for e, new_id in zip(book.journal, new_ids, strict=True)}
+
+    def _write_pg(self, conn: Connection, rows: _Rows) -> list[int]:
+        new_ids = sorted(conn.scalars(_PG_NEXT_ENTRY_IDS, {"n": len(rows.journal)}))
+        columns: list[list[Any]] = [list(c) for c in zip(*rows.journal, strict=True)]
+        columns[0] = new_ids
+        columns[15] = [None if m is None else json.dumps(m) for m in columns[15]]
+        params: dict[str, Any] = dict(zip(_ENTRY_COLUMNS, columns, strict=True))
+        params.update(t_id=[t.id for t in rows.applied], t_time=[t.time for t in rows.applied],
+                      t_entry_type=[t.entry_type for t in rows.applied],
+                      t_idempotency_key=[t.idempotency_key for t in rows.applied],
+                      t_hold_id=[t.hold_id for t in rows.applied])
+        parts = ["entries", "transactions"]
+
+        def add(part: str, prefix: str, names: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+            if values:
+                parts.append(part)
+                params.update({prefix + n: list(c) for n, c in zip(names, zip(*values, strict=True), strict=True)})
+
+        add("keys", "k_", ["key", "fingerprint", "tx_id"], rows.keyed)
+        if rows.new_accounts:
+            parts.append("accounts")
+            params.update(a_address=rows.new_accounts, a_at=rows.applied[0].time)
+        # A concurrent batch may have created the same balance row since we looked: that
+        # is a unique violation, and the whole batch is retried with the row locked.
+        add("new_balances", "nb_", ["acc", "ast", "bal"], rows.new_balances)
+        add("balances", "b_", ["acc", "ast", "bal"], rows.changed)
+        add("new_holds", "nh_", _HOLD_COLUMNS, rows.new_holds)
+        add("holds", "h_", ["id", "amount", "status", "settled_at"],
+            [(h.id, h.amount, h.status, h.settled_at) for h in rows.settled])
+        conn.execute(_pg_writes(tuple(parts)), params)
+        return new_ids
+
+    def _write_rows(self, conn: Connection, rows: _Rows) -> list[int]:
+        """The portable path (SQLite): plain inserts and updates."""
+        entries = [dict(e._asdict()) for e in rows.journal]
+        for row in entries:
+            row.pop("id")
+        new_ids = list(conn.execute(
+            insert(s.entries).returning(s.entries.c.id, sort_by_parameter_order=True), entries
+        ).scalars())
+        conn.execute(insert(s.transactions), [
+            {"id": t.id, "time": t.time, "entry_type": t.entry_type,
+             "idempotency_key": t.idempotency_key, "hold_id": t.hold_id} for t in rows.applied])
+        if rows.keyed:
+            conn.execute(insert(s.idempotency_keys),
+                         [{"key": k, "fingerprint": fp, "tx_id": tx_id} for k, fp, tx_id in rows.keyed])
+        if rows.new_accounts:
+            conn.execute(self._insert(s.accounts).on_conflict_do_nothing(), [
+                {"address": a, "allow_negative": False, "frozen": False, "created_at": rows.applied[0].time}
+                for a in rows.new_accounts])
+        if rows.new_balances:
+            conn.execute(insert(s.balances), [{"account": a, "asset": x, "balance": b} for a, x, b in rows.new_balances])
+        if rows.changed:
             conn.execute(
                 update(s.balances)
                 .where(s.balances.c.account == bindparam("a"), s.balances.c.asset == bindparam("x"))
                 .values(balance=bindparam("b")),
-                [{"a": a, "x": x, "b": b} for a, x, b in changed],
+                [{"a": a, "x": x, "b": b} for a, x, b in rows.changed],
             )
-        touched = sorted({t.hold_id for t in applied if t.hold_id is not None})
-        created = [book.holds[h]._asdict() for h in touched if h not in loaded_holds]
-        if created:
-            conn.execute(insert(s.holds), created)
-        settled = [book.holds[h] for h in touched if h in loaded_holds]
-        if settled and self._pg:
-            conn.execute(_PG_UPDATE_HOLDS, {"id": [h.id for h in settled], "amount": [h.amount for h in settled],
-                                            "status": [h.status for h in settled],
-                                            "settled_at": [h.settled_at for h in settled]})
-        for hold in settled if not self._pg else ():
+        if rows.new_holds:
+            conn.execute(insert(s.holds), [h._asdict() for h in rows.new_holds])
+        for hold in rows.settled:
             conn.execute(update(s.holds).where(s.holds.c.id == hold.id).values(
                 amount=hold.amount, status=hold.status, settled_at=hold.settled_at))
-        return id_map
+        return new_ids
 
     # -- reading -------------------------------------------------------------
     def balance(self, account: str, asset: str) -> int:
@@ -535,19 +593,11 @@ class SqlStore:
         offset: int = 0,
         newest_first: bool = False,
     ) -> list[Entry]:
-        e = s.entries.c
-        q = select(s.entries).order_by(e.id.desc() if newest_first else e.id)
-        if account is not None:
-            q = q.where(or_(e.from_account == account, e.to_account == account))
-        if entry_type is not None:
-            q = q.where(e.entry_type == entry_type)
-        if asset is not None:
-            q = q.where(e.asset == asset)
-        q = q.offset(offset)
-        if limit is not None:
-            q = q.limit(limit)
+        params = {"account": account, "entry_type": entry_type, "asset": asset, "offset": offset, "limit": limit}
+        q = _entries_query(account is not None, entry_type is not None, asset is not None, limit is not None,
+                           newest_first)
         with self.engine.connect() as conn:
-            return [_entry(r) for r in conn.execute(q)]
+            return [_entry(r) for r in conn.execute(q, params)]
 
     # -- what `check` reads, from one consistent snapshot ----------------------
     @contextmanager
