@@ -15,7 +15,9 @@ limit order on a brand coin at one price, so buys and sells cross and settle).
   EconomyRules, Ledger over the process's writer, MarketState) from ``--clients``
   threads in one process, on a fresh database of the same cluster.
 A write counts when its 200 response (or the Python call) returned: every one of them
-is committed by then. The client and the server share the same 2 cores.
+is committed by then. The client and the server share the same 2 cores; each HTTP run
+also prints the CPU time per write of the server (all its processes), of PostgreSQL and
+of the load generator, to show where the machine's two cores go.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -58,6 +61,28 @@ def _report(name: str, acked: int, failed: int, elapsed: float, lat: list[float]
     print(f"{name:<34} {rate:8.0f} writes/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   "
           f"({acked} acknowledged, {failed} refused/failed, {elapsed:.1f} s)")
     return {"rate": rate, "p50": p50, "p99": p99}
+
+
+def _tree_cpu(root: int) -> float:
+    """CPU seconds used so far by process ``root`` and its descendants (Linux /proc),
+    counting the children it has already reaped (PostgreSQL's exited backends)."""
+    procs: dict[int, tuple[int, float]] = {}
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            f = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+        except (OSError, IndexError):
+            continue
+        procs[int(d)] = (int(f[1]), sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK"))
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += procs.get(pid, (0, 0.0))[1]
+        todo.extend(child for child, (ppid, _) in procs.items() if ppid == pid)
+    return total
+
+
+def _postmaster(cluster: PgCluster) -> int:
+    return int((cluster.data / "postmaster.pid").read_text().split()[0])
 
 
 def _prepare(url: str) -> None:
@@ -162,12 +187,20 @@ def bench_http(cluster: PgCluster, name: str, workers: int, kinds: tuple[str, ..
                 httpx.post(f"{server.url}/api/brand-coins/BENCH/earn", json={"usdCents": 100_000}, timeout=30,
                            headers={"Authorization": f"Bearer {token}", "X-User-Id": f"u{i}"}).raise_for_status()
         asyncio.run(_http_load(server.url, token, kinds, args.clients, 1.0, args.keys))  # warm-up
+        assert server.proc is not None
+        pids = (server.proc.pid, _postmaster(cluster))
+        before = [_tree_cpu(p) for p in pids] + [time.process_time()]
         acked, failed, elapsed, lat = asyncio.run(_http_load(server.url, token, kinds, args.clients, args.seconds,
                                                              args.keys, first=10**7))
+        used = [after - b for after, b in zip([_tree_cpu(p) for p in pids] + [time.process_time()], before,
+                                              strict=True)]
     label = f"http, {workers} worker{'s' if workers > 1 else ''}" + ("" if "order" in kinds else ", no orders")
     out = _report(label, acked, failed, elapsed, lat)
     print("    p50/p99 ms by kind: " + ", ".join(
         f"{k} {_pct(v, 50) * 1000:.0f}/{_pct(v, 99) * 1000:.0f}" for k, v in sorted(by_kind.items())))
+    per_write = [u / max(acked, 1) * 1000 for u in used]
+    print("    CPU per write: server {:.2f} ms, PostgreSQL {:.2f} ms, load generator {:.2f} ms".format(*per_write)
+          + f" (total {sum(per_write):.2f} ms; the server used {used[0] / elapsed:.0%} of a core)")
     return out
 
 
@@ -225,6 +258,7 @@ def bench_python(cluster: PgCluster, args: argparse.Namespace) -> dict[str, floa
             lat.extend(mine)
             failed += bad
 
+    before = (time.process_time(), _tree_cpu(_postmaster(cluster)))
     start = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(args.clients)]
     for t in threads:
@@ -232,8 +266,12 @@ def bench_python(cluster: PgCluster, args: argparse.Namespace) -> dict[str, floa
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    used = (time.process_time() - before[0], _tree_cpu(_postmaster(cluster)) - before[1])
     state.close()
-    return _report("reference: Python API, no HTTP", len(lat), failed, elapsed, lat)
+    out = _report("reference: Python API, no HTTP", len(lat), failed, elapsed, lat)
+    print(f"    CPU per write: service objects {used[0] / max(len(lat), 1) * 1000:.2f} ms, "
+          f"PostgreSQL {used[1] / max(len(lat), 1) * 1000:.2f} ms")
+    return out
 
 
 def main() -> None:
