@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -258,6 +259,8 @@ def bench_python(cluster: PgCluster, args: argparse.Namespace) -> dict[str, floa
             lat.extend(mine)
             failed += bad
 
+    gc.freeze()  # the same collector settings as `coinlab serve` gives the service (Settings.freeze_gc)
+    gc.set_threshold(10_000, 10, 10)
     before = (time.process_time(), _tree_cpu(_postmaster(cluster)))
     start = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(args.clients)]

@@ -38,6 +38,7 @@ def serve(
     os.environ["COINLAB_WORKERS"] = str(workers)
     os.environ["COINLAB_MIGRATE"] = "0"  # done above, once, not by every worker
     os.environ["COINLAB_LOG_REQUESTS"] = "1" if access_log else "0"
+    os.environ["COINLAB_FREEZE_GC"] = "1"
     if stripe_api_base:
         os.environ["COINLAB_STRIPE_API_BASE"] = stripe_api_base
     uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,

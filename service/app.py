@@ -3,6 +3,7 @@ builds it from ``COINLAB_*`` settings (what `coinlab serve` does in each worker)
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -39,6 +40,13 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.freeze_gc:
+            # What exists now (modules, the app, the market's books) lives as long as the
+            # process. Left in the collector's generations, each full collection walked all
+            # of it: a ~100 ms pause of every request in flight, which was the service
+            # bench's p99. Young collections every 700 allocations cost ~8% of the CPU.
+            gc.freeze()
+            gc.set_threshold(10_000, 10, 10)
         yield
         state.close()
 

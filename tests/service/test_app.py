@@ -29,3 +29,32 @@ def test_healthz_reports_a_dead_database_as_503(client, state, monkeypatch):
     monkeypatch.setattr(state, "engine", create_engine("sqlite:////nonexistent/dir/x.sqlite"))
     r = client.get("/healthz")
     assert r.status_code == 503 and r.json()["code"] == "database_unavailable"
+
+
+def test_freeze_gc_moves_startup_objects_out_of_the_collector(sqlite_url, fake_stripe):
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.state import ServiceState
+
+    from .conftest import settings_for
+
+    threshold = gc.get_threshold()
+    state = ServiceState(settings_for(sqlite_url, fake_stripe, freeze_gc=True))
+    try:
+        with TestClient(create_app(state.settings, state)) as c:
+            assert c.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() > 0 and gc.get_threshold() == (10_000, 10, 10)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+        state.close()
+
+
+def test_by_default_the_app_leaves_the_collector_alone(client):
+    import gc
+
+    assert client.get("/healthz").status_code == 200
+    assert gc.get_freeze_count() == 0 and gc.get_threshold()[0] != 10_000

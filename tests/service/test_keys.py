@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 from coinlab_cli.main import app
 from ledger.service_schema import api_keys
 from service.keys import KeyStore
+from service.settings import Settings
 
 runner = CliRunner()
 
@@ -65,3 +67,14 @@ def test_cli_revokes(sqlite_url):
 def test_serve_offers_db_and_workers():
     r = runner.invoke(app, ["serve", "--help"])
     assert "--db" in r.output and "--workers" in r.output
+
+
+def test_serve_freezes_the_workers_startup_objects(monkeypatch, sqlite_url):
+    import uvicorn
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.update(os.environ))
+    for name in ("COINLAB_DB", "COINLAB_WORKERS", "COINLAB_MIGRATE", "COINLAB_LOG_REQUESTS", "COINLAB_FREEZE_GC"):
+        monkeypatch.setenv(name, "")  # serve sets them: put them back afterwards
+    assert runner.invoke(app, ["serve", "--db", sqlite_url]).exit_code == 0
+    assert seen["COINLAB_FREEZE_GC"] == "1" and Settings().freeze_gc
