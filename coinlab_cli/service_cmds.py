@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,9 +31,9 @@ def serve(
     db: DbOption = DEFAULT_URL,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes. The brand-coin market "
-                                         "keeps its books in one process, so its routes answer 503 "
-                                         "unless this is 1.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes. With more than one, the "
+                                         "brand-coin market runs in a process of its own that the "
+                                         "workers forward its requests to.")] = 1,
     stripe_api_base: Annotated[str | None, typer.Option(envvar="COINLAB_STRIPE_API_BASE",
                                                         help="Alternative Stripe API base (a local fake).")] = None,
     access_log: Annotated[bool, typer.Option(help="One JSON line per request on stdout.")] = True,
@@ -41,8 +49,97 @@ def serve(
     os.environ["COINLAB_FREEZE_GC"] = "1"
     if stripe_api_base:
         os.environ["COINLAB_STRIPE_API_BASE"] = stripe_api_base
-    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
-                access_log=False, log_level="warning")
+    if workers == 1:
+        uvicorn.run("service.app:create_app", factory=True, host=host, port=port, access_log=False,
+                    log_level="warning")
+        return
+    market = MarketProcess()
+    try:
+        market.start()
+    except RuntimeError as err:
+        market.stop()
+        console.print(f"[red]{err}[/red]", highlight=False)
+        raise typer.Exit(1) from err
+    try:
+        os.environ["COINLAB_MARKET_SOCKET"] = market.socket
+        os.environ["COINLAB_WRITER_SOCKET"] = market.writer_socket
+        uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    access_log=False, log_level="warning")
+    finally:
+        market.stop()
+
+
+class MarketProcess:
+    """The process that owns the brand-coin market when several workers serve: this app
+    with one worker on a Unix socket (the workers forward market requests to it, see
+    service.forward), whose writer also applies the workers' ledger writes (a second
+    socket, see service.writer_socket). Restarted if it dies (it rebuilds its books from
+    the database); stopped with the service."""
+
+    def __init__(self) -> None:
+        folder = Path(tempfile.mkdtemp(prefix="coinlab-market-"))
+        self.socket, self.writer_socket = str(folder / "market.sock"), str(folder / "writer.sock")
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stopping = False
+        self._watcher = threading.Thread(target=self._watch, name="market-process", daemon=True)
+
+    def start(self) -> None:
+        self._start()
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        shutil.rmtree(Path(self.socket).parent, ignore_errors=True)
+
+    def _start(self, timeout: float = 60) -> None:
+        Path(self.socket).unlink(missing_ok=True)
+        Path(self.writer_socket).unlink(missing_ok=True)
+        env = {**os.environ, "COINLAB_WORKERS": "1", "COINLAB_WRITER_SOCKET": self.writer_socket}
+        env.pop("COINLAB_MARKET_SOCKET", None)
+        # Idle keep-alive connections stay open: the workers hold a pool of them.
+        self._proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory",
+                                       "--uds", self.socket, "--timeout-keep-alive", "86400",
+                                       "--log-level", "warning", "--no-access-log"], env=env)
+        deadline = time.monotonic() + timeout
+        while not _answers(self.socket):
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"the market process exited with {self._proc.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the market process did not answer on {self.socket} within {timeout:.0f} s")
+            time.sleep(0.1)
+
+    def _watch(self) -> None:
+        while not self._stopping:
+            assert self._proc is not None
+            code = self._proc.wait()
+            if self._stopping or code in (-signal.SIGTERM, -signal.SIGINT):
+                return  # stopped with the service (a signal to the whole process group)
+            console.print(f"[red]the market process exited with {code}: restarting it[/red]", highlight=False)
+            try:
+                self._start()
+            except (RuntimeError, OSError) as err:
+                console.print(f"[red]could not restart the market process: {err}[/red]", highlight=False)
+                time.sleep(1)
+
+
+def _answers(socket: str) -> bool:
+    """Does the market process answer GET /healthz on its socket?"""
+    import socket as sock
+
+    try:
+        with sock.socket(sock.AF_UNIX) as s:
+            s.settimeout(2)
+            s.connect(socket)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nhost: market\r\nconnection: close\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
 
 
 @keys_app.command("create")

@@ -19,9 +19,12 @@ repeating it. Market orders have no ledger key: a retry of an order whose respon
 lost to a crash may place it again.
 
 Workers: the brand-coin market keeps its order books in the memory of one process
-(matching speed), so market routes (brand coins, orders, book, trades, candles,
-portfolio, leaderboards, brand-coin transfers) answer 503 ``market_single_worker``
-unless the service runs with ``--workers 1``; everything else scales with workers.
+(matching speed). With ``--workers 1`` that is the worker; with more, ``coinlab serve``
+starts a market process (the same app, one worker, on a Unix socket; restarted if it
+dies) and every worker forwards the market's requests (brand coins, orders, book,
+trades, candles, portfolio, leaderboards, brand-coin transfers) to it (service.forward);
+everything else is answered by the worker that got it. A process started some other
+way with several workers and no market socket answers them 503 ``market_single_worker``.
 The books' rows are written in the same transaction as the fills that change them and
 rebuilt, reconciled with the ledger's holds, at start-up (see service.market_state).
 

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from . import problems
+from .forward import MarketForwarder
 from .middleware import IdempotencyMiddleware, RequestLogMiddleware
 from .problems import Problem
 from .routes import admin, coins, health, market, pools, webhooks
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     for module in (coins, webhooks, pools, market, admin, health):
         app.include_router(module.router)
     app.add_middleware(IdempotencyMiddleware, store=state.idempotency)
+    if settings.market_socket:  # outside the Idempotency-Key middleware: the market process claims the key
+        app.add_middleware(MarketForwarder, socket=settings.market_socket)
     if settings.log_requests:
         _json_logs()
         app.add_middleware(RequestLogMiddleware)

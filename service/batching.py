@@ -80,10 +80,11 @@ class GroupCommit(Generic[T, R]):
 
 
 class BatchingStore:
-    """Wraps the ledger's Store so that `apply` calls made at the same time by different
-    request threads are committed together, by the process's writer (service.writer:
-    on PostgreSQL in its batch transaction, on SQLite with one `apply_many` commit).
-    Everything but `apply` passes straight through to the wrapped store."""
+    """Wraps the ledger's Store so that its writes (`apply`, `apply_many`) made at the
+    same time by different request threads are committed together, by the process's
+    writer (service.writer: on PostgreSQL in its batch transaction, on SQLite with one
+    `apply_many` commit), or by another process's (service.writer_socket.RemoteWriter).
+    Reads pass straight through to the wrapped store."""
 
     def __init__(self, inner: Any, *, writer: Any = None) -> None:
         from .writer import Writer  # the writer builds on GroupCommit, above
@@ -100,7 +101,8 @@ class BatchingStore:
         return tx
 
     def apply_many(self, requests: Sequence[TransferRequest], now: datetime) -> list[Transaction | LedgerError]:
-        return self.inner.apply_many(requests, now)
+        results: list[Transaction | LedgerError] = self.writer.apply_many(requests, now)
+        return results
 
     def close(self) -> None:
         if self._own_writer:

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .idempotency import IdempotencyStore
 from .problems import problem
 
-__all__ = ["IdempotencyMiddleware", "RequestLogMiddleware", "idempotency_owner"]
+__all__ = ["IdempotencyMiddleware", "RequestLogMiddleware", "idempotency_owner", "read_body", "replaying"]
 
 access_log = logging.getLogger("coinlab.access")
 
@@ -27,6 +27,29 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if k == name:
             return v.decode("latin-1")
     return None
+
+
+async def read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        msg = await receive()
+        body += msg.get("body", b"")
+        if not msg.get("more_body"):
+            return body
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the app behind a middleware that has read the request body."""
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
 
 
 def idempotency_owner(authorization: str | None, user: str | None) -> str:
@@ -60,7 +83,7 @@ class RequestLogMiddleware:
                 "path": scope["path"], "status": status,
                 "ms": round((time.perf_counter() - start) * 1000, 2),
                 "key": state.get("key_id"), "user": state.get("user"),
-                "replayed": state.get("replayed", False),
+                "replayed": state.get("replayed", False), "forwarded": state.get("forwarded", False),
             }))
 
 
@@ -77,12 +100,7 @@ class IdempotencyMiddleware:
         if key is None:
             await self.app(scope, receive, send)
             return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+        body = await read_body(receive)
         if not 1 <= len(key) <= 200:
             await problem(400, "invalid_request", "Idempotency-Key must be 1-200 characters")(scope, receive, send)
             return
@@ -112,15 +130,6 @@ class IdempotencyMiddleware:
             await send({"type": "http.response.body", "body": payload})
             return
 
-        sent = False
-
-        async def replay_body() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
         status, content_type, chunks = 500, "application/json", []
 
         async def capture(message: Message) -> None:
@@ -135,7 +144,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, replay_body, capture)
+            await self.app(scope, replaying(body, receive), capture)
         finally:
             # Keep what a client may act on; forget denials and server errors so a
             # retry (with credentials, or after the fault) runs for real.

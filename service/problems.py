@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger import LedgerError
 
+from .writer_socket import WriterUnavailable
+
 __all__ = ["PROBLEM", "ApiError", "Problem", "error_responses", "install", "problem"]
 
 PROBLEM = "application/problem+json"
@@ -101,6 +103,11 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(ValueError, _value_error)
+    app.add_exception_handler(WriterUnavailable, _writer_unavailable)
+
+
+def _writer_unavailable(_: Request, err: Exception) -> JSONResponse:
+    return problem(503, "writer_unavailable", f"{err}; retry (with the same Idempotency-Key)")
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -12,8 +12,15 @@ __all__ = ["Settings"]
 
 class Settings(BaseSettings):
     """db: ledger database URL (SQLite file by default, postgresql://... in production).
-    workers: how many uvicorn processes serve this database; the brand-coin market keeps
-      its books in the memory of one process, so with more than one its routes answer 503.
+    workers: how many uvicorn processes serve this database. The brand-coin market keeps
+      its books in the memory of one process: with one worker it is that worker's; with
+      more, a process of its own that the workers forward to (``market_socket``), or
+      without one its routes answer 503.
+    market_socket: the Unix socket of the market process (service.forward); ``coinlab
+      serve --workers N`` starts that process and sets this for its workers.
+    writer_socket: the Unix socket of the one writer of several processes
+      (service.writer_socket): the market process serves it, the workers send their
+      ledger writes to it. Set by ``coinlab serve --workers N``.
     economy_config: the economy TOML (None: data/economy.toml).
     stripe_*: the Stripe API key, an alternative API base (the local fake in tests) and
       the webhook signing secret.
@@ -31,6 +38,8 @@ class Settings(BaseSettings):
 
     db: str = DEFAULT_URL
     workers: int = 1
+    market_socket: str | None = None
+    writer_socket: str | None = None
     economy_config: str | None = None
     stripe_api_key: str = "sk_test_unset"
     stripe_api_base: str | None = None

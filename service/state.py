@@ -22,6 +22,7 @@ from .keys import KeyStore
 from .market_state import MarketState
 from .settings import Settings
 from .writer import Writer
+from .writer_socket import RemoteWriter, WriterServer
 
 __all__ = ["ServiceState"]
 
@@ -29,7 +30,8 @@ T = TypeVar("T")
 
 
 class ServiceState:
-    """``market`` is None when several workers share the database (see Settings.workers)."""
+    """``market`` is None in a process that does not own the brand-coin market (see
+    Settings.workers and Settings.market_socket)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -38,9 +40,16 @@ class ServiceState:
         self.store = SqlStore(settings.db)
         self.engine = self.store.engine
         # Concurrent requests share COMMITs (service.batching): every ledger write and
-        # market change goes through the process's one writer (service.writer).
-        self.writer = Writer(self.store) if settings.group_commit else None
-        self.batching = BatchingStore(self.store, writer=self.writer) if settings.group_commit else None
+        # market change goes through one writer (service.writer): this process's, or,
+        # in a worker of several, the market process's (service.writer_socket).
+        owns_market = settings.workers == 1 and not settings.market_socket
+        remote = settings.writer_socket if settings.writer_socket and not owns_market else None
+        self.writer = Writer(self.store) if settings.group_commit and not remote else None
+        self.remote_writer = RemoteWriter(remote) if remote else None
+        writer = self.remote_writer or self.writer
+        self.batching = BatchingStore(self.store, writer=writer) if writer is not None else None
+        self.writer_server = (WriterServer(self.writer, settings.writer_socket)
+                              if settings.writer_socket and owns_market and self.writer is not None else None)
         self.ledger = Ledger(self.batching or self.store)
         client = make_stripe_client(settings.stripe_api_key, settings.stripe_api_base)
         self.economy = Economy.build(self.ledger, load_config(settings.economy_config), stripe_client=client,
@@ -48,7 +57,7 @@ class ServiceState:
         self.idempotency = IdempotencyStore(self.engine, group_commit=settings.group_commit)
         self.keys = KeyStore(self.engine, settings.key_cache_seconds)
         # The market's ledger is the bare store: its jobs already run on the writer.
-        self.market = MarketState(Ledger(self.store), self.engine, writer=self.writer) if settings.workers == 1 else None
+        self.market = MarketState(Ledger(self.store), self.engine, writer=self.writer) if owns_market else None
 
     async def write(self, job: Callable[[], T]) -> T:
         """Run a route's domain work (``job``: sync code that writes through `ledger`
@@ -64,11 +73,15 @@ class ServiceState:
             return conn.execute(text("SELECT 1")).scalar() == 1
 
     def close(self) -> None:
+        if self.writer_server is not None:
+            self.writer_server.close()
         if self.market is not None:
             self.market.close()
         if self.batching is not None:
             self.batching.close()
         if self.writer is not None:
             self.writer.close()
+        if self.remote_writer is not None:
+            self.remote_writer.close()
         self.idempotency.close()
         self.engine.dispose()

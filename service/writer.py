@@ -20,7 +20,7 @@ gets."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ledger import Transaction, TransferRequest
+from ledger import LedgerError, Transaction, TransferRequest
 
 from .batching import GroupCommit
 
@@ -68,6 +68,10 @@ class Writer:
             return self.store.apply(request, now)
         tx: Transaction = self._group.submit(_LedgerWrite(request, now)).result()
         return tx
+
+    def apply_many(self, requests: Sequence[TransferRequest], now: datetime) -> list[Transaction | LedgerError]:
+        """Several requests as one job: each applied on its own, in order, in one batch."""
+        return self.run(lambda: self.store.apply_many(requests, now))
 
     def run(self, job: Callable[[], T]) -> T:
         """Run ``job`` on the writer thread inside the current batch's transaction; returns

@@ -22,4 +22,10 @@ def healthz(state: StateDep) -> HealthOut | JSONResponse:
         state.healthy()
     except Exception as err:  # any database failure means "not healthy", never a 500
         return problem(503, "database_unavailable", f"database check failed: {type(err).__name__}")
-    return HealthOut(status="ok", database="ok", market="on" if state.market is not None else "off (workers > 1)")
+    if state.market is not None:
+        market = "on"
+    elif state.settings.market_socket:
+        market = "forwarded to the market process"
+    else:
+        market = "off (workers > 1)"
+    return HealthOut(status="ok", database="ok", market=market)

@@ -107,32 +107,97 @@ def _journal_tx_ids(url: str) -> set[str]:
     return ids
 
 
+def _launch_bench(server: Server, app_key: str) -> None:
+    """The brand coin BENCH, and some of it for every user to sell."""
+    import httpx
+
+    r = httpx.post(f"{server.url}/api/brand-coins", headers={"Authorization": f"Bearer {app_key}", "X-User-Id": "u0"},
+                   json={"symbol": "BENCH", "name": "Bench", "initialPrice": 10}, timeout=30)
+    assert r.status_code == 200, r.text
+    for u in range(USERS):
+        r = httpx.post(f"{server.url}/api/brand-coins/BENCH/earn", timeout=30, json={"usdCents": 10_000},
+                       headers={"Authorization": f"Bearer {app_key}", "X-User-Id": f"u{u}"})
+        assert r.status_code == 200, r.text
+
+
 def test_load_on_postgres_with_two_workers_acknowledges_only_durable_writes(pg_url, tmp_path):
     app_key, admin_key = _setup(pg_url)
     with Server(pg_url, workers=2, log=tmp_path / "serve.log") as server:
         _fund(server, admin_key)
-        records = run_load(server.url, _mixed(app_key, with_orders=False), clients=8, per_client=30)
+        _launch_bench(server, app_key)  # the market process owns the books; both workers forward to it
+        records = run_load(server.url, _mixed(app_key, with_orders=True), clients=8, per_client=40)
     assert records and all(r["status"] is not None and r["status"] < 500 for r in records)
     assert sum(r["status"] == 200 for r in records) >= len(records) * 0.9
-    _check_clean(pg_url)
+    assert _acked_orders(records) and _acked_orders(records) <= _stored_orders(pg_url)
+    _check_clean(pg_url)  # includes: every open order's hold is there, and only those
     assert _acked_tx_ids(records) <= _journal_tx_ids(pg_url)
     log = (tmp_path / "serve.log").read_text().splitlines()
+    # COIN transfers are answered by the worker that got them (one log line each)...
     assert sum('"path": "/api/transfers"' in line for line in log) == sum(r["path"] == "/api/transfers" for r in records)
+    # ...an order by a worker, forwarding it, and by the market process
+    orders = [line for line in log if '"path": "/api/market/BENCH/orders"' in line]
+    assert sum('"forwarded": true' in line for line in orders) * 2 == len(orders)
 
 
-def test_sigkill_under_load_loses_no_acknowledged_write(pg_url, tmp_path):
+def _market_pid(server: Server) -> int:
+    """The market process `coinlab serve --workers N` started (its child with --uds)."""
+    import os
+
+    assert server.proc is not None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")  # noqa: SIM115
+        except OSError:
+            continue
+        if int(stat[1]) == server.proc.pid and b"--uds" in cmdline:
+            return int(pid)
+    raise AssertionError("no market process")
+
+
+def test_a_killed_market_process_is_restarted_with_its_books(pg_url, tmp_path):
+    import os
+    import signal
+    import time
+
     import httpx
 
     app_key, admin_key = _setup(pg_url)
-    server = Server(pg_url, workers=1, log=tmp_path / "serve.log").start()
+    with Server(pg_url, workers=2, log=tmp_path / "serve.log") as server:
+        _fund(server, admin_key)
+        _launch_bench(server, app_key)
+        h = {"Authorization": f"Bearer {app_key}", "X-User-Id": "u1"}
+        resting = httpx.post(f"{server.url}/api/market/BENCH/orders", headers=h, timeout=30,
+                             json={"side": "sell", "quantity": 3, "price": 10})
+        assert resting.status_code == 200 and resting.json()["status"] == "open"
+        first = _market_pid(server)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:  # 503 market_unavailable until the new process answers
+            r = httpx.get(f"{server.url}/api/market/BENCH/book", headers=h, timeout=30)
+            if r.status_code == 200:
+                break
+            assert r.status_code == 503 and r.json()["code"] == "market_unavailable"
+            assert time.monotonic() < deadline, "the market process was not restarted"
+            time.sleep(0.2)
+        assert _market_pid(server) != first
+        assert r.json()["asks"] == [{"price": 10, "quantity": 3, "orders": 1}]  # rebuilt from the database
+        buy = httpx.post(f"{server.url}/api/market/BENCH/orders", timeout=30,
+                         headers={**h, "X-User-Id": "u2"}, json={"side": "buy", "quantity": 3, "price": 10})
+        assert buy.status_code == 200 and buy.json()["status"] == "filled", buy.text
+        assert httpx.get(f"{server.url}/healthz", timeout=30).json()["market"] == "forwarded to the market process"
+    _check_clean(pg_url)
+
+
+@pytest.mark.parametrize("workers", [1, 2])  # 2: the workers and the market process die together
+def test_sigkill_under_load_loses_no_acknowledged_write(pg_url, tmp_path, workers):
+    import httpx
+
+    app_key, admin_key = _setup(pg_url)
+    server = Server(pg_url, workers=workers, log=tmp_path / "serve.log").start()
     try:
         _fund(server, admin_key)
-        r = httpx.post(f"{server.url}/api/brand-coins", headers={"Authorization": f"Bearer {app_key}", "X-User-Id": "u0"},
-                       json={"symbol": "BENCH", "name": "Bench", "initialPrice": 10}, timeout=30)
-        assert r.status_code == 200
-        for u in range(USERS):  # everyone holds some BENCH to sell
-            httpx.post(f"{server.url}/api/brand-coins/BENCH/earn", timeout=30, json={"usdCents": 10_000},
-                       headers={"Authorization": f"Bearer {app_key}", "X-User-Id": f"u{u}"})
+        _launch_bench(server, app_key)
         stop = threading.Event()
         killer = threading.Timer(1.5, lambda: (server.kill(), stop.set()))
         killer.start()
