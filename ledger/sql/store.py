@@ -134,6 +134,8 @@ def make_engine(url: str, **kw: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    # As many as the service's request thread pool has threads (anyio's 40): with fewer,
+    # busy threads kept opening and closing overflow connections (a backend each time).
     kw.setdefault("pool_size", 40)
     kw.setdefault("max_overflow", 10)
     kw.setdefault("pool_recycle", 3600)
