@@ -10,9 +10,9 @@ whole request, is the one that claims the key and stores the response. The clien
 speaks just the HTTP our own uvicorn answers with (Content-Length bodies): httpx cost
 about 1.6 ms of CPU per request here, a third of what a forwarded order costs in all.
 
-If the market process cannot be reached, the request gets 503 ``market_unavailable``
-(a write whose connection broke mid-way may have been applied: retry it with the same
-Idempotency-Key)."""
+If the market process cannot be reached, or does not answer within 30 s, the request
+gets 503 ``market_unavailable`` (a write whose connection broke mid-way may have been
+applied: retry it with the same Idempotency-Key)."""
 
 from __future__ import annotations
 
@@ -59,35 +59,19 @@ class _Conn:
 class UnixHttpPool:
     """Keep-alive HTTP/1.1 connections to one Unix socket, reused one request at a time."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, path: str, *, timeout: float = 30.0) -> None:
+        self.path, self.timeout = path, timeout
         self._idle: list[_Conn] = []
 
     async def request(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]],
                       body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         conn = await self._take()
         try:
-            head = b"".join(k + b": " + v + b"\r\n" for k, v in headers if k not in _HOP_BY_HOP)
-            conn.writer.write(b"%s %s HTTP/1.1\r\nhost: market\r\n%scontent-length: %d\r\n\r\n%s" % (
-                method.encode(), target, head, len(body), body))
-            status_line = await conn.reader.readline()
-            if not status_line:
-                raise Unreachable("the market process closed the connection")
-            status = int(status_line.split()[1])
-            out: list[tuple[bytes, bytes]] = []
-            length, reuse = None, True
-            while (line := await conn.reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.rstrip(b"\r\n").partition(b":")
-                name, value = name.strip().lower(), value.strip()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"connection" and value.lower() == b"close":
-                    reuse = False
-                if name not in _HOP_BY_HOP:
-                    out.append((name, value))
-            if length is None:  # our routes answer with a length; anything else is not ours
-                raise Unreachable("the market process answered without a Content-Length")
-            payload = await conn.reader.readexactly(length)
+            async with asyncio.timeout(self.timeout):
+                status, out, payload, reuse = await self._exchange(conn, method, target, headers, body)
+        except TimeoutError as err:  # a late answer must not be read as the next request's
+            conn.close()
+            raise Unreachable(f"no answer within {self.timeout:g} s") from err
         except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as err:
             conn.close()
             raise Unreachable(str(err) or type(err).__name__) from err
@@ -99,6 +83,31 @@ class UnixHttpPool:
         else:
             conn.close()
         return status, out, payload
+
+    @staticmethod
+    async def _exchange(conn: _Conn, method: str, target: bytes, headers: list[tuple[bytes, bytes]],
+                        body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+        head = b"".join(k + b": " + v + b"\r\n" for k, v in headers if k not in _HOP_BY_HOP)
+        conn.writer.write(b"%s %s HTTP/1.1\r\nhost: market\r\n%scontent-length: %d\r\n\r\n%s" % (
+            method.encode(), target, head, len(body), body))
+        status_line = await conn.reader.readline()
+        if not status_line:
+            raise Unreachable("the market process closed the connection")
+        status = int(status_line.split()[1])
+        out: list[tuple[bytes, bytes]] = []
+        length, reuse = None, True
+        while (line := await conn.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.rstrip(b"\r\n").partition(b":")
+            name, value = name.strip().lower(), value.strip()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.lower() == b"close":
+                reuse = False
+            if name not in _HOP_BY_HOP:
+                out.append((name, value))
+        if length is None:  # our routes answer with a length; anything else is not ours
+            raise Unreachable("the market process answered without a Content-Length")
+        return status, out, await conn.reader.readexactly(length), reuse
 
     async def _take(self) -> _Conn:
         while self._idle:

@@ -13,8 +13,8 @@ one to deadlock with and puts every write of the service in the same group commi
 `WriterServer` is the market process's side (a thread per connected worker thread);
 `RemoteWriter` the workers' (what `BatchingStore` needs of a writer: `apply`,
 `apply_many`, `close`), one connection per thread. Messages are pickled tuples
-(multiprocessing.connection). If the writer process cannot be reached the call raises
-`WriterUnavailable`, answered 503: a write whose connection broke mid-way may have been
+(multiprocessing.connection). If the writer process cannot be reached, or does not
+answer within 30 s, the call raises `WriterUnavailable`, answered 503: a write whose connection broke mid-way may have been
 applied, so the client retries it with its Idempotency-Key."""
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ class WriterServer:
 
 
 class RemoteWriter:
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, path: str, *, timeout: float = 30.0) -> None:
+        self.path, self.timeout = path, timeout
         self._local = threading.local()
         self._conns: list[Connection] = []
         self._lock = threading.Lock()
@@ -127,6 +127,8 @@ class RemoteWriter:
                 with self._lock:
                     self._conns.append(conn)
             conn.send((op, payload, now))
+            if not conn.poll(self.timeout):  # hung: hang up, so a late answer is never read as another's
+                raise TimeoutError(f"no answer within {self.timeout:g} s")
             reply = conn.recv()
         except (OSError, EOFError) as err:
             self._local.conn = None  # reconnect on the next call
@@ -134,7 +136,7 @@ class RemoteWriter:
                 conn.close()
                 with self._lock:
                     self._conns.remove(conn)
-            raise WriterUnavailable(f"the writer process did not answer: {err or type(err).__name__}") from err
+            raise WriterUnavailable(f"the writer process did not answer: {str(err) or type(err).__name__}") from err
         if reply[0] == "ok":
             return reply[1]
         if reply[0] == "ledger_error":

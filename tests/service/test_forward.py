@@ -133,3 +133,27 @@ def test_an_unreachable_market_process_is_a_503_and_the_rest_still_works(sqlite_
         assert r.status_code == 503 and r.json()["code"] == "market_unavailable"
         assert c.post("/api/coins/daily-login", headers=creds.h(creds.alice)).status_code == 200
     state.close()
+
+
+def test_a_market_process_that_does_not_answer_times_out(tmp_path):
+    import asyncio
+
+    from service.forward import UnixHttpPool, Unreachable
+
+    async def scenario() -> None:
+        path = str(tmp_path / "hung.sock")
+
+        async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(1)  # reads, never answers
+            await asyncio.sleep(30)
+
+        server = await asyncio.start_unix_server(hang, path)
+        pool = UnixHttpPool(path, timeout=0.2)
+        try:
+            with pytest.raises(Unreachable, match="no answer within 0.2 s"):
+                await pool.request("GET", b"/api/brand-coins", [], b"")
+            assert pool._idle == []  # that connection is not reused
+        finally:
+            server.close()
+
+    asyncio.run(scenario())

@@ -119,3 +119,29 @@ def test_the_market_process_serves_the_workers_writes(sqlite_url, fake_stripe, t
     finally:
         worker.close()
         owner.close()
+
+
+def test_a_writer_that_does_not_answer_times_out_and_its_late_answer_is_never_read(tmp_path):
+    from multiprocessing.connection import Listener
+
+    from ledger import Transaction
+
+    path = str(tmp_path / "slow.sock")
+    listener = Listener(path, family="AF_UNIX")
+    accepted = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True)
+    thread.start()
+    remote = RemoteWriter(path, timeout=0.2)
+    request = TransferRequest((Posting("system:mint", user_account("a"), "COIN", 1),), "ADMIN_GRANT")
+    try:
+        with pytest.raises(WriterUnavailable, match="no answer within 0.2 s"):
+            remote.apply(request, None)  # type: ignore[arg-type]
+        thread.join(5)
+        late = accepted[0]
+        assert late.recv()[0] == "apply"
+        with pytest.raises(OSError):  # the worker hung up: nobody reads the late answer
+            for _ in range(100):
+                late.send(("ok", Transaction("t", None, "ADMIN_GRANT", (), None, None)))  # type: ignore[arg-type]
+    finally:
+        remote.close()
+        listener.close()
