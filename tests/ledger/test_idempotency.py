@@ -223,3 +223,13 @@ def test_settling_one_hold_with_a_key_used_on_another_is_a_conflict(funded, unch
     funded.void(a.id, key="void-1")
     with unchanged(), pytest.raises(IdempotencyConflict):
         funded.void(b.id, key="void-1")
+
+
+def test_metadata_changed_after_posting_does_not_change_what_a_retry_is_compared_with(funded):
+    # The fingerprint is taken when the request is posted: the caller's dict may change later.
+    meta = {"order": 7}
+    funded.transfer(ALICE, BOB, 1, key="m", metadata=meta)
+    meta["order"] = 8
+    assert funded.transfer(ALICE, BOB, 1, key="m", metadata={"order": 7}).replayed
+    with pytest.raises(IdempotencyConflict):
+        funded.transfer(ALICE, BOB, 1, key="m", metadata={"order": 8})
