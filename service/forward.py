@@ -30,6 +30,11 @@ MARKET_PREFIXES = ("/api/brand-coins", "/api/market/", "/api/portfolio", "/api/l
 _HOP_BY_HOP = {b"host", b"content-length", b"connection", b"keep-alive", b"transfer-encoding", b"date", b"server"}
 
 
+def _may_be_market(path: str) -> bool:
+    """Whether the market might answer: only then is the body read to decide."""
+    return path.startswith(MARKET_PREFIXES) or path == "/api/transfers"
+
+
 def for_market(method: str, path: str, body: bytes) -> bool:
     """Does the market process answer this request? Its routes, and transfers of a brand
     coin (COIN transfers, and bodies the worker will refuse, stay in the worker)."""
@@ -128,7 +133,7 @@ class MarketForwarder:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not (path.startswith(MARKET_PREFIXES) or path == "/api/transfers"):
+        if scope["type"] != "http" or not _may_be_market(path):
             await self.app(scope, receive, send)
             return
         body = await read_body(receive)
