@@ -7,9 +7,9 @@ unless the claim is stale), and *finishes* it once answered (store the response,
 drop the claim so a retry runs for real).
 
 Claims and finishes of concurrent requests are committed in groups (service.batching):
-on PostgreSQL a group is one transaction of at most three set-based statements
-(finishes, then claims as one INSERT ... ON CONFLICT DO NOTHING), so a request's
-bookkeeping costs a share of one round trip instead of two transactions of its own.
+on PostgreSQL a group is one set-based statement (finishes, then claims as one
+INSERT ... ON CONFLICT DO NOTHING) outside a transaction, so a request's bookkeeping
+costs a share of one round trip instead of two transactions of its own.
 A claim the INSERT did not take (the key exists) is decided row by row, as is
 everything on SQLite, where writers are serialized anyway."""
 
@@ -54,20 +54,25 @@ class Finish(NamedTuple):
 
 
 _T = http_idempotency
-_PG_FINISH = text(
-    "UPDATE http_idempotency AS t SET status = v.status, content_type = v.content_type, body = v.body "
-    "FROM unnest(CAST(:owner AS text[]), CAST(:key AS text[]), CAST(:status AS integer[]), "
-    "CAST(:content_type AS text[]), CAST(:body AS bytea[])) AS v(owner, key, status, content_type, body) "
-    "WHERE t.owner = v.owner AND t.key = v.key AND t.status IS NULL")
+# Finishes and claims of a group in ONE statement, run outside a transaction (atomic on
+# its own): one round trip, where BEGIN, UPDATE, INSERT and COMMIT took four. Its parts
+# see one snapshot, so a claim of a key finished in the same group is not taken by the
+# INSERT and is decided row by row afterwards (a replay). ORDER BY: concurrent groups
+# take the unique index entries in one order (no deadlocks).
+_PG_GROUP = text(
+    "WITH finished AS (UPDATE http_idempotency AS t "
+    "SET status = f.status, content_type = f.content_type, body = f.body "
+    "FROM unnest(CAST(:f_owner AS text[]), CAST(:f_key AS text[]), CAST(:f_status AS integer[]), "
+    "CAST(:f_content_type AS text[]), CAST(:f_body AS bytea[])) AS f(owner, key, status, content_type, body) "
+    "WHERE t.owner = f.owner AND t.key = f.key AND t.status IS NULL), "
+    "claimed AS (INSERT INTO http_idempotency (owner, key, fingerprint, created_at) "
+    "SELECT * FROM unnest(CAST(:owner AS text[]), CAST(:key AS text[]), CAST(:fingerprint AS text[]), "
+    "CAST(:at AS timestamptz[])) AS v(owner, key, fingerprint, at) ORDER BY owner, key "
+    "ON CONFLICT DO NOTHING RETURNING owner, key) "
+    "SELECT owner, key FROM claimed")
 _PG_DROP = text(
     "DELETE FROM http_idempotency AS t USING unnest(CAST(:owner AS text[]), CAST(:key AS text[])) AS v(owner, key) "
     "WHERE t.owner = v.owner AND t.key = v.key AND t.status IS NULL")
-# ORDER BY: concurrent groups take the unique index entries in one order (no deadlocks).
-_PG_CLAIM = text(
-    "INSERT INTO http_idempotency (owner, key, fingerprint, created_at) "
-    "SELECT * FROM unnest(CAST(:owner AS text[]), CAST(:key AS text[]), CAST(:fingerprint AS text[]), "
-    "CAST(:at AS timestamptz[])) AS v(owner, key, fingerprint, at) ORDER BY owner, key "
-    "ON CONFLICT DO NOTHING RETURNING owner, key")
 
 
 class IdempotencyStore:
@@ -109,24 +114,23 @@ class IdempotencyStore:
         claims = [op for op in ops if isinstance(op, Claim)]
         kept = [op for op in ops if isinstance(op, Finish) and op.keep]
         dropped = [op for op in ops if isinstance(op, Finish) and not op.keep]
+        drops_done = False
         try:
-            with self.engine.begin() as conn:
-                if kept:
-                    conn.execute(_PG_FINISH, {"owner": [f.owner for f in kept], "key": [f.key for f in kept],
-                                              "status": [f.status for f in kept],
-                                              "content_type": [f.content_type for f in kept],
-                                              "body": [f.body for f in kept]})
-                if dropped:
+            with self._single.connect() as conn:
+                if dropped:  # denials and server errors: rare; before the claims, as before
                     conn.execute(_PG_DROP, {"owner": [f.owner for f in dropped], "key": [f.key for f in dropped]})
-                taken = set()
-                if claims:
-                    taken = {(r.owner, r.key) for r in conn.execute(_PG_CLAIM, {
-                        "owner": [c.owner for c in claims], "key": [c.key for c in claims],
-                        "fingerprint": [c.fingerprint for c in claims], "at": [c.at for c in claims]})}
+                    drops_done = True
+                taken = {(r.owner, r.key) for r in conn.execute(_PG_GROUP, {
+                    "f_owner": [f.owner for f in kept], "f_key": [f.key for f in kept],
+                    "f_status": [f.status for f in kept], "f_content_type": [f.content_type for f in kept],
+                    "f_body": [f.body for f in kept],
+                    "owner": [c.owner for c in claims], "key": [c.key for c in claims],
+                    "fingerprint": [c.fingerprint for c in claims], "at": [c.at for c in claims]})}
         except DBAPIError:
-            # e.g. a deadlock with another group: nothing of this one was committed, so
-            # do it row by row, each in its own transaction
-            return self._one_by_one(ops)
+            # e.g. a deadlock with another group: what its statements did not do is done
+            # row by row, each on its own
+            return [None if drops_done and isinstance(op, Finish) and not op.keep else self._one_by_one([op])[0]
+                    for op in ops]
         out: list[Any] = []
         for op in ops:
             if isinstance(op, Finish):

@@ -220,6 +220,11 @@ class SqlStore:
         self.dialect = self.engine.dialect.name
         self._pg = self.dialect == "postgresql"
         self._insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        # One-statement reads on PostgreSQL run outside a transaction: a read in the
+        # default mode paid for BEGIN and the ROLLBACK when its connection went back to
+        # the pool (3 round trips; ~150 us of the server's CPU against ~30 us). Reads that
+        # must agree with each other use `snapshot`.
+        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self._pg else self.engine
         # Accounts are never deleted, so remembering them saves an upsert per batch.
         self._known_accounts: set[str] = set()
         self._assets: dict[str, Asset] = {}
@@ -229,7 +234,7 @@ class SqlStore:
     # -- setup ---------------------------------------------------------------
     def _load_assets(self, conn: Connection | None = None) -> None:
         if conn is None:
-            with self.engine.connect() as own:
+            with self._reader.connect() as own:
                 self._load_assets(own)
             return
         self._assets = {r.code: Asset(r.code, r.scale, r.name) for r in conn.execute(select(s.assets))}
@@ -268,7 +273,7 @@ class SqlStore:
             )
 
     def is_frozen(self, address: str) -> bool:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return bool(conn.scalar(select(s.accounts.c.frozen).where(s.accounts.c.address == address)))
 
     def new_id(self, prefix: str) -> str:
@@ -353,7 +358,7 @@ class SqlStore:
         if sess is not None:
             yield sess.conn
             return
-        with self.engine.connect() as own:
+        with self._reader.connect() as own:
             yield own
 
     # -- writing -------------------------------------------------------------
@@ -598,7 +603,7 @@ class SqlStore:
         params = {"account": account, "entry_type": entry_type, "asset": asset, "offset": offset, "limit": limit}
         q = _entries_query(account is not None, entry_type is not None, asset is not None, limit is not None,
                            newest_first)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return [_entry(r) for r in conn.execute(q, params)]
 
     # -- what `check` reads, from one consistent snapshot ----------------------

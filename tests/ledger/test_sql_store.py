@@ -81,3 +81,27 @@ def test_an_asset_created_by_another_process_is_usable_at_once(db_url):
     first.create_asset("GEM", 0)
     second.mint(user_account("a"), 5, "GEM")
     assert first.balance(user_account("a"), "GEM") == 5
+
+
+def test_one_statement_reads_on_postgres_open_no_transaction(pg_url):
+    """A balance or history read is one statement outside a transaction (BEGIN and the
+    pool's ROLLBACK cost two more round trips each); writes stay in transactions."""
+    from sqlalchemy import event
+
+    store = SqlStore(pg_url)
+    ledger = Ledger(store)
+    seen: list[tuple[str, bool]] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _record(conn, cursor, statement, *args):
+        seen.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+
+    ledger.mint(user_account("a"), 5)
+    writes = [autocommit for _, autocommit in seen]
+    seen.clear()
+    assert ledger.balance(user_account("a")) == 5
+    assert [h.amount for h in ledger.history(user_account("a"))] == [5]
+    assert store.balances(user_account("a")) == {"COIN": 5}
+    assert seen and all(verb == "SELECT" and autocommit for verb, autocommit in seen)
+    assert writes and not any(writes)
+    store.engine.dispose()

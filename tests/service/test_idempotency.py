@@ -90,6 +90,28 @@ def test_a_group_finishes_before_it_claims(pg_url):
         engine.dispose()
 
 
+def test_a_group_drops_before_it_claims_and_a_failed_group_does_not_drop_twice(pg_url):
+    engine = make_engine(pg_url)
+    store = IdempotencyStore(engine)
+    try:
+        assert _claim(store, key="k") == ("run", None)
+        at = datetime.now(UTC)
+        drop = Finish("o", "k", False, 401, "application/problem+json", b"")
+        out = store._pg_batch([Claim("o", "k", "f" * 64, at), drop])
+        assert out == [("run", None), None]  # the denial's claim was dropped first: the retry runs
+        # The drop is done, then the group's statement fails (a key longer than the
+        # column) and the rest is redone one by one: the retry's claim runs, and the
+        # drop is not done again (it would delete that new claim).
+        assert _claim(store, key="d") == ("run", None)
+        out = store._pg_batch([Claim("o", "d", "f" * 64, at), Claim("o", "x" * 300, "f" * 64, at),
+                               Finish("o", "d", False, 500, "text/plain", b"")])
+        assert out[0] == ("run", None) and isinstance(out[1], Exception) and out[2] is None
+        assert _claim(store, key="d") == ("busy", None)  # the new claim of d stands
+    finally:
+        store.close()
+        engine.dispose()
+
+
 def test_one_bad_request_in_a_group_fails_alone(pg_url):
     engine = make_engine(pg_url)
     store = IdempotencyStore(engine)
