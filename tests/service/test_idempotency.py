@@ -16,7 +16,16 @@ from service.idempotency import Claim, Finish, IdempotencyStore
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request):
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    yield from _open(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
+
+
+@pytest.fixture
+def pg_store(pg_url):
+    """What only the PostgreSQL store has: its set-based groups (`_pg_batch`)."""
+    yield from _open(pg_url)
+
+
+def _open(url):
     engine = make_engine(url)
     s = IdempotencyStore(engine)
     yield s
@@ -73,57 +82,42 @@ def test_many_concurrent_keys_each_run_once(store):
     assert _rows(store) == 50
 
 
-def test_a_group_finishes_before_it_claims(pg_url):
+def test_a_group_finishes_before_it_claims(pg_store):
     """A finish and a retry of the same key committed in one group: the retry replays."""
-    engine = make_engine(pg_url)
-    store = IdempotencyStore(engine)
-    try:
-        assert _claim(store) == ("run", None)
-        at = datetime.now(UTC)
-        out = store._pg_batch([Claim("o", "k", "f" * 64, at), Finish("o", "k", True, 200, "text/plain", b"hi"),
-                               Claim("o", "new", "f" * 64, at), Claim("o", "new", "f" * 64, at)])
-        # the group's finish is applied before its claims, whatever their order in the queue
-        assert out[0] == ("replay", (200, "text/plain", b"hi")) and out[1] is None
-        assert out[2:] == [("run", None), ("busy", None)]  # the same new key twice: one runs
-    finally:
-        store.close()
-        engine.dispose()
+    store = pg_store
+    assert _claim(store) == ("run", None)
+    at = datetime.now(UTC)
+    out = store._pg_batch([Claim("o", "k", "f" * 64, at), Finish("o", "k", True, 200, "text/plain", b"hi"),
+                           Claim("o", "new", "f" * 64, at), Claim("o", "new", "f" * 64, at)])
+    # the group's finish is applied before its claims, whatever their order in the queue
+    assert out[0] == ("replay", (200, "text/plain", b"hi")) and out[1] is None
+    assert out[2:] == [("run", None), ("busy", None)]  # the same new key twice: one runs
 
 
-def test_a_group_drops_before_it_claims_and_a_failed_group_does_not_drop_twice(pg_url):
-    engine = make_engine(pg_url)
-    store = IdempotencyStore(engine)
-    try:
-        assert _claim(store, key="k") == ("run", None)
-        at = datetime.now(UTC)
-        drop = Finish("o", "k", False, 401, "application/problem+json", b"")
-        out = store._pg_batch([Claim("o", "k", "f" * 64, at), drop])
-        assert out == [("run", None), None]  # the denial's claim was dropped first: the retry runs
-        # The drop is done, then the group's statement fails (a key longer than the
-        # column) and the rest is redone one by one: the retry's claim runs, and the
-        # drop is not done again (it would delete that new claim).
-        assert _claim(store, key="d") == ("run", None)
-        out = store._pg_batch([Claim("o", "d", "f" * 64, at), Claim("o", "x" * 300, "f" * 64, at),
-                               Finish("o", "d", False, 500, "text/plain", b"")])
-        assert out[0] == ("run", None) and isinstance(out[1], Exception) and out[2] is None
-        assert _claim(store, key="d") == ("busy", None)  # the new claim of d stands
-    finally:
-        store.close()
-        engine.dispose()
+def test_a_group_drops_before_it_claims_and_a_failed_group_does_not_drop_twice(pg_store):
+    store = pg_store
+    assert _claim(store, key="k") == ("run", None)
+    at = datetime.now(UTC)
+    drop = Finish("o", "k", False, 401, "application/problem+json", b"")
+    out = store._pg_batch([Claim("o", "k", "f" * 64, at), drop])
+    assert out == [("run", None), None]  # the denial's claim was dropped first: the retry runs
+    # The drop is done, then the group's statement fails (a key longer than the
+    # column) and the rest is redone one by one: the retry's claim runs, and the
+    # drop is not done again (it would delete that new claim).
+    assert _claim(store, key="d") == ("run", None)
+    out = store._pg_batch([Claim("o", "d", "f" * 64, at), Claim("o", "x" * 300, "f" * 64, at),
+                           Finish("o", "d", False, 500, "text/plain", b"")])
+    assert out[0] == ("run", None) and isinstance(out[1], Exception) and out[2] is None
+    assert _claim(store, key="d") == ("busy", None)  # the new claim of d stands
 
 
-def test_one_bad_request_in_a_group_fails_alone(pg_url):
-    engine = make_engine(pg_url)
-    store = IdempotencyStore(engine)
-    try:
-        _claim(store, key="warm")
-        at = datetime.now(UTC)
-        # a key longer than the column fails the group's INSERT: the group is redone row by row
-        out = store._pg_batch([Claim("o", "a", "f" * 64, at), Claim("o", "x" * 300, "f" * 64, at),
-                               Claim("o", "b", "f" * 64, at)])
-        assert out[0] == ("run", None) and out[2] == ("run", None)
-        assert isinstance(out[1], Exception)
-        assert _rows(store) == 3  # warm, a, b
-    finally:
-        store.close()
-        engine.dispose()
+def test_one_bad_request_in_a_group_fails_alone(pg_store):
+    store = pg_store
+    _claim(store, key="warm")
+    at = datetime.now(UTC)
+    # a key longer than the column fails the group's INSERT: the group is redone row by row
+    out = store._pg_batch([Claim("o", "a", "f" * 64, at), Claim("o", "x" * 300, "f" * 64, at),
+                           Claim("o", "b", "f" * 64, at)])
+    assert out[0] == ("run", None) and out[2] == ("run", None)
+    assert isinstance(out[1], Exception)
+    assert _rows(store) == 3  # warm, a, b
