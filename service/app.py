@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from . import problems
+from .deps import document
 from .forward import MarketForwarder
 from .middleware import IdempotencyMiddleware, RequestLogMiddleware
 from .problems import Problem
@@ -56,7 +57,8 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
                               "admin. Errors are application/problem+json with a stable `code`.")
     app.state.coinlab = state
     problems.install(app)
-    for module in (coins, webhooks, pools, market, admin, health):
+    modules = (coins, webhooks, pools, market, admin, health)
+    for module in modules:
         app.include_router(module.router)
     app.add_middleware(IdempotencyMiddleware, store=state.idempotency)
     if settings.market_socket:  # outside the Idempotency-Key middleware: the market process claims the key
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         if app.openapi_schema is None:
             schema = original()
             schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+            document(schema, [route for module in modules for route in module.router.routes])
             app.openapi_schema = schema
         return app.openapi_schema
 

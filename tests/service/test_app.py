@@ -58,3 +58,17 @@ def test_by_default_the_app_leaves_the_collector_alone(client):
 
     assert client.get("/healthz").status_code == 200
     assert gc.get_freeze_count() == 0 and gc.get_threshold()[0] != 10_000
+
+
+def test_openapi_shows_the_credentials_each_route_checks(client):
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-User-Id"
+    security = {(m, p): op.get("security") for p, ops in spec["paths"].items() for m, op in ops.items()}
+    acting = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+    assert security[("post", "/api/transfers")] == acting  # an acting user
+    assert security[("get", "/api/coins/balance")] == acting
+    assert security[("post", "/api/admin/grants")] == [{"HTTPBearer": []}]  # a credential only
+    assert security[("get", "/api/coins/packages")] == [{"HTTPBearer": []}]
+    assert security[("post", "/api/webhooks/stripe")] is None  # a signature, not a credential
+    assert security[("get", "/healthz")] is None

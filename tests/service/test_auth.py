@@ -137,6 +137,14 @@ def test_credentials_are_accepted_in_x_api_key_too(client, creds):
     assert r.status_code == 200 and r.json()["userId"] == "alice"
 
 
+def test_the_bearer_scheme_is_case_insensitive_and_another_scheme_is_no_credential(client, creds):
+    assert client.get("/api/coins/balance", headers={"Authorization": f"bearer {creds.alice}"}).status_code == 200
+    r = client.get("/api/coins/balance", headers={"Authorization": f"Basic {creds.alice}"})
+    assert r.status_code == 401 and r.json()["code"] == "unauthenticated"
+    r = client.get("/api/coins/balance", headers={"Authorization": "Bearer "})
+    assert r.status_code == 401
+
+
 def test_the_allowed_credentials_get_through(client, creds, world):
     assert client.get("/api/coins/balance", headers=creds.h(creds.read, "alice")).status_code == 200
     assert client.get("/api/admin/metrics", headers=creds.admin_h()).status_code == 200
