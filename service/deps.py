@@ -176,7 +176,7 @@ def document(schema: dict[str, Any], routes: Iterable[BaseRoute]) -> None:
         for name, scheme in used.items():
             schemes[name] = jsonable_encoder(scheme.model, by_alias=True, exclude_none=True)
         ordered = sorted(used, key=lambda n: n != _bearer.scheme_name)  # the credential first
-        for method in route.methods:
+        for method in route.methods or ():
             schema["paths"][route.path_format][method.lower()]["security"] = [{n: []} for n in ordered]
 
 
