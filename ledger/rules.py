@@ -19,7 +19,7 @@ from .config import EconomyConfig
 from .economy_errors import NotEligible
 from .errors import InvalidRequest
 from .ledger import Ledger
-from .model import BURN, MINT, EntryType, Transaction, user_account
+from .model import BURN, MINT, EntryType, Posting, Transaction, TransferRequest, user_account
 
 __all__ = ["ONE_TIME_REWARDS", "PLATFORM", "DailyLogin", "EconomyRules", "utc_day"]
 
@@ -74,7 +74,7 @@ class EconomyRules:
             raise InvalidRequest(f"unknown reward {kind!r}: expected one of {sorted(ONE_TIME_REWARDS)}")
         field, entry_type = ONE_TIME_REWARDS[kind]
         amount = getattr(self.config.rewards, field)
-        return self._mint(user, amount, entry_type, f"{kind}:{user}", "reward", kind)
+        return self._post(self._mint_request(user, amount, entry_type, f"{kind}:{user}", "reward", kind))
 
     def guest_initial(self, user: str) -> Transaction | None:
         return self.one_time_reward(user, "guest_initial")
@@ -96,12 +96,14 @@ class EconomyRules:
             raise NotEligible(f"{user} has placed no stake on {day}: the daily bonus needs one",
                               user=user, day=str(day))
         text = _day_text(day)
-        login = self._mint(user, r.daily_login, EntryType.DAILY_LOGIN, f"daily_login:{user}:{text}", "day", text)
+        login = self._post(self._mint_request(user, r.daily_login, EntryType.DAILY_LOGIN, f"daily_login:{user}:{text}", "day",
+                                      text))
         length = self._streak_length(user, day)
         streak = None
         streak_days = r.streak_days
         if length >= streak_days and not self._streak_paid_since(user, day - timedelta(streak_days - 1)):
-            streak = self._mint(user, r.streak_bonus, EntryType.STREAK_BONUS, f"streak:{user}:{text}", "day", text)
+            streak = self._post(self._mint_request(user, r.streak_bonus, EntryType.STREAK_BONUS, f"streak:{user}:{text}", "day",
+                                           text))
         # tuple.__new__: the NamedTuple's generated constructor costs more than the tuple
         return _new(DailyLogin, (login, streak, length))
 
@@ -119,13 +121,17 @@ class EconomyRules:
     # -- spending ------------------------------------------------------------
     def vote(self, user: str, claim_id: str, *, key: str | None = None) -> Transaction | None:
         """Pay for a vote on a claim (one vote per claim unless the caller keys each vote)."""
-        return self._spend(user, self.config.spend.vote, EntryType.VOTE_SPENT,
+        return self._post(self.vote_request(user, claim_id, key=key))
+
+    def vote_request(self, user: str, claim_id: str, *, key: str | None = None) -> TransferRequest | None:
+        """What `vote` posts (None when votes are free), for a caller that posts it itself."""
+        return self._spend_request(user, self.config.spend.vote, EntryType.VOTE_SPENT,
                            key or f"vote:{user}:{claim_id}", "claim", claim_id)
 
     def unlock_deep_analysis(self, user: str, claim_id: str) -> Transaction | None:
         """Pay once per claim per user; unlocking again returns the first payment."""
-        return self._spend(user, self.config.spend.deep_analysis_unlock, EntryType.DEEP_ANALYSIS_UNLOCK,
-                           f"deep_analysis:{user}:{claim_id}", "claim", claim_id)
+        return self._post(self._spend_request(user, self.config.spend.deep_analysis_unlock, EntryType.DEEP_ANALYSIS_UNLOCK,
+                                      f"deep_analysis:{user}:{claim_id}", "claim", claim_id))
 
     # -- facts the rules read ------------------------------------------------
     def staked_on(self, user: str, day: date) -> bool:
@@ -161,17 +167,22 @@ class EconomyRules:
         return any(first <= d < today for d in paid)
 
     # -- plumbing ------------------------------------------------------------
-    def _mint(self, user: str, amount: int, entry_type: str, key: str,
-              ref_type: str, ref_id: str) -> Transaction | None:
+    # The rules build their ledger requests (pure) and post them: the service posts some
+    # of the same requests itself, from async routes.
+    def _post(self, request: TransferRequest | None) -> Transaction | None:
+        return None if request is None else self.ledger.post(request)
+
+    def _mint_request(self, user: str, amount: int, entry_type: str, key: str,
+              ref_type: str, ref_id: str) -> TransferRequest | None:
         if amount == 0:
             return None  # a reward switched off in the config
-        return self.ledger.transfer(MINT, user_account(user), amount, "COIN", entry_type, key=key,
-                                    ref_type=ref_type, ref_id=ref_id)
+        return _new(TransferRequest, ((_new(Posting, (MINT, user_account(user), "COIN", amount, None)),), entry_type,
+                                      key, ref_type, ref_id, None, None, None))
 
-    def _spend(self, user: str, amount: int, entry_type: str, key: str,
-               ref_type: str, ref_id: str) -> Transaction | None:
+    def _spend_request(self, user: str, amount: int, entry_type: str, key: str,
+               ref_type: str, ref_id: str) -> TransferRequest | None:
         if amount == 0:
             return None
         to = BURN if self.config.spend.burn else PLATFORM
-        return self.ledger.transfer(user_account(user), to, amount, "COIN", entry_type, key=key,
-                                    ref_type=ref_type, ref_id=ref_id)
+        return _new(TransferRequest, ((_new(Posting, (user_account(user), to, "COIN", amount, None)),), entry_type,
+                                      key, ref_type, ref_id, None, None, None))

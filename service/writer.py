@@ -69,6 +69,11 @@ class Writer:
         tx: Transaction = self._group.submit(_LedgerWrite(request, now)).result()
         return tx
 
+    def submit_write(self, request: TransferRequest, now: datetime) -> Future[Transaction]:
+        """`apply` without waiting, for an async route (awaited with asyncio.wrap_future):
+        the request joins the next batch's one apply_many, and no thread waits for it."""
+        return self._group.submit(_LedgerWrite(request, now))
+
     def apply_many(self, requests: Sequence[TransferRequest], now: datetime) -> list[Transaction | LedgerError]:
         """Several requests as one job: each applied on its own, in order, in one batch."""
         return self.run(lambda: self.store.apply_many(requests, now))

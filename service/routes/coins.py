@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from ledger import EntryType, Transaction, user_account
+from ledger import EntryType, Posting, Transaction, TransferRequest, user_account
 from market.coins import CoinError
 
 from ..deps import Caller, IdemKey, ReadUser, ServerUser, StateDep, WriteUser, require_market
@@ -35,20 +35,31 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10**9)]
 
 
-def _balance_after(state: StateDep, account: str, tx: Transaction | None, asset: str = "COIN") -> int:
-    """The account's balance right after ``tx``, from the journal rows it wrote (no extra
-    query); a replayed or missing transaction reads the current balance instead."""
+def _known_balance(account: str, tx: Transaction | None, asset: str = "COIN") -> int | None:
+    """The account's balance right after ``tx``, from the journal rows it wrote (no
+    query); None for a replayed or missing transaction: read the current balance then."""
     if tx is not None and not tx.replayed:
         for e in reversed(tx.entries):
             if e.asset == asset and account in (e.from_account, e.to_account):
                 return e.to_after if e.to_account == account else e.from_after
-    return state.ledger.balance(account, asset)
+    return None
 
 
-def _spent(state: StateDep, user: str, action: str, tx: Transaction | None) -> SpendOut:
+def _balance_after(state: ServiceState, account: str, tx: Transaction | None, asset: str = "COIN") -> int:
+    known = _known_balance(account, tx, asset)
+    return state.ledger.balance(account, asset) if known is None else known
+
+
+async def _balance_after_async(state: ServiceState, account: str, tx: Transaction | None,
+                               asset: str = "COIN") -> int:
+    known = _known_balance(account, tx, asset)
+    return await run_in_threadpool(state.ledger.balance, account, asset) if known is None else known
+
+
+def _spent(user: str, action: str, tx: Transaction | None, balance: int) -> SpendOut:
     amount = tx.entries[0].amount if tx is not None else 0
     return SpendOut(action=action, amount=amount, replayed=bool(tx and tx.replayed), tx_id=tx.id if tx else None,
-                    balance=_balance_after(state, user_account(user), tx))
+                    balance=balance)
 
 
 @router.get("/api/coins/packages", response_model=PackageList)
@@ -100,39 +111,46 @@ async def daily_login(state: StateDep, user: WriteUser) -> DailyLoginOut:
 @router.post("/api/coins/earn", response_model=SpendOut)
 def earn(body: EarnIn, state: StateDep, user: ServerUser) -> SpendOut:
     """A one-time reward (guest_initial, signup, newsletter); paid once per user."""
-    return _spent(state, user, body.reward, state.economy.rules.one_time_reward(user, body.reward))
+    tx = state.economy.rules.one_time_reward(user, body.reward)
+    return _spent(user, body.reward, tx, _balance_after(state, user_account(user), tx))
 
 
 @router.post("/api/claims/{claim_id}/vote", response_model=SpendOut)
 async def vote(claim_id: str, state: StateDep, user: WriteUser) -> SpendOut:
-    return await run_in_threadpool(lambda: _spent(state, user, "vote", state.economy.rules.vote(user, claim_id)))
+    request = state.economy.rules.vote_request(user, claim_id)
+    tx = await state.post(request) if request is not None else None
+    return _spent(user, "vote", tx, await _balance_after_async(state, user_account(user), tx))
 
 
 @router.post("/api/claims/{claim_id}/unlock-analysis", response_model=SpendOut)
 def unlock_analysis(claim_id: str, state: StateDep, user: WriteUser) -> SpendOut:
-    return _spent(state, user, "unlock_analysis", state.economy.rules.unlock_deep_analysis(user, claim_id))
+    tx = state.economy.rules.unlock_deep_analysis(user, claim_id)
+    return _spent(user, "unlock_analysis", tx, _balance_after(state, user_account(user), tx))
 
 
 @router.post("/api/transfers", response_model=TransferOut, responses=error_responses(503))
 async def transfer(body: TransferIn, state: StateDep, user: WriteUser, idem: IdemKey) -> TransferOut:
     """Send COIN (or a brand coin: holding cap and minimum hold apply) to another user."""
-    return await run_in_threadpool(_transfer, body, state, user, idem)
-
-
-def _transfer(body: TransferIn, state: ServiceState, user: str, idem: str | None) -> TransferOut:
-    frm, to = user_account(user), user_account(body.to_user_id)
     if body.to_user_id == user:
         raise CoinError("cannot transfer to yourself")
-    tx = None
-    if body.asset in ("COIN", "USD"):
-        if body.asset == "USD":
-            raise CoinError("USD is revenue accounting, not transferable")
-        tx = state.ledger.transfer(frm, to, body.amount, "COIN", EntryType.TRANSFER, key=idem,
-                                   ref_type="user", ref_id=body.to_user_id, note=body.note)
-    else:
-        m = require_market(state)
-        if body.asset not in m.exchange.coins:
-            raise ApiError(404, "not_found", f"no brand coin {body.asset!r}", symbol=body.asset)
-        m.run(body.asset, lambda ex: ex.transfer(body.asset, frm, to, body.amount, key=idem))
-    return TransferOut(from_user_id=user, to_user_id=body.to_user_id, asset=body.asset, amount=body.amount,
-                       tx_id=tx.id if tx else None, balance=_balance_after(state, frm, tx, body.asset))
+    if body.asset == "USD":
+        raise CoinError("USD is revenue accounting, not transferable")
+    frm = user_account(user)
+    if body.asset != "COIN":
+        balance = await run_in_threadpool(_brand_coin_transfer, body, state, frm, idem)
+        return TransferOut(from_user_id=user, to_user_id=body.to_user_id, asset=body.asset, amount=body.amount,
+                           tx_id=None, balance=balance)
+    tx = await state.post(TransferRequest(
+        (Posting(frm, user_account(body.to_user_id), "COIN", body.amount),), EntryType.TRANSFER,
+        idempotency_key=idem, ref_type="user", ref_id=body.to_user_id, note=body.note))
+    return TransferOut(from_user_id=user, to_user_id=body.to_user_id, asset="COIN", amount=body.amount,
+                       tx_id=tx.id, balance=await _balance_after_async(state, frm, tx))
+
+
+def _brand_coin_transfer(body: TransferIn, state: ServiceState, frm: str, idem: str | None) -> int:
+    """Through the market (holding cap, minimum hold); returns the sender's balance after."""
+    m = require_market(state)
+    if body.asset not in m.exchange.coins:
+        raise ApiError(404, "not_found", f"no brand coin {body.asset!r}", symbol=body.asset)
+    m.run(body.asset, lambda ex: ex.transfer(body.asset, frm, user_account(body.to_user_id), body.amount, key=idem))
+    return state.ledger.balance(frm, body.asset)

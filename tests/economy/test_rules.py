@@ -123,6 +123,17 @@ def test_a_vote_goes_to_the_platform_or_is_burned(make_mem_economy):
     assert burned.ledger.balance(BURN) == 1 and burned.ledger.balance(PLATFORM) == 0
 
 
+def test_a_vote_request_is_what_a_vote_posts_and_none_when_votes_are_free(make_mem_economy):
+    e = make_mem_economy()
+    e.ledger.mint(ALICE, 5)
+    request = e.rules.vote_request("alice", "c1")
+    assert request is not None and request.idempotency_key == "vote:alice:c1"
+    posted = e.ledger.post(request)
+    assert e.rules.vote("alice", "c1") == posted._replace(replayed=True)  # the same vote: a replay
+    assert e.ledger.balance(ALICE) == 4
+    assert make_mem_economy({"spend": {"vote": 0}}).rules.vote_request("alice", "c1") is None
+
+
 def test_deep_analysis_is_paid_once_per_claim(make_economy):
     e = make_economy()
     e.ledger.mint(ALICE, 20)

@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from ledger import InsufficientFunds, Ledger, user_account
+from ledger import InsufficientFunds, Ledger, Posting, TransferRequest, user_account
 from ledger.sql import SqlStore
 from service.batching import BatchingStore
 from service.writer import Writer
@@ -65,3 +65,47 @@ def test_a_failed_batch_reruns_each_job_alone(setup):
     assert sizes[-1] == 3 and results["bad"] == "alone"  # one batch of three, rolled back, rerun
     assert ledger.balance(user_account("a")) == 30 and ledger.balance(user_account("b")) == 30
     assert ledger.balance(user_account("c")) == 40 and ledger.check().ok
+
+
+def test_submitted_writes_join_one_batch_and_keep_their_own_outcomes(setup):
+    ledger, writer, _ = setup
+    ledger.mint(user_account("rich"), 100)
+    gate, busy = threading.Event(), threading.Event()
+    writer.submit(lambda: (busy.set(), gate.wait(10)))  # hold the writer while the writes queue
+    busy.wait(10)
+    sizes = record_batch_sizes(writer._group)
+    pay = [TransferRequest((Posting(user_account("rich"), user_account(f"r{i}"), "COIN", 30),), "TRANSFER")
+           for i in range(4)]
+    futures = [writer.submit_write(r, ledger.clock()) for r in pay]
+    gate.set()
+    outcomes = [f.exception(10) or f.result() for f in futures]
+    assert sizes[0] == 4  # the four writes, one batch
+    assert [type(o).__name__ for o in outcomes] == ["Transaction"] * 3 + ["InsufficientFunds"]
+    assert ledger.balance(user_account("rich")) == 10 and ledger.check().ok
+
+
+def test_an_async_route_posts_through_the_writer_without_the_thread_pool(pg_url, monkeypatch):
+    import asyncio
+
+    import service.state
+    from service.state import ServiceState
+    from tests.service.conftest import settings_for
+
+    def no_thread_pool(*_a, **_k):
+        raise AssertionError("the thread pool was used")
+
+    state = ServiceState(settings_for(pg_url))
+    try:
+        monkeypatch.setattr(service.state, "run_in_threadpool", no_thread_pool)
+        state.ledger.mint(user_account("a"), 50)
+
+        async def both():
+            return await asyncio.gather(*(state.post(TransferRequest(
+                (Posting(user_account("a"), user_account("b"), "COIN", 20),), "TRANSFER", idempotency_key=f"k{i}"))
+                for i in range(3)), return_exceptions=True)
+
+        outcomes = asyncio.run(both())
+        assert sorted(type(o).__name__ for o in outcomes) == ["InsufficientFunds", "Transaction", "Transaction"]
+        assert state.ledger.balance(user_account("b")) == 40
+    finally:
+        state.close()
