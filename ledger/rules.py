@@ -90,22 +90,58 @@ class EconomyRules:
         every run of ``streak_days`` consecutive logins. With the Phase-2 switch on, the
         user must have staked that UTC day."""
         config = self.config
-        r = config.rewards
         day = utc_day(now or self.ledger.clock())
         if config.phase2.daily_bonus_requires_stake and not self.staked_on(user, day):
             raise NotEligible(f"{user} has placed no stake on {day}: the daily bonus needs one",
                               user=user, day=str(day))
-        text = _day_text(day)
-        login = self._post(self._mint_request(user, r.daily_login, EntryType.DAILY_LOGIN, f"daily_login:{user}:{text}", "day",
-                                      text))
-        length = self._streak_length(user, day)
+        login = self._post(self.daily_login_request(user, day))
+        length = self._streak_length(self._login_days(user, EntryType.DAILY_LOGIN), day)
         streak = None
-        streak_days = r.streak_days
-        if length >= streak_days and not self._streak_paid_since(user, day - timedelta(streak_days - 1)):
-            streak = self._post(self._mint_request(user, r.streak_bonus, EntryType.STREAK_BONUS, f"streak:{user}:{text}", "day",
-                                           text))
+        if length >= config.rewards.streak_days and not self._streak_paid_since(
+                self._login_days(user, EntryType.STREAK_BONUS), day):
+            streak = self._post(self.streak_bonus_request(user, day))
         # tuple.__new__: the NamedTuple's generated constructor costs more than the tuple
         return _new(DailyLogin, (login, streak, length))
+
+    # The daily login in parts, for a caller that posts and reads itself (the service:
+    # its streak facts come from the ledger's idempotency keys, one query for many logins).
+    def daily_login_request(self, user: str, day: date) -> TransferRequest | None:
+        """The day's login reward (None when switched off): keyed ``daily_login:<user>:<day>``."""
+        text = _day_text(day)
+        return self._mint_request(user, self.config.rewards.daily_login, EntryType.DAILY_LOGIN,
+                                  f"daily_login:{user}:{text}", "day", text)
+
+    def streak_bonus_request(self, user: str, day: date) -> TransferRequest | None:
+        text = _day_text(day)
+        return self._mint_request(user, self.config.rewards.streak_bonus, EntryType.STREAK_BONUS,
+                                  f"streak:{user}:{text}", "day", text)
+
+    def streak_keys(self, user: str, day: date) -> dict[str, tuple[str, date]]:
+        """The keys of the login rewards and streak bonuses of the ``streak_days - 1`` days
+        before ``day`` (key -> (entry type, day)): which of them exist is all
+        `streak_from_keys` needs. A key exists exactly when its transaction does (the
+        keys are the rules' own, and the ledger keeps every key)."""
+        out: dict[str, tuple[str, date]] = {}
+        for back in range(1, self.config.rewards.streak_days):
+            d = day - timedelta(back)
+            text = _day_text(d)
+            out[f"daily_login:{user}:{text}"] = (EntryType.DAILY_LOGIN, d)
+            out[f"streak:{user}:{text}"] = (EntryType.STREAK_BONUS, d)
+        return out
+
+    def streak_from_keys(self, day: date, logged_in: bool, probed: dict[str, tuple[str, date]],
+                         present: set[str]) -> tuple[int, bool]:
+        """(streak length, whether the streak bonus is due) on ``day``, from which of
+        `streak_keys` exist; ``logged_in``: today's login reward was paid."""
+        days: dict[str, set[date]] = {EntryType.DAILY_LOGIN: {day} if logged_in else set(),
+                                      EntryType.STREAK_BONUS: set()}
+        for key in present:
+            entry_type, d = probed[key]
+            days[entry_type].add(d)
+        length = self._streak_length(days[EntryType.DAILY_LOGIN], day)
+        due = length >= self.config.rewards.streak_days and not self._streak_paid_since(
+            days[EntryType.STREAK_BONUS], day)
+        return length, due
 
     def admin_grant(self, user: str, amount: int, *, admin: str, reason: str = "",
                     key: str | None = None) -> Transaction:
@@ -148,23 +184,23 @@ class EconomyRules:
         items = self.ledger.history(user_account(user), entry_type=entry_type, limit=window)
         return {date.fromisoformat(i.ref_id) for i in items if i.ref_type == "day" and i.ref_id}
 
-    def _streak_length(self, user: str, day: date) -> int:
-        days = self._login_days(user, EntryType.DAILY_LOGIN)
+    def _streak_length(self, login_days: set[date], day: date) -> int:
+        """Consecutive login days ending on ``day``, counted up to ``streak_days``."""
         limit = self.config.rewards.streak_days
         n = 0
-        while n < limit and day in days:
+        while n < limit and day in login_days:
             n += 1
             if n < limit:
                 day -= _ONE_DAY
         return n
 
-    def _streak_paid_since(self, user: str, first: date) -> bool:
-        # A bonus keyed for today counts as unpaid so a retry replays it.
-        paid = self._login_days(user, EntryType.STREAK_BONUS)
-        if not paid:
+    def _streak_paid_since(self, bonus_days: set[date], day: date) -> bool:
+        """Was a streak bonus paid on the ``streak_days - 1`` days before ``day``? A bonus
+        keyed for today counts as unpaid so a retry replays it."""
+        if not bonus_days:
             return False
-        today = first + timedelta(self.config.rewards.streak_days - 1)
-        return any(first <= d < today for d in paid)
+        first = day - timedelta(self.config.rewards.streak_days - 1)
+        return any(first <= d < day for d in bonus_days)
 
     # -- plumbing ------------------------------------------------------------
     # The rules build their ledger requests (pure) and post them: the service posts some

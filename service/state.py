@@ -4,7 +4,7 @@ the economy (rules, packages, payments, pools), the key store and the market."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from sqlalchemy import text
@@ -77,6 +77,13 @@ class ServiceState:
         if self.writer is not None:
             return await asyncio.wrap_future(self.writer.submit_write(request, self.ledger.clock()))
         return await run_in_threadpool(self.ledger.post, request)
+
+    async def existing_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` are ledger idempotency keys: with the writer's next batch (one
+        query for all of its probes), or in the thread pool without a writer."""
+        if self.writer is not None:
+            return await asyncio.wrap_future(self.writer.existing_keys(keys))
+        return await run_in_threadpool(self.store.existing_keys, list(keys))
 
     def healthy(self) -> bool:
         with self.engine.connect() as conn:

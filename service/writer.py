@@ -20,7 +20,7 @@ gets."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -42,7 +42,11 @@ class _LedgerWrite(NamedTuple):
     now: datetime
 
 
-Job = Callable[[], Any] | _LedgerWrite
+class _KeyProbe(NamedTuple):
+    keys: frozenset[str]
+
+
+Job = Callable[[], Any] | _LedgerWrite | _KeyProbe
 
 
 class Writer:
@@ -73,6 +77,11 @@ class Writer:
         """`apply` without waiting, for an async route (awaited with asyncio.wrap_future):
         the request joins the next batch's one apply_many, and no thread waits for it."""
         return self._group.submit(_LedgerWrite(request, now))
+
+    def existing_keys(self, keys: Iterable[str]) -> Future[set[str]]:
+        """Which of ``keys`` are ledger idempotency keys, answered with the next batch:
+        the probes of a batch are one query (`SqlStore.existing_keys`), after its writes."""
+        return self._group.submit(_KeyProbe(frozenset(keys)))
 
     def apply_many(self, requests: Sequence[TransferRequest], now: datetime) -> list[Transaction | LedgerError]:
         """Several requests as one job: each applied on its own, in order, in one batch."""
@@ -130,7 +139,7 @@ class Writer:
 
     def _run_jobs(self, jobs: list[Job], conn: Connection | None) -> list[Any]:
         """The batch's ledger requests first, with one apply_many (their rows loaded in
-        one go), then the other jobs. Reordering is safe: these are concurrent requests
+        one go), then its key probes (one query), then the other jobs. Reordering is safe: these are concurrent requests
         with no order between them, and no one hears of any outcome before the COMMIT."""
         self._local.conn, self._local.running = conn, True
         try:
@@ -142,8 +151,13 @@ class Writer:
                                                                       max(w.now for w in run)))
                 for n, i in enumerate(writes):
                     out[i] = results if isinstance(results, BaseException) else results[n]
+            probes: list[tuple[int, _KeyProbe]] = [(i, job) for i, job in enumerate(jobs) if isinstance(job, _KeyProbe)]
+            if probes:
+                found = self._outcome(lambda: self.store.existing_keys(frozenset().union(*(p.keys for _, p in probes))))
+                for i, probe in probes:
+                    out[i] = found if isinstance(found, BaseException) else found & probe.keys
             for i, job in enumerate(jobs):
-                if not isinstance(job, _LedgerWrite):
+                if not isinstance(job, _LedgerWrite | _KeyProbe):
                     out[i] = self._outcome(job)
             for hook in self.before_commit:
                 hook()

@@ -19,7 +19,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -275,6 +275,14 @@ class SqlStore:
     def is_frozen(self, address: str) -> bool:
         with self._reader.connect() as conn:
             return bool(conn.scalar(select(s.accounts.c.frozen).where(s.accounts.c.address == address)))
+
+    def existing_keys(self, keys: Collection[str]) -> set[str]:
+        """Which of ``keys`` are idempotency keys of committed transactions (one query;
+        inside a session, on its connection, without the session's own writes)."""
+        if not keys:
+            return set()
+        with self._reading() as conn:
+            return set(conn.scalars(select(s.idempotency_keys.c.key).where(s.idempotency_keys.c.key.in_(list(keys)))))
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}{uuid.uuid4().hex}"

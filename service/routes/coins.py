@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from ledger import EntryType, Posting, Transaction, TransferRequest, user_account
+from ledger.rules import DailyLogin, utc_day
 from market.coins import CoinError
 
 from ..deps import Caller, IdemKey, ReadUser, ServerUser, StateDep, WriteUser, require_market
@@ -92,20 +94,37 @@ def history(state: StateDep, user: ReadUser, limit: Limit = 50, offset: Offset =
         limit=limit, offset=offset)
 
 
-# The hot write routes are async and run their (blocking) domain work in the thread
-# pool themselves: FastAPI would otherwise also validate a sync route's response in the
-# pool, a second hop per request.
+# The hot write routes are async and post their ledger requests themselves
+# (ServiceState.post): on PostgreSQL no thread-pool thread hops in or waits for the batch.
 @router.post("/api/coins/daily-login", response_model=DailyLoginOut)
 async def daily_login(state: StateDep, user: WriteUser) -> DailyLoginOut:
-    def job() -> DailyLoginOut:
-        r = state.economy.rules.daily_login(user)
-        return DailyLoginOut(
-            awarded=r.login.entries[0].amount if r.login else 0,
-            streak_bonus=r.streak.entries[0].amount if r.streak else 0, streak_length=r.streak_length,
-            replayed=bool(r.login and r.login.replayed),
-            balance=_balance_after(state, user_account(user), r.streak or r.login))
+    rules = state.economy.rules
+    if state.writer is None or rules.config.phase2.daily_bonus_requires_stake:
+        r = await run_in_threadpool(rules.daily_login, user)  # no batch to join, or a stake to read first
+    else:
+        r = await _daily_login(state, user)
+    return DailyLoginOut(
+        awarded=r.login.entries[0].amount if r.login else 0,
+        streak_bonus=r.streak.entries[0].amount if r.streak else 0, streak_length=r.streak_length,
+        replayed=bool(r.login and r.login.replayed),
+        balance=await _balance_after_async(state, user_account(user), r.streak or r.login))
 
-    return await run_in_threadpool(job)
+
+async def _daily_login(state: ServiceState, user: str) -> DailyLogin:
+    """`EconomyRules.daily_login` in one batch of the writer: the login reward and the
+    probe of the previous days' login and bonus keys (the streak) go together."""
+    rules = state.economy.rules
+    day = utc_day(state.ledger.clock())
+    request = rules.daily_login_request(user, day)
+    probed = rules.streak_keys(user, day)
+    login, present = await asyncio.gather(_post_optional(state, request), state.existing_keys(probed))
+    length, due = rules.streak_from_keys(day, login is not None, probed, present)
+    streak = await _post_optional(state, rules.streak_bonus_request(user, day)) if due else None
+    return DailyLogin(login, streak, length)
+
+
+async def _post_optional(state: ServiceState, request: TransferRequest | None) -> Transaction | None:
+    return None if request is None else await state.post(request)
 
 
 @router.post("/api/coins/earn", response_model=SpendOut)
@@ -117,8 +136,7 @@ def earn(body: EarnIn, state: StateDep, user: ServerUser) -> SpendOut:
 
 @router.post("/api/claims/{claim_id}/vote", response_model=SpendOut)
 async def vote(claim_id: str, state: StateDep, user: WriteUser) -> SpendOut:
-    request = state.economy.rules.vote_request(user, claim_id)
-    tx = await state.post(request) if request is not None else None
+    tx = await _post_optional(state, state.economy.rules.vote_request(user, claim_id))
     return _spent(user, "vote", tx, await _balance_after_async(state, user_account(user), tx))
 
 

@@ -172,3 +172,27 @@ def test_concurrent_duplicate_claims_credit_once(make_sql_economy):
         list(pool.map(lambda _: (e.rules.daily_login("alice"), e.rules.signup_bonus("alice")), range(16)))
     assert e.ledger.balance(ALICE) == 2 + 5
     assert e.ledger.check().problems == ()
+
+
+@pytest.mark.parametrize("make_sql_economy", ["sqlite"], indirect=True)
+def test_the_daily_login_in_parts_pays_what_the_daily_login_pays(make_mem_economy, make_sql_economy, clock):
+    """The service's path (request, probe of the previous days' keys, bonus) against
+    `daily_login`, over gaps, replays and two whole streaks."""
+    config = {"rewards": {"streak_days": 3, "streak_bonus": 50}}
+    whole, parts = make_mem_economy(config, clock=clock), make_sql_economy(config, clock=clock)
+    store = parts.ledger.store
+    days, due_days = (1, 2, 3, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14), []
+    for day in days:
+        clock.now = datetime(2026, 3, day, 8, tzinfo=UTC)
+        expected = whole.rules.daily_login("alice")
+        rules, today = parts.rules, clock.now.date()
+        login = parts.ledger.post(rules.daily_login_request("alice", today))
+        probed = rules.streak_keys("alice", today)
+        length, due = rules.streak_from_keys(today, True, probed, store.existing_keys(probed))
+        streak = parts.ledger.post(rules.streak_bonus_request("alice", today)) if due else None
+        assert (login.replayed, length, streak is not None) == (
+            expected.login.replayed, expected.streak_length, expected.streak is not None), day
+        if due:
+            due_days.append(day)
+    assert due_days == [3, 3, 6, 10, 13]  # the second login of day 3 replays its bonus
+    assert parts.ledger.balance(ALICE) == whole.ledger.balance(ALICE) == 13 * 2 + 4 * 50

@@ -109,3 +109,34 @@ def test_an_async_route_posts_through_the_writer_without_the_thread_pool(pg_url,
         assert state.ledger.balance(user_account("b")) == 40
     finally:
         state.close()
+
+
+def test_daily_logins_on_postgres_count_the_streak_with_the_writers_batch(pg_url, monkeypatch):
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+
+    import service.routes.coins
+    from service.app import create_app
+    from service.state import ServiceState
+    from tests.service.conftest import Creds, settings_for
+
+    def no_thread_pool(*_a, **_k):
+        raise AssertionError("the thread pool was used")
+
+    settings = settings_for(pg_url)
+    state = ServiceState(settings)
+    now = [datetime(2026, 3, 1, 8, tzinfo=UTC)]
+    monkeypatch.setattr(state.ledger, "clock", lambda: now[0])
+    monkeypatch.setattr(service.routes.coins, "run_in_threadpool", no_thread_pool)
+    headers = Creds(state.keys).app_as("alice")
+    seen = []
+    with TestClient(create_app(settings, state)) as client:
+        for day in (1, 2, 3, 4, 5, 6, 7, 9):
+            now[0] = datetime(2026, 3, day, 8, tzinfo=UTC)
+            r = client.post("/api/coins/daily-login", headers=headers)
+            assert r.status_code == 200, r.text
+            seen.append((r.json()["streakLength"], r.json()["streakBonus"]))
+    assert seen == [(1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 10), (1, 0)]  # day 8 missed
+    assert r.json()["balance"] == 8 * 2 + 10
+    assert state.ledger.check().ok
