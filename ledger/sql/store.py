@@ -25,14 +25,11 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ARRAY,
     Connection,
     Engine,
-    Text,
     bindparam,
     create_engine,
     event,
-    func,
     insert,
     or_,
     select,
@@ -73,11 +70,17 @@ def _unnest(columns: Sequence[str], types: Sequence[str], prefix: str) -> str:
 _PG_KEY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k "
                      "ORDER BY k) AS ordered")
 _PG_NEXT_ENTRY_IDS = text("SELECT nextval(pg_get_serial_sequence('entries', 'id')) FROM generate_series(1, :n)")
+# The balance rows a batch touches, locked, and the flags (allow_negative, frozen) of
+# their accounts, in one round trip: rows with an asset are balances, rows without are
+# flagged accounts.
 _PG_LOCK_BALANCES = text(
+    "SELECT account, asset, balance, false AS allow_negative, false AS frozen FROM ("
     "SELECT b.account, b.asset, b.balance FROM balances b "
     "JOIN unnest(CAST(:acc AS text[]), CAST(:ast AS text[])) AS k(account, asset) "
     "ON b.account = k.account AND b.asset = k.asset "
-    "ORDER BY b.account, b.asset FOR UPDATE OF b"  # rows are locked in this order: no deadlocks
+    "ORDER BY b.account, b.asset FOR UPDATE OF b) AS locked "  # rows are locked in this order: no deadlocks
+    "UNION ALL SELECT address, NULL, NULL, allow_negative, frozen FROM accounts "
+    "WHERE address = ANY(CAST(:addr AS text[])) AND (allow_negative OR frozen)"
 )
 # What a batch writes, each part one bulk statement; `_pg_writes` joins the parts a batch
 # needs into ONE statement (data-modifying WITH queries), so the whole write is a single
@@ -449,23 +452,25 @@ class SqlStore:
             return {}
         ordered = sorted(pairs)
         addresses = sorted({a for a, _ in pairs})
-        flagged = s.accounts.c.allow_negative | s.accounts.c.frozen
         if self._pg:
-            rows = conn.execute(_PG_LOCK_BALANCES, {"acc": [a for a, _ in ordered], "ast": [x for _, x in ordered]})
-            accounts = conn.execute(select(s.accounts).where(
-                s.accounts.c.address == func.any(bindparam("a", type_=ARRAY(Text))), flagged), {"a": addresses})
+            rows = conn.execute(_PG_LOCK_BALANCES, {"acc": [a for a, _ in ordered], "ast": [x for _, x in ordered],
+                                                    "addr": addresses}).all()
+            before = {(r.account, r.asset): r.balance for r in rows if r.asset is not None}
+            flags = [(r.account, r.allow_negative, r.frozen) for r in rows if r.asset is None]
         else:
-            rows = conn.execute(
+            balances = conn.execute(
                 select(s.balances.c.account, s.balances.c.asset, s.balances.c.balance)
                 .where(tuple_(s.balances.c.account, s.balances.c.asset).in_(ordered)))
-            accounts = conn.execute(select(s.accounts).where(s.accounts.c.address.in_(addresses), flagged))
-        before = {(r.account, r.asset): r.balance for r in rows}
+            before = {(r.account, r.asset): r.balance for r in balances}
+            flags = [(r.address, r.allow_negative, r.frozen) for r in conn.execute(
+                select(s.accounts).where(s.accounts.c.address.in_(addresses),
+                                         s.accounts.c.allow_negative | s.accounts.c.frozen))]
         book.balances.update(before)
-        for row in accounts:
-            if row.allow_negative:
-                book.negative_ok.add(row.address)
-            if row.frozen:
-                book.frozen.add(row.address)
+        for address, allow_negative, frozen in flags:
+            if allow_negative:
+                book.negative_ok.add(address)
+            if frozen:
+                book.frozen.add(address)
         return before
 
     def _write(self, conn: Connection, book: Book, applied: list[Transaction],
