@@ -70,7 +70,7 @@ class Writer:
         on the writer itself, it joins that job's transaction directly."""
         if self._on_writer():
             return self.store.apply(request, now)
-        tx: Transaction = self._group.submit(_LedgerWrite(request, now)).result()
+        tx: Transaction = self.submit_write(request, now).result()
         return tx
 
     def submit_write(self, request: TransferRequest, now: datetime) -> Future[Transaction]:
