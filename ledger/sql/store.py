@@ -560,8 +560,15 @@ class SqlStore:
     # -- reading -------------------------------------------------------------
     def balance(self, account: str, asset: str) -> int:
         sess = self._session_state()
-        if sess is not None and (account, asset) in sess.seen:
-            return sess.book.balances.get((account, asset), 0)
+        if sess is not None and asset in self._assets:
+            # In a session a balance is read to decide a write (the market checks funds,
+            # then locks them): lock the row now, so the write finds it locked and the
+            # check and the write see one value, for one round trip instead of two.
+            pair = (account, asset)
+            if pair not in sess.seen:
+                sess.before.update(self._lock_balances(sess.conn, sess.book, {pair}))
+                sess.seen.add(pair)
+            return sess.book.balances.get(pair, 0)
         with self._reading() as conn:
             value = conn.scalar(select(s.balances.c.balance).where(
                 s.balances.c.account == account, s.balances.c.asset == asset))

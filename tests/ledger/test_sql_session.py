@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from ledger import InsufficientFunds, Ledger, user_account
 from ledger.sql import SqlStore
@@ -143,3 +145,17 @@ def test_a_session_does_exactly_what_the_same_calls_do_one_by_one(url):
                           for e in lg.store.entries()]
     assert journal(batched) == journal(plain)
     assert batched.check().ok and plain.check().ok
+
+
+def test_a_balance_read_in_a_session_locks_the_row_it_read(pg_url):
+    # The market checks funds, then locks them: the read takes the row lock, so nobody
+    # can change the balance between the check and the write.
+    ledger, outside = Ledger(SqlStore(pg_url)), SqlStore(pg_url)
+    ledger.mint(A, 100)
+    with ledger.store.session():
+        assert ledger.balance(A) == 100
+        with outside.engine.connect() as conn, pytest.raises(DBAPIError, match="could not obtain lock"):
+            conn.execute(text("SELECT balance FROM balances WHERE account = :a FOR UPDATE NOWAIT"), {"a": A})
+        ledger.transfer(A, B, 40)
+        assert ledger.balance(A) == 60 and ledger.balance(C) == 0  # a missing row reads 0
+    assert outside.balance(A, "COIN") == 60 and ledger.check().ok
