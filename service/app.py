@@ -52,7 +52,10 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         yield
         state.close()
 
+    # No OpenTelemetry here: with it on (FastAPI's default), every request first asked
+    # the global tracer, meter and logger providers whether anyone was listening.
     app = FastAPI(title="coinlab", version="0.1.0", lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
                   description="The coin economy's HTTP API: coins, payments, pools, brand coins and their market, "
                               "admin. Errors are application/problem+json with a stable `code`.")
     app.state.coinlab = state
