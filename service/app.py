@@ -64,9 +64,9 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     for module in modules:
         # The routes themselves, not include_router: FastAPI 0.165 wraps an included
         # router and matches every request through the wrapper too, a scan of each
-        # router's routes with scope bookkeeping per route (a fifth of the event loop's
-        # CPU under load). The routers set no prefix-wide dependencies, so the routes
-        # carry all they need (their path, tags and error responses).
+        # router's routes with scope bookkeeping per route (7% more writes/s in an A/B
+        # without it). The routers set no prefix-wide dependencies, so the routes carry
+        # all they need (their path, tags and error responses).
         app.router.routes.extend(module.router.routes)
     app.add_middleware(IdempotencyMiddleware, store=state.idempotency)
     if settings.market_socket:  # outside the Idempotency-Key middleware: the market process claims the key
