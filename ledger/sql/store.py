@@ -345,10 +345,8 @@ class SqlStore:
         holds = {h.hold_id for i in live if (h := requests[i].hold) is not None and h.kind != "lock"} - book.holds.keys()
         self._load_holds(conn, book, holds)
         sess.loaded_holds |= holds
-        pairs = {(a, p.asset) for i in live for p in requests[i].postings
-                 for a in (p.from_account, p.to_account) if p.asset in book.assets} - sess.seen
-        sess.before.update(self._lock_balances(conn, book, pairs))
-        sess.seen |= pairs
+        self._lock_unseen(sess, {(a, p.asset) for i in live for p in requests[i].postings
+                                 for a in (p.from_account, p.to_account) if p.asset in book.assets})
         for i in live:
             try:
                 tx = post(book, requests[i], now, uuid.uuid4().hex)
@@ -444,6 +442,12 @@ class SqlStore:
         if self.dialect == "postgresql":
             q = q.with_for_update()
         book.holds.update((r.id, _hold(r)) for r in conn.execute(q))
+
+    def _lock_unseen(self, sess: _Session, pairs: set[tuple[str, str]]) -> None:
+        """Lock the balance rows of ``pairs`` the session has not locked yet (one statement)."""
+        new = pairs - sess.seen
+        sess.before.update(self._lock_balances(sess.conn, sess.book, new))
+        sess.seen |= new
 
     def _lock_balances(self, conn: Connection, book: Book, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Lock the balance rows the batch touches, in sorted order. A missing row is a
@@ -564,11 +568,8 @@ class SqlStore:
             # In a session a balance is read to decide a write (the market checks funds,
             # then locks them): lock the row now, so the write finds it locked and the
             # check and the write see one value, for one round trip instead of two.
-            pair = (account, asset)
-            if pair not in sess.seen:
-                sess.before.update(self._lock_balances(sess.conn, sess.book, {pair}))
-                sess.seen.add(pair)
-            return sess.book.balances.get(pair, 0)
+            self._lock_unseen(sess, {(account, asset)})
+            return sess.book.balances.get((account, asset), 0)
         with self._reading() as conn:
             value = conn.scalar(select(s.balances.c.balance).where(
                 s.balances.c.account == account, s.balances.c.asset == asset))
