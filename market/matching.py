@@ -17,7 +17,7 @@ from datetime import datetime
 from heapq import heappop, heappush
 from itertools import count
 
-from ledger import Ledger, LedgerError
+from ledger import ESCROW, Ledger, LedgerError
 
 from .book import BUY, Order, OrderBook, OrderStatus
 from .coins import BrandCoin, release_vested
@@ -121,6 +121,29 @@ class CoinMarket:
         if need > have:
             return self._reject(order, "insufficient_funds")
         return self._execute(order, now)
+
+    def rows_touched(self, account: str, side: str, quantity: int, price: int | None) -> set[tuple[str, str]]:
+        """The (account, asset) balance rows an order would touch if it ran now: its
+        owner's, the escrow's and the fee account's, and those of the resting orders it
+        would fill against (best price first, while they cross ``price``, until
+        ``quantity`` is covered). A hint for a store that locks rows up front (the
+        service's writer); defenses and self-trade prevention may touch fewer."""
+        sym = self.symbol
+        rows = {(account, "COIN"), (account, sym), (ESCROW, "COIN"), (ESCROW, sym),
+                (self.settlement.fee_account, "COIN")}
+        buy = side == BUY
+        levels = self.book.asks if buy else self.book.bids
+        left = quantity
+        for level_price in sorted(levels, reverse=not buy):
+            if price is not None and (level_price > price if buy else level_price < price):
+                break
+            for maker in levels[level_price]:
+                rows.add((maker.account, "COIN"))
+                rows.add((maker.account, sym))
+                left -= maker.remaining
+                if left <= 0:
+                    return rows
+        return rows
 
     def _coin_balance(self, account: str) -> int:
         return self.ledger.balance(account, self.symbol)

@@ -129,6 +129,14 @@ class MarketState:
     def submit(self, symbol: str, **kw: Any) -> Order:
         return self.run(symbol, lambda ex: ex.submit(symbol, **kw))
 
+    def order_rows(self, symbol: str, account: str, side: str, quantity: int,
+                   price: int | None) -> set[tuple[str, str]]:
+        """The balance rows an order would touch if it ran now (`CoinMarket.rows_touched`):
+        the hint the writer locks a batch's rows by (`Writer.submit`)."""
+        with self.lock:
+            market = self.exchange.markets.get(symbol)
+            return market.rows_touched(account, side, quantity, price) if market is not None else set()
+
     def cancel(self, order_id: int, account: str) -> Order:
         order = self.exchange.live.get(order_id)  # only to know which book to persist
         return self.run(order.symbol if order is not None else None,

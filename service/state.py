@@ -59,13 +59,15 @@ class ServiceState:
         # The market's ledger is the bare store: its jobs already run on the writer.
         self.market = MarketState(Ledger(self.store), self.engine, writer=self.writer) if owns_market else None
 
-    async def write(self, job: Callable[[], T]) -> T:
+    async def write(self, job: Callable[[], T], *,
+                    rows: Callable[[], Iterable[tuple[str, str]]] | None = None) -> T:
         """Run a route's domain work (``job``: sync code that writes through `ledger`
         and `market`) where writes are cheapest: on PostgreSQL as a job of the process's
         writer, inside its batch transaction, awaited once committed; elsewhere in the
-        thread pool. The hot write routes use this; any route may."""
+        thread pool. The hot write routes use this; any route may. ``rows``: the balance
+        rows the job will probably touch (see `Writer.submit`)."""
         if self.writer is not None:
-            return await asyncio.wrap_future(self.writer.submit(job))
+            return await asyncio.wrap_future(self.writer.submit(job, rows=rows))
         return await run_in_threadpool(job)
 
     async def post(self, request: TransferRequest) -> Transaction:

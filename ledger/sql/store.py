@@ -195,6 +195,7 @@ class _Session:
         self.conn = conn
         self.book = Book()
         self.seen: set[tuple[str, str]] = set()  # balance rows looked up (and locked if they exist)
+        self.wanted: set[tuple[str, str]] = set()  # rows to lock with the next ones (`SqlStore.prelock`)
         self.before: dict[tuple[str, str], int] = {}  # those that existed, with their balance then
         self.loaded_holds: set[str] = set()
         self.keys_seen: set[str] = set()
@@ -443,9 +444,21 @@ class SqlStore:
             q = q.with_for_update()
         book.holds.update((r.id, _hold(r)) for r in conn.execute(q))
 
+    def prelock(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """In a session: lock these (account, asset) balance rows together with the next
+        rows the session locks, in the same statement. A caller that knows which rows its
+        coming calls touch (the writer, for a batch's orders: their owners, and the makers
+        they would fill against) saves a round trip per call; rows never touched are just
+        locked for nothing. Outside a session it does nothing."""
+        sess = self._session_state()
+        if sess is not None:
+            sess.wanted.update(p for p in pairs if p[1] in self._assets)
+
     def _lock_unseen(self, sess: _Session, pairs: set[tuple[str, str]]) -> None:
-        """Lock the balance rows of ``pairs`` the session has not locked yet (one statement)."""
-        new = pairs - sess.seen
+        """Lock the balance rows of ``pairs`` (and those `prelock` asked for) the session
+        has not locked yet, in one statement."""
+        new = (pairs | sess.wanted) - sess.seen
+        sess.wanted.clear()
         sess.before.update(self._lock_balances(sess.conn, sess.book, new))
         sess.seen |= new
 

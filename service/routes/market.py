@@ -117,9 +117,11 @@ async def place_order(symbol: str, body: OrderIn, m: Market, state: StateDep, us
     _coin(m, symbol)
     if body.type == "limit" and body.price is None:
         raise ApiError(400, "order_error", "a limit order needs a price")
+    account = user_account(user)
     order = await state.write(lambda: m.submit(
-        symbol, account=user_account(user), side=body.side, quantity=body.quantity, price=body.price,
-        tif=body.tif, post_only=body.post_only, expires_at=body.expires_at, market=body.type == "market"))
+        symbol, account=account, side=body.side, quantity=body.quantity, price=body.price,
+        tif=body.tif, post_only=body.post_only, expires_at=body.expires_at, market=body.type == "market"),
+        rows=lambda: m.order_rows(symbol, account, body.side, body.quantity, body.price))
     return _order_out(order)
 
 

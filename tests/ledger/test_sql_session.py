@@ -147,6 +147,29 @@ def test_a_session_does_exactly_what_the_same_calls_do_one_by_one(url):
     assert batched.check().ok and plain.check().ok
 
 
+def test_prelocked_rows_are_locked_with_the_next_rows_the_session_locks(pg_url):
+    ledger, outside = Ledger(SqlStore(pg_url)), SqlStore(pg_url)
+    ledger.mint(A, 100)
+    ledger.mint(B, 100)
+
+    def locked(account: str) -> bool:
+        with outside.engine.connect() as conn:
+            try:
+                conn.execute(text("SELECT 1 FROM balances WHERE account = :a FOR UPDATE NOWAIT"), {"a": account})
+                return False
+            except DBAPIError:
+                return True
+
+    ledger.store.prelock([(A, "COIN")])  # outside a session: nothing to lock with
+    with ledger.store.session():
+        ledger.store.prelock([(A, "COIN"), (D, "COIN"), (A, "NO_SUCH_ASSET")])
+        assert not locked(A)  # asked for, not locked yet: it goes with the next statement
+        ledger.transfer(B, C, 10)  # locks B and C, and A with them
+        assert locked(A) and locked(B)
+        ledger.transfer(A, D, 5)  # A's row is already locked: the balance it had then is used
+    assert outside.balance(A, "COIN") == 95 and outside.balance(D, "COIN") == 5 and ledger.check().ok
+
+
 def test_a_balance_read_in_a_session_locks_the_row_it_read(pg_url):
     # The market checks funds, then locks them: the read takes the row lock, so nobody
     # can change the balance between the check and the write.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger import BURN, ESCROW, Ledger, MemoryStore
 from market import Exchange, MarketConfig, OrderError, OrderStatus
@@ -317,3 +319,35 @@ def test_cancel_of_unknown_or_foreign_order_raises():
     with pytest.raises(OrderError):
         ex.cancel(order.id, account="user:b")
     assert order.status == OrderStatus.OPEN
+
+
+# -- the rows an order touches (the service's writer locks them up front) -------------------
+_resting = st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from(["buy", "sell"]), st.integers(1, 20),
+                              st.integers(8, 12)), max_size=12)
+_taker = st.tuples(st.sampled_from("abcd"), st.sampled_from(["buy", "sell"]), st.integers(1, 60),
+                   st.one_of(st.none(), st.integers(7, 13)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_resting, _taker)
+def test_an_order_touches_only_the_rows_its_hint_names(resting, taker):
+    ex, ledger, _ = make()
+    for who, side, qty, price in resting:
+        ex.limit(SYM, f"user:{who}", side, qty, price)
+    who, side, qty, price = taker
+    hint = ex.markets[SYM].rows_touched(f"user:{who}", side, qty, price)
+    seen = len(ledger.store.book.journal)
+    ex.submit(SYM, f"user:{who}", side, qty, price, market=price is None)
+    touched = {(a, e.asset) for e in ledger.store.book.journal[seen:] for a in (e.from_account, e.to_account)}
+    assert touched <= hint
+
+
+def test_the_hint_stops_at_the_limit_price_and_the_quantity():
+    ex, _, _ = make()
+    ex.limit(SYM, "user:a", "sell", 5, 10)
+    ex.limit(SYM, "user:b", "sell", 5, 11)
+    ex.limit(SYM, "user:c", "sell", 5, 12)
+    makers = {a for a, _ in ex.markets[SYM].rows_touched("user:d", "buy", 6, 12) if a.startswith("user:")}
+    assert makers == {"user:a", "user:b", "user:d"}  # 6 coins: a's 5, then b's
+    makers = {a for a, _ in ex.markets[SYM].rows_touched("user:d", "buy", 50, 11) if a.startswith("user:")}
+    assert makers == {"user:a", "user:b", "user:d"}  # c's 12 is above the limit

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from ledger import InsufficientFunds, Ledger, Posting, TransferRequest, user_account
 from ledger.sql import SqlStore
@@ -82,6 +83,30 @@ def test_submitted_writes_join_one_batch_and_keep_their_own_outcomes(setup):
     assert sizes[0] == 4  # the four writes, one batch
     assert [type(o).__name__ for o in outcomes] == ["Transaction"] * 3 + ["InsufficientFunds"]
     assert ledger.balance(user_account("rich")) == 10 and ledger.check().ok
+
+
+def test_a_jobs_row_hint_is_locked_before_the_batch_runs_and_a_failing_hint_is_ignored(setup, pg_url):
+    ledger, writer, _ = setup
+    ledger.mint(user_account("a"), 100)
+    outside = SqlStore(pg_url)
+
+    def a_is_locked() -> bool:
+        with outside.engine.connect() as conn:
+            try:
+                conn.execute(text("SELECT 1 FROM balances WHERE account = 'user:a' FOR UPDATE NOWAIT"))
+                return False
+            except DBAPIError:
+                return True
+
+    def pay_b() -> bool:  # touches b and mint, not a: a is locked only because the hint named it
+        ledger.mint(user_account("b"), 5)
+        return a_is_locked()
+
+    assert writer.submit(pay_b, rows=lambda: [(user_account("a"), "COIN")]).result(10) is True
+    assert writer.submit(pay_b).result(10) is False
+    assert writer.submit(lambda: "ran", rows=lambda: 1 / 0).result(10) == "ran"
+    assert ledger.balance(user_account("b")) == 10 and ledger.check().ok
+    outside.engine.dispose()
 
 
 def test_an_async_route_posts_through_the_writer_without_the_thread_pool(pg_url, monkeypatch):
