@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import (
     Connection,
     Engine,
@@ -142,7 +143,16 @@ def make_engine(url: str, **kw: Any) -> Engine:
     kw.setdefault("pool_size", 40)
     kw.setdefault("max_overflow", 10)
     kw.setdefault("pool_recycle", 3600)
-    return create_engine(url, **kw)
+    engine = create_engine(url, **kw)
+
+    @event.listens_for(engine, "connect")
+    def _binary_arrays(dbapi_conn: Any, _record: Any) -> None:
+        # Whole columns travel as list parameters (see _unnest). psycopg sends a list in
+        # text format unless told otherwise: ~1.3 us per string, 4 per timestamp, 6 per
+        # bytes (each element quoted through a regex), against ~0.26 in binary.
+        dbapi_conn.adapters.register_dumper(list, ListBinaryDumper)
+
+    return engine
 
 
 @functools.cache

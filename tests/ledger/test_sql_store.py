@@ -105,3 +105,19 @@ def test_one_statement_reads_on_postgres_open_no_transaction(pg_url):
     assert seen and all(verb == "SELECT" and autocommit for verb, autocommit in seen)
     assert writes and not any(writes)
     store.engine.dispose()
+
+
+def test_awkward_text_survives_the_bulk_write(db_url):
+    # A batch's rows travel as arrays (binary on PostgreSQL): quotes, braces, commas,
+    # backslashes, NULL-looking text and non-ASCII come back exactly as written.
+    store = SqlStore(db_url)
+    ledger = Ledger(store)
+    awkward = 'say "hi", {braced} \\ back\\slash, NULL, \u00e9t\u00e9 \u2603'
+    ledger.mint(user_account("a"), 7, note=awkward, metadata={"k": awkward, "n": [1, None]}, key=awkward,
+                ref_type="r,{}", ref_id="NULL")
+    (entry,) = store.entries(account=user_account("a"))
+    assert (entry.note, entry.metadata, entry.idempotency_key, entry.ref_type, entry.ref_id) == (
+        awkward, {"k": awkward, "n": [1, None]}, awkward, "r,{}", "NULL")
+    assert ledger.mint(user_account("a"), 7, note=awkward, metadata={"k": awkward, "n": [1, None]},
+                       key=awkward, ref_type="r,{}", ref_id="NULL").replayed
+    store.engine.dispose()
