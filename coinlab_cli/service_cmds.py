@@ -36,7 +36,8 @@ def serve(
                                          "workers forward its requests to.")] = 1,
     stripe_api_base: Annotated[str | None, typer.Option(envvar="COINLAB_STRIPE_API_BASE",
                                                         help="Alternative Stripe API base (a local fake).")] = None,
-    access_log: Annotated[bool, typer.Option(help="One JSON line per request on stdout.")] = True,
+    access_log: Annotated[bool, typer.Option(help="One JSON line per request on stdout (buffered: written "
+                                                    "every second, and at shutdown).")] = True,
 ) -> None:
     """Run the HTTP service (migrations applied first; OpenAPI at /openapi.json)."""
     import uvicorn

@@ -2,7 +2,8 @@
 market/. Build the app with `service.app.create_app`; run it with `coinlab serve`.
 
 Running: ``coinlab serve [--db postgresql://...] [--workers N]`` applies the migrations,
-then starts uvicorn; one JSON line per request on stdout; ``GET /healthz`` checks the
+then starts uvicorn; one JSON line per request on stdout (buffered, written every second
+and at shutdown, unless stdout is a terminal); ``GET /healthz`` checks the
 database; OpenAPI at ``/openapi.json``.
 
 Credentials (``coinlab keys create --scope app|admin|read|user [--user ID]``; only the

@@ -3,8 +3,10 @@ builds it from ``COINLAB_*`` settings (what `coinlab serve` does in each worker)
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,24 +26,59 @@ from .state import ServiceState
 __all__ = ["create_app"]
 
 
-def _json_logs() -> None:
-    # One JSON object per line on stdout; the messages are already JSON.
+class _BufferedLines(logging.StreamHandler):
+    """Lines into a 64 KiB buffer, written out when it fills, every second (the app's
+    lifespan) and at shutdown: not one write to stdout per request, each of which handed
+    the GIL to the writer thread and left the event loop waiting to get it back (up to
+    the 5 ms switch interval). A SIGKILL loses at most the last second's lines."""
+
+    def __init__(self) -> None:
+        # its own descriptor for stdout, held for the life of the process
+        super().__init__(open(os.dup(sys.stdout.fileno()), "w", buffering=1 << 16, encoding="utf-8"))  # noqa: SIM115
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record) + self.terminator)  # no flush: see the class
+        except Exception:
+            self.handleError(record)
+
+
+def _json_logs() -> list[logging.Handler]:
+    """One JSON object per line on stdout (the messages are already JSON); buffered
+    unless stdout is a terminal. Returns the handlers, to flush."""
+    handlers = []
     for name in ("coinlab.access", "coinlab.service"):
         logger = logging.getLogger(name)
         if not logger.handlers:
-            handler = logging.StreamHandler(sys.stdout)
+            try:
+                handler: logging.Handler = (_BufferedLines() if not sys.stdout.isatty()
+                                            else logging.StreamHandler(sys.stdout))
+            except (AttributeError, OSError, ValueError):  # stdout is no file (e.g. captured)
+                handler = logging.StreamHandler(sys.stdout)
             handler.setFormatter(logging.Formatter("%(message)s"))
             logger.addHandler(handler)
             logger.setLevel(logging.INFO)
             logger.propagate = False
+        handlers.extend(logger.handlers)
+    return handlers
+
+
+async def _flush_every_second(handlers: list[logging.Handler]) -> None:
+    while True:
+        await asyncio.sleep(1)
+        for handler in handlers:
+            handler.flush()
 
 
 def create_app(settings: Settings | None = None, state: ServiceState | None = None) -> FastAPI:
     settings = settings or Settings()
     state = state or ServiceState(settings)
 
+    log_handlers = _json_logs() if settings.log_requests else []
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        flusher = asyncio.create_task(_flush_every_second(log_handlers))
         if settings.freeze_gc:
             # What exists now (modules, the app, the market's books) lives as long as the
             # process. Left in the collector's generations, each full collection walked all
@@ -50,7 +87,10 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
             gc.freeze()
             gc.set_threshold(10_000, 10, 10)
         yield
+        flusher.cancel()
         state.close()
+        for handler in log_handlers:
+            handler.flush()
 
     # No OpenTelemetry here: with it on (FastAPI's default), every request first asked
     # the global tracer, meter and logger providers whether anyone was listening.
@@ -72,7 +112,6 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     if settings.market_socket:  # outside the Idempotency-Key middleware: the market process claims the key
         app.add_middleware(MarketForwarder, socket=settings.market_socket)
     if settings.log_requests:
-        _json_logs()
         app.add_middleware(RequestLogMiddleware)
 
     # Problem is referenced by every route's error responses: make sure the schema is published.

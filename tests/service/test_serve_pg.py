@@ -139,6 +139,26 @@ def test_load_on_postgres_with_two_workers_acknowledges_only_durable_writes(pg_u
     assert sum('"forwarded": true' in line for line in orders) * 2 == len(orders)
 
 
+def test_the_request_log_is_written_within_seconds_and_complete_at_shutdown(pg_url, tmp_path):
+    import time
+
+    import httpx
+
+    app_key, _ = _setup(pg_url)
+    log = tmp_path / "serve.log"
+    balance = '"path": "/api/coins/balance"'
+    h = {"Authorization": f"Bearer {app_key}", "X-User-Id": "u0"}
+    with Server(pg_url, workers=1, log=log) as server:
+        assert httpx.get(f"{server.url}/api/coins/balance", headers=h, timeout=30).status_code == 200
+        deadline = time.monotonic() + 5  # buffered, flushed every second: there well before 5 s
+        while balance not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert balance in log.read_text()
+        for _ in range(50):
+            httpx.get(f"{server.url}/api/coins/balance", headers=h, timeout=30)
+    assert log.read_text().count(balance) == 51  # the rest written at shutdown (SIGTERM)
+
+
 def _market_pid(server: Server) -> int:
     """The market process `coinlab serve --workers N` started (its child with --uds)."""
     import os
