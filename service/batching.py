@@ -9,8 +9,9 @@ resolved) before its batch's COMMIT has returned. ``run_batch`` answers each ite
 its own (a value or an exception), so one item failing does not fail the others; an
 exception from ``run_batch`` itself fails the whole batch.
 
-service.writer uses it for every ledger write and market change, service.idempotency for
-stored HTTP responses; `BatchingStore` hands the ledger's writes to the writer."""
+service.writer uses it for every ledger write and market change (service.idempotency
+groups on the event loop instead); `BatchingStore` hands the ledger's writes to the
+writer."""
 
 from __future__ import annotations
 

@@ -6,26 +6,33 @@ response: replay it; another fingerprint: conflict; no response yet: still runni
 unless the claim is stale), and *finishes* it once answered (store the response, or
 drop the claim so a retry runs for real).
 
-Claims and finishes of concurrent requests are committed in groups (service.batching):
-on PostgreSQL a group is one set-based statement (finishes, then claims as one
-INSERT ... ON CONFLICT DO NOTHING) outside a transaction, so a request's bookkeeping
-costs a share of one round trip instead of two transactions of its own.
+On PostgreSQL the claims and finishes of concurrent requests are committed in groups by
+the event loop itself, over asynchronous psycopg connections of the store's own: a
+group is one set-based statement (finishes, then claims as one INSERT ... ON CONFLICT
+DO NOTHING) outside a transaction, and whatever queued while a group was in flight is
+the next. Why on the loop: with committer threads, each request cost two hand-offs
+between threads and their share of the GIL round trips, about a quarter of the
+service's CPU per write (an A/B with the store replaced by a no-op: +38% writes/s).
 A claim the INSERT did not take (the key exists) is decided row by row, as is
-everything on SQLite, where writers are serialized anyway."""
+everything on SQLite (in the thread pool: sqlite3 blocks).
+
+The groups belong to one event loop at a time (uvicorn has one per process); a store
+used from another loop (tests) starts over there with new connections."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, insert, select, text, update
+import psycopg
+from psycopg.types.array import ListBinaryDumper
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from ledger.service_schema import http_idempotency
-
-from .batching import GroupCommit
 
 __all__ = ["STALE_AFTER", "Claim", "Finish", "IdempotencyStore"]
 
@@ -59,44 +66,145 @@ _T = http_idempotency
 # see one snapshot, so a claim of a key finished in the same group is not taken by the
 # INSERT and is decided row by row afterwards (a replay). ORDER BY: concurrent groups
 # take the unique index entries in one order (no deadlocks).
-_PG_GROUP = text(
+_PG_GROUP = (
     "WITH finished AS (UPDATE http_idempotency AS t "
     "SET status = f.status, content_type = f.content_type, body = f.body "
-    "FROM unnest(CAST(:f_owner AS text[]), CAST(:f_key AS text[]), CAST(:f_status AS integer[]), "
-    "CAST(:f_content_type AS text[]), CAST(:f_body AS bytea[])) AS f(owner, key, status, content_type, body) "
+    "FROM unnest(CAST(%(f_owner)s AS text[]), CAST(%(f_key)s AS text[]), CAST(%(f_status)s AS integer[]), "
+    "CAST(%(f_content_type)s AS text[]), CAST(%(f_body)s AS bytea[])) AS f(owner, key, status, content_type, body) "
     "WHERE t.owner = f.owner AND t.key = f.key AND t.status IS NULL), "
     "claimed AS (INSERT INTO http_idempotency (owner, key, fingerprint, created_at) "
-    "SELECT * FROM unnest(CAST(:owner AS text[]), CAST(:key AS text[]), CAST(:fingerprint AS text[]), "
-    "CAST(:at AS timestamptz[])) AS v(owner, key, fingerprint, at) ORDER BY owner, key "
+    "SELECT * FROM unnest(CAST(%(owner)s AS text[]), CAST(%(key)s AS text[]), CAST(%(fingerprint)s AS text[]), "
+    "CAST(%(at)s AS timestamptz[])) AS v(owner, key, fingerprint, at) ORDER BY owner, key "
     "ON CONFLICT DO NOTHING RETURNING owner, key) "
     "SELECT owner, key FROM claimed")
-_PG_DROP = text(
-    "DELETE FROM http_idempotency AS t USING unnest(CAST(:owner AS text[]), CAST(:key AS text[])) AS v(owner, key) "
-    "WHERE t.owner = v.owner AND t.key = v.key AND t.status IS NULL")
+_PG_DROP = (
+    "DELETE FROM http_idempotency AS t USING unnest(CAST(%(owner)s AS text[]), CAST(%(key)s AS text[])) "
+    "AS v(owner, key) WHERE t.owner = v.owner AND t.key = v.key AND t.status IS NULL")
 
 
 class IdempotencyStore:
-    def __init__(self, engine: Engine, *, group_commit: bool = True) -> None:
+    def __init__(self, engine: Engine, *, group_commit: bool = True, lanes: int = 2, max_group: int = 200) -> None:
         self.engine = engine
         pg = engine.dialect.name == "postgresql"
         # Row-by-row work is single statements: on PostgreSQL run them in autocommit (one
         # round trip instead of BEGIN, statement, COMMIT). SQLite keeps its explicit
         # BEGIN IMMEDIATE (ledger.sql.make_engine) so writers queue, not fail.
         self._single = engine.execution_options(isolation_level="AUTOCOMMIT") if pg else engine
-        run = self._pg_batch if pg and group_commit else self._one_by_one
-        self._group: GroupCommit[Claim | Finish, Any] = GroupCommit(run, name="idempotency-commit")
+        self._grouped = pg and group_commit
+        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._lanes, self._max_group = lanes, max_group  # groups in flight at once, and their size
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: list[tuple[Claim | Finish, asyncio.Future[Any]]] = []
+        self._running = 0  # lanes running now
+        self._tasks: set[asyncio.Task[None]] = set()  # the loop holds tasks weakly
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._closed = False
 
-    def claim(self, owner: str, key: str, fingerprint: str) -> Future[Verdict]:
-        return self._group.submit(Claim(owner, key, fingerprint, datetime.now(UTC)))
+    async def claim(self, owner: str, key: str, fingerprint: str) -> Verdict:
+        verdict: Verdict = await self._submit(Claim(owner, key, fingerprint, datetime.now(UTC)))
+        return verdict
 
-    def finish(self, owner: str, key: str, *, keep: bool, status: int, content_type: str,
-               body: bytes) -> Future[None]:
-        return self._group.submit(Finish(owner, key, keep, status, content_type, body))
+    async def finish(self, owner: str, key: str, *, keep: bool, status: int, content_type: str,
+                     body: bytes) -> None:
+        await self._submit(Finish(owner, key, keep, status, content_type, body))
 
     def close(self) -> None:
-        self._group.close()
+        self._closed = True
+        self._drop_connections()
 
     # -- groups ----------------------------------------------------------------------
+    async def _submit(self, op: Claim | Finish) -> Any:
+        if self._closed:
+            raise RuntimeError("closed: no more requests are accepted")
+        if not self._grouped:
+            (out,) = await run_in_threadpool(self._one_by_one, [op])
+            if isinstance(out, BaseException):
+                raise out
+            return out
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._drop_connections()
+            self._loop, self._queue, self._running = loop, [], 0
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((op, fut))
+        if self._running < self._lanes:
+            self._running += 1
+            task = loop.create_task(self._lane())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await fut
+
+    async def _lane(self) -> None:
+        """Run what has queued, a group at a time, until nothing is left."""
+        try:
+            while self._queue:
+                group, self._queue = self._queue[:self._max_group], self._queue[self._max_group:]
+                try:
+                    results = await self._run_group([op for op, _ in group])
+                except Exception as err:  # e.g. the database is down: these requests fail, not the lane
+                    results = [err] * len(group)
+                for (_, fut), result in zip(group, results, strict=True):
+                    if fut.done():  # its request was cancelled
+                        continue
+                    if isinstance(result, BaseException):
+                        fut.set_exception(result)
+                    else:
+                        fut.set_result(result)
+        finally:
+            self._running -= 1
+
+    async def _run_group(self, ops: list[Claim | Finish]) -> list[Any]:
+        if self._idle:
+            conn = self._idle.pop()
+        else:
+            conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            conn.adapters.register_dumper(list, ListBinaryDumper)  # as ledger.sql.make_engine does
+        try:
+            return await self._pg_batch(conn, ops)
+        finally:
+            if conn.broken or conn.closed:
+                await conn.close()
+            else:
+                self._idle.append(conn)
+
+    def _drop_connections(self) -> None:
+        # Not awaited: the loop these belong to may be gone. Closing the libpq handle
+        # ends the session (PostgreSQL ends what it was doing).
+        for conn in self._idle:
+            conn.pgconn.finish()
+        self._idle = []
+
+    async def _pg_batch(self, conn: psycopg.AsyncConnection[Any], ops: list[Claim | Finish]) -> list[Any]:
+        claims = [op for op in ops if isinstance(op, Claim)]
+        kept = [op for op in ops if isinstance(op, Finish) and op.keep]
+        dropped = [op for op in ops if isinstance(op, Finish) and not op.keep]
+        drops_done = False
+        try:
+            if dropped:  # denials and server errors: rare; before the claims, as before
+                await conn.execute(_PG_DROP, {"owner": [f.owner for f in dropped], "key": [f.key for f in dropped]})
+                drops_done = True
+            cur = await conn.execute(_PG_GROUP, {
+                "f_owner": [f.owner for f in kept], "f_key": [f.key for f in kept],
+                "f_status": [f.status for f in kept], "f_content_type": [f.content_type for f in kept],
+                "f_body": [f.body for f in kept],
+                "owner": [c.owner for c in claims], "key": [c.key for c in claims],
+                "fingerprint": [c.fingerprint for c in claims], "at": [c.at for c in claims]})
+            taken = {(owner, key) for owner, key in await cur.fetchall()}
+        except psycopg.Error:
+            # e.g. a deadlock with another group: what its statements did not do is done
+            # row by row, each on its own
+            redo = [op for op in ops if not (drops_done and isinstance(op, Finish) and not op.keep)]
+            done = iter(await run_in_threadpool(self._one_by_one, redo))
+            return [None if drops_done and isinstance(op, Finish) and not op.keep else next(done) for op in ops]
+        rest: list[Claim | Finish] = []  # claims of keys that were there already: replay, conflict or busy
+        for op in claims:
+            if (op.owner, op.key) in taken:
+                taken.discard((op.owner, op.key))  # the same key twice in a group: one runs
+            else:
+                rest.append(op)
+        decided = dict(zip(map(id, rest), await run_in_threadpool(self._one_by_one, rest), strict=True)) if rest else {}
+        return [None if isinstance(op, Finish) else decided.get(id(op), ("run", None)) for op in ops]
+
     def _one_by_one(self, ops: list[Claim | Finish]) -> list[Any]:
         out: list[Any] = []
         for op in ops:
@@ -108,38 +216,6 @@ class IdempotencyStore:
                     out.append(None)
             except Exception as err:  # this request's own failure, not the others'
                 out.append(err)
-        return out
-
-    def _pg_batch(self, ops: list[Claim | Finish]) -> list[Any]:
-        claims = [op for op in ops if isinstance(op, Claim)]
-        kept = [op for op in ops if isinstance(op, Finish) and op.keep]
-        dropped = [op for op in ops if isinstance(op, Finish) and not op.keep]
-        drops_done = False
-        try:
-            with self._single.connect() as conn:
-                if dropped:  # denials and server errors: rare; before the claims, as before
-                    conn.execute(_PG_DROP, {"owner": [f.owner for f in dropped], "key": [f.key for f in dropped]})
-                    drops_done = True
-                taken = {(r.owner, r.key) for r in conn.execute(_PG_GROUP, {
-                    "f_owner": [f.owner for f in kept], "f_key": [f.key for f in kept],
-                    "f_status": [f.status for f in kept], "f_content_type": [f.content_type for f in kept],
-                    "f_body": [f.body for f in kept],
-                    "owner": [c.owner for c in claims], "key": [c.key for c in claims],
-                    "fingerprint": [c.fingerprint for c in claims], "at": [c.at for c in claims]})}
-        except DBAPIError:
-            # e.g. a deadlock with another group: what its statements did not do is done
-            # row by row, each on its own
-            return [None if drops_done and isinstance(op, Finish) and not op.keep else self._one_by_one([op])[0]
-                    for op in ops]
-        out: list[Any] = []
-        for op in ops:
-            if isinstance(op, Finish):
-                out.append(None)
-            elif (op.owner, op.key) in taken:
-                taken.discard((op.owner, op.key))  # the same key twice in a group: one runs
-                out.append(("run", None))
-            else:  # the key was there already: replay, conflict or busy
-                out.extend(self._one_by_one([op]))
         return out
 
     # -- one request -------------------------------------------------------------------

@@ -5,7 +5,6 @@ request, and the request body can be read once and handed on."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -108,8 +107,7 @@ class IdempotencyMiddleware:
                                   _header(scope, b"x-user-id"))
         fingerprint = hashlib.sha256(b"%s %s?%s\n%s" % (
             scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body)).hexdigest()
-        # awaited straight from the committer thread's Future: no thread-pool hop
-        verdict, stored = await asyncio.wrap_future(self.store.claim(owner, key, fingerprint))
+        verdict, stored = await self.store.claim(owner, key, fingerprint)
         if verdict == "conflict":
             await problem(409, "idempotency_conflict",
                           "this Idempotency-Key was used with a different request", key=key)(scope, receive, send)
@@ -149,5 +147,5 @@ class IdempotencyMiddleware:
             # Keep what a client may act on; forget denials and server errors so a
             # retry (with credentials, or after the fault) runs for real.
             keep = status < 500 and status not in (401, 403)
-            await asyncio.wrap_future(self.store.finish(owner, key, keep=keep, status=status,
-                                                        content_type=content_type, body=b"".join(chunks)))
+            await self.store.finish(owner, key, keep=keep, status=status, content_type=content_type,
+                                    body=b"".join(chunks))
