@@ -160,12 +160,15 @@ class IdempotencyStore:
             conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
             conn.adapters.register_dumper(list, ListBinaryDumper)  # as ledger.sql.make_engine does
         try:
-            return await self._pg_batch(conn, ops)
-        finally:
-            if conn.broken or conn.closed:
-                await conn.close()
-            else:
-                self._idle.append(conn)
+            out = await self._pg_batch(conn, ops)
+        except BaseException:  # cancelled mid-statement: the connection is not reusable
+            conn.pgconn.finish()
+            raise
+        if conn.broken:  # lost (the group was redone row by row): the next group connects anew
+            conn.pgconn.finish()
+        else:
+            self._idle.append(conn)
+        return out
 
     def _drop_connections(self) -> None:
         # Not awaited: the loop these belong to may be gone. Closing the libpq handle

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from ledger.service_schema import http_idempotency
 from ledger.sql import make_engine
@@ -102,6 +102,21 @@ def test_a_store_used_from_a_new_event_loop_starts_over_there(pg_store):
     pg_store.close()
     with pytest.raises(RuntimeError, match="closed"):
         _claim(pg_store, key="c")
+
+
+def test_a_lost_connection_is_replaced_and_its_group_redone_row_by_row(pg_store):
+    async def scenario():
+        assert await pg_store.claim("o", "a", "f" * 64) == ("run", None)
+        (conn,) = pg_store._idle
+        lost = conn.pgconn.backend_pid
+        with pg_store.engine.connect() as c:  # e.g. a PostgreSQL restart, or a proxy dropping it
+            c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost})
+        assert await pg_store.claim("o", "b", "f" * 64) == ("run", None)  # made row by row
+        assert await pg_store.claim("o", "b", "f" * 64) == ("busy", None)
+        return lost, [c.pgconn.backend_pid for c in pg_store._idle]
+
+    lost, idle = asyncio.run(scenario())
+    assert idle and lost not in idle and _rows(pg_store) == 2
 
 
 def test_a_group_finishes_before_it_claims(pg_store):
