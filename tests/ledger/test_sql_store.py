@@ -121,3 +121,20 @@ def test_awkward_text_survives_the_bulk_write(db_url):
     assert ledger.mint(user_account("a"), 7, note=awkward, metadata={"k": awkward, "n": [1, None]},
                        key=awkward, ref_type="r,{}", ref_id="NULL").replayed
     store.engine.dispose()
+
+
+def test_the_entry_ids_a_batch_returns_are_those_the_journal_stored(db_url):
+    from datetime import UTC, datetime
+
+    from ledger import MINT, Posting, TransferRequest
+
+    store = SqlStore(db_url)
+    Ledger(store)  # creates the COIN asset
+    requests = [TransferRequest((Posting(MINT, user_account(f"u{i}"), "COIN", 10 + i),
+                                 Posting(MINT, user_account("x"), "COIN", 1 + i)), "ADMIN_GRANT", note=f"n{i}")
+                for i in range(6)]
+    returned = [e for tx in store.apply_many(requests, datetime.now(UTC)) for e in tx.entries]
+    stored = store.entries()
+    assert [e.id for e in returned] == sorted(e.id for e in returned)  # journal order
+    assert returned == stored
+    store.engine.dispose()
