@@ -28,6 +28,7 @@ has no restore API."""
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -36,7 +37,8 @@ from heapq import heappush
 from itertools import count
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -79,6 +81,29 @@ def order_dict(o: Order) -> dict[str, Any]:
             "hold_id": o.hold_id, "locked": o.locked, "reason": o.reason, "created_at": o.created_at}
 
 
+_ORDER_COLUMNS = [c.name for c in market_orders.columns]
+_TRADE_COLUMNS = [c.name for c in market_trades.columns]
+_UPDATED = ("remaining", "filled", "status", "hold_id", "locked", "reason")  # what changes in an order
+
+
+def _unnest(table: Table, prefix: str) -> str:
+    types = [c.type.compile(dialect=postgresql.dialect()) for c in table.columns]
+    return "unnest(" + ", ".join(f"CAST(:{prefix}{c.name} AS {t}[])" for c, t in zip(table.columns, types,
+                                                                                      strict=True)) + ")"
+
+
+@functools.cache
+def _pg_market_writes(orders: bool, trades: bool) -> Any:
+    """A batch's changed orders (upserted) and new trades in one statement (PostgreSQL)."""
+    parts = []
+    if orders:
+        parts.append(f"o AS (INSERT INTO market_orders SELECT * FROM {_unnest(market_orders, 'o_')} "
+                     "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED) + ")")
+    if trades:
+        parts.append(f"t AS (INSERT INTO market_trades SELECT * FROM {_unnest(market_trades, 't_')})")
+    return text("WITH " + ", ".join(parts) + " SELECT 1")
+
+
 class _Job(NamedTuple):
     symbol: str | None  # the coin whose changed orders are persisted afterwards
     fn: Callable[[Exchange], Any]
@@ -92,7 +117,8 @@ class MarketState:
         self.engine = engine
         self.config = config or MarketConfig()
         self.lock = threading.RLock()
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._pg = engine.dialect.name == "postgresql"
+        self._insert = pg_insert if self._pg else sqlite_insert
         self.restored = 0
         self.reconciled = 0
         self._load()
@@ -233,15 +259,22 @@ class MarketState:
         trades, self._fresh[:] = list(self._fresh), []
         if not changed and not trades:
             return
+        rows = [order_dict(o) for o in changed.values()]
         with self._writing() as conn:
-            if changed:
-                stmt = self._insert(market_orders)
-                cols = ("remaining", "filled", "status", "hold_id", "locked", "reason")
-                stmt = stmt.on_conflict_do_update(index_elements=["id"],
-                                                  set_={c: getattr(stmt.excluded, c) for c in cols})
-                conn.execute(stmt, [order_dict(o) for o in changed.values()])
-            if trades:
-                conn.execute(insert(market_trades), [t._asdict() for t in trades])
+            if self._pg:
+                # both tables in one statement of whole columns: one round trip, and a text
+                # psycopg parses once (a multi-row VALUES was rendered anew for each batch)
+                params = {f"o_{c}": [r[c] for r in rows] for c in _ORDER_COLUMNS}
+                params.update({f"t_{c}": [getattr(t, c) for t in trades] for c in _TRADE_COLUMNS})
+                conn.execute(_pg_market_writes(bool(rows), bool(trades)), params)
+            else:
+                if rows:
+                    stmt = self._insert(market_orders)
+                    stmt = stmt.on_conflict_do_update(index_elements=["id"],
+                                                      set_={c: getattr(stmt.excluded, c) for c in _UPDATED})
+                    conn.execute(stmt, rows)
+                if trades:
+                    conn.execute(insert(market_trades), [t._asdict() for t in trades])
         for o in changed.values():
             if o.status in _LIVE:
                 self._saved[o.id] = _state(o)
