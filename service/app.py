@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import os
+import select
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,41 +27,57 @@ from .state import ServiceState
 __all__ = ["create_app"]
 
 
-class _BufferedLines(logging.StreamHandler):
-    """Lines into a 64 KiB buffer, written out when it fills, every second (the app's
-    lifespan) and at shutdown: not one write to stdout per request, each of which handed
-    the GIL to the writer thread and left the event loop waiting to get it back (up to
-    the 5 ms switch interval). A SIGKILL loses at most the last second's lines."""
+class _BufferedLines(logging.Handler):
+    """Whole lines gathered and written together, when 4 KiB have gathered, every second
+    (the app's lifespan) and at shutdown: not one write to stdout per request, each of
+    which handed the GIL to the writer thread and left the event loop waiting to get it
+    back (up to the 5 ms switch interval). A write is at most PIPE_BUF bytes of whole
+    lines, so the lines of several workers sharing one stdout pipe never mix mid-line.
+    A SIGKILL loses at most the last second's lines."""
 
     def __init__(self) -> None:
-        # its own descriptor for stdout, held for the life of the process
-        super().__init__(open(os.dup(sys.stdout.fileno()), "w", buffering=1 << 16, encoding="utf-8"))  # noqa: SIM115
+        super().__init__()
+        self.fd = os.dup(sys.stdout.fileno())  # its own descriptor, for the life of the process
+        self.lines: list[bytes] = []
+        self.size = 0
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def emit(self, record: logging.LogRecord) -> None:  # called under the handler's lock
         try:
-            self.stream.write(self.format(record) + self.terminator)  # no flush: see the class
+            line = (self.format(record) + "\n").encode()
+            if self.size + len(line) > select.PIPE_BUF:
+                self._write()
+            self.lines.append(line)
+            self.size += len(line)
         except Exception:
             self.handleError(record)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+            self._write()
+
+    def _write(self) -> None:
+        data, self.lines, self.size = b"".join(self.lines), [], 0
+        while data:
+            data = data[os.write(self.fd, data):]
 
 
 def _json_logs() -> list[logging.Handler]:
     """One JSON object per line on stdout (the messages are already JSON); buffered
     unless stdout is a terminal. Returns the handlers, to flush."""
-    handlers = []
-    for name in ("coinlab.access", "coinlab.service"):
-        logger = logging.getLogger(name)
-        if not logger.handlers:
-            try:
-                handler: logging.Handler = (_BufferedLines() if not sys.stdout.isatty()
-                                            else logging.StreamHandler(sys.stdout))
-            except (AttributeError, OSError, ValueError):  # stdout is no file (e.g. captured)
-                handler = logging.StreamHandler(sys.stdout)
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
-            logger.propagate = False
-        handlers.extend(logger.handlers)
-    return handlers
+    loggers = [logging.getLogger(name) for name in ("coinlab.access", "coinlab.service")]
+    if not all(logger.handlers for logger in loggers):
+        try:
+            handler: logging.Handler = (_BufferedLines() if not sys.stdout.isatty()
+                                        else logging.StreamHandler(sys.stdout))
+        except (AttributeError, OSError, ValueError):  # stdout is no file (e.g. captured)
+            handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        for logger in loggers:
+            if not logger.handlers:
+                logger.addHandler(handler)
+                logger.setLevel(logging.INFO)
+                logger.propagate = False
+    return list({h: None for logger in loggers for h in logger.handlers})
 
 
 async def _flush_every_second(handlers: list[logging.Handler]) -> None:

@@ -119,3 +119,28 @@ def test_every_request_logs_one_json_line(sqlite_url):
     lines = collect.lines
     assert [(x["method"], x["path"], x["status"], x["user"]) for x in lines] == [("GET", "/api/coins/balance", 200, "zed")]
     s.close()
+
+
+def test_the_buffered_log_writes_whole_lines_at_most_pipe_buf_at_a_time(monkeypatch, tmp_path):
+    # Several workers share one stdout pipe: a write of whole lines of at most PIPE_BUF
+    # bytes is atomic there, so their lines never mix mid-line.
+    import os
+    import select
+    import sys
+
+    from service import app as app_module
+
+    monkeypatch.setattr(sys, "stdout", open(tmp_path / "out", "w"))  # noqa: SIM115
+    writes: list[bytes] = []
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: writes.append(bytes(data)) or real_write(fd, data))
+    handler = app_module._BufferedLines()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    lines = ["x" * (i % 300) + f"#{i}" for i in range(500)]
+    for line in lines:
+        handler.handle(logging.makeLogRecord({"msg": line}))
+    handler.flush()
+    assert all(len(w) <= select.PIPE_BUF and w.endswith(b"\n") for w in writes)
+    assert b"".join(writes).decode().splitlines() == lines
+    assert len(writes) < len(lines) / 10  # gathered, not a write per line
+    assert (tmp_path / "out").read_text().splitlines() == lines  # where stdout goes
