@@ -101,8 +101,20 @@ def _prepare(url: str) -> None:
     ledger.store.engine.dispose()
 
 
+def _user(n: int) -> str:
+    """Who makes write ``n``: four in a row each, then the next user, so that every user
+    places orders (with ``n % USERS`` only the users of one residue mod 4 did, and at
+    1,300 writes/s they hit the market's per-user rate limit, 60 orders a minute)."""
+    return f"u{n // 4 % USERS}"
+
+
+def _recipient(n: int) -> str:
+    """Whom transfer ``n`` pays: one of the next seven users, never the payer."""
+    return f"u{(n // 4 + 1 + n % 7) % USERS}"
+
+
 def _request(kind: str, n: int, token: str, keys: bool) -> tuple[str, str, dict[str, str], dict | None]:
-    user = f"u{n % USERS}"
+    user = _user(n)
     h = {"Authorization": f"Bearer {token}", "X-User-Id": user}
     if keys:
         h["Idempotency-Key"] = f"w{n}"
@@ -111,7 +123,7 @@ def _request(kind: str, n: int, token: str, keys: bool) -> tuple[str, str, dict[
     if kind == "spend":
         return "POST", f"/api/claims/bench{n}/vote", h, None
     if kind == "transfer":
-        return "POST", "/api/transfers", h, {"toUserId": f"u{(n * 7 + 1) % USERS}", "amount": 1}
+        return "POST", "/api/transfers", h, {"toUserId": _recipient(n), "amount": 1}
     return "POST", "/api/market/BENCH/orders", h, {"side": "buy" if (n // 4) % 2 else "sell", "quantity": 1, "price": 10}
 
 
@@ -231,13 +243,13 @@ def bench_python(cluster: PgCluster, args: argparse.Namespace) -> dict[str, floa
     end = time.perf_counter() + args.seconds
 
     def write(n: int) -> bool:
-        kind, user = KINDS[n % 4], f"u{n % USERS}"
+        kind, user = KINDS[n % 4], _user(n)
         if kind == "login":
             economy.rules.daily_login(f"login{n}")
         elif kind == "spend":
             economy.rules.vote(user, f"bench{n}")
         elif kind == "transfer":
-            ledger.transfer(user_account(user), user_account(f"u{(n * 7 + 1) % USERS}"), 1)
+            ledger.transfer(user_account(user), user_account(_recipient(n)), 1)
         else:
             o = market.submit("BENCH", account=user_account(user), side="buy" if (n // 4) % 2 else "sell", quantity=1,
                               price=10)
