@@ -39,7 +39,6 @@ from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -86,10 +85,11 @@ _TRADE_COLUMNS = [c.name for c in market_trades.columns]
 _UPDATED = ("remaining", "filled", "status", "hold_id", "locked", "reason")  # what changes in an order
 
 
-def _unnest(table: Table, prefix: str) -> str:
-    types = [c.type.compile(dialect=postgresql.dialect()) for c in table.columns]
-    return "unnest(" + ", ".join(f"CAST(:{prefix}{c.name} AS {t}[])" for c, t in zip(table.columns, types,
-                                                                                      strict=True)) + ")"
+def _insert_columns(table: Table, prefix: str) -> str:
+    """INSERT INTO ``table`` all its columns, from one array parameter each (PostgreSQL)."""
+    casts = [f"CAST(:{prefix}{c.name} AS {c.type.compile(dialect=postgresql.dialect())}[])" for c in table.columns]
+    return (f"INSERT INTO {table.name} ({', '.join(c.name for c in table.columns)}) "
+            f"SELECT * FROM unnest({', '.join(casts)})")
 
 
 @functools.cache
@@ -97,10 +97,10 @@ def _pg_market_writes(orders: bool, trades: bool) -> Any:
     """A batch's changed orders (upserted) and new trades in one statement (PostgreSQL)."""
     parts = []
     if orders:
-        parts.append(f"o AS (INSERT INTO market_orders SELECT * FROM {_unnest(market_orders, 'o_')} "
+        parts.append(f"o AS ({_insert_columns(market_orders, 'o_')} "
                      "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED) + ")")
     if trades:
-        parts.append(f"t AS (INSERT INTO market_trades SELECT * FROM {_unnest(market_trades, 't_')})")
+        parts.append(f"t AS ({_insert_columns(market_trades, 't_')})")
     return text("WITH " + ", ".join(parts) + " SELECT 1")
 
 
@@ -118,7 +118,6 @@ class MarketState:
         self.config = config or MarketConfig()
         self.lock = threading.RLock()
         self._pg = engine.dialect.name == "postgresql"
-        self._insert = pg_insert if self._pg else sqlite_insert
         self.restored = 0
         self.reconciled = 0
         self._load()
@@ -267,9 +266,9 @@ class MarketState:
                 params = {f"o_{c}": [r[c] for r in rows] for c in _ORDER_COLUMNS}
                 params.update({f"t_{c}": [getattr(t, c) for t in trades] for c in _TRADE_COLUMNS})
                 conn.execute(_pg_market_writes(bool(rows), bool(trades)), params)
-            else:
+            else:  # SQLite
                 if rows:
-                    stmt = self._insert(market_orders)
+                    stmt = sqlite_insert(market_orders)
                     stmt = stmt.on_conflict_do_update(index_elements=["id"],
                                                       set_={c: getattr(stmt.excluded, c) for c in _UPDATED})
                     conn.execute(stmt, rows)
