@@ -153,8 +153,8 @@ class Writer:
 
     def _run_jobs(self, jobs: list[Job], conn: Connection | None) -> list[Any]:
         """The batch's ledger requests first, with one apply_many (their rows loaded in
-        one go, with the rows its hinted jobs named), then its key probes (one query), then
-        the other jobs. Reordering is safe: these are concurrent requests with no order
+        one go, with the rows its hinted jobs named, and their keys with its key probes'),
+        then the probes' answers, then the other jobs. Reordering is safe: these are concurrent requests with no order
         between them, and no one hears of any outcome before the COMMIT."""
         self._local.conn, self._local.running = conn, True
         try:
@@ -162,6 +162,9 @@ class Writer:
                 hints = [job.rows for job in jobs if isinstance(job, _Hinted)]
                 if hints:
                     self._outcome(lambda: self.store.prelock({r for rows in hints for r in rows()}))
+            probes: list[tuple[int, _KeyProbe]] = [(i, job) for i, job in enumerate(jobs) if isinstance(job, _KeyProbe)]
+            if conn is not None and probes:  # looked up with the writes' own keys: one query for both
+                self._outcome(lambda: self.store.probe_keys({k for _, p in probes for k in p.keys}))
             writes = [i for i, job in enumerate(jobs) if isinstance(job, _LedgerWrite)]
             out: list[Any] = [None] * len(jobs)
             if writes:
@@ -170,7 +173,6 @@ class Writer:
                                                                       max(w.now for w in run)))
                 for n, i in enumerate(writes):
                     out[i] = results if isinstance(results, BaseException) else results[n]
-            probes: list[tuple[int, _KeyProbe]] = [(i, job) for i, job in enumerate(jobs) if isinstance(job, _KeyProbe)]
             if probes:
                 found = self._outcome(lambda: self.store.existing_keys(frozenset().union(*(p.keys for _, p in probes))))
                 for i, probe in probes:

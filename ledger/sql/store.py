@@ -211,6 +211,9 @@ class _Session:
         self.before: dict[tuple[str, str], int] = {}  # those that existed, with their balance then
         self.loaded_holds: set[str] = set()
         self.keys_seen: set[str] = set()
+        self.probes: set[str] = set()  # keys to look up with the next key load (`SqlStore.probe_keys`)
+        self.probed: set[str] = set()  # those looked up: ...
+        self.present: set[str] = set()  # ... and of those, the ones that exist
         self.applied: list[Transaction] = []
         self.created: set[str] = set()  # accounts the session created
 
@@ -292,11 +295,23 @@ class SqlStore:
         with self._reader.connect() as conn:
             return bool(conn.scalar(select(s.accounts.c.frozen).where(s.accounts.c.address == address)))
 
+    def probe_keys(self, keys: Iterable[str]) -> None:
+        """In a session: look ``keys`` up with the next idempotency keys the session loads
+        (in the same query), so that `existing_keys` of them afterwards costs no round
+        trip. Outside a session it does nothing."""
+        sess = self._session_state()
+        if sess is not None:
+            sess.probes.update(keys)
+
     def existing_keys(self, keys: Collection[str]) -> set[str]:
         """Which of ``keys`` are idempotency keys of committed transactions (one query;
-        inside a session, on its connection, without the session's own writes)."""
+        inside a session, on its connection, without the session's own writes, or no
+        query if `probe_keys` had them looked up already)."""
         if not keys:
             return set()
+        sess = self._session_state()
+        if sess is not None and sess.probed.issuperset(keys):
+            return sess.present & set(keys)
         with self._reading() as conn:
             return set(conn.scalars(select(s.idempotency_keys.c.key).where(self._in(s.idempotency_keys.c.key, keys))))
 
@@ -353,7 +368,7 @@ class SqlStore:
             self._load_assets(conn)  # another process may have created it (a brand-coin launch)
         book.assets = set(self._assets)
         keys = {k for i in live if (k := requests[i].idempotency_key) is not None} - sess.keys_seen
-        self._load_keys(conn, book, keys)
+        self._load_keys(sess, keys)
         sess.keys_seen |= keys
         holds = {h.hold_id for i in live if (h := requests[i].hold) is not None and h.kind != "lock"} - book.holds.keys()
         self._load_holds(conn, book, holds)
@@ -432,15 +447,22 @@ class SqlStore:
             for r in results
         ]
 
-    def _load_keys(self, conn: Connection, book: Book, keys: set[str]) -> None:
+    def _load_keys(self, sess: _Session, keys: set[str]) -> None:
+        """Load (and on PostgreSQL lock) ``keys``, in the same query as the keys
+        `probe_keys` asked for."""
         if not keys:
             return
+        conn, probes = sess.conn, sess.probes - sess.probed
         if self.dialect == "postgresql":
             # Same-key requests from concurrent batches wait here for each other.
             conn.execute(_PG_KEY_LOCKS, {"ids": sorted({_key_lock_id(k) for k in keys})})
-        rows = conn.execute(select(s.idempotency_keys).where(self._in(s.idempotency_keys.c.key, keys))).all()
+        rows = conn.execute(select(s.idempotency_keys).where(self._in(s.idempotency_keys.c.key, keys | probes))).all()
         for row in rows:
-            book.keys[row.key] = (row.fingerprint, self._transaction(conn, row.tx_id))
+            if row.key in probes:
+                sess.present.add(row.key)
+            if row.key in keys:
+                sess.book.keys[row.key] = (row.fingerprint, self._transaction(conn, row.tx_id))
+        sess.probed |= probes
 
     def _transaction(self, conn: Connection, tx_id: str) -> Transaction:
         tx = conn.execute(select(s.transactions).where(s.transactions.c.id == tx_id)).one()

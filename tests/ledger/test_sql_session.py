@@ -170,6 +170,27 @@ def test_prelocked_rows_are_locked_with_the_next_rows_the_session_locks(pg_url):
     assert outside.balance(A, "COIN") == 95 and outside.balance(D, "COIN") == 5 and ledger.check().ok
 
 
+def test_probed_keys_are_looked_up_with_the_writes_keys_in_one_query(url):
+    from sqlalchemy import event
+
+    ledger = Ledger(SqlStore(url))
+    ledger.mint(A, 10, key="old")
+    queries: list[str] = []
+    event.listen(ledger.store.engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *a: queries.append(statement))
+    with ledger.store.session():
+        ledger.store.probe_keys({"old", "never"})
+        ledger.mint(B, 5, key="new")  # loads its key, and the probed ones with it
+        looked_up = len(queries)
+        assert ledger.store.existing_keys({"old", "never"}) == {"old"}
+        assert len(queries) == looked_up  # answered without a query
+        assert ledger.store.existing_keys({"old", "new"}) == {"old"}  # "new" was not probed: a query
+        assert len(queries) == looked_up + 1
+    assert sum("idempotency_keys" in q and q.lstrip().startswith("SELECT") for q in queries) == 2
+    ledger.store.probe_keys({"new"})  # outside a session: nothing to join
+    assert ledger.store.existing_keys({"new", "never"}) == {"new"}
+
+
 def test_a_balance_read_in_a_session_locks_the_row_it_read(pg_url):
     # The market checks funds, then locks them: the read takes the row lock, so nobody
     # can change the balance between the check and the write.
