@@ -91,7 +91,8 @@ class IdempotencyStore:
         # BEGIN IMMEDIATE (ledger.sql.make_engine) so writers queue, not fail.
         self._single = engine.execution_options(isolation_level="AUTOCOMMIT") if pg else engine
         self._grouped = pg and group_commit
-        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        # libpq's URL for the groups' own connections (the engine's, without "+psycopg")
+        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False) if pg else ""
         self._lanes, self._max_group = lanes, max_group  # groups in flight at once, and their size
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: list[tuple[Claim | Finish, asyncio.Future[Any]]] = []
