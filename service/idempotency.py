@@ -26,13 +26,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import psycopg
-from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from ledger.service_schema import http_idempotency
+from ledger.sql import send_lists_in_binary
 
 __all__ = ["STALE_AFTER", "Claim", "Finish", "IdempotencyStore"]
 
@@ -159,7 +159,7 @@ class IdempotencyStore:
             conn = self._idle.pop()
         else:
             conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
-            conn.adapters.register_dumper(list, ListBinaryDumper)  # as ledger.sql.make_engine does
+            send_lists_in_binary(conn)
         try:
             out = await self._pg_batch(conn, ops)
         except BaseException:  # cancelled mid-statement: the connection is not reusable

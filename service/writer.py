@@ -158,13 +158,13 @@ class Writer:
         between them, and no one hears of any outcome before the COMMIT."""
         self._local.conn, self._local.running = conn, True
         try:
-            if conn is not None:
+            probes: list[tuple[int, _KeyProbe]] = [(i, job) for i, job in enumerate(jobs) if isinstance(job, _KeyProbe)]
+            if conn is not None:  # what the batch's statements can look up together
                 hints = [job.rows for job in jobs if isinstance(job, _Hinted)]
                 if hints:
                     self._outcome(lambda: self.store.prelock({r for rows in hints for r in rows()}))
-            probes: list[tuple[int, _KeyProbe]] = [(i, job) for i, job in enumerate(jobs) if isinstance(job, _KeyProbe)]
-            if conn is not None and probes:  # looked up with the writes' own keys: one query for both
-                self._outcome(lambda: self.store.probe_keys({k for _, p in probes for k in p.keys}))
+                if probes:  # with the writes' own idempotency keys: one query for both
+                    self.store.probe_keys({k for _, p in probes for k in p.keys})
             writes = [i for i, job in enumerate(jobs) if isinstance(job, _LedgerWrite)]
             out: list[Any] = [None] * len(jobs)
             if writes:

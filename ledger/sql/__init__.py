@@ -8,9 +8,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from .store import SqlStore, make_engine
+from .store import SqlStore, make_engine, send_lists_in_binary
 
-__all__ = ["DEFAULT_URL", "SqlStore", "make_engine", "upgrade"]
+__all__ = ["DEFAULT_URL", "SqlStore", "make_engine", "send_lists_in_binary", "upgrade"]
 
 DEFAULT_URL = "sqlite:///data/ledger.sqlite"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
