@@ -24,9 +24,11 @@ SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a c
 OutOption = Annotated[Path | None, typer.Option("--out", help="Warehouse root (default data/warehouse).")]
 
 # The figures `sim run` prints, in order (the full summary is stored with the run).
-SHOWN = ("issued", "burned", "circulating", "supply_growth", "burn_to_issuance", "gini", "top1_share",
-         "revenue_cents", "paid_sessions", "logins", "trades", "defenses_fired", "detector_alerts",
-         "victims", "victims_losses", "ring_profit", "sybil_farmed", "daily_bonus_denied")
+SHOWN = ("issued", "free_issued", "purchased_issued", "bonus_issued", "free_issued_per_active_user_day", "burned",
+         "house_burn", "dust_burn", "circulating", "supply_growth", "burn_to_issuance", "gini", "top1_share",
+         "revenue_cents", "paid_sessions", "payers", "repeat_purchase_rate", "logins", "churned", "wants_given_up",
+         "trades", "honest_volume_coin", "defenses_fired", "detector_alerts", "victims", "victims_losses",
+         "ring_profit", "ring_profit_mtm", "sybil_farmed", "daily_bonus_denied")
 
 
 def _progress() -> Progress:
@@ -130,8 +132,8 @@ def sweep_cmd(
 
 
 # The stress findings `sim compare` puts side by side.
-FINDINGS = ("supply_growth", "burn_to_issuance", "gini", "top1_share", "revenue_cents", "victims_losses",
-            "ring_profit", "defenses_fired", "sybil_farmed")
+FINDINGS = ("supply_growth", "free_issued", "burn_to_issuance", "gini", "top1_share", "revenue_cents", "logins",
+            "victims_losses", "ring_profit", "defenses_fired", "sybil_farmed")
 
 
 @sim_app.command("compare")

@@ -27,7 +27,7 @@ from .cache import cached
 
 __all__ = [
     "HOUSE_KINDS", "INTERVALS", "Concentration", "Headline", "RevenueSummary", "activity", "alerts", "candles",
-    "concentration", "daily_active", "flows", "gini_over_time", "halts", "headlines", "leaderboard", "lorenz", "market_summary",
+    "concentration", "daily_active", "Facts", "facts", "flows", "gini_over_time", "halts", "headlines", "leaderboard", "lorenz", "market_summary",
     "order_book", "retention", "retention_summary", "revenue_by_package", "revenue_daily", "revenue_summary",
     "supply_daily", "symbols", "top_holders", "velocity_daily", "warm",
 ]
@@ -383,6 +383,63 @@ def retention_summary(con: Con, run_id: str, offsets: tuple[int, ...] = (1, 7, 3
         active = int(r.filter((pl.col("offset") == k) & pl.col("cohort").is_in(sizes["cohort"].to_list()))["active"].sum())
         out[k] = active / size if size else None
     return out
+
+
+class Facts(NamedTuple):
+    """The stylized facts of an app economy, over *app users* (accounts credited
+    GUEST_INITIAL; a session is a DAILY_LOGIN credit, a purchase a paid checkout):
+    ``retention`` day N -> share of users old enough with a session on their day N;
+    ``conversion``: share of users old enough (30 days, else all) who paid within their
+    first 30 days; ``top10_revenue_share``: what the top 10% of payers brought of all
+    payers' revenue; ``repeat_rate``: share of payers (seen for 60 days after their first
+    purchase, else all) who paid again within those 60 days; ``payers`` and ``users`` behind them."""
+
+    retention: dict[int, float | None]
+    conversion: float | None
+    top10_revenue_share: float | None
+    repeat_rate: float | None
+    payers: int
+    users: int
+
+
+def facts(con: Con, run_id: str, offsets: tuple[int, ...] = (1, 7, 30)) -> Facts:
+    last = _one(con, "SELECT max(time)::DATE FROM entries WHERE run_id = ?", [run_id])[0]
+    users = _df(con, """
+        SELECT to_account AS account, min(time)::DATE AS joined FROM entries
+        WHERE run_id = ? AND entry_type = 'GUEST_INITIAL' GROUP BY ALL""", [run_id])
+    if last is None or users.is_empty():
+        return Facts({k: None for k in offsets}, None, None, None, 0, 0)
+    sessions = _df(con, """
+        SELECT DISTINCT to_account AS account, time::DATE AS day FROM entries
+        WHERE run_id = ? AND entry_type = 'DAILY_LOGIN'""", [run_id])
+    ret: dict[int, float | None] = {}
+    for k in offsets:
+        old = users.filter(pl.col("joined") <= _minus_days(last, k))
+        hit = old.join(sessions, on="account").filter(
+            (pl.col("day") - pl.col("joined")).dt.total_days() == k)
+        ret[k] = hit.height / old.height if old.height else None
+    paid = _df(con, """
+        SELECT 'user:' || user_id AS account, paid_at::DATE AS day, price_cents - refunded_cents AS net
+        FROM payments WHERE run_id = ? AND paid_at IS NOT NULL""", [run_id]).join(users, on="account")
+    old = users.filter(pl.col("joined") <= _minus_days(last, 30))
+    base = old if old.height else users
+    early = paid.filter((pl.col("day") - pl.col("joined")).dt.total_days() < 30)
+    conversion = early.join(base, on="account", how="semi")["account"].n_unique() / base.height
+    per_payer = paid.group_by("account").agg(pl.col("net").sum(), pl.col("day").min().alias("first"),
+                                             pl.len().alias("n"))
+    payers = per_payer.height
+    top = repeat = None
+    if payers:
+        nets = sorted(per_payer["net"].to_list(), reverse=True)
+        total = sum(nets)
+        top = sum(nets[:max(1, -(-payers // 10))]) / total if total else None
+        # payers seen for 60 days after their first purchase (all of them if none is)
+        seen = per_payer.filter(pl.col("first") <= _minus_days(last, 60))
+        seen = seen if seen.height else per_payer
+        again = paid.join(seen.select("account", "first"), on="account").filter(
+            ((pl.col("day") - pl.col("first")).dt.total_days() <= 60)).group_by("account").len()
+        repeat = again.filter(pl.col("len") >= 2).height / seen.height
+    return Facts(ret, conversion, top, repeat, payers, users.height)
 
 
 def _minus_days(day: Any, k: int) -> Any:

@@ -159,8 +159,8 @@ class TournamentConfig(_Strict):
 
 
 class EconomyConfig(_Strict):
-    """The whole economy. ``market`` and ``population`` are passed through as plain
-    tables for market/ and sim/ to validate; ``scenario`` holds a scenario's own
+    """The whole economy. ``market``, ``population`` and ``behaviour`` are passed through
+    as plain tables for market/ and sim/ to validate; ``scenario`` holds a scenario's own
     description (name, notes)."""
 
     coin: CoinConfig = CoinConfig()
@@ -176,6 +176,7 @@ class EconomyConfig(_Strict):
     tournaments: TournamentConfig = TournamentConfig()
     market: dict[str, Any] = Field(default_factory=dict)
     population: dict[str, Any] = Field(default_factory=dict)
+    behaviour: dict[str, Any] = Field(default_factory=dict)
     scenario: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -24,21 +24,21 @@ from ledger.economy_errors import NotEligible, PromoRejected
 from ledger.errors import AccountFrozen, InsufficientFunds, LedgerError
 from market.book import SELL
 
+from .behaviour import Traits, choose_package, churn_hazard, draw_traits, next_event, session_chance
+
 if TYPE_CHECKING:
     from .model import EconomyModel
 
 __all__ = [
     "DAY",
-    "Bettor",
-    "CasualUser",
     "Follower",
-    "PackageBuyer",
     "PumpRing",
     "Seller",
     "Shopper",
     "SimAgent",
     "SybilFarmer",
     "Trader",
+    "User",
     "Whale",
 ]
 
@@ -107,174 +107,306 @@ def fund(model: EconomyModel, uid: str, packages: int, package_id: str) -> Life:
             yield env.timeout(1900)
 
 
-# -- casual users ---------------------------------------------------------------------------
-class CasualUser(SimAgent):
-    """Arrives, collects the one-time rewards, logs in on a personal habit, votes and
-    unlocks analyses, and churns after an exponential lifetime."""
+# -- users -----------------------------------------------------------------------------------
+class User(SimAgent):
+    """A user of the app, with latent traits (sim/behaviour.py) that decide how they
+    respond to the economy: when they come back, what they want to do in a session,
+    whether they buy coins for it, and when they leave.
 
-    role = "casual"
+    A session: claim the daily login (bettors place their stakes first, so the Phase-2
+    rule can pay them), then act on the session's wants (votes, unlocks, stakes, belt
+    challenges) through the real rules. A want the balance cannot cover leads to one
+    purchase decision per session (`choose_package`); after a checkout the user waits
+    for the coins and tries the rest again, and what still cannot be paid is given up."""
 
-    def __init__(self, model: EconomyModel, uid: str) -> None:
+    role = "user"
+
+    def __init__(self, model: EconomyModel, uid: str, *, bettor: bool = False) -> None:
         super().__init__(model, uid)
-        c = model.pop.casual
         r = model.random
-        k = c.login_rate_concentration
-        self.rate = min(0.999, max(0.001, r.betavariate(c.login_rate * k, (1 - c.login_rate) * k)
-                                   if c.login_rate < 1 else 1.0))
+        if bettor:
+            self.role = "bettor"
+            model.roles[self.account] = "bettor"
+        self.bettor = bettor
+        self.traits = draw_traits(model.behaviour, r)
         self.habit = r.random() * 0.9 * DAY  # the time of day this user tends to come
+        self.joined = 0.0
+        self.satisfaction = 0.0
+        self.last_day = -1
+        self.streak = 0
+        self.sessions = 0
+        self.purchases = 0
+        self.p_rest = 0.5
 
+    # -- the life ----------------------------------------------------------------------------
     def life(self, delay: float) -> Life:
         m, env, r = self.model, self.model.env, self.model.random
         yield env.timeout(delay)
+        self.joined = env.now
         self.arrive()
-        self.login()
-        churn_at = env.now + r.expovariate(1.0 / m.pop.casual.mean_lifetime_days) * DAY
-        log_miss = math.log(1.0 - self.rate)
-        log, rand, timeout, login, habit = math.log, r.random, env.timeout, self.login, self.habit
+        timeout = env.timeout
+        pending = self.session()
         while True:
-            now = env.now
-            gap = 1 + int(log(1.0 - rand()) / log_miss)
-            t = (now // DAY + gap) * DAY + habit + rand() * 0.1 * DAY
-            if t >= churn_at:
+            if pending:
+                yield timeout(WAIT_FOR_COINS)
+                self.finish(pending)
+            gap, churn = self.next_event()
+            if churn:
                 m.count("churned")
                 return
-            yield timeout(t - now)
-            login()
+            now = env.now
+            yield timeout((now // DAY + gap) * DAY + self.habit + r.random() * 0.1 * DAY - now)
+            pending = self.session()
 
     def arrive(self) -> None:
-        m, r, rules = self.model, self.model.random, self.model.economy.rules
+        m, r, rules, b = self.model, self.model.random, self.model.economy.rules, self.model.behaviour
         m.count("arrivals")
-        rules.guest_initial(self.uid)
-        c = m.pop.casual
-        if r.random() < c.signup_share:
-            rules.signup_bonus(self.uid)
-            if r.random() < c.newsletter_share:
-                rules.newsletter_bonus(self.uid)
+        got = _credited(rules.guest_initial(self.uid))
+        if r.random() < b.signup_share:
+            got += _credited(rules.signup_bonus(self.uid))
+            if r.random() < b.newsletter_share:
+                got += _credited(rules.newsletter_bonus(self.uid))
+        self.rewarded(got)
 
-    def login(self) -> None:
-        m = self.model
-        self.before_login()
+    def session(self) -> list[Want] | None:
+        """One session; returns the wants waiting on a purchase (None if none)."""
+        m, b = self.model, self.model.behaviour
+        day = int(m.env.now // DAY)
+        if self.last_day >= 0:
+            self.satisfaction *= 0.5 ** ((day - self.last_day) / b.satisfaction_half_life_days)
+        self.streak = self.streak + 1 if day == self.last_day + 1 else 1
+        self.last_day = day
+        self.sessions += 1
+        m.logins_today += 1
+        wants = self.wants(day)
+        if self.bettor:  # stakes first: the Phase-2 daily bonus needs one placed today
+            bets = [w for w in wants if w[0] != "claim"]
+            wants = [w for w in wants if w[0] == "claim"]
+            wants = self.act(bets) + wants if bets else wants
         try:
-            m.economy.rules.daily_login(self.uid)
+            res = m.economy.rules.daily_login(self.uid)
+            self.rewarded(_credited(res.login) + _credited(res.streak))
         except NotEligible:
             m.count("daily_bonus_denied")
         except AccountFrozen:
-            return
-        m.logins_today += 1
-        self.engage()
+            return None
+        return self.act(wants) or None
 
-    def before_login(self) -> None:
-        """What a user does before claiming the daily bonus (bettors place a stake)."""
+    def wants(self, day: int) -> list[Want]:
+        """What this session wants to do: ("claim", vote?, unlock?) per claim looked at,
+        ("stake",) and ("challenge",) for bettors; rates scale with appetite and risk."""
+        m, r, b, t = self.model, self.model.random, self.model.behaviour, self.traits
+        votes = _poisson(r, b.votes_per_session * t.appetite)
+        unlocks = _poisson(r, b.unlocks_per_session * t.appetite)
+        n = min(b.claims_per_day, max(votes, unlocks))
+        out: list[Want] = [("claim", f"{day}.{i}", i < votes, i < unlocks) for i in range(n)]
+        if self.bettor:
+            if m.open_pools:
+                out += [("stake",)] * _poisson(r, b.stakes_per_session * t.risk)
+            if m.bettors and r.random() < b.challenges_per_session * t.risk:
+                out.append(("challenge",))
+        return out
 
-    def engage(self) -> None:
-        m, r = self.model, self.model.random
-        c, rules = m.pop.casual, m.economy.rules
-        votes = c.votes_per_login
-        n = int(votes) + (r.random() < votes - int(votes))
-        try:
-            for _ in range(n):
-                rules.vote(self.uid, f"c{r.randrange(c.claims)}")
+    def act(self, wants: list[Want], *, may_buy: bool = True) -> list[Want]:
+        """Do each want the balance covers. At the first it cannot cover, decide once
+        whether to buy coins: if so, the rest is returned to try after the purchase;
+        if not, it and every later unaffordable want are given up."""
+        done = given_up = 0
+        for i, want in enumerate(wants):
+            try:
+                ok = self.do(want)
+            except (InsufficientFunds, AccountFrozen, NotEligible):
+                ok = False
+            except LedgerError:
+                ok = False
+                self.model.count("want_refused")
+            if ok:
+                done += 1
+                continue
+            if may_buy and self.buy_coins():
+                self.felt(done, given_up)
+                return wants[i:]
+            may_buy = False
+            given_up += 1
+        self.felt(done, given_up)
+        return []
+
+    def finish(self, pending: list[Want]) -> None:
+        """After a purchase: the session's remaining wants, with whatever arrived."""
+        self.act(pending, may_buy=False)
+
+    def do(self, want: Want) -> bool:
+        m, rules, uid = self.model, self.model.economy.rules, self.uid
+        kind = want[0]
+        if kind == "claim":
+            _, claim, vote, unlock = want  # type: ignore[misc]
+            if vote:
+                rules.vote(uid, claim)
                 m.count("votes")
-            if r.random() < c.unlock_share:
-                rules.unlock_deep_analysis(self.uid, f"c{r.randrange(c.claims)}")
+            if unlock:
+                rules.unlock_deep_analysis(uid, claim)
                 m.count("unlocks")
-        except (InsufficientFunds, AccountFrozen):
-            m.count("spend_refused")
+            return True
+        if kind == "stake":
+            return self.stake()
+        return self.challenge()
 
+    def stake(self) -> bool:
+        m, r = self.model, self.model.random
+        cfg, b = m.config.pools, m.pop.betting
+        pool = m.open_pools[r.randrange(len(m.open_pools))]
+        balance = self.coin_balance()
+        amount = min(cfg.max_stake_per_user, max(cfg.min_stake, int(balance * b.stake_share * (0.5 + self.traits.risk))))
+        if amount > balance:
+            return False
+        outcome = "yes" if r.random() < 0.5 else "no"
+        m.economy.pools.stake(pool, self.uid, outcome, amount, key=f"{pool}:{self.uid}:{int(m.env.now)}")
+        m.stakers.setdefault(pool, []).append((self, amount))
+        m.count("stakes")
+        return True
 
-class PackageBuyer(CasualUser):
-    """A casual user who spends more than they earn and buys coin packages when low.
+    def challenge(self) -> bool:
+        m, r = self.model, self.model.random
+        m.challenge_seq += 1
+        cid = f"ch{m.challenge_seq}"
+        hold = m.economy.challenges.open(cid, self.uid, m.pop.betting.belt_value)
+        opponent = m.bettors[r.randrange(len(m.bettors))]
+        m.challenges_open.append((m.env.now, hold.id, self, opponent.uid))
+        m.count("challenges")
+        return True
 
-    Each buyer values a coin at ``value`` cents (lognormal around the scenario's median)
-    and wants about ``need`` coins, with diminishing returns beyond that: a package
-    worth ``value * need * ln(1 + coins / need)`` cents. They buy the package with the
-    largest surplus over its price (promo and PRO bonuses counted), or nothing."""
+    # -- money -------------------------------------------------------------------------------
+    def want_cost(self) -> float:
+        """Coins a session's wants cost on average, at today's prices."""
+        m, b, t = self.model, self.model.behaviour, self.traits
+        spend = m.config.spend
+        cost = t.appetite * (b.votes_per_session * spend.vote + b.unlocks_per_session * spend.deep_analysis_unlock)
+        if self.bettor:
+            cost += b.stakes_per_session * t.risk * m.pop.betting.stake_share * 100
+        return max(1.0, cost)
 
-    role = "buyer"
-
-    def __init__(self, model: EconomyModel, uid: str) -> None:
-        super().__init__(model, uid)
-        b, r = model.pop.buyers, model.random
-        self.value = b.value_per_coin_cents * math.exp(r.gauss(0.0, b.value_sigma))
-        self.need = max(50, int(b.need_coins * math.exp(r.gauss(0.0, 0.5))))
-        self.is_pro = r.random() < b.pro_share
-        self.purchases = 0
-        self.unlocked = 0
-
-    def engage(self) -> None:
-        super().engage()
+    def buy_coins(self) -> bool:
+        """The purchase decision: a package (or nothing) by the logit; True if checked out."""
         m = self.model
-        b, rules = m.pop.buyers, m.economy.rules
-        unlocks = b.spend_per_login // max(1, m.config.spend.deep_analysis_unlock)
-        try:
-            for _ in range(unlocks):
-                self.unlocked += 1
-                rules.unlock_deep_analysis(self.uid, f"p{self.unlocked}")
-                m.count("unlocks")
-        except (InsufficientFunds, AccountFrozen):
-            m.count("spend_refused")
-        if self.coin_balance() < b.low_balance:
-            self.shop()
-
-    def choose(self) -> tuple[str, str | None] | None:
-        """The package (and promo code) with the best surplus, or None."""
-        m, r = self.model, self.model.random
-        cfg = m.config
-        promo = None
-        first = cfg.promos.get("FIRST50")
-        if first is not None and first.active and self.purchases == 0 and r.random() < m.pop.buyers.promo_uptake:
-            promo = "FIRST50"
-        best, best_surplus = None, 0.0
-        for pkg in m.packages:
-            coins = pkg.total_coins
-            if promo is not None:
-                coins += pkg.base_coins * first.bonus_bps // 10_000 + first.bonus_coins  # type: ignore[union-attr]
-            if self.is_pro:
-                coins += pkg.base_coins * cfg.purchases.pro_bonus_bps // 10_000
-            surplus = self.value * self.need * math.log1p(coins / self.need) - pkg.price_cents
-            if surplus > best_surplus:
-                best, best_surplus = pkg.id, surplus
-        return None if best is None else (best, promo)
-
-    def shop(self) -> None:
-        choice = self.choose()
-        if choice is None:
-            self.model.count("no_package_worth_it")
-            return
-        if self.buy_package(choice[0], choice[1], is_pro=self.is_pro):
+        need = self.want_cost() * self.p_rest * m.behaviour.need_days
+        if package_decision(m, self.uid, self.traits, need, first=self.purchases == 0):
             self.purchases += 1
+            return True
+        m.count("no_package_bought")
+        return False
+
+    # -- feelings ------------------------------------------------------------------------------
+    def rewarded(self, coins: int) -> None:
+        if coins > 0:
+            b = self.model.behaviour
+            self.satisfaction += (b.joy_reward * self.traits.reward_sensitivity
+                                  * math.log1p(coins / b.reward_scale_coins))
+
+    def felt(self, done: int, given_up: int) -> None:
+        b = self.model.behaviour
+        self.satisfaction += b.joy_fulfilled * math.log1p(done) - b.pain_given_up * math.log1p(given_up)
+        if given_up:
+            self.model.count("wants_given_up", given_up)
+
+    def won_or_lost(self, net: int) -> None:
+        """A bet settled: ``net`` coins won (> 0) or lost (< 0); losses weigh 2.25x gains
+        (loss aversion, Tversky & Kahneman 1992)."""
+        pain = self.model.behaviour.pain_loss * math.log1p(abs(net) / 100.0)
+        self.satisfaction += pain / LOSS_AVERSION if net > 0 else -pain
+
+    # -- when next -----------------------------------------------------------------------------
+    def next_event(self) -> tuple[int, bool]:
+        m, b, t = self.model, self.model.behaviour, self.traits
+        rw = m.config.rewards
+        login = rw.daily_login
+        if m.config.phase2.daily_bonus_requires_stake and not self.bettor:
+            login = 0
+        completes = (self.streak + 1) % rw.streak_days == 0 and login > 0
+        first_pay = login + (rw.streak_bonus if completes else 0)
+        rest_pay = login + (rw.streak_bonus / rw.streak_days if login > 0 else 0.0)
+        cost = self.want_cost()
+        affordable = min(1.0, self.coin_balance() / cost)
+        age = (m.env.now - self.joined) / DAY
+        p_first = session_chance(b, t, pay=first_pay, affordable=affordable, age_days=age)
+        self.p_rest = p_rest = session_chance(b, t, pay=rest_pay, affordable=affordable, age_days=age)
+        return next_event(m.random, p_first, p_rest, churn_hazard(b, self.satisfaction))
 
 
-class Bettor(CasualUser):
-    """A casual user who stakes on pools (before claiming the daily bonus, so the
-    Phase-2 rule lets them have it) and sometimes opens a belt challenge."""
+WAIT_FOR_COINS = 1800.0  # seconds a buyer waits for a purchase's coins before going on
+LOSS_AVERSION = 2.25
+Want = tuple[Any, ...]
 
-    role = "bettor"
 
-    def before_login(self) -> None:
-        m, r = self.model, self.model.random
-        b = m.pop.betting
-        if m.open_pools:
-            pool = m.open_pools[r.randrange(len(m.open_pools))]
-            cap = m.config.pools.max_stake_per_user
-            amount = min(cap, max(m.config.pools.min_stake, int(self.coin_balance() * b.stake_share)))
-            outcome = "yes" if r.random() < 0.5 else "no"
-            try:
-                m.economy.pools.stake(pool, self.uid, outcome, amount, key=f"{pool}:{self.uid}:{int(m.env.now)}")
-                m.count("stakes")
-            except LedgerError:
-                m.count("stake_refused")
-        if r.random() < b.challenge_share and m.bettors:
-            m.challenge_seq += 1
-            cid = f"ch{m.challenge_seq}"
-            try:
-                hold = m.economy.challenges.open(cid, self.uid, b.belt_value)
-            except LedgerError:
-                m.count("challenge_refused")
-                return
-            opponent = m.bettors[r.randrange(len(m.bettors))]
-            m.challenges_open.append((m.env.now, hold.id, self.uid, opponent.uid))
-            m.count("challenges")
+def _credited(tx: Any) -> int:
+    """Coins a reward transaction paid (0 for None or a replay)."""
+    if tx is None or tx.replayed:
+        return 0
+    return sum(e.amount for e in tx.entries)
+
+
+def _poisson(r: Any, lam: float) -> int:
+    """A Poisson draw (Knuth's method; the rates here are small)."""
+    if lam <= 0.0:
+        return 0
+    if lam > 30.0:
+        return max(0, int(r.gauss(lam, math.sqrt(lam)) + 0.5))
+    limit, k, p = math.exp(-lam), 0, r.random()
+    while p > limit:
+        k += 1
+        p *= r.random()
+    return k
+
+
+def package_options(model: EconomyModel, *, first: bool, is_pro: bool, promo_ok: bool) -> list[tuple[Any, int, int]]:
+    """``((package id, promo), coins, price)`` for every active package, the coins
+    counting the PRO bonus and (on a first purchase, if the user takes it) FIRST50."""
+    cfg = model.config
+    first50 = cfg.promos.get("FIRST50")
+    promo = "FIRST50" if first and promo_ok and first50 is not None and first50.active else None
+    out = []
+    for pkg in model.packages:
+        coins = pkg.total_coins
+        if promo is not None:
+            coins += pkg.base_coins * first50.bonus_bps // 10_000 + first50.bonus_coins  # type: ignore[union-attr]
+        if is_pro:
+            coins += pkg.base_coins * cfg.purchases.pro_bonus_bps // 10_000
+        out.append(((pkg.id, promo), coins, pkg.price_cents))
+    return out
+
+
+def package_decision(model: EconomyModel, uid: str, traits: Traits, need: float, *, first: bool) -> bool:
+    """Choose a package by the logit (or nothing) and check it out; True if checked out."""
+    b, r = model.behaviour, model.random
+    options = package_options(model, first=first, is_pro=traits.is_pro, promo_ok=r.random() < b.promo_uptake)
+    choice = choose_package(r, options, traits.wtp_cents, need, b.price_sensitivity)
+    if choice is None:
+        return False
+    return checkout(model, uid, choice[0], choice[1], is_pro=traits.is_pro) is None
+
+
+def refill(model: EconomyModel, uid: str, traits: Traits, target: int) -> Life:
+    """Buy coins until the balance reaches ``target`` or the user declines: one checkout
+    at a time, each chosen by the logit against what is still missing; at the daily
+    purchase limit, wait for the next UTC day."""
+    env, ledger = model.env, model.ledger
+    account = f"user:{uid}"
+    first = True
+    for _ in range(64):
+        missing = target - ledger.balance(account)
+        if missing <= 0:
+            return
+        b, r = model.behaviour, model.random
+        options = package_options(model, first=first, is_pro=traits.is_pro, promo_ok=r.random() < b.promo_uptake)
+        choice = choose_package(r, options, traits.wtp_cents, missing, b.price_sensitivity)
+        if choice is None:
+            model.count("no_package_bought")
+            return
+        err = checkout(model, uid, choice[0], choice[1], is_pro=traits.is_pro)
+        first = False
+        if err == "PurchaseLimitExceeded":
+            yield env.timeout((env.now // DAY + 1) * DAY + 60 - env.now)
+        else:
+            yield env.timeout(WAIT_FOR_COINS)
 
 
 # -- brand coins ------------------------------------------------------------------------------
@@ -361,25 +493,29 @@ class Shopper(SimAgent):
 
 
 class Trader(SimAgent):
-    """Funded through Stripe with XL packages; trades brand coins on momentum
-    (yesterday's close vs now) or value (the seller's fair value)."""
+    """Trades brand coins on momentum (yesterday's close vs now) or value (the seller's
+    fair value), with COIN bought through Stripe when the balance falls under a fifth
+    of the budget (the package chosen by the logit, like every user's)."""
 
     role = "trader"
     budget_share = 0.1
 
-    def __init__(self, model: EconomyModel, uid: str, packages: int) -> None:
+    def __init__(self, model: EconomyModel, uid: str, budget: int) -> None:
         super().__init__(model, uid)
-        self.packages = packages
+        self.budget = budget
         self.momentum = model.random.random() < model.pop.market.momentum_share
+        self.traits = draw_traits(model.behaviour, model.random, wtp_median_cents=model.behaviour.trader_wtp_cents)
 
     def life(self, delay: float) -> Life:
         m, env, r = self.model, self.model.env, self.model.random
         yield env.timeout(delay)
-        yield from fund(m, self.uid, self.packages, "xl")
+        yield from refill(m, self.uid, self.traits, self.budget)
         if not m.sellers:
             return
         while True:
             yield env.timeout(r.expovariate(m.pop.market.trades_per_day) * DAY)
+            if self.coin_balance() < self.budget // 5:
+                yield from refill(m, self.uid, self.traits, self.budget)
             seller = m.sellers[r.randrange(len(m.sellers))]
             self.trade(seller)
 
@@ -411,8 +547,8 @@ class Whale(Trader):
     role = "whale"
     budget_share = 0.3
 
-    def __init__(self, model: EconomyModel, uid: str, packages: int) -> None:
-        super().__init__(model, uid, packages)
+    def __init__(self, model: EconomyModel, uid: str, budget: int) -> None:
+        super().__init__(model, uid, budget)
         self.momentum = False
 
 
@@ -457,8 +593,9 @@ class PumpRing(SimAgent):
             for k, acct in enumerate(self.members):  # each member one rung of the ladder
                 held = m.ledger.balance(acct, sym)
                 if held > 0:
-                    rung = price * (105 + 5 * k) // 100 + 1
-                    m.sell(sym, acct, max(1, held // (steps - i + 1)), rung, days=0.5)
+                    # just above the last price, where the followers' buying meets it
+                    rung = price * (101 + 2 * k) // 100 + 1
+                    m.sell(sym, acct, max(1, held // max(1, (steps - i) // 4)), rung, days=0.5)
         for left in range(24, 0, -1):  # dump the rest over a day, into whatever bids there are
             yield env.timeout(3600)
             for acct in self.members:
@@ -468,21 +605,27 @@ class PumpRing(SimAgent):
 
 
 class Follower(SimAgent):
-    """Reads the ring's hype and buys in; sells in panic when the price falls far below
-    what they paid. The pump-and-dump's victims."""
+    """Reads the ring's hype and (by their hype susceptibility) buys in; sells in panic
+    when the price falls far below what they paid, and sells what is left
+    ``follower_exit_days`` after the hype ended (the hype is over: they go, taking their
+    gain or loss). The pump-and-dump's victims."""
 
     role = "follower"
+
+    def __init__(self, model: EconomyModel, uid: str) -> None:
+        super().__init__(model, uid)
+        self.traits = draw_traits(model.behaviour, model.random, wtp_median_cents=model.behaviour.trader_wtp_cents)
 
     def life(self, delay: float) -> Life:
         m, env, r = self.model, self.model.env, self.model.random
         p = m.pop.pump
         yield env.timeout(delay)
-        yield from fund(m, self.uid, p.follower_packages, "medium")
+        yield from refill(m, self.uid, self.traits, p.follower_budget_coins)
         paid: dict[str, int] = {}
         while True:
             yield env.timeout(r.expovariate(p.follower_checks_per_day) * DAY)
             for sym, until in list(m.hype.items()):
-                if env.now < until and sym not in paid:
+                if env.now < until and sym not in paid and r.random() < self.traits.hype:
                     price = m.price(sym)
                     spent_before = self.coin_balance()
                     m.buy(sym, self.account, spent_before * 8 // 10, price * 130 // 100 + 1, ioc=True)
@@ -497,6 +640,9 @@ class Follower(SimAgent):
                 if price * 100 < cost * (100 - int(p.panic_loss * 100)):
                     m.sell(sym, self.account, held, max(1, price * 80 // 100), ioc=True)
                     m.count("panic_sells")
+                elif env.now > m.hype[sym] + p.follower_exit_days * DAY:
+                    m.sell(sym, self.account, held, max(1, price * 80 // 100), ioc=True)
+                    m.count("follower_exits")
 
 
 class SybilFarmer(SimAgent):

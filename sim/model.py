@@ -45,16 +45,14 @@ from market.trades import Trade
 from .adapters import IndexedMemoryStore, IndexedPaymentStore, IndexedPoolStore, SimRules
 from .agents import (
     DAY,
-    Bettor,
-    CasualUser,
     Follower,
-    PackageBuyer,
     PumpRing,
     Seller,
     Shopper,
     SimAgent,
     SybilFarmer,
     Trader,
+    User,
     Whale,
 )
 from .scenario import Scenario
@@ -69,7 +67,13 @@ METRICS = (
     "revenue_cents", "revenue_cents_today", "users", "arrivals_today", "logins_today",
     "checkouts_today", "trades_today", "trade_volume_coin_today", "defense_alerts_today",
     "detector_alerts_today", "sybil_farmed", "gini", "top1_share",
+    "free_issued_today", "purchased_issued_today", "bonus_issued_today", "house_burn_today", "dust_burn_today",
+    "honest_volume_coin_today",
 )
+# Issuance by kind: what a purchase mints (base and bonus coins); everything else the
+# mint pays in COIN (rewards, grants) is free issuance.
+PURCHASED, BONUS = "COIN_PURCHASE", "COIN_PURCHASE_BONUS"
+ADVERSARIES = frozenset({"ring", "sybil"})
 
 
 class SimClock:
@@ -143,6 +147,7 @@ class EconomyModel(mesa.Model):
         super().__init__(seed=pop.seed)
         self.scenario = scenario
         self.pop = pop
+        self.behaviour = scenario.behaviour
         self.config = scenario.config
         self.check_each_day = check_each_day
         self.env = simpy.Environment()
@@ -190,14 +195,18 @@ class EconomyModel(mesa.Model):
         # -- pools and challenges, run by the house --
         self.open_pools: list[str] = []
         self.pool_ends: list[tuple[float, str]] = []
-        self.challenges_open: list[tuple[float, str, str, str]] = []
-        self.bettors: list[Bettor] = []
+        self.challenges_open: list[tuple[float, str, User, str]] = []
+        self.bettors: list[User] = []
+        self.stakers: dict[str, list[tuple[User, int]]] = {}
         self.pool_seq = 0
 
         # -- people --
         self._people()
         self.env.process(self._house())
         self._last: dict[str, int] = defaultdict(int)
+        self.issued_by_type: dict[str, int] = defaultdict(int)
+        self.burned_by_type: dict[str, int] = defaultdict(int)
+        self._journal_seen = 0
         self.today: dict[str, Any] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m.today[k]) for k in METRICS})
@@ -230,9 +239,9 @@ class EconomyModel(mesa.Model):
         for i in range(mk.shoppers if self.sellers else 0):
             Shopper(self, f"shopper{i + 1}").start(r.random() * DAY)
         for i in range(mk.traders if self.sellers else 0):
-            Trader(self, f"trader{i + 1}", mk.trader_packages).start(r.random() * DAY / 2)
+            Trader(self, f"trader{i + 1}", mk.trader_budget_coins).start(self._arrival_time())
         for i in range(mk.whales if self.sellers else 0):
-            Whale(self, f"whale{i + 1}", mk.whale_packages).start(r.random() * DAY / 2)
+            Whale(self, f"whale{i + 1}", mk.whale_budget_coins).start(self._arrival_time())
         for i in range(pop.pump.rings if self.sellers else 0):
             PumpRing(self, f"ring{i + 1}").start(r.random() * 3600)
         for i in range(pop.pump.followers if pop.pump.rings and self.sellers else 0):
@@ -241,26 +250,25 @@ class EconomyModel(mesa.Model):
             SybilFarmer(self, f"sybil{i + 1}").start(r.random() * DAY)
         self.env.process(self._arrivals())
 
+    def _arrival_time(self) -> float:
+        """``initial_share`` of arrivals on the first day, the rest uniformly over the horizon."""
+        r, pop = self.random, self.pop
+        return r.random() * DAY * (1 if r.random() < pop.initial_share else pop.days)
+
     def _arrivals(self) -> Any:
-        """Casual users: ``initial_share`` during the first day, the rest uniformly over
-        the horizon. Agents are created when they arrive."""
+        """Users: ``initial_share`` during the first day, the rest uniformly over the
+        horizon. Agents are created when they arrive."""
         pop, r, env = self.pop, self.random, self.env
         n0 = int(pop.users * pop.initial_share)
         times = sorted([r.random() * DAY for _ in range(n0)]
                        + [r.random() * pop.days * DAY for _ in range(pop.users - n0)])
-        bet_share, buy_share = pop.betting.bettors_share, pop.buyers.share
+        bet_share = pop.betting.bettors_share
         for i, t in enumerate(times):
             if t > env.now:
                 yield env.timeout(t - env.now)
-            roll = r.random()
-            uid = f"u{i + 1}"
-            if roll < bet_share:
-                agent: CasualUser = Bettor(self, uid)
+            agent = User(self, f"u{i + 1}", bettor=r.random() < bet_share)
+            if agent.bettor:
                 self.bettors.append(agent)
-            elif roll < bet_share + buy_share:
-                agent = PackageBuyer(self, uid)
-            else:
-                agent = CasualUser(self, uid)
             env.process(agent.life(0.0))
 
     def _house(self) -> Any:
@@ -277,8 +285,13 @@ class EconomyModel(mesa.Model):
             while self.pool_ends and self.pool_ends[0][0] <= now:
                 _, pid = self.pool_ends.pop(0)
                 self.open_pools.remove(pid)
-                economy.pools.resolve(pid, "yes" if r.random() < 0.5 else "no")
+                res = economy.pools.resolve(pid, "yes" if r.random() < 0.5 else "no")
                 self.count("pools_resolved")
+                staked: dict[User, int] = defaultdict(int)
+                for user, amount in self.stakers.pop(pid, ()):
+                    staked[user] += amount
+                for user, amount in staked.items():
+                    user.won_or_lost(res.payouts.get(user.uid, amount if not res.payouts else 0) - amount)
             if self.bettors or self.pop.sybil.farmers and self.config.phase2.daily_bonus_requires_stake:
                 for _ in range(b.pools_per_day):
                     self.pool_seq += 1
@@ -291,12 +304,14 @@ class EconomyModel(mesa.Model):
                 if now - opened < DAY:
                     keep.append((opened, hold_id, challenger, opponent))
                     continue
-                if opponent == challenger:
+                if opponent == challenger.uid:
                     economy.challenges.cancel(hold_id)
                     continue
                 win = r.random() < 0.4  # challengers win less often than belt holders
-                winner, loser = (challenger, opponent) if win else (opponent, challenger)
-                economy.challenges.settle(hold_id, winner, loser)
+                winner, loser = (challenger.uid, opponent) if win else (opponent, challenger.uid)
+                tx = economy.challenges.settle(hold_id, winner, loser)
+                got = sum(e.amount for e in tx.entries if e.to_account == challenger.account)
+                challenger.won_or_lost(got - self.economy.challenges.entry_fee(self.pop.betting.belt_value))
                 self.count("challenges_settled")
             self.challenges_open = keep
             yield env.timeout(DAY)
@@ -309,6 +324,9 @@ class EconomyModel(mesa.Model):
         self.candles.add(trade)
         self.counts["trades"] += 1
         self.counts["trade_volume_coin"] += trade.quote
+        roles = self.roles
+        if roles.get(trade.buyer) not in ADVERSARIES and roles.get(trade.seller) not in ADVERSARIES:
+            self.counts["honest_volume_coin"] += trade.quote
         for alert in self.detector.observe(trade):
             self.detector_alerts.append(alert)
 
@@ -404,6 +422,28 @@ class EconomyModel(mesa.Model):
         return [b for (acct, a), b in self.ledger.store.book.balances.items()  # type: ignore[attr-defined]
                 if a == asset and acct.startswith("user:")]
 
+    def _flows_today(self) -> dict[str, int]:
+        """COIN issued and burned by entry type since the last call (one pass over the
+        journal's new entries), added to ``issued_by_type`` / ``burned_by_type``."""
+        journal = self.ledger.store.book.journal  # type: ignore[attr-defined]
+        issued: dict[str, int] = defaultdict(int)
+        burned: dict[str, int] = defaultdict(int)
+        for e in journal[self._journal_seen:]:
+            if e.asset == "COIN":
+                if e.from_account == MINT:
+                    issued[e.entry_type] += e.amount
+                elif e.to_account == BURN:
+                    burned[e.entry_type] += e.amount
+        self._journal_seen = len(journal)
+        for k, v in issued.items():
+            self.issued_by_type[k] += v
+        for k, v in burned.items():
+            self.burned_by_type[k] += v
+        bought, bonus = issued.get(PURCHASED, 0), issued.get(BONUS, 0)
+        return {"free_issued_today": sum(issued.values()) - bought - bonus, "purchased_issued_today": bought,
+                "bonus_issued_today": bonus, "house_burn_today": burned.get("HOUSE_FEE_BURN", 0),
+                "dust_burn_today": burned.get("DUST_BURN", 0)}
+
     def _record_day(self) -> None:
         ledger, c, last = self.ledger, self.counts, self._last
         issued, burned = -ledger.balance(MINT), ledger.balance(BURN)
@@ -425,11 +465,13 @@ class EconomyModel(mesa.Model):
             "detector_alerts_today": len(self.detector_alerts) - last["detector"],
             "sybil_farmed": c["sybil_farmed"],
             "gini": gini_, "top1_share": top1,
+            **self._flows_today(),
+            "honest_volume_coin_today": c["honest_volume_coin"] - last["honest"],
         }
         self.today = t
         last.update(issued=issued, burned=burned, revenue=revenue, arrivals=c["arrivals"], checkouts=c["checkouts"],
                     trades=c["trades"], volume=c["trade_volume_coin"], defense=len(self.defense_alerts),
-                    detector=len(self.detector_alerts))
+                    detector=len(self.detector_alerts), honest=c["honest_volume_coin"])
         self.logins_today = 0
 
     def assert_invariants(self) -> None:

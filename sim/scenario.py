@@ -6,8 +6,10 @@ the simulated world and how they behave, validated here by `Population`. Behavio
 parameters (rates, probabilities, shares) are floats: they shape decisions, never a
 balance. Every amount that reaches the ledger is an integer.
 
+The ``[behaviour]`` table holds the behaviour model's parameters (`sim.behaviour.Behaviour`).
+
 ``--set key=value`` overrides use dotted keys into the merged table
-(``rewards.daily_login=10``, ``population.users=500``); values are read as TOML
+(``rewards.daily_login=10``, ``population.users=500``, ``behaviour.wtp_median_cents=0.5``); values are read as TOML
 literals (``true``, ``3``, ``"x"``), anything unparsable as a plain string.
 """
 
@@ -21,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ledger.config import ConfigError, EconomyConfig, load_config
 from market.config import MarketConfig
+
+from .behaviour import Behaviour
 
 __all__ = [
     "SCENARIO_DIR",
@@ -37,43 +41,6 @@ SCENARIO_DIR = Path(__file__).resolve().parent.parent / "data" / "scenarios"
 
 class _P(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Casual(_P):
-    """Casual users: arrive, log in on their habit, vote and unlock, then churn."""
-
-    login_rate: float = Field(default=0.25, gt=0, le=1)
-    """Mean chance of logging in on a given day (each user's own rate ~ Beta around it)."""
-    login_rate_concentration: float = Field(default=2.0, gt=0)
-    """Beta a+b: low = habits differ a lot between users."""
-    mean_lifetime_days: float = Field(default=45.0, gt=0)
-    """Days from arrival to churn, exponentially distributed."""
-    signup_share: float = Field(default=0.7, ge=0, le=1)
-    newsletter_share: float = Field(default=0.3, ge=0, le=1)
-    votes_per_login: float = Field(default=1.2, ge=0)
-    unlock_share: float = Field(default=0.08, ge=0, le=1)
-    """Chance a login also unlocks a deep analysis."""
-    claims: int = Field(default=300, ge=1)
-    """Distinct claims to vote on / unlock (one vote per claim per user)."""
-
-
-class Buyers(_P):
-    """Coin-package buyers: casual users who also buy coins when they run low."""
-
-    share: float = Field(default=0.04, ge=0, le=1)
-    """Share of arriving users who are buyers."""
-    value_per_coin_cents: float = Field(default=1.0, gt=0)
-    """Median value (US cents) a buyer puts on a coin; each buyer's own ~ lognormal."""
-    value_sigma: float = Field(default=0.6, ge=0)
-    need_coins: int = Field(default=800, gt=0)
-    """Median coins a buyer wants per purchase; value has diminishing returns beyond it."""
-    low_balance: int = Field(default=20, ge=0)
-    """A buyer shops for coins when their balance falls below this."""
-    spend_per_login: int = Field(default=12, ge=0)
-    """Extra coins a buyer spends per login (premium votes) -- why they buy at all."""
-    promo_uptake: float = Field(default=0.5, ge=0, le=1)
-    """Chance a buyer uses an eligible promo code (FIRST50 on a first purchase)."""
-    pro_share: float = Field(default=0.1, ge=0, le=1)
 
 
 class Stripe(_P):
@@ -112,12 +79,13 @@ class Market(_P):
     initial_price: int = Field(default=100, gt=0)
     max_supply: int = Field(default=200_000, gt=0)
     traders: int = Field(default=10, ge=0)
-    trader_packages: int = Field(default=3, ge=0)
-    """XL packages a trader buys at arrival (their COIN comes through Stripe)."""
+    trader_budget_coins: int = Field(default=30_000, ge=0)
+    """COIN a trader wants to trade with; bought through Stripe (about 3 XL packages)."""
     trades_per_day: float = Field(default=4.0, gt=0)
     momentum_share: float = Field(default=0.5, ge=0, le=1)
     whales: int = Field(default=1, ge=0)
-    whale_packages: int = Field(default=20, ge=0)
+    whale_budget_coins: int = Field(default=200_000, ge=0)
+    """COIN a whale wants to trade with (about 17 XL packages, several days of the purchase limit)."""
 
 
 class Pump(_P):
@@ -130,8 +98,11 @@ class Pump(_P):
     accumulate_days: float = Field(default=3.0, gt=0)
     hype_days: float = Field(default=1.0, gt=0)
     followers: int = Field(default=60, ge=0)
-    follower_packages: int = Field(default=1, ge=0)
+    follower_budget_coins: int = Field(default=5_000, ge=0)
+    """COIN a follower buys to chase hype with (about a Large package)."""
     follower_checks_per_day: float = Field(default=6.0, gt=0)
+    follower_exit_days: float = Field(default=2.0, ge=0)
+    """Days after the hype ends when a follower sells what they still hold."""
     panic_loss: float = Field(default=0.3, ge=0, le=1)
     """A follower sells when the price is this far below what they paid."""
 
@@ -144,7 +115,8 @@ class Sybil(_P):
 
 class Betting(_P):
     bettors_share: float = Field(default=0.0, ge=0, le=1)
-    """Share of arriving casual users who bet (pools and belt challenges)."""
+    """Share of arriving users who bet (pools and belt challenges; their risk appetite
+    is a trait, see sim/behaviour.py)."""
     pools_per_day: int = Field(default=2, ge=0)
     pool_days: float = Field(default=2.0, gt=0)
     stake_share: float = Field(default=0.3, gt=0, le=1)
@@ -154,8 +126,9 @@ class Betting(_P):
 
 
 class Population(_P):
-    """Who lives in the simulated world. ``users`` casual users arrive over ``days``:
-    ``initial_share`` of them at the start, the rest uniformly over the horizon."""
+    """Who lives in the simulated world. ``users`` users arrive over ``days``:
+    ``initial_share`` of them at the start, the rest uniformly over the horizon. How
+    they behave is the scenario's ``[behaviour]`` table (sim/behaviour.py)."""
 
     users: int = Field(default=1000, ge=0)
     days: int = Field(default=30, ge=1)
@@ -163,8 +136,6 @@ class Population(_P):
     initial_share: float = Field(default=0.3, ge=0, le=1)
     concentration_every_days: int = Field(default=7, ge=1)
     """Gini and top-1% share are computed on this cadence (and on the last day)."""
-    casual: Casual = Casual()
-    buyers: Buyers = Buyers()
     stripe: Stripe = Stripe()
     market: Market = Market()
     pump: Pump = Pump()
@@ -181,13 +152,14 @@ class Scenario(BaseModel):
     name: str
     config: EconomyConfig
     population: Population
+    behaviour: Behaviour
     market: MarketConfig
     overrides: dict[str, Any] = {}
 
     def parameters(self) -> dict[str, Any]:
         """Everything that defines the run, as plain JSON-able data."""
         return {"economy": self.config.to_dict(), "population": self.population.model_dump(mode="json"),
-                "overrides": self.overrides}
+                "behaviour": self.behaviour.model_dump(mode="json"), "overrides": self.overrides}
 
 
 def list_scenarios(directory: Path = SCENARIO_DIR) -> list[str]:
@@ -246,7 +218,13 @@ def load_scenario(name: str | Path, *, overrides: dict[str, Any] | None = None,
         lines = [f"population.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
         raise ConfigError(f"invalid population in {path}: " + "; ".join(lines)) from None
     try:
+        behaviour = Behaviour.model_validate(config.behaviour)
+    except ValidationError as err:
+        lines = [f"behaviour.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
+        raise ConfigError(f"invalid behaviour in {path}: " + "; ".join(lines)) from None
+    try:
         market = MarketConfig.from_dict(config.market)
     except Exception as err:  # market.config.ConfigError and dataclass errors
         raise ConfigError(f"invalid market config in {path}: {err}") from None
-    return Scenario(name=path.stem, config=config, population=population, market=market, overrides=merged)
+    return Scenario(name=path.stem, config=config, population=population, behaviour=behaviour, market=market,
+                    overrides=merged)

@@ -106,7 +106,10 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("arrivals_today", pa.int64()), ("logins_today", pa.int64()), ("checkouts_today", pa.int64()),
         ("trades_today", pa.int64()), ("trade_volume_coin_today", pa.int64()),
         ("defense_alerts_today", pa.int64()), ("detector_alerts_today", pa.int64()),
-        ("sybil_farmed", pa.int64()), ("gini", pa.float64()), ("top1_share", pa.float64())),
+        ("sybil_farmed", pa.int64()), ("gini", pa.float64()), ("top1_share", pa.float64()),
+        ("free_issued_today", pa.int64()), ("purchased_issued_today", pa.int64()),
+        ("bonus_issued_today", pa.int64()), ("house_burn_today", pa.int64()), ("dust_burn_today", pa.int64()),
+        ("honest_volume_coin_today", pa.int64())),
     "runs": _schema(
         ("scenario", pa.string()), ("parameters", pa.string()), ("seed", pa.int64()),
         ("users", pa.int64()), ("days", pa.int64()), ("code_version", pa.string()), ("summary", pa.string())),

@@ -48,4 +48,4 @@ def test_sim_compare_puts_scenarios_side_by_side(tmp_path):
     assert res.exit_code == 0, res.output
     saved = json.loads(next((tmp_path / "runs").glob("compare-*.json")).read_text())
     assert set(saved["findings"]) == {"baseline", "daily10"}
-    assert saved["findings"]["daily10"]["issued"]["mean"] > saved["findings"]["baseline"]["issued"]["mean"]
+    assert saved["findings"]["daily10"]["free_issued"]["mean"] > saved["findings"]["baseline"]["free_issued"]["mean"]

@@ -32,7 +32,7 @@ def test_set_overrides_take_toml_literals():
     assert parse_assignment("a.b=x y") == ("a.b", "x y")
 
 
-@pytest.mark.parametrize("bad", ["rewards.nope=1", "population.users=-1", "population.casual.zzz=1",
+@pytest.mark.parametrize("bad", ["rewards.nope=1", "population.users=-1", "population.zzz=1",
                                  "market.price_band.width=3", "noequals"])
 def test_bad_overrides_name_the_key(bad):
     with pytest.raises(ConfigError):

@@ -10,8 +10,8 @@ from sim import EconomyModel, load_scenario
 
 CHAOS = {"population": {"stripe": {
     "duplicate_share": 0.6, "reorder_share": 0.4, "async_share": 0.3, "async_fail_share": 0.3,
-    "abandon_share": 0.2, "refund_share": 0.3, "dispute_share": 0.05, "mean_delay_seconds": 900.0},
-    "buyers": {"share": 0.4}}}
+    "abandon_share": 0.2, "refund_share": 0.3, "dispute_share": 0.05, "mean_delay_seconds": 900.0}},
+    "behaviour": {"wtp_median_cents": 3.0}}  # a population of eager buyers
 
 
 def _credits(model) -> Counter:
@@ -19,7 +19,7 @@ def _credits(model) -> Counter:
 
 
 def _run(signed: bool):
-    overrides = {**CHAOS, "population": {**CHAOS["population"],
+    overrides = {**CHAOS, "population": {**CHAOS["population"],  # type: ignore[dict-item]
                                          "stripe": {**CHAOS["population"]["stripe"], "signed": signed}}}
     model = EconomyModel(load_scenario("package_pricing", overrides=overrides), users=150, days=6, seed=5)
     model.run_days()
