@@ -18,8 +18,8 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ledger import BURN, MINT
-from ledger.payments import STRIPE
-from ledger.rules import PLATFORM
+from ledger.economy.payments import STRIPE
+from ledger.economy.rules import PLATFORM
 
 from .model import gini, top_share
 

@@ -1,5 +1,5 @@
 """The economy layer: coin packages, Stripe payments and events, user flags, pools
-and pool stakes (tables defined in ledger/economy_schema.py).
+and pool stakes (tables defined in ledger/economy/schema.py).
 
 Revision ID: 0002
 Revises: 0001

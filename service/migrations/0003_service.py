@@ -1,5 +1,5 @@
 """The HTTP service: API keys, stored Idempotency-Key responses, brand coins, market
-orders and the trade tape (tables defined in ledger/service_schema.py).
+orders and the trade tape (tables defined in service/tables.py).
 
 Revision ID: 0003
 Revises: 0002
