@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ledger import Ledger, MemoryStore, Posting, TransferRequest  # noqa: E402
-from ledger.sql import SqlStore, upgrade  # noqa: E402
+from ledger.sql import SqlStore  # noqa: E402
+from service.database import upgrade  # noqa: E402
 
 USERS = 100_000  # a live app has many users; 1,000 would make every batch fight over the same rows
 

@@ -45,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from ledger import Ledger, user_account  # noqa: E402
-from ledger.sql import SqlStore, make_engine, upgrade  # noqa: E402
+from ledger.sql import SqlStore, make_engine  # noqa: E402
+from service.database import upgrade  # noqa: E402
 from service.keys import KeyStore  # noqa: E402
 from tests.service.server import Server  # noqa: E402
 from tests.support.pg import PgCluster  # noqa: E402

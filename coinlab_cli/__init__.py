@@ -1,1 +1,3 @@
 """The `coinlab` command line."""
+
+__all__: list[str] = []

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ledger.config import DEFAULT_PATH, ConfigError, EconomyConfig, config_diff, load_config
+from ledger.economy.config import DEFAULT_PATH, ConfigError, EconomyConfig, config_diff, load_config
 
 __all__ = ["register", "to_toml"]
 

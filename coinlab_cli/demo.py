@@ -353,7 +353,8 @@ def run_demo(data: Path, *, users: int = 40, days: int = 3, sim_users: int | Non
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ledger import Ledger
-    from ledger.sql import SqlStore, upgrade
+    from ledger.sql import SqlStore
+    from service.database import upgrade
     from service.fake_stripe import FakeStripe
 
     console = console or Console()

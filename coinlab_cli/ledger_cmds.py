@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ledger import EntryType, Ledger, LedgerError, user_account
-from ledger.sql import DEFAULT_URL, SqlStore, upgrade
+from ledger.sql import DEFAULT_URL, SqlStore
+from service.database import upgrade
 
 __all__ = ["DbOption", "open_ledger", "register"]
 

@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ledger.sql import DEFAULT_URL, make_engine, upgrade
+from ledger.sql import DEFAULT_URL, make_engine
+from service.database import upgrade
 
 from .ledger_cmds import DbOption
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledger.config import ConfigError
+from ledger.economy.config import ConfigError
 
 __all__ = ["register"]
 

@@ -34,9 +34,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, create_engine, event, or_, select
 
-from ledger import economy_schema as es
-from ledger import service_schema as ss
+from ledger.economy import schema as es
 from ledger.sql import schema as s
+from service import tables as ss
 from sim.warehouse import SCHEMAS, to_json
 
 __all__ = ["GAP_TTL", "ExportResult", "export", "load_state"]

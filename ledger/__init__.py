@@ -1,5 +1,6 @@
-"""The production ledger: assets, accounts, atomic multi-posting transactions, holds,
-idempotency and the journal, over an in-memory or a SQL store."""
+"""The production ledger core: assets, accounts, atomic multi-posting transactions, holds,
+idempotency and the journal, over an in-memory or a SQL store. The economy layer built
+on it is the subpackage ledger.economy; the core imports nothing from it."""
 
 from .check import CheckReport, check_store
 from .errors import (

@@ -31,8 +31,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from ledger.service_schema import http_idempotency
 from ledger.sql import send_lists_in_binary
+from service.tables import http_idempotency
 
 __all__ = ["STALE_AFTER", "Claim", "Finish", "IdempotencyStore"]
 

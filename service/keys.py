@@ -18,7 +18,7 @@ from typing import Literal, NamedTuple
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
-from ledger.service_schema import api_keys
+from service.tables import api_keys
 
 __all__ = ["SCOPES", "ApiKey", "KeyStore", "hash_secret"]
 

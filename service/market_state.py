@@ -44,7 +44,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from ledger import HoldStatus, Ledger, LedgerError
-from ledger.service_schema import brand_coins, market_orders, market_trades
 
 # Submodules, not the package: the project's editable install maps `market` as a
 # namespace package, so `from market import X` fails under the `coinlab` entry point.
@@ -54,6 +53,7 @@ from market.config import MarketConfig
 from market.exchange import Exchange
 from market.matching import CoinMarket
 from market.trades import Trade
+from service.tables import brand_coins, market_orders, market_trades
 
 from .writer import Writer
 

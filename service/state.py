@@ -11,12 +11,13 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from ledger import Ledger, Transaction, TransferRequest
-from ledger.config import load_config
 from ledger.economy import Economy
-from ledger.payments import make_stripe_client
-from ledger.sql import SqlStore, upgrade
+from ledger.economy.config import load_config
+from ledger.economy.payments import make_stripe_client
+from ledger.sql import SqlStore
 
 from .batching import BatchingStore
+from .database import upgrade
 from .idempotency import IdempotencyStore
 from .keys import KeyStore
 from .market_state import MarketState

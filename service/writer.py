@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger import LedgerError, Transaction, TransferRequest
 
-from .batching import GroupCommit
+from .group_commit import GroupCommit
 
 __all__ = ["Writer"]
 

@@ -24,10 +24,10 @@ from functools import lru_cache
 from typing import Any
 
 from ledger import MemoryStore
+from ledger.economy.payment_store import MemoryPaymentStore, PaymentRecord, StoredEvent
+from ledger.economy.pools import MemoryPoolStore, Stake, _check_reserve
+from ledger.economy.rules import EconomyRules, utc_day
 from ledger.model import EntryType, Transaction, TransferRequest
-from ledger.payment_store import MemoryPaymentStore, PaymentRecord, StoredEvent
-from ledger.pools import MemoryPoolStore, Stake, _check_reserve
-from ledger.rules import EconomyRules, utc_day
 
 __all__ = ["IndexedMemoryStore", "IndexedPaymentStore", "IndexedPoolStore", "SimRules"]
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import mesa
 
-from ledger.economy_errors import NotEligible, PromoRejected
+from ledger.economy.errors import NotEligible, PromoRejected
 from ledger.errors import AccountFrozen, InsufficientFunds, LedgerError
 from market.book import SELL
 

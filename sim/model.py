@@ -26,13 +26,13 @@ import mesa
 import simpy
 
 from ledger import BURN, MINT, Ledger
-from ledger.challenges import Challenges
 from ledger.economy import Economy
+from ledger.economy.challenges import Challenges
+from ledger.economy.packages import MemoryPackageStore, PackageCatalog
+from ledger.economy.payments import Payments
+from ledger.economy.pools import Pools
+from ledger.economy.rules import PLATFORM
 from ledger.errors import LedgerError
-from ledger.packages import MemoryPackageStore, PackageCatalog
-from ledger.payments import Payments
-from ledger.pools import Pools
-from ledger.rules import PLATFORM
 from market import coins as coin_ops
 from market.book import BUY, SELL, Order, OrderStatus
 from market.candles import CandleAggregator

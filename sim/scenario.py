@@ -1,7 +1,7 @@
 """Scenarios: an override of `data/economy.toml` plus a ``[population]`` table.
 
 A scenario file (``data/scenarios/<name>.toml``) is deep-merged over the economy
-defaults by `ledger.config.load_config`; its ``[population]`` table says who lives in
+defaults by `ledger.economy.config.load_config`; its ``[population]`` table says who lives in
 the simulated world and how they behave, validated here by `Population`. Behavioural
 parameters (rates, probabilities, shares) are floats: they shape decisions, never a
 balance. Every amount that reaches the ledger is an integer.
@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ledger.config import ConfigError, EconomyConfig, load_config
+from ledger.economy.config import ConfigError, EconomyConfig, load_config
 from market.config import MarketConfig
 
 from .behaviour import Behaviour

@@ -30,8 +30,8 @@ from typing import Any
 
 import simpy
 
+from ledger.economy.payments import Payments
 from ledger.errors import LedgerError
-from ledger.payments import Payments
 
 from .scenario import Stripe as StripeParams
 

@@ -20,8 +20,8 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger import BURN, MINT
-from ledger.payments import STRIPE
-from ledger.rules import PLATFORM
+from ledger.economy.payments import STRIPE
+from ledger.economy.rules import PLATFORM
 
 from .model import ADVERSARIES, BONUS, PURCHASED, gini, top_share
 

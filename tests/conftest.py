@@ -26,7 +26,7 @@ def pg_cluster() -> Iterator[PgCluster]:
 @pytest.fixture
 def pg_url(pg_cluster: PgCluster) -> str:
     """A new, empty, migrated database on the throwaway cluster."""
-    from ledger.sql import upgrade
+    from service.database import upgrade
 
     url = pg_cluster.create_database(f"t{next(_db_names)}")
     upgrade(url)
@@ -35,7 +35,7 @@ def pg_url(pg_cluster: PgCluster) -> str:
 
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
-    from ledger.sql import upgrade
+    from service.database import upgrade
 
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     upgrade(url)

@@ -1,5 +1,7 @@
-"""SQL tables of the ledger (SQLAlchemy Core). Alembic migrations create them; this
-module is what the store queries and what the migration test compares against."""
+"""SQL tables of the ledger core (SQLAlchemy Core). Migration 0001 creates them; this
+module is what the store queries and what the migration test compares against. The
+layers built on the core keep their tables on MetaData of their own
+(ledger.economy.schema, service.tables)."""
 
 from __future__ import annotations
 
@@ -108,8 +110,3 @@ holds = Table(
     Index("ix_holds_account_status", "account", "status"),
     Index("ix_holds_status", "status"),
 )
-
-# The economy layer's tables (ledger/economy_schema.py, migration 0002) share this
-# MetaData, so migrations and the schema comparison see the whole database.
-from .. import economy_schema as _economy_schema  # noqa: E402,F401  (registers its tables)
-from .. import service_schema as _service_schema  # noqa: E402,F401  (the service tables, migration 0003)

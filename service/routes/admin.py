@@ -12,8 +12,8 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import and_, func, or_, select
 
 from ledger import BURN, MINT, EntryType, user_account
-from ledger.packages import CoinPackage
-from ledger.rules import PLATFORM
+from ledger.economy.packages import CoinPackage
+from ledger.economy.rules import PLATFORM
 from ledger.sql.schema import accounts, entries
 
 from ..deps import Admin, IdemKey, StateDep

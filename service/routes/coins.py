@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from ledger import EntryType, Posting, Transaction, TransferRequest, user_account
-from ledger.rules import DailyLogin, utc_day
+from ledger.economy.rules import DailyLogin, utc_day
 from market.coins import CoinError
 
 from ..deps import Caller, IdemKey, ReadUser, ServerUser, StateDep, WriteUser, require_market

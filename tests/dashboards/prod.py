@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger import Ledger
-from ledger.config import load_config
 from ledger.economy import Economy
-from ledger.sql import SqlStore, upgrade
+from ledger.economy.config import load_config
+from ledger.sql import SqlStore
 from market import coins as coin_ops
+from service.database import upgrade
 from service.fake_stripe import FakeStripe
 from service.market_state import MarketState
 from tests.support.clock import Clock

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from ledger import Ledger, MemoryStore
-from ledger.config import load_config
 from ledger.economy import Economy
+from ledger.economy.config import load_config
 from service.fake_stripe import FakeStripe
 from tests.support.clock import Clock
 

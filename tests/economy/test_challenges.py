@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ledger import ESCROW, InsufficientFunds, InvalidRequest, Ledger, MemoryStore
-from ledger.challenges import Challenges, split_entry_fee
-from ledger.config import load_config
-from ledger.rules import PLATFORM
+from ledger.economy.challenges import Challenges, split_entry_fee
+from ledger.economy.config import load_config
+from ledger.economy.rules import PLATFORM
 
 
 def _challenges(overrides=None):

@@ -8,7 +8,7 @@ import tomllib
 from typer.testing import CliRunner
 
 from coinlab_cli.main import app
-from ledger.config import load_config, parse_config
+from ledger.economy.config import load_config, parse_config
 
 runner = CliRunner()
 

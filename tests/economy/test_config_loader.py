@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.config import ConfigError, config_diff, deep_merge, load_config
+from ledger.economy.config import ConfigError, config_diff, deep_merge, load_config
 
 
 def test_defaults_are_the_seed_numbers():

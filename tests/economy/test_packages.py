@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from ledger import InvalidRequest
-from ledger.config import load_config
-from ledger.economy_errors import NotFound, PromoRejected
-from ledger.packages import CoinPackage, PackageCatalog, quote_purchase
+from ledger.economy.config import load_config
+from ledger.economy.errors import NotFound, PromoRejected
+from ledger.economy.packages import CoinPackage, PackageCatalog, quote_purchase
 
 
 def test_the_five_packages_match_the_seed_table():

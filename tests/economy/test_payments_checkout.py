@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.economy_errors import (
+from ledger.economy.errors import (
     CheckoutAlreadyOpen,
     PaymentProviderError,
     PromoRejected,
     PurchaseLimitExceeded,
 )
+from ledger.economy.payments import make_stripe_client
 from ledger.errors import IdempotencyConflict
-from ledger.payments import make_stripe_client
 
 
 def _pay(e, fake, session_id):
@@ -101,7 +101,7 @@ def test_an_unreachable_stripe_is_a_clear_error_and_records_nothing(make_mem_eco
 
 
 def test_an_inactive_package_cannot_be_bought(make_mem_economy):
-    from ledger.economy_errors import NotFound
+    from ledger.economy.errors import NotFound
 
     e = make_mem_economy()
     e.catalog.disable("small")

@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ledger import EntryType
-from ledger.economy_errors import WebhookRejected
-from ledger.payments import STRIPE
-from ledger.rules import PLATFORM
+from ledger.economy.errors import WebhookRejected
+from ledger.economy.payments import STRIPE
+from ledger.economy.rules import PLATFORM
 
 ALICE = "user:alice"
 

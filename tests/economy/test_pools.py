@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import BURN, ESCROW, InsufficientFunds, Ledger, LedgerError, MemoryStore
-from ledger.config import load_config
-from ledger.economy_errors import PoolStateError, StakeCapExceeded
-from ledger.pools import Pools, pool_account, split_pot
+from ledger.economy.config import load_config
+from ledger.economy.errors import PoolStateError, StakeCapExceeded
+from ledger.economy.pools import Pools, pool_account, split_pot
 
 
 def _funded(pools, *users, coins=1000):

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from ledger import BURN, EntryType, InsufficientFunds, InvalidRequest
-from ledger.economy_errors import NotEligible
-from ledger.rules import PLATFORM
+from ledger.economy.errors import NotEligible
+from ledger.economy.rules import PLATFORM
 
 ALICE = "user:alice"
 

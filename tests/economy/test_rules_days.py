@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ledger.rules import _day_text, utc_day
+from ledger.economy.rules import _day_text, utc_day
 
 
 @pytest.mark.parametrize("moment, day", [

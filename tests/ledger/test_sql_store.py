@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from coinlab_cli.main import app
 from ledger import Ledger, user_account
 from ledger.sql import SqlStore, make_engine
-from ledger.sql.schema import metadata
+from service.database import metadata
 
 runner = CliRunner()
 

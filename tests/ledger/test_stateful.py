@@ -450,7 +450,8 @@ def test_memory_store_matches_the_model() -> None:
 
 
 def test_sqlite_store_matches_the_model(tmp_path_factory) -> None:
-    from ledger.sql import SqlStore, upgrade
+    from ledger.sql import SqlStore
+    from service.database import upgrade
 
     def make_store() -> Store:
         url = f"sqlite:///{tmp_path_factory.mktemp('stateful') / 'ledger.sqlite'}"
@@ -464,7 +465,8 @@ _pg_names = itertools.count(1)
 
 
 def test_postgres_store_matches_the_model(pg_cluster) -> None:
-    from ledger.sql import SqlStore, upgrade
+    from ledger.sql import SqlStore
+    from service.database import upgrade
 
     def make_store() -> Store:
         url = pg_cluster.create_database(f"stateful{next(_pg_names)}")

@@ -9,7 +9,7 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
-from ledger.service_schema import http_idempotency, market_orders
+from service.tables import http_idempotency, market_orders
 
 # (method, path, json body, who may call it)
 #   read: any credential, acting for a user      caller: any credential

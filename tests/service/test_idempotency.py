@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, text
 
-from ledger.service_schema import http_idempotency
 from ledger.sql import make_engine
 from service.idempotency import Claim, Finish, IdempotencyStore
+from service.tables import http_idempotency
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from coinlab_cli.main import app
-from ledger.service_schema import api_keys
 from service.keys import KeyStore
 from service.settings import Settings
+from service.tables import api_keys
 
 runner = CliRunner()
 

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from ledger import HoldStatus, Ledger, user_account
-from ledger.service_schema import brand_coins, market_orders
 from ledger.sql import SqlStore
 from service.market_state import MarketState
+from service.tables import brand_coins, market_orders
 from service.writer import Writer
 from tests.support.batches import one_batch, record_batch_sizes
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import insert
 
 from ledger import user_account
-from ledger.service_schema import http_idempotency
 from service.middleware import idempotency_owner
 from service.state import ServiceState
+from service.tables import http_idempotency
 from tests.service.conftest import settings_for
 
 

@@ -77,7 +77,7 @@ def _acked_logins(records) -> set[str]:
 
 
 def _stored_orders(url: str) -> set[int]:
-    from ledger.service_schema import market_orders
+    from service.tables import market_orders
 
     engine = make_engine(url)
     with engine.connect() as conn:

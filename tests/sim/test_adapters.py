@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ledger import Ledger, MemoryStore
-from ledger.config import load_config
-from ledger.payment_store import MemoryPaymentStore, PaymentRecord, StoredEvent
-from ledger.pools import MemoryPoolStore, Pools
-from ledger.rules import EconomyRules
+from ledger.economy.config import load_config
+from ledger.economy.payment_store import MemoryPaymentStore, PaymentRecord, StoredEvent
+from ledger.economy.pools import MemoryPoolStore, Pools
+from ledger.economy.rules import EconomyRules
 from sim.adapters import IndexedMemoryStore, IndexedPaymentStore, IndexedPoolStore, SimRules
 from tests.support.clock import Clock
 

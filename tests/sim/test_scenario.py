@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.config import ConfigError
+from ledger.economy.config import ConfigError
 from sim.scenario import list_scenarios, load_scenario, parse_assignment
 
 EXPECTED = {"baseline", "daily10", "phase2_pools", "package_pricing", "pump_and_dump",

@@ -1,4 +1,4 @@
-"""Helpers for tests of group commit (service.batching, service.writer): see what
+"""Helpers for tests of group commit (service.group_commit, service.writer): see what
 batches formed, and make several calls form one batch in a known order."""
 
 from __future__ import annotations

@@ -15,11 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
+from ledger.errors import InvalidRequest
+from ledger.ledger import Ledger
+from ledger.model import BURN, MINT, EntryType, Posting, Transaction, TransferRequest, user_account
+
 from .config import EconomyConfig
-from .economy_errors import NotEligible
-from .errors import InvalidRequest
-from .ledger import Ledger
-from .model import BURN, MINT, EntryType, Posting, Transaction, TransferRequest, user_account
+from .errors import NotEligible
 
 __all__ = ["ONE_TIME_REWARDS", "PLATFORM", "DailyLogin", "EconomyRules", "utc_day"]
 

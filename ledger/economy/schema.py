@@ -1,8 +1,11 @@
-"""SQL tables of the economy layer (SQLAlchemy Core, on the ledger's MetaData):
+"""SQL tables of the economy layer (SQLAlchemy Core, on a MetaData of its own):
 coin packages, Stripe payments and events, user flags, pools and their stakes.
-Migration 0002 creates them."""
+Migration 0002 (ledger/economy/migrations/) creates them; `LAYER` puts both in the
+database's one Alembic history."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlalchemy import (
     JSON,
@@ -12,15 +15,21 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
 
-from .sql.schema import metadata
+from ledger.sql.migrate import SchemaLayer
 
-__all__ = ["coin_packages", "payments", "pool_stakes", "pools", "stripe_events", "user_flags"]
+__all__ = [
+    "LAYER", "coin_packages", "metadata", "payments", "pool_stakes", "pools", "stripe_events", "user_flags",
+]
+
+metadata = MetaData()
+LAYER = SchemaLayer(metadata, Path(__file__).resolve().parent / "migrations")
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 TZ = DateTime(timezone=True)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ledger.errors import InvalidRequest
+from ledger.ledger import Ledger
+from ledger.model import ESCROW, EntryType, Hold, HoldStatus, Posting, Transaction, user_account
+
 from .config import BPS, EconomyConfig
-from .economy_errors import PoolStateError
-from .errors import InvalidRequest
-from .ledger import Ledger
-from .model import ESCROW, EntryType, Hold, HoldStatus, Posting, Transaction, user_account
+from .errors import PoolStateError
 from .rules import PLATFORM
 
 __all__ = ["ChallengeSplit", "Challenges", "split_entry_fee"]

@@ -31,16 +31,17 @@ from typing import Any, NamedTuple
 
 import stripe
 
+from ledger.errors import AccountFrozen, IdempotencyConflict, InsufficientFunds, InvalidRequest
+from ledger.ledger import Ledger
+from ledger.model import MINT, EntryType, Posting, Transaction, TransferRequest, user_account
+
 from .config import EconomyConfig
-from .economy_errors import (
+from .errors import (
     CheckoutAlreadyOpen,
     PaymentProviderError,
     PurchaseLimitExceeded,
     WebhookRejected,
 )
-from .errors import AccountFrozen, IdempotencyConflict, InsufficientFunds, InvalidRequest
-from .ledger import Ledger
-from .model import MINT, EntryType, Posting, Transaction, TransferRequest, user_account
 from .packages import CoinPackage, PackageCatalog, PurchaseQuote, quote_purchase
 from .payment_store import (
     OPEN,

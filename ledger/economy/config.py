@@ -40,7 +40,7 @@ __all__ = [
     "parse_config",
 ]
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "economy.toml"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "economy.toml"
 BPS = 10_000
 
 
@@ -85,7 +85,7 @@ class Phase2Config(_Strict):
 
 class PackageConfig(_Strict):
     """A coin package as typed in; totals, bonus percent and value per USD are derived
-    (ledger.packages.CoinPackage). ``base_coins`` defaults to the price at the base rate."""
+    (ledger.economy.packages.CoinPackage). ``base_coins`` defaults to the price at the base rate."""
 
     name: str = Field(min_length=1, max_length=40)
     price_cents: int = Field(gt=0)

@@ -15,9 +15,10 @@ from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Engine, delete, insert, select
 
+from ledger.errors import InvalidRequest
+
 from .config import BPS, EconomyConfig, PackageConfig
-from .economy_errors import NotFound, PromoRejected
-from .errors import InvalidRequest
+from .errors import NotFound, PromoRejected
 
 __all__ = [
     "CoinPackage",
@@ -130,7 +131,7 @@ class SqlPackageStore:
     """Packages in the ``coin_packages`` table (migration 0002)."""
 
     def __init__(self, engine: Engine) -> None:
-        from .economy_schema import coin_packages
+        from .schema import coin_packages
 
         self.engine = engine
         self.t = coin_packages

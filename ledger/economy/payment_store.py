@@ -239,7 +239,7 @@ class SqlPaymentStore:
     """Rows in ``payments``, ``stripe_events`` and ``user_flags`` (migration 0002)."""
 
     def __init__(self, engine: Engine) -> None:
-        from . import economy_schema as s
+        from . import schema as s
 
         self.engine = engine
         self.p, self.e, self.f = s.payments, s.stripe_events, s.user_flags

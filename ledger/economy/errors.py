@@ -4,7 +4,7 @@ them means nothing was changed."""
 
 from __future__ import annotations
 
-from .errors import LedgerError
+from ledger.errors import LedgerError
 
 __all__ = [
     "CheckoutAlreadyOpen",

@@ -26,11 +26,9 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .config import BPS, EconomyConfig
-from .economy_errors import NotFound, PoolStateError, StakeCapExceeded
-from .errors import InvalidRequest, LedgerError
-from .ledger import Ledger
-from .model import (
+from ledger.errors import InvalidRequest, LedgerError
+from ledger.ledger import Ledger
+from ledger.model import (
     BURN,
     ESCROW,
     EntryType,
@@ -40,6 +38,9 @@ from .model import (
     TransferRequest,
     user_account,
 )
+
+from .config import BPS, EconomyConfig
+from .errors import NotFound, PoolStateError, StakeCapExceeded
 
 __all__ = [
     "MemoryPoolStore",
@@ -210,7 +211,7 @@ class SqlPoolStore:
     (FOR UPDATE on PostgreSQL; SQLite has one writer) while a stake is reserved."""
 
     def __init__(self, engine: Engine) -> None:
-        from .economy_schema import pool_stakes, pools
+        from .schema import pool_stakes, pools
 
         self.engine = engine
         self.p, self.s = pools, pool_stakes

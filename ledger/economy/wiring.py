@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from ledger.ledger import Ledger
+
 from .challenges import Challenges
 from .config import EconomyConfig, load_config
-from .ledger import Ledger
 from .packages import MemoryPackageStore, PackageCatalog, SqlPackageStore
 from .payment_store import MemoryPaymentStore, SqlPaymentStore
 from .payments import Payments

@@ -1,11 +1,12 @@
-"""SQL tables the HTTP service persists (SQLAlchemy Core, on the ledger's MetaData):
+"""SQL tables the HTTP service persists (SQLAlchemy Core, on a MetaData of its own):
 API keys, stored responses for the ``Idempotency-Key`` header, and the brand-coin
 market's launched coins, orders and trade tape, so the books survive a restart.
-Migration 0003 creates them. They live beside the ledger's tables (not in service/)
-because ledger.sql.schema registers every table the migrations create, and ledger
-must not import service."""
+Migration 0003 (service/migrations/) creates them; `LAYER` puts both in the database's
+one Alembic history (service.database)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
@@ -15,13 +16,17 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    MetaData,
     String,
     Table,
 )
 
-from .sql.schema import metadata
+from ledger.sql.migrate import SchemaLayer
 
-__all__ = ["api_keys", "brand_coins", "http_idempotency", "market_orders", "market_trades"]
+__all__ = ["LAYER", "api_keys", "brand_coins", "http_idempotency", "market_orders", "market_trades", "metadata"]
+
+metadata = MetaData()
+LAYER = SchemaLayer(metadata, Path(__file__).resolve().parent / "migrations")
 
 TZ = DateTime(timezone=True)
 
