@@ -437,7 +437,7 @@ def facts(con: Con, run_id: str, offsets: tuple[int, ...] = (1, 7, 30)) -> Facts
         seen = per_payer.filter(pl.col("first") <= _minus_days(last, 60))
         seen = seen if seen.height else per_payer
         again = paid.join(seen.select("account", "first"), on="account").filter(
-            ((pl.col("day") - pl.col("first")).dt.total_days() <= 60)).group_by("account").len()
+            (pl.col("day") - pl.col("first")).dt.total_days() <= 60).group_by("account").len()
         repeat = again.filter(pl.col("len") >= 2).height / seen.height
     return Facts(ret, conversion, top, repeat, payers, users.height)
 

@@ -6,9 +6,17 @@ import random
 
 import pytest
 
-from ledger.config import ConfigError
+from ledger.economy.config import ConfigError
 from sim import load_scenario
-from sim.behaviour import Behaviour, Traits, choose_package, churn_hazard, draw_traits, next_event, session_chance
+from sim.behaviour import (
+    Behaviour,
+    Traits,
+    choose_package,
+    churn_hazard,
+    draw_traits,
+    next_event,
+    session_chance,
+)
 
 B = Behaviour()
 T = Traits(engagement_logit=0.0, reward_sensitivity=0.5, wtp_cents=1.0, appetite=1.0, risk=0.5, hype=0.5,
