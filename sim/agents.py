@@ -579,11 +579,12 @@ class PumpRing(SimAgent):
         self.target = sym = min(m.sellers, key=lambda s: s.demand).symbol
         m.ring_targets.add(sym)
         steps = max(1, int(p.accumulate_days * 12))
+        budget = int(sum(m.ledger.balance(a, "COIN") for a in self.members) * p.accumulate_share) // steps
         for _ in range(steps):  # accumulate: every ~2 hours a member takes what is offered
             yield env.timeout(p.accumulate_days * DAY / steps)
             acct = self.members[r.randrange(len(self.members))]
             price = m.price(sym)
-            m.buy(sym, acct, m.ledger.balance(acct, "COIN") // 4, price * 105 // 100 + 1, ioc=True)
+            m.buy(sym, acct, min(budget, m.ledger.balance(acct, "COIN")), price * 105 // 100 + 1, ioc=True)
         m.hype[sym] = env.now + p.hype_days * DAY  # tell the followers
         m.count("hype_started")
         steps = max(1, int(p.hype_days * 24))
@@ -594,7 +595,7 @@ class PumpRing(SimAgent):
                 held = m.ledger.balance(acct, sym)
                 if held > 0:
                     # just above the last price, where the followers' buying meets it
-                    rung = price * (101 + 2 * k) // 100 + 1
+                    rung = price * (100 + k) // 100 + 1
                     m.sell(sym, acct, max(1, held // max(1, (steps - i) // 4)), rung, days=0.5)
         for left in range(24, 0, -1):  # dump the rest over a day, into whatever bids there are
             yield env.timeout(3600)

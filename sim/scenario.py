@@ -96,6 +96,9 @@ class Pump(_P):
     packages_each: int = Field(default=5, ge=0)
     start_day: float = Field(default=3.0, ge=0)
     accumulate_days: float = Field(default=3.0, gt=0)
+    accumulate_share: float = Field(default=0.3, ge=0, le=1)
+    """Share of the ring's COIN spent accumulating the target (no more than the followers
+    are expected to buy back from it)."""
     hype_days: float = Field(default=1.0, gt=0)
     followers: int = Field(default=60, ge=0)
     follower_budget_coins: int = Field(default=5_000, ge=0)
