@@ -194,17 +194,17 @@ class User(SimAgent):
 
     def wants(self, day: int) -> list[Want]:
         """What this session wants to do: ("claim", vote?, unlock?) per claim looked at,
-        ("stake",) and ("challenge",) for bettors; rates scale with appetite and risk."""
+        ("challenge",) a belt challenge, and ("stake",) for bettors while pools are open;
+        rates scale with appetite and risk."""
         m, r, b, t = self.model, self.model.random, self.model.behaviour, self.traits
         votes = _poisson(r, b.votes_per_session * t.appetite)
         unlocks = _poisson(r, b.unlocks_per_session * t.appetite)
         n = min(b.claims_per_day, max(votes, unlocks))
         out: list[Want] = [("claim", f"{day}.{i}", i < votes, i < unlocks) for i in range(n)]
-        if self.bettor:
-            if m.open_pools:
-                out += [("stake",)] * _poisson(r, b.stakes_per_session * t.risk)
-            if m.bettors and r.random() < b.challenges_per_session * t.risk:
-                out.append(("challenge",))
+        if r.random() < b.challenges_per_session * t.risk * t.appetite:
+            out.append(("challenge",))
+        if self.bettor and m.open_pools:
+            out += [("stake",)] * _poisson(r, b.stakes_per_session * t.risk)
         return out
 
     def act(self, wants: list[Want], *, may_buy: bool = True) -> list[Want]:
@@ -270,7 +270,7 @@ class User(SimAgent):
         m.challenge_seq += 1
         cid = f"ch{m.challenge_seq}"
         hold = m.economy.challenges.open(cid, self.uid, m.pop.betting.belt_value)
-        opponent = m.bettors[r.randrange(len(m.bettors))]
+        opponent = m.users[r.randrange(len(m.users))]  # a belt holder: any user so far
         m.challenges_open.append((m.env.now, hold.id, self, opponent.uid))
         m.count("challenges")
         return True
@@ -280,7 +280,8 @@ class User(SimAgent):
         """Coins a session's wants cost on average, at today's prices."""
         m, b, t = self.model, self.model.behaviour, self.traits
         spend = m.config.spend
-        cost = t.appetite * (b.votes_per_session * spend.vote + b.unlocks_per_session * spend.deep_analysis_unlock)
+        cost = t.appetite * (b.votes_per_session * spend.vote + b.unlocks_per_session * spend.deep_analysis_unlock
+                             + b.challenges_per_session * t.risk * m.challenge_fee)
         if self.bettor:
             cost += b.stakes_per_session * t.risk * m.pop.betting.stake_share * 100
         return max(1.0, cost)
@@ -378,7 +379,7 @@ def package_decision(model: EconomyModel, uid: str, traits: Traits, need: float,
     """Choose a package by the logit (or nothing) and check it out; True if checked out."""
     b, r = model.behaviour, model.random
     options = package_options(model, first=first, is_pro=traits.is_pro, promo_ok=r.random() < b.promo_uptake)
-    choice = choose_package(r, options, traits.wtp_cents, need, b.price_sensitivity)
+    choice = choose_package(r, options, traits.wtp_cents, need, b.price_sensitivity, b.need_discount)
     if choice is None:
         return False
     return checkout(model, uid, choice[0], choice[1], is_pro=traits.is_pro) is None
@@ -397,7 +398,7 @@ def refill(model: EconomyModel, uid: str, traits: Traits, target: int) -> Life:
             return
         b, r = model.behaviour, model.random
         options = package_options(model, first=first, is_pro=traits.is_pro, promo_ok=r.random() < b.promo_uptake)
-        choice = choose_package(r, options, traits.wtp_cents, missing, b.price_sensitivity)
+        choice = choose_package(r, options, traits.wtp_cents, missing, b.price_sensitivity, b.need_discount)
         if choice is None:
             model.count("no_package_bought")
             return

@@ -12,8 +12,8 @@ who changes a reward, a price or a bonus changes what users do:
   leaky sum: rewards received and wants fulfilled raise it; wants given up (refused,
   unaffordable, a defense) and losses (bets, trades) lower it; it halves every
   ``satisfaction_half_life_days``. No fixed lifetime.
-- **Wants.** Each session creates wants (votes, deep-analysis unlocks, and for bettors
-  stakes and belt challenges) at rates scaled by the user's appetite and risk traits.
+- **Wants.** Each session creates wants (votes, deep-analysis unlocks, belt challenges,
+  and for bettors pool stakes) at rates scaled by the user's appetite and risk traits.
   A want the balance cannot cover leads to a purchase decision; if the user buys
   nothing it is given up.
 - **Package choice.** A multinomial logit over the active packages and "buy nothing":
@@ -53,6 +53,7 @@ __all__ = [
     "choose_package",
     "draw_traits",
     "next_event",
+    "package_value",
     "session_chance",
 ]
 
@@ -63,11 +64,11 @@ class Behaviour(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # -- traits: population distributions ------------------------------------------------
-    engagement_median: float = Field(default=0.30, gt=0, lt=1)
+    engagement_median: float = Field(default=0.25, gt=0, lt=1)
     """probability: median base daily session chance (before rewards, wants and age)."""
-    engagement_sigma: float = Field(default=2.0, ge=0)
+    engagement_sigma: float = Field(default=2.25, ge=0)
     """logit sd of the base session chance across users (logit-normal; fit)."""
-    trait_correlation: float = Field(default=0.8, ge=0, lt=1)
+    trait_correlation: float = Field(default=0.65, ge=0, lt=1)
     """0-1: share of the variance of engagement, appetite and willingness to pay that
     comes from one common factor (heavier users want more and pay more; fit: below 0.6
     payers spend too slowly to buy twice)."""
@@ -75,11 +76,11 @@ class Behaviour(BaseModel):
     """logit per log(1 + pay/reward_scale): how much a session's pay draws a user back."""
     reward_sensitivity_sigma: float = Field(default=0.5, ge=0)
     """lognormal sigma of reward sensitivity across users (assumption)."""
-    wtp_median_cents: float = Field(default=0.15, gt=0)
+    wtp_median_cents: float = Field(default=0.08, gt=0)
     """US cents per coin: median value a user puts on a coin (list price is ~1 cent)."""
     wtp_sigma: float = Field(default=1.2, ge=0)
     """lognormal sigma of willingness to pay: its tail above list price are the payers."""
-    appetite_sigma: float = Field(default=1.4, ge=0)
+    appetite_sigma: float = Field(default=1.6, ge=0)
     """lognormal sigma (median 1) of how much a user wants to do per session (fit)."""
     risk_appetite_mean: float = Field(default=0.5, ge=0, le=1)
     """probability-like 0-1: a bettor's mean risk appetite (Beta a+b=2); scales stakes."""
@@ -96,26 +97,29 @@ class Behaviour(BaseModel):
     """coins: the pay at which a session's reward term is log 2 (the seeds' daily login)."""
     afford_weight: float = Field(default=0.3, ge=0)
     """logit: added to the session chance when the balance covers a session's wants."""
-    novelty_decay: float = Field(default=0.3, ge=0)
+    novelty_decay: float = Field(default=0.1, ge=0)
     """logit per log(1 + days since joining): novelty wearing off (fit)."""
 
     # -- wants --------------------------------------------------------------------------------
-    votes_per_session: float = Field(default=1.2, ge=0)
+    votes_per_session: float = Field(default=0.4, ge=0)
     """count: mean votes a session wants at appetite 1 (the earlier fixed model's rate)."""
-    unlocks_per_session: float = Field(default=0.2, ge=0)
+    unlocks_per_session: float = Field(default=0.4, ge=0)
     """count: mean deep-analysis unlocks a session wants at appetite 1 (fit)."""
-    claims_per_day: int = Field(default=40, ge=1)
+    claims_per_day: int = Field(default=10, ge=1)
     """count: new claims published per day (each can be voted on and unlocked once)."""
     stakes_per_session: float = Field(default=0.8, ge=0)
     """count: mean pool stakes a bettor's session wants at risk appetite 1 (assumption)."""
-    challenges_per_session: float = Field(default=0.1, ge=0)
-    """count: mean belt challenges a bettor's session wants at risk appetite 1 (assumption)."""
+    challenges_per_session: float = Field(default=0.05, ge=0)
+    """count: chance a session wants a belt challenge, at risk appetite and appetite 1 (fit)."""
 
     # -- purchases ---------------------------------------------------------------------------
     price_sensitivity: float = Field(default=1.0, gt=0)
     """logit per US dollar of surplus in the package choice (fit)."""
     need_days: float = Field(default=30.0, gt=0)
-    """days: the coin needs a buyer values a package against (assumption: a month)."""
+    """days: the period of coin needs a buyer values a package against (assumption: a month)."""
+    need_discount: float = Field(default=0.63, gt=0, le=1)
+    """0-1: what a coin needed one period later is worth against one needed now
+    (diminishing returns of big packages; assumption)."""
     promo_uptake: float = Field(default=0.5, ge=0, le=1)
     """probability: a buyer uses an eligible promo code (FIRST50 on a first purchase)."""
     pro_share: float = Field(default=0.1, ge=0, le=1)
@@ -133,11 +137,11 @@ class Behaviour(BaseModel):
     bought, refused)."""
     pain_loss: float = Field(default=0.5, ge=0)
     """satisfaction lost per log(1 + coins lost/100) on a bet or a trade."""
-    satisfaction_half_life_days: float = Field(default=20.0, gt=0)
+    satisfaction_half_life_days: float = Field(default=36.0, gt=0)
     """days: satisfaction halves over this (memory of good and bad experiences)."""
-    churn_base: float = Field(default=-1.3)
+    churn_base: float = Field(default=-1.7)
     """logit of the daily churn hazard at satisfaction 0 (a new user): ~21% a day (fit)."""
-    churn_satisfaction: float = Field(default=1.1, ge=0)
+    churn_satisfaction: float = Field(default=1.5, ge=0)
     """logit of the hazard lost per unit of satisfaction (fit)."""
 
 
@@ -220,16 +224,28 @@ def next_event(r: random.Random, p_first: float, p_rest: float, hazard: float) -
     return gap, r.random() * q < hazard
 
 
+def package_value(coins: int, wtp_cents: float, need_coins: float, discount: float) -> float:
+    """What ``coins`` are worth to a user (US cents) who needs ``need_coins`` a period
+    and values a coin at ``wtp_cents``: the first period's coins in full, each later
+    period's worth ``discount`` times the one before (coins bought now and used later
+    are worth less: diminishing returns), ``wtp * need * (1 - d^(coins/need)) / (1 - d)``
+    scaled so that a coin used at once is worth ``wtp``."""
+    need = max(1.0, need_coins)
+    if discount >= 1.0:
+        return wtp_cents * coins
+    scale = -math.log(discount)  # d^x = exp(-scale x); the first coin is worth wtp
+    return wtp_cents * need * -math.expm1(-scale * coins / need) / scale
+
+
 def choose_package(r: random.Random, options: list[tuple[Any, int, int]], wtp_cents: float, need_coins: float,
-                   price_sensitivity: float) -> Any | None:
+                   price_sensitivity: float, discount: float) -> Any | None:
     """Multinomial logit over ``options`` ``(choice, coins, price_cents)`` and buying
     nothing (utility 0). A package's utility is ``price_sensitivity`` per dollar of
-    ``wtp * need * log(1 + coins/need) - price``. Returns the chosen choice or None."""
-    need = max(1.0, need_coins)
+    `package_value` minus price. Returns the chosen choice or None."""
     weights = []
     total = 1.0  # exp(0): buy nothing
     for choice, coins, price in options:
-        u = price_sensitivity * (wtp_cents * need * math.log1p(coins / need) - price) / 100.0
+        u = price_sensitivity * (package_value(coins, wtp_cents, need_coins, discount) - price) / 100.0
         w = math.exp(min(50.0, u))
         weights.append((choice, w))
         total += w

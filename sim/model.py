@@ -169,6 +169,7 @@ class EconomyModel(mesa.Model):
         self.economy = Economy(ledger, self.config, SimRules(ledger, self.config), catalog, payments,
                                Pools(ledger, self.config, IndexedPoolStore()), Challenges(ledger, self.config))
         self.packages = catalog.list()
+        self.challenge_fee = self.economy.challenges.entry_fee(pop.betting.belt_value)
         ledger.open_account(PLATFORM)
 
         # -- the brand-coin market --
@@ -196,6 +197,7 @@ class EconomyModel(mesa.Model):
         self.open_pools: list[str] = []
         self.pool_ends: list[tuple[float, str]] = []
         self.challenges_open: list[tuple[float, str, User, str]] = []
+        self.users: list[User] = []
         self.bettors: list[User] = []
         self.stakers: dict[str, list[tuple[User, int]]] = {}
         self.pool_seq = 0
@@ -267,6 +269,7 @@ class EconomyModel(mesa.Model):
             if t > env.now:
                 yield env.timeout(t - env.now)
             agent = User(self, f"u{i + 1}", bettor=r.random() < bet_share)
+            self.users.append(agent)
             if agent.bettor:
                 self.bettors.append(agent)
             env.process(agent.life(0.0))

@@ -61,7 +61,7 @@ def test_the_logit_buys_more_when_packages_are_cheaper():
     def buys(price):
         r = random.Random(3)
         options = [("p", 1000, price)]
-        return sum(choose_package(r, options, 1.0, 500, 1.0) is not None for _ in range(4000))
+        return sum(choose_package(r, options, 1.0, 500, 1.0, 0.7) is not None for _ in range(4000))
 
     assert buys(300) > buys(600) > buys(1200)
 
@@ -69,7 +69,7 @@ def test_the_logit_buys_more_when_packages_are_cheaper():
 def test_the_logit_prefers_more_coins_for_the_same_price():
     r = random.Random(4)
     options = [("few", 500, 499), ("many", 1000, 499)]
-    picks = [choose_package(r, options, 1.0, 500, 1.0) for _ in range(4000)]
+    picks = [choose_package(r, options, 1.0, 500, 1.0, 0.7) for _ in range(4000)]
     assert picks.count("many") > picks.count("few")
 
 
