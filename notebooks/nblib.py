@@ -6,7 +6,8 @@ Environment:
 - ``COINLAB_WAREHOUSE``: the warehouse root (default: the repository's data/warehouse).
 - ``COINLAB_NB_USERS`` / ``COINLAB_NB_DAYS``: users and days per run (default: each
   scenario's own); CI sets them small.
-- ``COINLAB_NB_SEEDS``: seeds per grid point (default 2).
+- ``COINLAB_NB_SEEDS``: seeds per grid point (default 10: an answer carries a 95% interval
+  across seeds, and variants are compared on the same seeds, `paired`).
 
 A run's id is derived from its scenario, parameters and seed (`sim.runner.make_run_id`),
 so a notebook that asks for the same run twice finds it the second time."""
@@ -14,11 +15,13 @@ so a notebook that asks for the same run twice finds it the second time."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import polars as pl
@@ -28,7 +31,8 @@ from sim.runner import make_run_id, run
 from sim.scenario import load_scenario
 from sim.warehouse import DEFAULT_ROOT
 
-__all__ = ["DAYS", "SEEDS", "USERS", "WAREHOUSE", "connect_warehouse", "ensure_run", "query", "run_summary", "strip_outputs"]
+__all__ = ["DAYS", "SEEDS", "USERS", "WAREHOUSE", "Interval", "connect_warehouse", "ensure_run", "interval", "paired",
+           "query", "run_summary", "strip_outputs"]
 
 
 def _int_env(name: str) -> int | None:
@@ -39,7 +43,40 @@ def _int_env(name: str) -> int | None:
 WAREHOUSE = Path(os.environ.get("COINLAB_WAREHOUSE") or DEFAULT_ROOT)
 USERS = _int_env("COINLAB_NB_USERS")
 DAYS = _int_env("COINLAB_NB_DAYS")
-SEEDS = _int_env("COINLAB_NB_SEEDS") or 2
+SEEDS = _int_env("COINLAB_NB_SEEDS") or 10
+
+
+class Interval(NamedTuple):
+    """A mean across seeds and its 95% interval (Student's t; the mean itself when n < 2)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    def fmt(self, spec: str = ",.2f") -> str:
+        if self.n < 2:
+            return f"{self.mean:{spec}} (1 seed, no interval)"
+        return f"{self.mean:{spec}} [95% CI {self.low:{spec}}, {self.high:{spec}}; {self.n} seeds]"
+
+
+def interval(values: Sequence[float]) -> Interval:
+    """Mean and 95% interval of per-seed figures."""
+    xs = [float(v) for v in values]
+    n = len(xs)
+    mean = statistics.fmean(xs) if xs else float("nan")
+    if n < 2:
+        return Interval(mean, mean, mean, n)
+    from scipy.stats import t
+
+    half = t.ppf(0.975, n - 1) * statistics.stdev(xs) / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n)
+
+
+def paired(variant: Sequence[float], control: Sequence[float]) -> Interval:
+    """The variant's difference from the control, seed by seed (common random numbers),
+    with its 95% interval: tighter than comparing two separate intervals."""
+    return interval([v - c for v, c in zip(variant, control, strict=True)])
 
 
 def ensure_run(scenario: str, sets: Sequence[str] = (), seed: int = 1) -> str:
