@@ -45,10 +45,29 @@ def list_cmd() -> None:
         console.print(name)
 
 
+@sim_app.command("behaviour")
+def behaviour_cmd(
+    scenario: Annotated[str, typer.Argument(help="Scenario name or .toml path.")] = "baseline",
+    set_: SetOption = None,
+) -> None:
+    """The behaviour model's parameters for SCENARIO: value, default, unit and meaning
+    (the scenario's [behaviour] table; see sim/behaviour.py)."""
+    from sim.behaviour import Behaviour
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(scenario, sets=set_ or [])
+    table = Table("parameter", "value", "default", "unit: meaning", title=f"[behaviour] of {sc.name}")
+    for name, field in Behaviour.model_fields.items():
+        value, default = getattr(sc.behaviour, name), field.default
+        mark = "" if value == default else " *"
+        table.add_row(name, f"{value}{mark}", str(default), " ".join((field.description or "").split()))
+    console.print(table)
+
+
 @sim_app.command("run")
 def run_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario name (data/scenarios/<name>.toml) or a .toml path.")],
-    users: Annotated[int | None, typer.Option(help="Casual users (default: the scenario's).")] = None,
+    users: Annotated[int | None, typer.Option(help="Users (default: the scenario's).")] = None,
     days: Annotated[int | None, typer.Option(help="Days to simulate.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     set_: SetOption = None,

@@ -31,10 +31,11 @@ of free-to-play apps (day-N retention D1 25-45%, D7 10-25%, D30 3-12%: GameAnaly
 2019 and AppsFlyer 2023 mobile retention benchmarks; payer conversion 1-8%: Swrve
 2019 monetization report ~2%, deltaDNA 1.5-5%; the top 10% of payers bring >= 40% of
 revenue: Swrve 2016, ~50% from the top 10%). The parameters below have no published
-value of their own: each was fit by hand (tests/sim/test_behaviour_facts.py, 5 seeds)
-so that the default population reproduces those shapes; where a number is a plain
-assumption its docstring says so. `coinlab sim calibrate` is meant to replace them
-with a fit to production.
+value of their own. Those marked "fit" were fit together by a random search
+(bench/fit_defaults.py) so that the default population reproduces those shapes (the
+tests hold it to them: tests/sim/test_behaviour_facts.py); the others are stated
+assumptions, and the facts do not pin them down (the size of the response to a reward,
+for one). `coinlab sim calibrate` is meant to replace both with a fit to production.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ __all__ = [
 class Behaviour(BaseModel):
     """The scenario's ``[behaviour]`` table. Chances are per user per day unless said."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # the docstring under each field is its description (unit: meaning), shown by
+    # `coinlab sim behaviour` and in the JSON schema
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     # -- traits: population distributions ------------------------------------------------
     engagement_median: float = Field(default=0.25, gt=0, lt=1)
@@ -70,16 +73,17 @@ class Behaviour(BaseModel):
     """logit sd of the base session chance across users (logit-normal; fit)."""
     trait_correlation: float = Field(default=0.65, ge=0, lt=1)
     """0-1: share of the variance of engagement, appetite and willingness to pay that
-    comes from one common factor (heavier users want more and pay more; fit: below 0.6
-    payers spend too slowly to buy twice)."""
+    comes from one common factor (heavier users want more and pay more; fit: much below
+    0.6 payers spend too slowly to buy twice)."""
     reward_sensitivity_median: float = Field(default=0.3, ge=0)
-    """logit per log(1 + pay/reward_scale): how much a session's pay draws a user back."""
+    """logit per log(1 + pay/reward_scale): how much a session's pay draws a user back
+    (assumption; not identified by the facts: calibrate it from production)."""
     reward_sensitivity_sigma: float = Field(default=0.5, ge=0)
     """lognormal sigma of reward sensitivity across users (assumption)."""
     wtp_median_cents: float = Field(default=0.08, gt=0)
-    """US cents per coin: median value a user puts on a coin (list price is ~1 cent)."""
+    """US cents per coin: median value a user puts on a coin (list price is ~1 cent; fit)."""
     wtp_sigma: float = Field(default=1.2, ge=0)
-    """lognormal sigma of willingness to pay: its tail above list price are the payers."""
+    """lognormal sigma of willingness to pay: its tail above list price are the payers (fit)."""
     appetite_sigma: float = Field(default=1.6, ge=0)
     """lognormal sigma (median 1) of how much a user wants to do per session (fit)."""
     risk_appetite_mean: float = Field(default=0.5, ge=0, le=1)
@@ -96,17 +100,20 @@ class Behaviour(BaseModel):
     reward_scale_coins: float = Field(default=2.0, gt=0)
     """coins: the pay at which a session's reward term is log 2 (the seeds' daily login)."""
     afford_weight: float = Field(default=0.3, ge=0)
-    """logit: added to the session chance when the balance covers a session's wants."""
+    """logit: added to the session chance when the balance covers a session's wants
+    (assumption)."""
     novelty_decay: float = Field(default=0.1, ge=0)
     """logit per log(1 + days since joining): novelty wearing off (fit)."""
 
     # -- wants --------------------------------------------------------------------------------
     votes_per_session: float = Field(default=0.4, ge=0)
-    """count: mean votes a session wants at appetite 1 (the earlier fixed model's rate)."""
+    """count: mean votes a session wants at appetite 1 (assumption; with unlocks, sets the
+    journal rows a session makes)."""
     unlocks_per_session: float = Field(default=0.4, ge=0)
-    """count: mean deep-analysis unlocks a session wants at appetite 1 (fit)."""
+    """count: mean deep-analysis unlocks a session wants at appetite 1 (assumption)."""
     claims_per_day: int = Field(default=10, ge=1)
-    """count: new claims published per day (each can be voted on and unlocked once)."""
+    """count: claims a user can look at per day, each voted on and unlocked at most once
+    (caps a session's wants; assumption)."""
     stakes_per_session: float = Field(default=0.8, ge=0)
     """count: mean pool stakes a bettor's session wants at risk appetite 1 (assumption)."""
     challenges_per_session: float = Field(default=0.05, ge=0)
@@ -114,7 +121,8 @@ class Behaviour(BaseModel):
 
     # -- purchases ---------------------------------------------------------------------------
     price_sensitivity: float = Field(default=1.0, gt=0)
-    """logit per US dollar of surplus in the package choice (fit)."""
+    """logit per US dollar of surplus in the package choice (assumption: a dollar of
+    surplus is one logit unit)."""
     need_days: float = Field(default=30.0, gt=0)
     """days: the period of coin needs a buyer values a package against (assumption: a month)."""
     need_discount: float = Field(default=0.63, gt=0, le=1)
@@ -129,18 +137,20 @@ class Behaviour(BaseModel):
 
     # -- satisfaction and churn -------------------------------------------------------------
     joy_reward: float = Field(default=0.1, ge=0)
-    """satisfaction per log(1 + coins/reward_scale) received, times reward sensitivity."""
+    """satisfaction per log(1 + coins/reward_scale) received, times reward sensitivity
+    (assumption)."""
     joy_fulfilled: float = Field(default=0.25, ge=0)
-    """satisfaction per log(1 + wants fulfilled) in a session."""
+    """satisfaction per log(1 + wants fulfilled) in a session (assumption)."""
     pain_given_up: float = Field(default=0.3, ge=0)
     """satisfaction lost per log(1 + wants given up) in a session (unaffordable and not
-    bought, refused)."""
+    bought, refused; assumption)."""
     pain_loss: float = Field(default=0.5, ge=0)
-    """satisfaction lost per log(1 + coins lost/100) on a bet or a trade."""
+    """satisfaction lost per log(1 + coins lost/100) on a bet or a trade (assumption;
+    gains count 1/2.25 of that: loss aversion, Tversky & Kahneman 1992)."""
     satisfaction_half_life_days: float = Field(default=36.0, gt=0)
-    """days: satisfaction halves over this (memory of good and bad experiences)."""
+    """days: satisfaction halves over this (memory of good and bad experiences; fit)."""
     churn_base: float = Field(default=-1.7)
-    """logit of the daily churn hazard at satisfaction 0 (a new user): ~21% a day (fit)."""
+    """logit of the daily churn hazard at satisfaction 0 (a new user): ~15% a day (fit)."""
     churn_satisfaction: float = Field(default=1.5, ge=0)
     """logit of the hazard lost per unit of satisfaction (fit)."""
 
