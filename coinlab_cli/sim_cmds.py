@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ledger.economy.config import ConfigError
+
+if TYPE_CHECKING:
+    from sim.experiment import Interval, Variant
+    from sim.runner import Experiment
 
 __all__ = ["register"]
 
@@ -102,11 +106,108 @@ def run_cmd(
     console.print(f"warehouse: {Path(res.paths['runs']).parent.parent.parent}")
 
 
+# What `sim sweep` prints when no --metric is given.
+SWEEP_METRICS = ("free_issued_per_active_user_day", "circulating", "revenue_cents", "honest_volume_coin",
+                 "victims_losses", "sybil_extracted")
+
+
+def _iv(iv: Interval | None, spec: str = ",.4g") -> str:
+    if iv is None:
+        return "-"
+    mean, low, high, n = iv
+    if mean != mean:  # nan: no value in any seed
+        return "-"
+    return f"{mean:{spec}}" if n < 2 else f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]"
+
+
+def _experiment(scenario: str, variants: list[Variant], control: str, seeds: int, workers: int, backend: str,
+                users: int | None, days: int | None, out: Path | None, no_write: bool,
+                metrics: list[str]) -> Experiment:
+    from sim.runner import experiment
+    from sim.warehouse import DEFAULT_ROOT
+
+    with _progress() as progress:
+        task = progress.add_task(f"{scenario}: {len(variants)} variant(s) x {seeds} seed(s) ({backend})",
+                                 total=len(variants) * seeds)
+        return experiment(scenario, variants, control, seeds, workers=workers, backend=backend,
+                          users=users, days=days, root=out or DEFAULT_ROOT, write_runs=not no_write,
+                          metrics=metrics, on_done=lambda r: progress.advance(task))
+
+
 @sim_app.command("sweep")
 def sweep_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario name or .toml path.")],
-    grid: Annotated[list[str] | None, typer.Option("--grid", help="An axis: key=v1,v2,... (repeatable).")] = None,
-    seeds: Annotated[int, typer.Option(help="Seeds per grid point (1..K).")] = 3,
+    variants_file: Annotated[Path | None, typer.Option("--variants", help="A TOML file of named variants: "
+                             "[variant.<name>] tables of overrides, optional control = \"<name>\".")] = None,
+    grid: Annotated[list[str] | None, typer.Option("--grid", help="An axis: key=v1,v2,... (repeatable; every "
+                                                   "combination).")] = None,
+    zip_: Annotated[list[str] | None, typer.Option("--zip", help="An axis that moves with the other --zip axes: "
+                                                   "key=v1,v2,... (repeatable; same lengths).")] = None,
+    control: Annotated[str | None, typer.Option(help="The control variant (default: the first).")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="A metric to print (repeatable).")] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds 1..K, the same for every variant.")] = 10,
+    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
+    backend: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
+    users: Annotated[int | None, typer.Option()] = None,
+    days: Annotated[int | None, typer.Option()] = None,
+    set_: SetOption = None,
+    out: OutOption = None,
+    no_write: Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables "
+                                           "(the sweeps table is written).")] = False,
+) -> None:
+    """Run variants x seeds on common random numbers; print per metric the mean with its 95%
+    interval and the paired difference from the control with its interval; store every
+    figure in the warehouse's sweeps table."""
+    from sim.experiment import (
+        ExperimentError,
+        build_variants,
+        check_metrics,
+        load_variants,
+        summarize_experiment,
+    )
+    from sim.runner import dumps
+    from sim.warehouse import DEFAULT_ROOT
+
+    metrics = list(metric or SWEEP_METRICS)
+    try:
+        named, file_control = load_variants(variants_file) if variants_file else ([], None)
+        variants, ctrl = build_variants(scenario, variants=named, grid=grid or [], zip_axes=zip_ or [],
+                                        sets=set_ or [], control=control or file_control)
+        check_metrics(scenario, variants, metrics)
+        if backend not in ("local", "ray"):
+            raise ExperimentError(f"backend must be 'local' or 'ray', got {backend!r}")
+        exp = _experiment(scenario, variants, ctrl, seeds, workers, backend, users, days, out, no_write, metrics)
+    except (ConfigError, ValueError, RuntimeError) as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    rows = summarize_experiment(exp.results, metrics, ctrl)
+    table = Table(title=f"{scenario}: {len(variants)} variant(s) x {seeds} seed(s); mean [95% CI]; "
+                        f"paired difference from '{ctrl}' [95% CI]")
+    table.add_column("variant")
+    table.add_column("metric")
+    table.add_column("mean [95% CI]", justify="right")
+    table.add_column(f"- {ctrl} [95% CI]", justify="right")
+    for r in rows:
+        table.add_row(r.variant, r.metric, _iv(r.value), "(control)" if r.variant == ctrl else _iv(r.diff, "+,.4g"))
+    console.print(table)
+    runs_dir = Path(out or DEFAULT_ROOT).parent / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    path = runs_dir / f"sweep-{exp.sweep}.json"
+    path.write_text(dumps({"sweep": exp.sweep, "scenario": scenario, "control": ctrl,
+                           "variants": [list(v) for v in variants], "seeds": seeds,
+                           "summary": [{"variant": r.variant, "metric": r.metric, "value": r.value._asdict(),
+                                        "diff": r.diff._asdict() if r.diff else None} for r in rows],
+                           "runs": exp.results}))
+    console.print(f"sweeps table: {exp.path}; summary: {path}")
+
+
+@sim_app.command("frontier")
+def frontier_cmd(
+    scenario: Annotated[str, typer.Argument(help="Scenario name or .toml path (the control: as it is).")],
+    axis: Annotated[list[str], typer.Option("--axis", help="A defense threshold or switch: key=v1,v2,... "
+                                            "(repeatable; every combination).")],
+    zip_: Annotated[list[str] | None, typer.Option("--zip", help="Axes that move together: key=v1,v2,...")] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds 1..K, the same for every point.")] = 10,
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
     backend: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
     users: Annotated[int | None, typer.Option()] = None,
@@ -115,39 +216,39 @@ def sweep_cmd(
     out: OutOption = None,
     no_write: Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables.")] = False,
 ) -> None:
-    """Run a grid x seeds and summarise each outcome with its mean and spread across seeds."""
-    from sim.runner import dumps, sweep, sweep_summary
+    """Sweep defense thresholds and print the Pareto frontier of victims' realised losses
+    (lower is better) against honest volume kept (higher is better), each point against
+    the scenario as it is (the control) on the same seeds."""
+    from sim.experiment import Variant, build_variants, frontier_points
+    from sim.runner import dumps
     from sim.warehouse import DEFAULT_ROOT
 
-    root = None if no_write else (out or DEFAULT_ROOT)
+    metrics = ["victims_losses", "honest_volume_coin"]
     try:
-        from sim.runner import _grid
-
-        n = len(_grid(grid or [])) * seeds
-        with _progress() as progress:
-            task = progress.add_task(f"sweep {scenario} ({backend})", total=n)
-            results = sweep(scenario, grid or [], seeds, workers=workers, backend=backend, users=users, days=days,
-                            sets=set_ or [], root=root, on_done=lambda r: progress.advance(task))
+        points, _ = build_variants(scenario, grid=axis, zip_axes=zip_ or [], sets=set_ or [])
+        variants = [Variant("control", tuple(set_ or [])), *points]
+        exp = _experiment(scenario, variants, "control", seeds, workers, backend, users, days, out, no_write, metrics)
     except (ConfigError, ValueError, RuntimeError) as err:
         err_console.print(f"[red]{err}[/red]")
         raise typer.Exit(2) from None
-    stats = sweep_summary(results)
-    table = Table(title=f"{scenario}: {seeds} seed(s) per point, mean ± std")
-    table.add_column("point")
-    for k in ("circulating", "gini", "revenue_cents", "victims_losses", "defenses_fired", "sybil_farmed"):
-        table.add_column(k, justify="right")
-    for s in stats:
-        cells = []
-        for k in ("circulating", "gini", "revenue_cents", "victims_losses", "defenses_fired", "sybil_farmed"):
-            v = s.get(k) or {}
-            cells.append("-" if v.get("mean") is None else f"{v['mean']:.4g} ± {v['std']:.2g}")
-        table.add_row(" ".join(s["point"]) or "(scenario)", *cells)
+    pts = frontier_points(exp.results, "control")
+    table = Table(title=f"{scenario}: victims' realised losses vs honest volume kept, {seeds} seed(s); "
+                        "* = on the Pareto frontier")
+    for col in ("", "variant", "victims' losses [95% CI]", "vs control", "honest volume [95% CI]", "kept", "cut"):
+        table.add_column(col, justify="left" if col in ("", "variant") else "right")
+    for p in pts:
+        table.add_row("*" if p.on_frontier else "", p.variant, _iv(p.losses, ",.0f"), _iv(p.losses_diff, "+,.0f"),
+                      _iv(p.honest, ",.0f"), "-" if p.kept is None else f"{p.kept:.0%}",
+                      "-" if p.cut is None else f"{p.cut:.0%}")
     console.print(table)
     runs_dir = Path(out or DEFAULT_ROOT).parent / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
-    path = runs_dir / f"sweep-{scenario}-{len(results)}runs.json"
-    path.write_text(dumps({"scenario": scenario, "grid": grid, "seeds": seeds, "points": stats, "runs": results}))
-    console.print(f"sweep summary: {path}")
+    path = runs_dir / f"frontier-{exp.sweep}.json"
+    path.write_text(dumps({"sweep": exp.sweep, "scenario": scenario, "axes": axis, "seeds": seeds,
+                           "points": [{"variant": p.variant, "victims_losses": p.losses._asdict(),
+                                       "honest_volume_coin": p.honest._asdict(), "honest_kept": p.kept,
+                                       "losses_cut": p.cut, "on_frontier": p.on_frontier} for p in pts]}))
+    console.print(f"frontier: {path}; sweeps table: {exp.path}")
 
 
 # The stress findings `sim compare` puts side by side.

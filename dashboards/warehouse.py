@@ -10,6 +10,10 @@ Connections are in-memory DuckDB databases that only *read* Parquet: nothing is 
 and the exporter and the simulator write each part to a temporary name and rename it,
 so a reader never sees half a file and never blocks a writer.
 
+``sweeps`` (sweep, variant, seed, metric, value) is partitioned by sweep rather than by
+run: ``run_id`` there is the sweep's id, and ``SELECT ... FROM sweeps WHERE sweep = ?`` reads
+one experiment's every variant and seed.
+
 Mutable production tables (accounts, payments, orders, holds) are rewritten whole by each
 export; the append-only ones (entries, transactions, trades) gain one part per export.
 """

@@ -205,6 +205,10 @@ class EconomyModel(mesa.Model):
         # -- people --
         self._people()
         self.env.process(self._house())
+        # spread and depth per coin, sampled hourly (a read: no randomness, no state change)
+        self.market_samples: dict[str, list[int]] = {sym: [0, 0, 0, 0] for sym in self.brand_coins}
+        if self.brand_coins:
+            self.env.process(self._sample_market())
         self._last: dict[str, int] = defaultdict(int)
         self.issued_by_type: dict[str, int] = defaultdict(int)
         self.burned_by_type: dict[str, int] = defaultdict(int)
@@ -319,6 +323,60 @@ class EconomyModel(mesa.Model):
             self.challenges_open = keep
             yield env.timeout(DAY)
 
+    def _sample_market(self) -> Any:
+        """Every hour, per coin: the relative spread (bps of the mid) and the depth within
+        2% of the mid (COIN value of the resting orders, or what moving a curve 2% up and
+        down would cost and pay). Sums and counts in ``market_samples``."""
+        env = self.env
+        while True:
+            yield env.timeout(3600.0)
+            for sym, acc in self.market_samples.items():
+                spread, depth = self.spread_and_depth(sym)
+                if spread is not None:
+                    acc[0] += spread
+                    acc[1] += 1
+                acc[2] += depth
+                acc[3] += 1
+
+    def spread_and_depth(self, symbol: str) -> tuple[int | None, int]:
+        """(spread in bps of the mid or None with a side empty, COIN depth within 2% of the mid)."""
+        if self.exchange is not None:
+            book = self.exchange.book(symbol)
+            bid, ask = book.best_bid(), book.best_ask()
+            spread = None
+            if bid is not None and ask is not None:
+                spread = (ask - bid) * 20_000 // (ask + bid)
+                mid2 = ask + bid  # twice the mid: integers throughout
+            else:
+                mid2 = 2 * self.exchange.last_price(symbol)
+            depth = 0
+            for price, level in book.bids.items():
+                if price * 200 >= mid2 * 98:
+                    depth += price * sum(o.remaining for o in level)
+            for price, level in book.asks.items():
+                if price * 200 <= mid2 * 102:
+                    depth += price * sum(o.remaining for o in level)
+            return spread, depth
+        curve = self.curves[symbol]
+        cfg, supply = curve.config, curve.supply
+        spot = cfg.price(supply)
+        try:
+            buy1, sell1 = curve.quote_buy(1).total, curve.quote_sell(1).total if supply >= 1 else None
+        except (CurveError, ValueError):
+            return None, 0
+        spread = None if sell1 is None else int((buy1 - sell1) * 10_000 / spot)
+        slope = cfg.slope + 2 * cfg.quad * supply
+        q = int(spot * Fraction(2, 100) / slope) if slope else 0
+        depth = 0
+        try:
+            if q > 0:
+                depth += curve.quote_buy(q).amount
+            if min(q, supply) > 0:
+                depth += curve.quote_sell(min(q, supply)).amount
+        except (CurveError, ValueError):
+            pass
+        return spread, depth
+
     # -- market helpers the agents use ---------------------------------------------------
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] += n
@@ -431,13 +489,17 @@ class EconomyModel(mesa.Model):
         journal = self.ledger.store.book.journal  # type: ignore[attr-defined]
         issued: dict[str, int] = defaultdict(int)
         burned: dict[str, int] = defaultdict(int)
+        roles, to_sybils = self.roles, 0
         for e in journal[self._journal_seen:]:
             if e.asset == "COIN":
                 if e.from_account == MINT:
                     issued[e.entry_type] += e.amount
+                    if roles.get(e.to_account) == "sybil":
+                        to_sybils += e.amount
                 elif e.to_account == BURN:
                     burned[e.entry_type] += e.amount
         self._journal_seen = len(journal)
+        self.counts["sybil_issued"] += to_sybils
         for k, v in issued.items():
             self.issued_by_type[k] += v
         for k, v in burned.items():

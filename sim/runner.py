@@ -22,14 +22,15 @@ from typing import Any, NamedTuple
 
 from ledger import Entry
 
+from .experiment import Variant, check_metrics, sweep_id, sweep_rows
 from .model import METRICS, EconomyModel
 from .scenario import Scenario, load_scenario, parse_assignment
-from .summary import summarize
+from .summary import flat_metrics, summarize
 from .warehouse import DEFAULT_ROOT, to_json, write_table
 
 __all__ = [
-    "RunResult", "code_version", "compare", "export", "make_run_id", "run", "run_jobs", "run_scenario", "sweep",
-    "sweep_summary",
+    "Experiment", "RunResult", "code_version", "compare", "experiment", "export", "make_run_id", "run", "run_jobs",
+    "run_scenario", "sweep", "sweep_summary",
 ]
 
 NUMERIC_SKIP = {"seed", "users", "days"}
@@ -229,6 +230,44 @@ def sweep(name: str, grid: Sequence[str], seeds: int, *, workers: int = 2, backe
     jobs = [(name, (*sets, *point), s, users, days, None if root is None else str(root))
             for point in _grid(grid) for s in range(first_seed, first_seed + seeds)]
     return run_jobs(jobs, workers=workers, backend=backend, on_done=on_done)
+
+
+class Experiment(NamedTuple):
+    """An experiment's results: ``results`` one dict per run in (variant, seed) order, each
+    with ``variant``, ``seed``, ``run_id``, ``metrics`` (`sim.summary.flat_metrics`) and
+    ``summary``; ``path`` the ``sweeps`` table's file (None when nothing was written)."""
+
+    sweep: str
+    scenario: str
+    variants: list[Variant]
+    control: str
+    seeds: list[int]
+    results: list[dict[str, Any]]
+    path: Path | None
+
+
+def experiment(scenario: str, variants: Sequence[Variant], control: str, seeds: int, *, workers: int = 2,
+               backend: str = "local", users: int | None = None, days: int | None = None,
+               root: str | Path | None = DEFAULT_ROOT, write_runs: bool = True, first_seed: int = 1,
+               metrics: Sequence[str] = (),
+               on_done: Callable[[dict[str, Any]], None] | None = None) -> Experiment:
+    """Run every variant on the same seeds (common random numbers) and write the
+    ``sweeps`` table under ``root`` (each run's own tables too when ``write_runs``).
+    Unknown ``metrics`` are refused before anything runs (`sim.experiment.check_metrics`)."""
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    check_metrics(scenario, variants, metrics)
+    seed_list = list(range(first_seed, first_seed + seeds))
+    sid = sweep_id(scenario, variants, seed_list, users, days)
+    run_root = None if root is None or not write_runs else str(root)
+    jobs = [(scenario, v.sets, s, users, days, run_root) for v in variants for s in seed_list]
+    raw = run_jobs(jobs, workers=workers, backend=backend, on_done=on_done)
+    results = []
+    for (v, s), r in zip(((v, s) for v in variants for s in seed_list), raw, strict=True):
+        results.append({"variant": v.name, "seed": s, "run_id": r["run_id"], "metrics": flat_metrics(r["summary"]),
+                        "summary": r["summary"], "cpu_seconds": r["cpu_seconds"]})
+    path = write_table(root, "sweeps", sid, sweep_rows(sid, results)) if root is not None else None
+    return Experiment(sid, scenario, list(variants), control, seed_list, results, path)
 
 
 def compare(names: Sequence[str], seeds: int, *, workers: int = 2, backend: str = "local",

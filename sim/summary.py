@@ -11,11 +11,19 @@ account: *realised* is COIN in minus COIN out (fees included), so coins still he
 count for nothing; *mark-to-market* adds the coins still held at the final price (a
 last trade the ring may have made itself). Profit and loss are spoken of in realised
 terms (``ring_profit``, ``victims_losses``); the ``*_mtm`` figures are beside them. Victims are the user accounts outside the ring (and not the coin's seller) that
-ended with a loss.
+ended with a loss. A ring that redeems target coins at the seller's shop (the wash-trade
+ladder) takes their value at the price it set: ``ring_redeem_value``, counted in
+``ring_profit``.
+
+For sweeps, `flat_metrics` turns a summary into ``metric -> number`` and `metric_names`
+lists every metric a scenario's runs report (so a sweep can refuse an unknown one
+before it runs).
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -28,7 +36,19 @@ from .model import ADVERSARIES, BONUS, PURCHASED, gini, top_share
 if TYPE_CHECKING:
     from .model import EconomyModel
 
-__all__ = ["PnL", "pump_pnl", "summarize"]
+__all__ = ["SCALAR_METRICS", "STABILITY", "PnL", "flat_metrics", "metric_names", "price_stability", "pump_pnl",
+           "summarize"]
+
+# Price stability per coin (``<stat>.<SYMBOL>``, and the mean over coins as ``<stat>``):
+# the standard deviation of hourly log returns of the 1h closes, the largest fall from a
+# running peak of the hourly closes (a share of the peak), the mean relative spread
+# (bps of the mid, sampled hourly while both sides of the book have orders) and the
+# mean COIN value resting within 2% of the mid (sampled hourly; for a bonding curve,
+# what moving its price 2% up and down costs and pays).
+STABILITY = ("volatility_hourly", "max_drawdown", "spread_bps", "depth_2pct_coin")
+# Summary figures keyed by name inside a table: flattened as ``<table>.<key>``.
+_DEFENSES = ("price_band", "circuit_breaker", "daily_limit", "holding_cap", "min_hold", "vesting", "price_floor",
+             "rate_limit")
 
 
 class PnL(NamedTuple):
@@ -54,6 +74,62 @@ def pump_pnl(model: EconomyModel) -> dict[str, PnL]:
         if q > 0:  # coins sold beyond those bought were acquired for free: no mark below zero
             marks[acct] += q * model.price(sym)
     return {acct: PnL(c, c + marks[acct]) for acct, c in cash.items()}
+
+
+def price_stability(model: EconomyModel) -> dict[str, dict[str, float | None]]:
+    """`STABILITY` figures per coin, from the 1h candles and the hourly book samples."""
+    from datetime import timedelta
+
+    from .model import START
+
+    end = START + timedelta(days=model.pop.days)
+    out: dict[str, dict[str, float | None]] = {}
+    for sym in sorted(model.brand_coins):
+        closes = [c.close for c in model.candles.candles(sym, "1h", START, end) if c.close]
+        rets = [math.log(b / a) for a, b in zip(closes, closes[1:], strict=False) if a > 0 and b > 0]
+        peak, dd = 0, 0.0
+        for c in closes:
+            peak = max(peak, c)
+            dd = max(dd, (peak - c) / peak)
+        sp_sum, sp_n, dep_sum, dep_n = model.market_samples.get(sym, (0, 0, 0, 0))
+        out[sym] = {
+            "volatility_hourly": round(statistics.pstdev(rets), 6) if len(rets) > 1 else 0.0,
+            "max_drawdown": round(dd, 6),
+            "spread_bps": round(sp_sum / sp_n, 2) if sp_n else None,
+            "depth_2pct_coin": round(dep_sum / dep_n, 1) if dep_n else None,
+        }
+    return out
+
+
+def _stability_figures(model: EconomyModel) -> dict[str, Any]:
+    per_coin = price_stability(model)
+    out: dict[str, Any] = {"price_stability": per_coin}
+    for stat in STABILITY:
+        xs = [v[stat] for v in per_coin.values() if v[stat] is not None]
+        out[stat] = round(statistics.fmean(xs), 6) if xs else None  # type: ignore[arg-type]
+        targets = sorted(model.ring_targets)
+        out[f"target_{stat}"] = per_coin[targets[0]][stat] if targets else None
+    return out
+
+
+def _revenue_by_package(model: EconomyModel) -> dict[str, int]:
+    """Net USD cents per package (paid price less refunds), every configured package listed."""
+    out = dict.fromkeys(sorted(model.config.packages), 0)
+    for p in model.economy.payments.store.all():
+        if p.paid_at is not None:
+            out[p.package_id] = out.get(p.package_id, 0) + p.price_cents - (p.refunded_cents or 0)
+    return out
+
+
+def _sybil_figures(model: EconomyModel) -> dict[str, Any]:
+    """What sybil farmers got: ``sybil_issued`` (COIN minted to their accounts),
+    ``sybil_extracted`` (COIN their accounts hold at the end: what they walk away with,
+    net of the stakes and spends they paid to qualify) and the free issuance that went to
+    everyone else (``honest_free_issued``)."""
+    balances = model.ledger.store.book.balances  # type: ignore[attr-defined]
+    roles = model.roles
+    extracted = sum(b for (a, asset), b in balances.items() if asset == "COIN" and roles.get(a) == "sybil")
+    return {"sybil_issued": model.counts["sybil_issued"], "sybil_extracted": extracted}
 
 
 def _flow_figures(model: EconomyModel) -> dict[str, Any]:
@@ -111,6 +187,10 @@ def summarize(model: EconomyModel) -> dict[str, Any]:
     }
     out.update(_flow_figures(model))
     out.update(_purchase_figures(model))
+    out.update(_sybil_figures(model))
+    out["honest_free_issued"] = out["free_issued"] - out["sybil_issued"]
+    out["revenue_cents_by_package"] = _revenue_by_package(model)
+    out.update(_stability_figures(model))
     if model.ring_targets:
         pnl = pump_pnl(model)
         sellers = {s.account for s in model.sellers}
@@ -119,13 +199,65 @@ def summarize(model: EconomyModel) -> dict[str, Any]:
                   and model.roles.get(a) not in ADVERSARIES]
         out.update(
             ring_targets=sorted(model.ring_targets),
-            ring_profit=sum(v.realised for a, v in pnl.items() if a in ring),
+            # a shop redemption at a price the ring pushed up is value taken too (from the seller)
+            ring_redeem_value=model.counts["ring_redeem_value"],
+            ring_profit=sum(v.realised for a, v in pnl.items() if a in ring) + model.counts["ring_redeem_value"],
             ring_profit_mtm=sum(v.mtm for a, v in pnl.items() if a in ring),
             victims=sum(1 for v in others if v.realised < 0),
             victims_losses=-sum(v.realised for v in others if v.realised < 0),
             victims_losses_mtm=-sum(v.mtm for v in others if v.mtm < 0),
         )
     else:
-        out.update(ring_targets=[], ring_profit=0, ring_profit_mtm=0, victims=0, victims_losses=0,
+        out.update(ring_targets=[], ring_profit=0, ring_profit_mtm=0, ring_redeem_value=0, victims=0, victims_losses=0,
                    victims_losses_mtm=0)
+    return out
+
+
+# Every numeric scalar figure of `summarize` (what a sweep can report besides the tables
+# flattened by `flat_metrics`); tests/sim check the two agree.
+SCALAR_METRICS = (
+    "issued", "burned", "circulating", "supply_growth", "supply_growth_pct", "issuance_per_day",
+    "burn_to_issuance", "spent_to_platform", "gini", "top1_share", "revenue_cents", "gross_sales_cents",
+    "refunded_cents", "paid_sessions", "checkouts", "logins", "arrivals", "votes", "unlocks", "daily_bonus_denied",
+    "trades", "trade_volume_coin", "honest_volume_coin", "wants_given_up", "churned", "defenses_fired",
+    "detector_alerts", "sybil_farmed", "stakes", "pools_resolved", "free_issued", "purchased_issued",
+    "bonus_issued", "free_issued_per_active_user_day", "house_burn", "dust_burn", "redeem_burn", "payers",
+    "repeat_payers", "repeat_purchase_rate", "sybil_issued", "sybil_extracted", "honest_free_issued",
+    "ring_profit", "ring_profit_mtm", "ring_redeem_value", "victims", "victims_losses", "victims_losses_mtm",
+    *STABILITY, *(f"target_{s}" for s in STABILITY),
+)
+
+
+def _coins(scenario: Any) -> list[str]:
+    pop = scenario.population
+    mk = pop.market
+    n = mk.sellers if mk.shoppers or mk.traders or pop.pump.rings else 0
+    return [f"SHOP{i + 1}" for i in range(n)]
+
+
+def metric_names(scenario: Any) -> set[str]:
+    """Every metric a run of ``scenario`` (a `sim.scenario.Scenario`) reports."""
+    names = set(SCALAR_METRICS)
+    names |= {f"revenue_cents_by_package.{p}" for p in scenario.config.packages}
+    names |= {f"defenses_by_kind.{d}" for d in _DEFENSES}
+    names |= {f"{stat}.{sym}" for stat in STABILITY for sym in _coins(scenario)}
+    return names
+
+
+def flat_metrics(summary: dict[str, Any]) -> dict[str, float | None]:
+    """A run summary as ``metric -> number`` (None when undefined, e.g. no spread
+    without a two-sided book): the scalars, revenue by package, defenses by kind (0 when
+    a defense never acted) and price stability per coin."""
+    out: dict[str, float | None] = {}
+    for k in SCALAR_METRICS:
+        v = summary.get(k)
+        out[k] = None if v is None else float(v)
+    for pkg, cents in summary.get("revenue_cents_by_package", {}).items():
+        out[f"revenue_cents_by_package.{pkg}"] = float(cents)
+    fired = summary.get("defenses_by_kind", {})
+    for d in _DEFENSES:
+        out[f"defenses_by_kind.{d}"] = float(fired.get(d, 0))
+    for sym, stats in summary.get("price_stability", {}).items():
+        for stat, v in stats.items():
+            out[f"{stat}.{sym}"] = None if v is None else float(v)
     return out

@@ -27,6 +27,9 @@ Tables (columns in `SCHEMAS`):
 - ``daily_metrics``: one row per UTC day (supply, issuance, burn, revenue, activity,
   concentration).
 - ``runs``: one row per run: scenario, parameters (JSON), seed, code version, summary (JSON).
+- ``sweeps``: one row per (sweep, variant, seed, metric) of an experiment (`sim.experiment`):
+  ``value`` is the run's figure (a float: counts and COIN amounts are exact up to 2**53).
+  Partitioned by sweep (``run_id`` = the sweep's id).
 
 The production export (a later issue) builds the same row dicts / columns from the SQL
 store and calls `write_table`.
@@ -43,7 +46,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["DEFAULT_ROOT", "SCHEMAS", "partition_path", "read_table", "rows_to_columns", "to_json", "write_table"]
+__all__ = ["DEFAULT_ROOT", "RUN_TABLES", "SCHEMAS", "partition_path", "read_table", "rows_to_columns", "to_json", "write_table"]
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "data" / "warehouse"
 
@@ -110,10 +113,16 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("free_issued_today", pa.int64()), ("purchased_issued_today", pa.int64()),
         ("bonus_issued_today", pa.int64()), ("house_burn_today", pa.int64()), ("dust_burn_today", pa.int64()),
         ("honest_volume_coin_today", pa.int64())),
+    "sweeps": _schema(
+        ("sweep", pa.string()), ("variant", pa.string()), ("seed", pa.int64()), ("metric", pa.string()),
+        ("value", pa.float64())),
     "runs": _schema(
         ("scenario", pa.string()), ("parameters", pa.string()), ("seed", pa.int64()),
         ("users", pa.int64()), ("days", pa.int64()), ("code_version", pa.string()), ("summary", pa.string())),
 }
+
+# The tables one run writes (``sweeps`` is written by an experiment, once for all its runs).
+RUN_TABLES = tuple(t for t in SCHEMAS if t != "sweeps")
 
 
 def to_json(value: Any) -> str | None:

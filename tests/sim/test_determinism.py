@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from sim import load_scenario, run
-from sim.warehouse import SCHEMAS
+from sim.warehouse import RUN_TABLES
 
 
 def _files(result) -> dict[str, bytes]:
@@ -21,7 +21,7 @@ def _run(root, seed, scenario="pump_and_dump"):
 def test_the_same_seed_writes_byte_identical_parquet(tmp_path):
     a, b = _run(tmp_path / "a", 3), _run(tmp_path / "b", 3)
     assert a.run_id == b.run_id
-    assert set(a.paths) == set(SCHEMAS)
+    assert set(a.paths) == set(RUN_TABLES)
     assert _files(a) == _files(b)
 
 

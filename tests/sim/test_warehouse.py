@@ -8,12 +8,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sim.warehouse import SCHEMAS, partition_path, read_table, rows_to_columns, write_table
+from sim.warehouse import (
+    RUN_TABLES,
+    SCHEMAS,
+    partition_path,
+    read_table,
+    rows_to_columns,
+    write_table,
+)
 
 
 def test_a_run_writes_every_table_in_the_layout_with_source_and_run_id(baseline_run):
     _, result, root = baseline_run
-    for table in SCHEMAS:
+    for table in RUN_TABLES:
         path = partition_path(root, table, result.run_id)
         assert result.paths[table] == str(path)
         t = pq.read_table(path)
@@ -58,3 +65,17 @@ def test_bad_tables_and_columns_are_refused(tmp_path):
         cols = rows_to_columns("holds", [{"amount": 1.5}])
         write_table(tmp_path, "holds", "r1", cols)
     assert not (tmp_path / "holds").exists() or not any((tmp_path / "holds").rglob("*.parquet"))
+
+
+def test_the_sweeps_table_is_a_duckdb_view_over_every_experiment(tmp_path):
+    from dashboards.warehouse import connect
+    from sim.experiment import Variant
+    from sim.runner import experiment
+
+    exp = experiment("baseline", [Variant("a", ()), Variant("b", ("rewards.daily_login=5",))], "a", 2,
+                     workers=1, users=20, days=2, root=tmp_path, write_runs=False)
+    con = connect(tmp_path)
+    rows = con.execute("SELECT variant, count(DISTINCT seed) FROM sweeps WHERE sweep = ? AND metric = 'free_issued' "
+                       "GROUP BY variant ORDER BY variant", [exp.sweep]).fetchall()
+    assert rows == [("a", 2), ("b", 2)]
+    assert con.execute("SELECT typeof(value) FROM sweeps LIMIT 1").fetchone() == ("DOUBLE",)
