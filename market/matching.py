@@ -23,6 +23,7 @@ from .book import BUY, Order, OrderBook, OrderStatus
 from .coins import BrandCoin, release_vested
 from .config import MarketConfig
 from .defenses import NO_LIMIT, CoinGuards, DefenseAlert
+from .reference import RobustPrice
 from .settlement import Settlement
 from .trades import Trade
 
@@ -61,20 +62,28 @@ class CoinMarket:
         self.protection_bps = config.market_protection_bps
         self.vesting_on = config.vesting.enabled
         self.last_price: int | None = None
+        self.robust = RobustPrice(config.reference, coin.initial_price)
         self.expiries: list[tuple[datetime, int, Order]] = []
         self._draining = False
         needs_guards = any(getattr(config, name).enabled for name in
                            ("price_band", "circuit_breaker", "daily_limit", "holding_cap", "min_hold"))
         exempt = platform | {coin.seller, f"vesting:{coin.symbol}"}
         self.guards: CoinGuards | None = (
-            CoinGuards(coin.symbol, config, coin.max_supply, coin.initial_price, alert, frozenset(exempt))
+            CoinGuards(coin.symbol, config, coin.max_supply, coin.initial_price, alert, frozenset(exempt),
+                       self.robust)
             if needs_guards else None)
 
     # -- prices ------------------------------------------------------------------------
     def reference_price(self, now: datetime) -> int:
+        """Where a market order's protection is measured from: the robust price when
+        the defenses are on, else the last trade (else the launch price)."""
         if self.guards is not None:
-            return self.guards.reference(now)
+            return self.robust.at(now)
         return self.last_price if self.last_price is not None else self.coin.initial_price
+
+    def robust_price(self, now: datetime) -> int:
+        """What payouts are valued at (`market.reference`), never the last trade."""
+        return self.robust.at(now)
 
     def protection_price(self, side: str, now: datetime) -> int:
         """Default limit of a market order: ``market_protection_bps`` beyond the reference."""
@@ -269,6 +278,7 @@ class CoinMarket:
                 maker.status = _FILLED
             order.trades.append(trade)
             self.last_price = price
+            self.robust.add(now, trade.buyer, trade.seller, price, qty)
             emit(trade)
             if guards is not None:
                 guards.on_trade(price, qty, trade.buyer, trade.seller, maker, now)

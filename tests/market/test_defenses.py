@@ -49,7 +49,7 @@ def alerts(ex: Exchange, defense: str) -> list:
 
 
 # -- price band ---------------------------------------------------------------------------
-BAND = {"price_band": PriceBand(width_bps=1000, window_seconds=3600)}
+BAND = {"price_band": PriceBand(width_bps=1000)}
 
 
 def test_band_rejects_a_buy_limit_far_above_the_reference():
@@ -79,12 +79,23 @@ def test_band_lets_trading_within_it_pass():
     assert ex.alerts == []
 
 
-def test_band_follows_the_vwap():
-    ex, _, clock = make(**BAND)
-    ex.limit(SYM, MAKER, "sell", 10, 108)
-    ex.limit(SYM, HONEST, "buy", 10, 108)  # vwap 108: the band is now 98..118
+def test_band_follows_the_robust_price():
+    ex, ledger, clock = make(**BAND)
+    ex.limit(SYM, MAKER, "sell", 100, 108)
+    for i in range(5):
+        ledger.mint(f"user:buyer{i}", 100_000)
+        ex.limit(SYM, f"user:buyer{i}", "buy", 20, 108)  # 100 coins, six accounts: the band is now 98..118
     clock.advance(minutes=1)
     assert ex.limit(SYM, HONEST, "buy", 1, 117).status == OrderStatus.OPEN
+    assert ex.limit(SYM, HONEST, "buy", 1, 119).reason == "price_band"
+
+
+def test_band_does_not_follow_trades_between_too_few_accounts():
+    ex, _, clock = make(**BAND)
+    ex.limit(SYM, MAKER, "sell", 100, 108)
+    ex.limit(SYM, HONEST, "buy", 100, 108)
+    clock.advance(minutes=1)
+    assert ex.limit(SYM, HONEST, "buy", 1, 111).reason == "price_band"  # still 90..110
 
 
 # -- circuit breaker ------------------------------------------------------------------------
