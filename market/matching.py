@@ -278,7 +278,7 @@ class CoinMarket:
                 maker.status = _FILLED
             order.trades.append(trade)
             self.last_price = price
-            self.robust.add(now, trade.buyer, trade.seller, price, qty)
+            self.robust.add(now, trade.buyer, trade.seller, price, qty, order.id)
             emit(trade)
             if guards is not None:
                 guards.on_trade(price, qty, trade.buyer, trade.seller, maker, now)

@@ -80,12 +80,14 @@ class RobustPrice:
         self.config = config
         self.window = timedelta(seconds=config.window_seconds)
         self.price = initial_price  # the last robust price
-        self.trades: deque[tuple[datetime, str, str, int, int]] = deque(maxlen=MAX_TRADES)
-        # (time, buyer, seller, price, quantity)
+        self.trades: deque[tuple[datetime, str, str, int, int, int | None]] = deque(maxlen=MAX_TRADES)
+        # (time, buyer, seller, price, quantity, taker order)
         self._stale = False
 
-    def add(self, time: datetime, buyer: str, seller: str, price: int, quantity: int) -> None:
-        self.trades.append((time, buyer, seller, price, quantity))
+    def add(self, time: datetime, buyer: str, seller: str, price: int, quantity: int,
+            order: int | None = None) -> None:
+        """A trade; ``order`` is the taker order's id (its fills are one trade to `rings`)."""
+        self.trades.append((time, buyer, seller, price, quantity, order))
         self._stale = True
 
     def at(self, now: datetime) -> int:
@@ -103,13 +105,13 @@ class RobustPrice:
     def _update(self) -> None:
         cfg = self.config
         ring_of = {}
-        for ring in rings(((b, s) for _, b, s, _, _ in self.trades), min_repeats=cfg.ring_min_repeats,
+        for ring in rings(_one_per_order(self.trades), min_repeats=cfg.ring_min_repeats,
                           max_accounts=cfg.ring_max_accounts, share_bps=cfg.ring_share_bps):
             for account in ring:
                 ring_of[account] = ring
         quote = qty = 0
         accounts = set()
-        for _, buyer, seller, price, quantity in self.trades:
+        for _, buyer, seller, price, quantity, _ in self.trades:
             ring = ring_of.get(buyer)
             if buyer == seller or (ring is not None and seller in ring):
                 continue
@@ -119,3 +121,12 @@ class RobustPrice:
             accounts.add(seller)
         if qty >= cfg.min_volume and len(accounts) >= cfg.min_accounts:
             self.price = quote // qty
+
+
+def _one_per_order(trades: Iterable[tuple[datetime, str, str, int, int, int | None]]) -> Iterable[tuple[str, str]]:
+    """(buyer, seller) per trade, the consecutive fills of one taker order once."""
+    last = None
+    for _, buyer, seller, _, _, order in trades:
+        if order is None or order != last:
+            yield buyer, seller
+        last = order

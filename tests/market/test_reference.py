@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from ledger import Ledger, MemoryStore
 from market import Exchange, MarketConfig, OrderStatus
 from market.config import ReferencePrice
+from market.detector import scan
 from market.reference import RobustPrice, rings
 from tests.support.clock import Clock
 
@@ -52,6 +53,16 @@ def test_a_ring_trading_at_the_band_edge_cannot_ratchet_the_price_or_the_redeem_
     assert ex.reference_price(SYM) == 100
     assert ex.redeem(SYM, RING[0], 100) == 100 * 100  # not 874,500
     assert ledger.check().ok
+    wash = [a for a in scan(ex.trades) if a.kind == "wash_trading"]
+    assert [a.evidence["accounts"] for a in wash] == [sorted(RING)] * 2  # one alert per 24 hours
+
+
+def test_honest_trades_between_many_accounts_move_the_redeem_value():
+    ex, _, clock = make()
+    ex.limit(SYM, "user:u0", "sell", 100, 108)
+    for i in range(1, 6):
+        ex.limit(SYM, f"user:u{i}", "buy", 20, 108)
+    assert ex.redeem(SYM, "user:u6", 10) == 1080
 
 
 # -- the robust price on its own ------------------------------------------------------------
@@ -90,6 +101,14 @@ def test_a_ring_among_honest_trades_is_left_out():
     rp = tracker()
     feed(rp, SPREAD + [("user:x", "user:y", 5000, 1), ("user:y", "user:x", 5000, 1)] * 3)
     assert rp.at(T0) == 102
+
+
+def test_the_fills_of_one_sweeping_order_are_one_trade_to_the_ring_test():
+    rp = tracker()
+    sweep = [("user:b0", "user:mm", 101, 20)] * 3  # one buy took three of mm's asks
+    for buyer, seller, price, qty in sweep + SPREAD[1:]:
+        rp.add(T0, buyer, seller, price, qty, order=7 if buyer == "user:b0" else None)
+    assert rp.at(T0) == 101  # 14,240 COIN for 140 coins: b0's three fills counted
 
 
 def test_a_self_trade_is_left_out():
