@@ -116,9 +116,10 @@ class CoinGuards:
         ref = self.reference(now)
         return max(1, _ceil_div(ref * (10000 - self.band_bps), 10000)), ref * (10000 + self.band_bps) // 10000
 
-    def breaker_bounds(self, now: datetime) -> tuple[int, int]:
+    def breaker_bounds(self, now: datetime, planned: tuple[int, int] | None = None) -> tuple[int, int]:
         """Prices a trade may have without moving more than ``move_bps`` from any trade
-        in the breaker window."""
+        in the breaker window. ``planned``: the lowest and highest price of fills that
+        would happen first, now (a fill-or-kill order's plan)."""
         if not self.breaker_on:
             return 0, NO_LIMIT
         cutoff = now - self.breaker_window
@@ -127,17 +128,22 @@ class CoinGuards:
             mins.popleft()
         while maxs and maxs[0][0] <= cutoff:
             maxs.popleft()
-        if not mins:
+        low, high = planned if planned is not None else (NO_LIMIT, 0)
+        if mins:
+            low, high = min(low, mins[0][1]), max(high, maxs[0][1])
+        if low > high:  # no trade in the window and none planned
             return 0, NO_LIMIT
         m = self.move_bps
-        return max(0, _ceil_div(maxs[0][1] * (10000 - m), 10000)), mins[0][1] * (10000 + m) // 10000
+        return max(0, _ceil_div(high * (10000 - m), 10000)), low * (10000 + m) // 10000
 
-    def bounds(self, now: datetime, band: tuple[int, int] | None = None) -> tuple[int, int]:
+    def bounds(self, now: datetime, band: tuple[int, int] | None = None,
+               planned: tuple[int, int] | None = None) -> tuple[int, int]:
         """The price range a trade may happen in now: the band (``band`` if given: an
         order keeps the band of its arrival for its whole sweep, so its own fills cannot
-        drag the reference along) and the breaker's range together."""
+        drag the reference along) and the breaker's range together (after the
+        ``planned`` fills, see `breaker_bounds`)."""
         blo, bhi = self.band(now) if band is None else band
-        clo, chi = self.breaker_bounds(now)
+        clo, chi = self.breaker_bounds(now, planned)
         return max(blo, clo), min(bhi, chi)
 
     # -- circuit breaker -------------------------------------------------------------

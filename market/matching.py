@@ -216,7 +216,7 @@ class CoinMarket:
             lo, hi = guards.bounds(now, band)
         else:
             band, lo, hi = (0, NO_LIMIT), 0, NO_LIMIT
-        if order.tif == "FOK" and not self._fok_fillable(order, lo, hi):
+        if order.tif == "FOK" and not self._fok_fillable(order, now, band):
             return self._reject(order, "fok_unfillable")
 
         account = order.account
@@ -347,21 +347,29 @@ class CoinMarket:
         del self.book.orders[maker.id]
         del self.live[maker.id]
 
-    def _fok_fillable(self, order: Order, lo: int, hi: int) -> bool:
-        """Could the whole order fill now? Counts resting quantity at acceptable prices;
-        meeting the owner's own order fails it unless STP just cancels the resting one."""
+    def _fok_fillable(self, order: Order, now: datetime, band: tuple[int, int]) -> bool:
+        """Would the whole order fill now? Walks the book as the sweep would: a level
+        outside the band, or outside the circuit breaker's range as the earlier fills
+        would move it, stops the sweep (so the order does not fill at all); meeting the
+        owner's own order fails it unless STP just cancels the resting one."""
         buy = order.side == BUY
         book = self.book.asks if buy else self.book.bids
-        prices = sorted((p for p in book if (p <= order.price if buy else p >= order.price) and lo <= p <= hi),
-                        reverse=not buy)
+        prices = sorted((p for p in book if (p <= order.price if buy else p >= order.price)), reverse=not buy)
+        guards = self.guards
+        planned: tuple[int, int] | None = None  # lowest and highest price filled so far
         need = order.remaining
         for p in prices:
+            if guards is not None:
+                lo, hi = guards.bounds(now, band, planned)
+                if p < lo or p > hi:
+                    return False
             for maker in book[p]:
                 if maker.account == order.account:
                     if self.stp != "cancel_oldest":
                         return False
                     continue
                 need -= maker.remaining
+                planned = (p, p) if planned is None else (min(planned[0], p), max(planned[1], p))
                 if need <= 0:
                     return True
         return False

@@ -128,6 +128,31 @@ def test_breaker_pauses_matching_when_the_price_jumps():
     assert [a.action for a in alerts(ex, "circuit_breaker")] == ["paused", "rejected", "resumed"]
 
 
+@pytest.mark.parametrize("mode", ["reject", "queue"])
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_fok_fills_completely_or_not_at_all_when_the_breaker_would_stop_its_sweep(mode, side):
+    ex, ledger, _ = make(**breaker(mode))
+    maker_side, far = ("sell", 125) if side == "buy" else ("buy", 79)
+    ex.limit(SYM, MAKER, maker_side, 5, 100)
+    ex.limit(SYM, MAKER, maker_side, 5, far)  # 100 -> 125 (or 79) moves more than 20%
+    before = (ledger.balance(PUMPER, "COIN"), ledger.balance(PUMPER, SYM))
+    fok = ex.limit(SYM, PUMPER, side, 10, far, tif="FOK")
+    assert fok.status == OrderStatus.REJECTED and fok.reason == "fok_unfillable"
+    assert fok.trades == [] and fok.filled == 0 and fok.id not in ex.live
+    assert (ledger.balance(PUMPER, "COIN"), ledger.balance(PUMPER, SYM)) == before
+    assert ex.markets[SYM].guards.paused_until is None  # nothing traded, nothing tripped
+    ok = ex.limit(SYM, PUMPER, side, 5, far, tif="FOK")  # what the breaker allows still fills
+    assert ok.status == OrderStatus.FILLED and [t.price for t in ok.trades] == [100]
+
+
+def test_fok_fills_up_to_the_breaker_bound_exactly():
+    ex, _, _ = make(**breaker())
+    ex.limit(SYM, MAKER, "sell", 5, 100)
+    ex.limit(SYM, MAKER, "sell", 5, 120)  # 100 * 1.2: the edge, allowed
+    fok = ex.limit(SYM, PUMPER, "buy", 10, 120, tif="FOK")
+    assert fok.status == OrderStatus.FILLED and [t.price for t in fok.trades] == [100, 120]
+
+
 def test_breaker_in_queue_mode_runs_queued_orders_when_it_resumes():
     ex, ledger, clock = make(**breaker("queue"))
     orders = pump(ex, clock, [100, 110, 119, 125])
