@@ -104,7 +104,7 @@ class RobustPrice:
 
     def _update(self) -> None:
         cfg = self.config
-        ring_of = {}
+        ring_of: dict[str, frozenset[str]] = {}
         for ring in rings(_one_per_order(self.trades), min_repeats=cfg.ring_min_repeats,
                           max_accounts=cfg.ring_max_accounts, share_bps=cfg.ring_share_bps):
             for account in ring:
@@ -112,8 +112,7 @@ class RobustPrice:
         quote = qty = 0
         accounts = set()
         for _, buyer, seller, price, quantity, _ in self.trades:
-            ring = ring_of.get(buyer)
-            if buyer == seller or (ring is not None and seller in ring):
+            if buyer == seller or seller in ring_of.get(buyer, ()):
                 continue
             quote += price * quantity
             qty += quantity

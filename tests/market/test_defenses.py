@@ -12,6 +12,7 @@ from market import (
     CircuitBreaker,
     CoinError,
     DailyLimit,
+    DefenseAlert,
     Exchange,
     HoldingCap,
     MarketConfig,
@@ -151,6 +152,50 @@ def test_fok_fills_up_to_the_breaker_bound_exactly():
     ex.limit(SYM, MAKER, "sell", 5, 120)  # 100 * 1.2: the edge, allowed
     fok = ex.limit(SYM, PUMPER, "buy", 10, 120, tif="FOK")
     assert fok.status == OrderStatus.FILLED and [t.price for t in fok.trades] == [100, 120]
+
+
+def test_fok_is_judged_against_the_breaker_range_of_its_first_fill():
+    ex, _, _ = make(**breaker())
+    for price in (100, 110, 125):  # 110 is within 20% of 100; 125 is not (of 100), though it is of 110
+        ex.limit(SYM, MAKER, "sell", 5, price)
+    fok = ex.limit(SYM, PUMPER, "buy", 15, 125, tif="FOK")
+    assert (fok.status, fok.filled) == (OrderStatus.REJECTED, 0)
+
+
+def test_breaker_alerts_say_who_when_and_why():
+    ex, _, clock = make(**breaker("queue"))
+    pump(ex, clock, [100, 110, 119, 125])
+    paused_until = ex.markets[SYM].guards.paused_until
+    queued = ex.limit(SYM, HONEST, "buy", 5, 125)
+    assert alerts(ex, "circuit_breaker")[-1] == DefenseAlert(
+        clock.now, SYM, "circuit_breaker", "queued", f"matching paused until {paused_until.isoformat()}",
+        HONEST, queued.id)
+    ex.advance(paused_until)  # resumes at the very end of the pause
+    assert alerts(ex, "circuit_breaker")[-1] == DefenseAlert(
+        paused_until, SYM, "circuit_breaker", "resumed",
+        f"pause ended at {paused_until.isoformat()}; 2 queued orders run now")
+    assert queued.status == OrderStatus.OPEN
+
+
+def test_breaker_rejection_alert_names_the_order():
+    ex, _, clock = make(**breaker())
+    pump(ex, clock, [100, 110, 119, 125])
+    paused_until = ex.markets[SYM].guards.paused_until
+    late = ex.limit(SYM, HONEST, "buy", 5, 125)
+    assert alerts(ex, "circuit_breaker")[-1] == DefenseAlert(
+        clock.now, SYM, "circuit_breaker", "rejected", f"matching paused until {paused_until.isoformat()}",
+        HONEST, late.id)
+
+
+def test_a_queued_gtd_order_that_expires_as_the_pause_ends_does_not_run():
+    ex, _, clock = make(**breaker("queue"))
+    pump(ex, clock, [100, 110, 119, 125])
+    paused_until = ex.markets[SYM].guards.paused_until
+    ex.limit(SYM, MAKER, "sell", 5, 125)
+    gtd = ex.limit(SYM, HONEST, "buy", 5, 125, tif="GTD", expires_at=paused_until)
+    assert gtd.status == OrderStatus.QUEUED
+    ex.advance(paused_until)
+    assert (gtd.status, gtd.reason, gtd.trades) == (OrderStatus.EXPIRED, "expired", [])
 
 
 def test_breaker_in_queue_mode_runs_queued_orders_when_it_resumes():
@@ -310,8 +355,13 @@ def test_vesting_lets_the_seller_sell_what_has_vested():
 FLOOR = {"price_floor": PriceFloor(enabled=True, floor_bps=5000, budget=1_000_000)}
 
 
+def bought_order_id(ex: Exchange) -> int:
+    [floor] = [o for o in ex.book(SYM).orders.values() if o.platform]
+    return floor.id
+
+
 def test_floor_buys_back_a_dump_at_the_floor_price():
-    ex, ledger, _ = make(**FLOOR)
+    ex, ledger, clock = make(**FLOOR)
     ex.limit(SYM, MAKER, "buy", 100, 90)
     dump = ex.market_order(SYM, PUMPER, "sell", 5000, protection=1)
     assert [t.price for t in dump.trades] == [90, 50]
@@ -320,6 +370,11 @@ def test_floor_buys_back_a_dump_at_the_floor_price():
     assert [e.entry_type for e in ledger.store.entries(account="platform:buyback", asset=SYM)] == ["BUYBACK"]
     actions = [a.action for a in alerts(ex, "price_floor")]
     assert actions == ["floor_placed", "bought_back"]
+    bought = alerts(ex, "price_floor")[1]
+    assert bought == DefenseAlert(clock.now, SYM, "price_floor", "bought_back",
+                                  f"platform bought 4900 at the floor 50 from {PUMPER}; "
+                                  f"{ex.book(SYM).orders[bought_order_id(ex)].remaining} left on the floor order",
+                                  PUMPER, dump.id)
 
 
 def test_floor_reports_when_its_budget_is_used_up():

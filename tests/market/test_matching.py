@@ -499,3 +499,54 @@ def test_a_decremented_resting_order_that_runs_out_is_cancelled_for_self_trade()
     assert (incoming.status, incoming.reason) == (OrderStatus.CANCELLED, "self_trade")
     assert resting.id not in ex.live and len(ex.book(SYM)) == 0
     assert brand(ledger, "a") == 10_000 and coin(ledger, "a") == 1_000_000 and ledger.check().ok
+
+
+def test_trades_get_consecutive_ids_and_set_the_last_price():
+    ex, _, _ = make()
+    ex.limit(SYM, "user:a", "sell", 2, 11)
+    ex.limit(SYM, "user:b", "sell", 2, 12)
+    taker = ex.limit(SYM, "user:c", "buy", 4, 12)
+    assert [t.id for t in taker.trades] == [1, 2]
+    assert ex.last_price(SYM) == 12
+
+
+def test_a_fok_that_would_meet_its_owners_resting_order_does_not_fill_at_all():
+    ex, _, _ = make()  # stp cancel_newest
+    ex.limit(SYM, "user:a", "sell", 5, 10)
+    ex.limit(SYM, "user:c", "sell", 5, 11)
+    fok = ex.limit(SYM, "user:c", "buy", 10, 11, tif="FOK")
+    assert (fok.status, fok.reason, fok.trades) == (OrderStatus.REJECTED, "fok_unfillable", [])
+
+
+@pytest.mark.parametrize(("bid", "fills"), [(14, True), (13, False)])
+def test_market_sell_default_protection_is_the_reference_less_the_margin_rounded_up(bid, fills):
+    clock = Clock(T0)
+    ledger = Ledger(MemoryStore(), clock=clock)
+    ex = Exchange(ledger, MarketConfig.bare(market_protection_bps=1000), clock=clock)
+    ex.launch(SYM, "Heather's coin", "user:heather", initial_price=15, allocation=0)  # 15 * 0.9 = 13.5 -> 14
+    ledger.mint("user:a", 10_000)
+    ex.airdrop(SYM, ["user:b"], 10)
+    ex.limit(SYM, "user:a", "buy", 1, bid)
+    order = ex.market_order(SYM, "user:b", "sell", 1)
+    assert order.price == 14 and order.filled == (1 if fills else 0)
+
+
+def test_a_buy_one_coin_short_of_price_plus_a_whole_fee_is_rejected():
+    ex, ledger, _ = make()  # 2%: 10 at 100 needs 1,000 + 20
+    short = ex.limit(SYM, funded(ex, ledger, "user:short", 1019), "buy", 10, 100)
+    assert (short.status, short.reason) == (OrderStatus.REJECTED, "insufficient_funds")
+    assert ex.limit(SYM, funded(ex, ledger, "user:exact", 1020), "buy", 10, 100).status == OrderStatus.OPEN
+
+
+def test_a_partly_filled_buy_whose_funds_moved_cannot_rest_and_is_cancelled():
+    ex, ledger, _ = make()
+    ex.limit(SYM, "user:a", "sell", 5, 10)
+    taker = funded(ex, ledger, "user:taker", 200)
+
+    def spend_the_rest(trade) -> None:
+        ledger.transfer(taker, "user:d", ledger.balance(taker, "COIN"))
+
+    ex.subscribe(on_trade=spend_the_rest)
+    order = ex.limit(SYM, taker, "buy", 10, 11)
+    assert (order.status, order.reason, order.filled) == (OrderStatus.CANCELLED, "insufficient_funds", 5)
+    assert order.id not in ex.live and len(ex.book(SYM)) == 0 and ledger.check().ok
