@@ -137,6 +137,7 @@ class User(SimAgent):
         self.sessions = 0
         self.purchases = 0
         self.p_rest = 0.5
+        self.session_cost = self.want_cost()  # prices and traits are fixed for the run
 
     # -- the life ----------------------------------------------------------------------------
     def life(self, delay: float) -> Life:
@@ -289,7 +290,7 @@ class User(SimAgent):
     def buy_coins(self) -> bool:
         """The purchase decision: a package (or nothing) by the logit; True if checked out."""
         m = self.model
-        need = self.want_cost() * self.p_rest * m.behaviour.need_days
+        need = self.session_cost * self.p_rest * m.behaviour.need_days
         if package_decision(m, self.uid, self.traits, need, first=self.purchases == 0):
             self.purchases += 1
             return True
@@ -325,8 +326,7 @@ class User(SimAgent):
         completes = (self.streak + 1) % rw.streak_days == 0 and login > 0
         first_pay = login + (rw.streak_bonus if completes else 0)
         rest_pay = login + (rw.streak_bonus / rw.streak_days if login > 0 else 0.0)
-        cost = self.want_cost()
-        affordable = min(1.0, self.coin_balance() / cost)
+        affordable = min(1.0, self.coin_balance() / self.session_cost)
         age = (m.env.now - self.joined) / DAY
         p_first = session_chance(b, t, pay=first_pay, affordable=affordable, age_days=age)
         self.p_rest = p_rest = session_chance(b, t, pay=rest_pay, affordable=affordable, age_days=age)
