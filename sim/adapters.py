@@ -8,8 +8,8 @@ keeps the same facts in indexes built from what is actually written:
 - `IndexedMemoryStore`: the real `MemoryStore` (same engine, same journal) that also
   indexes, per user, the days of DAILY_LOGIN / STREAK_BONUS credits and of stakes
   (STAKE, BELT_CHALLENGE_ENTRY) as transactions are applied;
-- `SimRules`: the real `EconomyRules` with the two fact readers (`_login_days`,
-  `staked_on`) answered from that index; every rule, amount and idempotency key is
+- `SimRules`: the real `EconomyRules` with the fact readers (`_login_days`,
+  `staked_on`, and the anti-sybil `account_opened` / `activity`) answered from that index; every rule, amount and idempotency key is
   the production code's (tests/sim check the answers match the journal scan);
 - `IndexedPaymentStore` / `IndexedPoolStore`: the real memory stores with lookups by
   user, payment intent, pending event and pool indexed instead of scanned.
@@ -26,14 +26,16 @@ from typing import Any
 from ledger import MemoryStore
 from ledger.economy.payment_store import MemoryPaymentStore, PaymentRecord, StoredEvent
 from ledger.economy.pools import MemoryPoolStore, Stake, _check_reserve
-from ledger.economy.rules import EconomyRules, utc_day
+from ledger.economy.rules import ACTIVITY, EconomyRules, utc_day
 from ledger.model import EntryType, Transaction, TransferRequest
 
 __all__ = ["IndexedMemoryStore", "IndexedPaymentStore", "IndexedPoolStore", "SimRules"]
 
 _DAY_CREDITS = frozenset({EntryType.DAILY_LOGIN.value, EntryType.STREAK_BONUS.value})
 _STAKES = frozenset({EntryType.STAKE.value, EntryType.BELT_CHALLENGE_ENTRY.value})
-_WATCHED = _DAY_CREDITS | _STAKES
+_FIRSTS = frozenset({EntryType.GUEST_INITIAL.value, EntryType.SIGNUP_BONUS.value, EntryType.DAILY_LOGIN.value})
+_ACTIVITY = frozenset(t.value for t in ACTIVITY)
+_WATCHED = _DAY_CREDITS | _STAKES | _FIRSTS | _ACTIVITY
 # A day's credits all carry the same ref_id: parse each day once.
 _parse_day = lru_cache(maxsize=256)(date.fromisoformat)
 _MONTH = timedelta(days=30)
@@ -50,12 +52,18 @@ class IndexedMemoryStore(MemoryStore):
         super().__init__()
         self.day_credits: dict[tuple[str, str], set[date]] = {}
         self.stake_days: dict[str, date] = {}
+        self.first_reward: dict[str, datetime] = {}
+        self.activity: dict[str, int] = defaultdict(int)
 
     def apply(self, request: TransferRequest, now: datetime) -> Transaction:
         tx = MemoryStore.apply(self, request, now)
         if tx.entry_type in _WATCHED and not tx.replayed:
             for e in tx.entries:
                 t = e.entry_type
+                if t in _FIRSTS and e.to_account not in self.first_reward:
+                    self.first_reward[e.to_account] = e.time
+                if t in _ACTIVITY:
+                    self.activity[e.to_account if t == EntryType.COIN_PURCHASE else e.from_account] += 1
                 if t in _DAY_CREDITS and e.ref_type == "day" and e.ref_id:
                     key = (e.to_account, t)
                     days = self.day_credits.get(key)
@@ -83,6 +91,14 @@ class SimRules(EconomyRules):
     def staked_on(self, user: str, day: date) -> bool:
         store: IndexedMemoryStore = self.ledger.store  # type: ignore[assignment]
         return store.stake_days.get(f"user:{user}") == day
+
+    def account_opened(self, user: str) -> datetime | None:
+        store: IndexedMemoryStore = self.ledger.store  # type: ignore[assignment]
+        return store.first_reward.get(f"user:{user}")
+
+    def activity(self, user: str, at_least: int) -> int:
+        store: IndexedMemoryStore = self.ledger.store  # type: ignore[assignment]
+        return min(at_least, store.activity.get(f"user:{user}", 0))
 
 
 class IndexedPaymentStore(MemoryPaymentStore):

@@ -22,7 +22,7 @@ import mesa
 
 from ledger.economy.errors import NotEligible, PromoRejected
 from ledger.errors import AccountFrozen, InsufficientFunds, LedgerError
-from market.book import SELL
+from market.book import BUY, SELL
 
 from .behaviour import Traits, choose_package, churn_hazard, draw_traits, next_event, session_chance
 
@@ -555,8 +555,16 @@ class Whale(Trader):
 
 # -- manipulation -------------------------------------------------------------------------------
 class PumpRing(SimAgent):
-    """A ring of accounts against the coin with the least demand: accumulate quietly,
-    hype it to followers, sell into their buying, then dump the rest."""
+    """A ring of accounts against the coin with the least demand, by one of three
+    strategies (``population.pump.strategy``): accumulate quietly, then
+
+    - ``hype_dump``: hype it to followers, sell into their buying, dump the rest;
+    - ``wash_ladder``: walk the last price up with tiny trades between members (one
+      member's small ask, another's buy at it), hype, sell into the followers and redeem
+      what is left at the shop at the price the ladder set;
+    - ``spoof``: rest large buy walls a few percent under the price (a book that looks
+      bid keeps followers in), sell into the followers, cancel each wall before the price
+      comes down to it, then dump."""
 
     role = "ring"
 
@@ -567,9 +575,10 @@ class PumpRing(SimAgent):
         for acct in self.members:
             model.roles[acct] = "ring"
         self.target: str | None = None
+        self.walls: list[Any] = []
 
     def life(self, delay: float) -> Life:
-        m, env, r = self.model, self.model.env, self.model.random
+        m, env = self.model, self.model.env
         p = m.pop.pump
         yield env.timeout(delay)
         for acct in self.members:  # funding: each member buys packages through Stripe
@@ -579,15 +588,102 @@ class PumpRing(SimAgent):
             return
         self.target = sym = min(m.sellers, key=lambda s: s.demand).symbol
         m.ring_targets.add(sym)
+        yield from self.accumulate(sym)
+        if p.strategy == "wash_ladder":
+            yield from self.wash_ladder(sym)
+        m.hype[sym] = env.now + p.hype_days * DAY  # tell the followers
+        m.count("hype_started")
+        if p.strategy == "spoof":
+            m.env.process(self.spoof(sym, m.hype[sym]))
+        yield from self.sell_into_hype(sym)
+        if p.strategy == "wash_ladder":
+            self.redeem_rest(sym)
+        yield from self.dump(sym)
+
+    def accumulate(self, sym: str) -> Life:
+        """Every ~2 hours a member takes what is offered up to 5% above the price."""
+        m, env, r = self.model, self.model.env, self.model.random
+        p = m.pop.pump
         steps = max(1, int(p.accumulate_days * 12))
         budget = int(sum(m.ledger.balance(a, "COIN") for a in self.members) * p.accumulate_share) // steps
-        for _ in range(steps):  # accumulate: every ~2 hours a member takes what is offered
+        for _ in range(steps):
             yield env.timeout(p.accumulate_days * DAY / steps)
             acct = self.members[r.randrange(len(self.members))]
             price = m.price(sym)
             m.buy(sym, acct, min(budget, m.ledger.balance(acct, "COIN")), price * 105 // 100 + 1, ioc=True)
-        m.hype[sym] = env.now + p.hype_days * DAY  # tell the followers
-        m.count("hype_started")
+
+    def wash_ladder(self, sym: str) -> Life:
+        """Tiny trades between two members, each rung above the last price: the tape shows
+        a rally nobody outside the ring paid for."""
+        m, env, r = self.model, self.model.env, self.model.random
+        p = m.pop.pump
+        if len(self.members) < 2:
+            return
+        for _ in range(p.wash_rungs):
+            yield env.timeout(120.0)
+            seller, buyer = r.sample(self.members, 2)
+            if m.ledger.balance(seller, sym) <= 0:
+                seller, buyer = buyer, seller
+            if m.ledger.balance(seller, sym) <= 0:
+                continue
+            price = m.price(sym)
+            rung = price * (10_000 + p.wash_step_bps) // 10_000 + 1
+            # the buy lifts the (few) outside offers under the rung, then the member's own
+            outside = 0
+            if m.exchange is not None:
+                outside = sum(lv.quantity for lv in m.exchange.book(sym).depth(SELL, 20) if lv.price <= rung)
+            ask = m.exchange.book(sym).best_ask() if m.exchange is not None else None
+            if ask is not None and price + 1 < ask <= rung:  # room under the outside offers: trade there
+                rung, outside = ask - 1, 0
+            m.place(sym, seller, SELL, 1, rung, days=0.1)
+            m.count("wash_rungs")
+            trades = len(m.tape)
+            budget = min(rung * (outside + 2), m.ledger.balance(buyer, "COIN") // 10)
+            m.buy(sym, buyer, budget, rung, ioc=True)
+            if any(t.seller == seller and t.buyer == buyer for t in m.tape[trades:]):
+                m.count("wash_trades")
+
+    def spoof(self, sym: str, until: float) -> Life:
+        """Keep a buy wall under the price while the hype lasts; cancel it whenever the
+        price comes within 1% of it (it must never fill), re-post a few minutes later."""
+        m, env = self.model, self.model.env
+        p = m.pop.pump
+        ex = m.exchange
+        if ex is None:
+            return
+        while env.now < until:
+            price = m.price(sym)
+            for w in list(self.walls):
+                if not w.is_open:
+                    self.walls.remove(w)
+                elif price * 100 <= w.price * 101 or w.price * 100 < price * 95:
+                    self._cancel(w)  # about to fill, or left behind by the rise: move it up
+            if not self.walls:
+                acct = self.members[m.count_of("spoof_walls") % len(self.members)]
+                budget = int(m.ledger.balance(acct, "COIN") * p.wall_share)
+                wall_price = max(1, price * 97 // 100)
+                before = len(m.orders)
+                m.buy(sym, acct, budget, wall_price, days=1.0)
+                if len(m.orders) > before and m.orders[-1].is_open:
+                    self.walls.append(m.orders[-1])
+                    m.count("spoof_walls")
+            yield env.timeout(300.0)
+        for w in list(self.walls):
+            self._cancel(w)
+
+    def _cancel(self, order: Any) -> None:
+        m = self.model
+        try:
+            m.exchange.cancel(order.id)  # type: ignore[union-attr]
+            m.count("spoof_cancels")
+        except LedgerError:
+            pass
+        if order in self.walls:
+            self.walls.remove(order)
+
+    def sell_into_hype(self, sym: str) -> Life:
+        m, env = self.model, self.model.env
+        p = m.pop.pump
         steps = max(1, int(p.hype_days * 24))
         for i in range(steps):  # sell into the followers' demand, on a rising ladder
             yield env.timeout(p.hype_days * DAY / steps)
@@ -598,6 +694,23 @@ class PumpRing(SimAgent):
                     # just above the last price, where the followers' buying meets it
                     rung = price * (100 + k) // 100 + 1
                     m.sell(sym, acct, max(1, held // max(1, (steps - i) // 4)), rung, days=0.5)
+
+    def redeem_rest(self, sym: str) -> None:
+        """Spend what is left at the shop, valued at the price the ring set (or at the
+        market's manipulation-resistant reference, where it has one)."""
+        m = self.model
+        for acct in self.members:
+            held = m.ledger.balance(acct, sym)
+            if held > 0:
+                try:
+                    m.count("ring_redeem_value", m.redeem(sym, acct, held))
+                except LedgerError:
+                    m.count("redeem_refused")
+
+    def dump(self, sym: str) -> Life:
+        m, env = self.model, self.model.env
+        for w in list(self.walls):
+            self._cancel(w)
         for left in range(24, 0, -1):  # dump the rest over a day, into whatever bids there are
             yield env.timeout(3600)
             for acct in self.members:
@@ -640,6 +753,9 @@ class Follower(SimAgent):
                     continue
                 price = m.price(sym)
                 if price * 100 < cost * (100 - int(p.panic_loss * 100)):
+                    if env.now < m.hype[sym] and self.looks_bid(sym, price):
+                        m.count("panic_held_by_bids")  # a bid-heavy book says the dip will be bought
+                        continue
                     m.sell(sym, self.account, held, max(1, price * 80 // 100), ioc=True)
                     m.count("panic_sells")
                 elif env.now > m.hype[sym] + p.follower_exit_days * DAY:
@@ -647,50 +763,122 @@ class Follower(SimAgent):
                     m.count("follower_exits")
 
 
+    def looks_bid(self, sym: str, price: int) -> bool:
+        """Twice as many coins bid within 5% under the price as offered within 5% over it."""
+        ex = self.model.exchange
+        if ex is None:
+            return False
+        book = ex.book(sym)
+        bids = sum(lv.quantity for lv in book.depth(BUY, 50) if lv.price * 100 >= price * 95)
+        asks = sum(lv.quantity for lv in book.depth(SELL, 50) if lv.price * 100 <= price * 105)
+        return bids > 2 * asks
+
+
 class SybilFarmer(SimAgent):
     """Runs many accounts that collect every sign-up reward and every daily bonus and
-    pass the coins to one main account."""
+    pass the coins to one main account. The platform sees the accounts as
+    ``clusters_each`` clusters (tagged through the real rules, `EconomyRules.tag_cluster`).
+
+    An adaptive farmer (``adaptive``) opens accounts over ``spread_days``, stakes the
+    minimum when the daily bonus needs a stake, casts the cheapest real actions (votes)
+    when the bonus needs activity and the rewards still to come pay for them, waits while
+    an account is too young, and drops an account a cluster cap refuses. It keeps what
+    those actions cost when it consolidates."""
 
     role = "sybil"
 
     def __init__(self, model: EconomyModel, uid: str) -> None:
         super().__init__(model, uid)
-        self.accounts = [f"{uid}a{i}" for i in range(model.pop.sybil.accounts_each)]
+        sy = model.pop.sybil
+        self.accounts = [f"{uid}a{i}" for i in range(sy.accounts_each)]
         for a in self.accounts:
             model.roles[f"user:{a}"] = "sybil"
+        self.live: list[str] = []
+        self.dropped: set[str] = set()
 
     def _farm(self, tx: Any) -> None:
         if tx is not None and not tx.replayed:
             self.model.count("sybil_farmed", sum(e.amount for e in tx.entries))
 
+    def open_account(self, a: str, i: int) -> None:
+        m, rules, sy = self.model, self.model.economy.rules, self.model.pop.sybil
+        rules.tag_cluster(a, f"{self.uid}:c{i % sy.clusters_each}")
+        for kind in ("guest_initial", "signup", "newsletter"):
+            try:
+                self._farm(rules.one_time_reward(a, kind))
+            except NotEligible:
+                m.count("sybil_refused_cluster")
+                self.dropped.add(a)
+                return
+        self.live.append(a)
+
+    def claim(self, a: str, day: int) -> None:
+        """One account's daily bonus, qualifying for it the cheapest way the rules allow."""
+        m, rules, sy = self.model, self.model.economy.rules, self.model.pop.sybil
+        cfg = m.config
+        try:
+            res = rules.daily_login(a)
+        except NotEligible as err:
+            why = str(err.details.get("reason", ""))
+            if "cluster" in why:
+                self.dropped.add(a)
+                return
+            if "days old" in why:
+                m.count("sybil_waited_age")
+                return
+            if "real actions" in why:
+                if not sy.adaptive or not self.activity_pays(a):
+                    return
+                for k in range(cfg.antisybil.min_activity):
+                    try:
+                        rules.vote(a, f"sybil{day}.{k}")
+                    except LedgerError:
+                        return
+                m.count("sybil_bought_activity")
+            elif cfg.phase2.daily_bonus_requires_stake:
+                if not m.open_pools:
+                    return
+                try:  # the cheapest way to qualify: the minimum stake
+                    m.economy.pools.stake(m.open_pools[0], a, "yes", cfg.pools.min_stake, key=f"sybil:{a}:{day}")
+                except LedgerError:
+                    return
+            else:
+                return
+            try:
+                res = rules.daily_login(a)
+            except (NotEligible, LedgerError):
+                return
+        self._farm(res.login)
+        self._farm(res.streak)
+
+    def activity_pays(self, a: str) -> bool:
+        """Do the votes that unlock the bonus cost less than the bonuses left in the run?"""
+        m = self.model
+        cfg = m.config
+        days_left = m.pop.days - m.env.now / DAY
+        cost = cfg.antisybil.min_activity * cfg.spend.vote
+        gain = days_left * (cfg.rewards.daily_login + cfg.rewards.streak_bonus / cfg.rewards.streak_days)
+        return cost < gain and m.ledger.balance(f"user:{a}") >= cost
+
     def life(self, delay: float) -> Life:
         m, env, r = self.model, self.model.env, self.model.random
-        rules = m.economy.rules
+        sy = m.pop.sybil
         yield env.timeout(delay)
-        for a in self.accounts:
-            for kind in ("guest_initial", "signup", "newsletter"):
-                self._farm(rules.one_time_reward(a, kind))
+        spread = max(1, int(sy.spread_days)) if sy.adaptive and sy.spread_days else 1
+        per_day = -(-len(self.accounts) // spread)
+        keep = m.config.antisybil.min_activity * m.config.spend.vote if sy.adaptive else 0
         day = 0
         while True:
-            for a in self.accounts:
-                try:
-                    res = rules.daily_login(a)
-                except NotEligible:
-                    if not m.open_pools:
-                        continue
-                    try:  # the cheapest way to qualify: the minimum stake
-                        m.economy.pools.stake(m.open_pools[0], a, "yes", m.config.pools.min_stake,
-                                              key=f"sybil:{a}:{day}")
-                        res = rules.daily_login(a)
-                    except LedgerError:
-                        continue
-                self._farm(res.login)
-                self._farm(res.streak)
+            new = self.accounts[day * per_day:(day + 1) * per_day] if day < spread else []
+            for i, a in enumerate(new, start=day * per_day):
+                self.open_account(a, i)
+            for a in self.live:
+                if a not in self.dropped:
+                    self.claim(a, day)
             day += 1
-            if day % m.pop.sybil.consolidate_every_days == 0:
-                for a in self.accounts:
-                    bal = m.ledger.balance(f"user:{a}")
+            if day % sy.consolidate_every_days == 0:
+                for a in self.live:
+                    bal = m.ledger.balance(f"user:{a}") - keep
                     if bal > 0:
                         m.ledger.transfer(f"user:{a}", self.account, bal, key=f"sybil:move:{a}:{day}")
             yield env.timeout((env.now // DAY + 1) * DAY + r.random() * 3600 - env.now)
-

@@ -381,6 +381,9 @@ class EconomyModel(mesa.Model):
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] += n
 
+    def count_of(self, name: str) -> int:
+        return self.counts.get(name, 0)
+
     def _on_trade(self, trade: Trade) -> None:
         self.candles.add(trade)
         self.counts["trades"] += 1

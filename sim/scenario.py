@@ -108,12 +108,34 @@ class Pump(_P):
     """Days after the hype ends when a follower sells what they still hold."""
     panic_loss: float = Field(default=0.3, ge=0, le=1)
     """A follower sells when the price is this far below what they paid."""
+    strategy: str = Field(default="hype_dump", pattern="^(hype_dump|wash_ladder|spoof)$")
+    """hype_dump: accumulate, hype, sell into the followers, dump the rest. wash_ladder:
+    accumulate, then raise the last price with tiny trades between members (each rung
+    ``wash_step_bps`` above the last), then sell into the followers and redeem the rest at
+    the shop at the price it set. spoof: accumulate, then rest large buy walls under the
+    price (``wall_share`` of the ring's COIN) that make the book look bid, sell into the
+    followers, cancel every wall before the price reaches it, dump."""
+    wash_rungs: int = Field(default=30, ge=1)
+    wash_step_bps: int = Field(default=150, ge=1)
+    wall_share: float = Field(default=0.5, ge=0, le=1)
 
 
 class Sybil(_P):
+    """Farmers of free rewards, each running many accounts that pass their coins to one
+    main account. The platform sees each farmer's accounts as ``clusters_each`` clusters
+    (created together, funded from one source): what the anti-sybil cluster cap acts on."""
+
     farmers: int = Field(default=0, ge=0)
     accounts_each: int = Field(default=50, ge=1)
     consolidate_every_days: int = Field(default=7, ge=1)
+    clusters_each: int = Field(default=1, ge=1)
+    """Clusters a farmer's accounts fall into (1: all look like one sign-up burst)."""
+    spread_days: float = Field(default=0.0, ge=0)
+    """Accounts are opened over this many days (0: all on the first day)."""
+    adaptive: bool = True
+    """Adapt to the defenses: do the cheapest real actions (votes) when rewards need them and
+    they pay back, stake the minimum when a stake is required, wait out an age gate, and
+    drop accounts a cluster cap refuses."""
 
 
 class Betting(_P):

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 __all__ = [
     "DEFAULT_PATH",
+    "AntiSybilConfig",
     "ChallengeConfig",
     "CoinConfig",
     "ConfigError",
@@ -81,6 +82,27 @@ class SpendConfig(_Strict):
 class Phase2Config(_Strict):
     daily_bonus_requires_stake: bool = False
     """When on, the daily login bonus is paid only to users who staked that UTC day."""
+
+
+class AntiSybilConfig(_Strict):
+    """Defenses against reward farming with many accounts, each off at 0.
+
+    They gate the *recurring* rewards (daily login, streak) by the account's age and its
+    real activity, and cap how many accounts of one cluster earn any reward. A cluster is
+    what the caller says accounts share when they are created together or funded from one
+    source (a device, a sign-up burst, a payment instrument): `EconomyRules.tag_cluster`."""
+
+    min_account_age_days: int = Field(default=0, ge=0)
+    """Recurring rewards only once the account is this many days old (since its first reward)."""
+    min_activity: int = Field(default=0, ge=0)
+    """Recurring rewards only after this many real actions (paid votes, unlocks, stakes,
+    challenge entries, coin purchases)."""
+    cluster_cap: int = Field(default=0, ge=0)
+    """At most this many accounts of one cluster earn rewards (the first ones tagged)."""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.min_account_age_days or self.min_activity or self.cluster_cap)
 
 
 class PackageConfig(_Strict):
@@ -167,6 +189,7 @@ class EconomyConfig(_Strict):
     rewards: RewardConfig = RewardConfig()
     spend: SpendConfig = SpendConfig()
     phase2: Phase2Config = Phase2Config()
+    antisybil: AntiSybilConfig = AntiSybilConfig()
     packages: dict[str, PackageConfig] = Field(default_factory=dict)
     promos: dict[str, PromoConfig] = Field(default_factory=dict)
     purchases: PurchaseConfig = PurchaseConfig()

@@ -22,10 +22,15 @@ from ledger.model import BURN, MINT, EntryType, Posting, Transaction, TransferRe
 from .config import EconomyConfig
 from .errors import NotEligible
 
-__all__ = ["ONE_TIME_REWARDS", "PLATFORM", "DailyLogin", "EconomyRules", "utc_day"]
+__all__ = ["ACTIVITY", "ONE_TIME_REWARDS", "PLATFORM", "DailyLogin", "EconomyRules", "utc_day"]
 
 # Where the platform's income lands, in every asset (COIN fees and spends, USD revenue).
 PLATFORM = "platform:revenue"
+
+# What counts as real activity for `AntiSybilConfig.min_activity`: money or coins spent.
+ACTIVITY = (EntryType.VOTE_SPENT, EntryType.DEEP_ANALYSIS_UNLOCK, EntryType.STAKE, EntryType.BELT_CHALLENGE_ENTRY,
+            EntryType.COIN_PURCHASE)
+_FIRST_REWARDS = (EntryType.GUEST_INITIAL, EntryType.SIGNUP_BONUS, EntryType.DAILY_LOGIN)
 
 # One-time rewards by name: (config field, entry type).
 ONE_TIME_REWARDS: dict[str, tuple[str, EntryType]] = {
@@ -67,6 +72,63 @@ class EconomyRules:
     def __init__(self, ledger: Ledger, config: EconomyConfig) -> None:
         self.ledger = ledger
         self.config = config
+        # cluster -> its accounts in the order they were tagged; account -> its cluster
+        self.clusters: dict[str, list[str]] = {}
+        self.cluster_of: dict[str, str] = {}
+
+    @property
+    def reads_facts(self) -> bool:
+        """Does the daily login read facts beyond its own keys (a stake, age, activity, cluster)?"""
+        return self.config.phase2.daily_bonus_requires_stake or self.config.antisybil.active
+
+    # -- anti-sybil ----------------------------------------------------------
+    def tag_cluster(self, user: str, cluster: str) -> int:
+        """Put ``user`` in ``cluster`` (accounts created together, or funded from one source);
+        returns its place in the cluster (0-based). A user stays in its first cluster."""
+        if user in self.cluster_of:
+            cluster = self.cluster_of[user]
+        else:
+            self.cluster_of[user] = cluster
+            self.clusters.setdefault(cluster, []).append(user)
+        return self.clusters[cluster].index(user)
+
+    def sybil_refusal(self, user: str, now: datetime, *, recurring: bool = True) -> str | None:
+        """Why an anti-sybil defense withholds ``user``'s reward now, or None. The cluster
+        cap applies to every reward; age and activity to recurring ones only."""
+        cfg = self.config.antisybil
+        cluster = self.cluster_of.get(user)
+        if cfg.cluster_cap and cluster is not None and self.clusters[cluster].index(user) >= cfg.cluster_cap:
+            return f"cluster {cluster!r} already has {cfg.cluster_cap} rewarded accounts"
+        if not recurring:
+            return None
+        if cfg.min_account_age_days:
+            opened = self.account_opened(user)
+            age = (now - opened).total_seconds() / 86400 if opened is not None else 0.0
+            if age < cfg.min_account_age_days:
+                return f"account is {age:.1f} days old, rewards start at {cfg.min_account_age_days}"
+        if cfg.min_activity:
+            done = self.activity(user, cfg.min_activity)
+            if done < cfg.min_activity:
+                return f"{done} real actions, rewards start at {cfg.min_activity}"
+        return None
+
+    def account_opened(self, user: str) -> datetime | None:
+        """When the account got its first reward (guest, sign-up or daily login), None if never."""
+        first = None
+        for entry_type in _FIRST_REWARDS:
+            items = self.ledger.history(user_account(user), entry_type=entry_type, limit=1000)
+            if items and (first is None or items[-1].time < first):
+                first = items[-1].time
+        return first
+
+    def activity(self, user: str, at_least: int) -> int:
+        """Real actions of the account, counted up to ``at_least``."""
+        n = 0
+        for entry_type in ACTIVITY:
+            n += len(self.ledger.history(user_account(user), entry_type=entry_type, limit=at_least - n))
+            if n >= at_least:
+                break
+        return n
 
     # -- earning -------------------------------------------------------------
     def one_time_reward(self, user: str, kind: str) -> Transaction | None:
@@ -75,6 +137,10 @@ class EconomyRules:
             raise InvalidRequest(f"unknown reward {kind!r}: expected one of {sorted(ONE_TIME_REWARDS)}")
         field, entry_type = ONE_TIME_REWARDS[kind]
         amount = getattr(self.config.rewards, field)
+        if self.config.antisybil.cluster_cap:
+            why = self.sybil_refusal(user, self.ledger.clock(), recurring=False)
+            if why is not None:
+                raise NotEligible(f"{user}: no {kind} reward: {why}", user=user, reason=why)
         return self._post(self._mint_request(user, amount, entry_type, f"{kind}:{user}", "reward", kind))
 
     def guest_initial(self, user: str) -> Transaction | None:
@@ -95,6 +161,10 @@ class EconomyRules:
         if config.phase2.daily_bonus_requires_stake and not self.staked_on(user, day):
             raise NotEligible(f"{user} has placed no stake on {day}: the daily bonus needs one",
                               user=user, day=str(day))
+        if config.antisybil.active:
+            why = self.sybil_refusal(user, now or self.ledger.clock())
+            if why is not None:
+                raise NotEligible(f"{user}: no daily bonus: {why}", user=user, day=str(day), reason=why)
         login = self._post(self.daily_login_request(user, day))
         length = self._streak_length(self._login_days(user, EntryType.DAILY_LOGIN), day)
         streak = None

@@ -99,8 +99,9 @@ def history(state: StateDep, user: ReadUser, limit: Limit = 50, offset: Offset =
 @router.post("/api/coins/daily-login", response_model=DailyLoginOut)
 async def daily_login(state: StateDep, user: WriteUser) -> DailyLoginOut:
     rules = state.economy.rules
-    if state.writer is None or rules.config.phase2.daily_bonus_requires_stake:
-        r = await run_in_threadpool(rules.daily_login, user)  # no batch to join, or a stake to read first
+    if state.writer is None or rules.reads_facts:
+        # no batch to join, or facts to read first (a stake; the anti-sybil age, activity, cluster)
+        r = await run_in_threadpool(rules.daily_login, user)
     else:
         r = await _daily_login(state, user)
     return DailyLoginOut(

@@ -122,3 +122,23 @@ def test_concentration_is_gini_and_top_share_from_one_sort():
     r = random.Random(5)
     for values in ([], [0, 0], [-3, 0, 7], [5], [1, 1, 1, 1], [r.randrange(-50, 5000) for _ in range(777)]):
         assert concentration(values) == reference(values) == (gini(values), top_share(values))
+
+
+def test_the_sim_rules_read_account_age_and_activity_as_the_journal_scan_does():
+    from ledger import Ledger
+    from ledger.economy.config import load_config
+    from ledger.economy.rules import EconomyRules
+    from sim.adapters import IndexedMemoryStore, SimRules
+
+    cfg = load_config(overrides={"antisybil": {"min_activity": 3, "min_account_age_days": 1}})
+    ledger = Ledger(IndexedMemoryStore())
+    sim_rules, prod_rules = SimRules(ledger, cfg), EconomyRules(ledger, cfg)
+    sim_rules.guest_initial("a")
+    ledger.mint("user:a", 20)
+    for claim in ("c1", "c2"):
+        sim_rules.vote("a", claim)
+    sim_rules.unlock_deep_analysis("a", "c1")
+    for user in ("a", "nobody"):
+        assert sim_rules.account_opened(user) == prod_rules.account_opened(user)
+        assert sim_rules.activity(user, 3) == prod_rules.activity(user, 3)
+    assert sim_rules.activity("a", 10) == prod_rules.activity("a", 10) == 3

@@ -42,3 +42,13 @@ def test_bad_overrides_name_the_key(bad):
 def test_unknown_scenario_lists_the_known_ones():
     with pytest.raises(ConfigError, match="baseline"):
         load_scenario("no_such_scenario")
+
+
+def test_an_unknown_ring_strategy_is_refused():
+    import pytest as _pytest
+
+    from ledger.economy.config import ConfigError
+    from sim.scenario import load_scenario as _load
+
+    with _pytest.raises(ConfigError, match="population.pump.strategy"):
+        _load("pump_and_dump", sets=['population.pump.strategy="pump_harder"'])
