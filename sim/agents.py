@@ -240,7 +240,7 @@ class User(SimAgent):
         m, rules, uid = self.model, self.model.economy.rules, self.uid
         kind = want[0]
         if kind == "claim":
-            _, claim, vote, unlock = want  # type: ignore[misc]
+            _, claim, vote, unlock = want
             if vote:
                 rules.vote(uid, claim)
                 m.count("votes")
