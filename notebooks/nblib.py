@@ -10,7 +10,13 @@ Environment:
   across seeds, and variants are compared on the same seeds, `paired`).
 
 A run's id is derived from its scenario, parameters and seed (`sim.runner.make_run_id`),
-so a notebook that asks for the same run twice finds it the second time."""
+so a notebook that asks for the same run twice finds it the second time.
+
+`ensure_sweep` runs named variants on the same seeds through the experiment machinery
+(`sim.runner.experiment`, in parallel worker processes) and reads the warehouse's
+``sweeps`` table back; a sweep's id is derived from what defines it, so a second
+execution reads it instead of simulating again. `values`, `pair` and `sweep_summary`
+turn its rows into per-seed figures, paired differences and a table of intervals."""
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ import math
 import os
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,8 +37,9 @@ from sim.runner import make_run_id, run
 from sim.scenario import load_scenario
 from sim.warehouse import DEFAULT_ROOT
 
-__all__ = ["DAYS", "SEEDS", "USERS", "WAREHOUSE", "Interval", "connect_warehouse", "ensure_run", "interval", "paired",
-           "query", "run_summary", "strip_outputs"]
+__all__ = ["DAYS", "SEEDS", "USERS", "WAREHOUSE", "WORKERS", "Interval", "connect_warehouse", "ensure_run",
+           "ensure_sweep", "interval", "pair", "paired", "query", "run_summary", "strip_outputs", "sweep_summary",
+           "values"]
 
 
 def _int_env(name: str) -> int | None:
@@ -44,6 +51,7 @@ WAREHOUSE = Path(os.environ.get("COINLAB_WAREHOUSE") or DEFAULT_ROOT)
 USERS = _int_env("COINLAB_NB_USERS")
 DAYS = _int_env("COINLAB_NB_DAYS")
 SEEDS = _int_env("COINLAB_NB_SEEDS") or 10
+WORKERS = _int_env("COINLAB_NB_WORKERS") or 2
 
 
 class Interval(NamedTuple):
@@ -89,6 +97,52 @@ def ensure_run(scenario: str, sets: Sequence[str] = (), seed: int = 1) -> str:
     if not any((WAREHOUSE / "runs" / f"run_id={run_id}").glob("*.parquet")):
         run(sc, users=USERS, days=DAYS, seed=seed, root=WAREHOUSE, run_id=run_id)
     return run_id
+
+
+def ensure_sweep(scenario: str, variants: Mapping[str, Sequence[str]]) -> pl.DataFrame:
+    """Every variant (name -> ``key=value`` overrides) of ``scenario`` on seeds
+    1..`SEEDS` at the notebook's size, as the warehouse's ``sweeps`` rows (sweep, variant,
+    seed, metric, value). Simulated first (`WORKERS` processes; only the sweeps table is
+    written) unless the warehouse already has this sweep."""
+    from sim.experiment import Variant, build_variants, sweep_id
+    from sim.runner import experiment
+
+    named = [Variant(name, tuple(sets)) for name, sets in variants.items()]
+    built, control = build_variants(scenario, variants=named)  # checks every key before anything runs
+    sid = sweep_id(scenario, built, list(range(1, SEEDS + 1)), USERS, DAYS)
+    if not any((WAREHOUSE / "sweeps" / f"run_id={sid}").glob("*.parquet")):
+        experiment(scenario, built, control, SEEDS, workers=WORKERS, users=USERS, days=DAYS, root=WAREHOUSE,
+                   write_runs=False)
+    return query(connect_warehouse(), "SELECT sweep, variant, seed, metric, value FROM sweeps WHERE sweep = ? "
+                 "ORDER BY variant, metric, seed", [sid])
+
+
+def values(rows: pl.DataFrame, variant: str, metric: str) -> dict[int, float]:
+    """One variant's figure per seed (a seed without the figure, e.g. no spread on a
+    one-sided book, is absent)."""
+    sel = rows.filter((pl.col("variant") == variant) & (pl.col("metric") == metric)).sort("seed")
+    return dict(zip(sel["seed"].to_list(), sel["value"].to_list(), strict=True))
+
+
+def pair(rows: pl.DataFrame, variant: str, control: str, metric: str) -> Interval:
+    """``variant`` minus ``control`` on ``metric``, seed by seed on the seeds both have."""
+    v, c = values(rows, variant, metric), values(rows, control, metric)
+    common = sorted(set(v) & set(c))
+    return paired([v[s] for s in common], [c[s] for s in common])
+
+
+def sweep_summary(rows: pl.DataFrame, metrics: Sequence[str], control: str | None = None) -> pl.DataFrame:
+    """Per variant and metric: mean with its 95% interval across seeds and, against
+    ``control``, the paired difference with its interval."""
+    out = []
+    for variant in dict.fromkeys(rows["variant"].to_list()):
+        for m in metrics:
+            iv = interval(list(values(rows, variant, m).values()))
+            d = pair(rows, variant, control, m) if control and variant != control else None
+            out.append({"variant": variant, "metric": m, "mean": iv.mean, "ci_low": iv.low, "ci_high": iv.high,
+                        "seeds": iv.n, "diff": d.mean if d else None, "diff_low": d.low if d else None,
+                        "diff_high": d.high if d else None})
+    return pl.DataFrame(out)
 
 
 def connect_warehouse() -> duckdb.DuckDBPyConnection:
