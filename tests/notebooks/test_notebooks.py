@@ -16,10 +16,16 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 # What each notebook must print: the lines its prose calls the answer.
 ANSWERS = {
     "economy_health.ipynb": ["ANSWER inflation:", "ANSWER per active user:", "ANSWER daily10:"],
+    "market_mechanism.ipynb": ["ANSWER steadier:", "ANSWER manipulation:", "ANSWER mechanism:"],
     "package_pricing.ipynb": ["ANSWER best schedule:", "ANSWER FIRST50 cost:", "ANSWER PRO cost:"],
     "pools_and_burn.ipynb": ["ANSWER threshold:", "ANSWER recurring:", "ANSWER house burn:"],
     "pump_and_dump.ipynb": ["ANSWER no defenses:", "ANSWER each defense:", "ANSWER combination:"],
+    "sybil_farming.ipynb": ["ANSWER extraction:", "ANSWER defenses:", "ANSWER stops them:"],
 }
+
+
+def test_every_notebook_is_registered():
+    assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted(ANSWERS)
 
 
 @pytest.fixture(scope="module")
