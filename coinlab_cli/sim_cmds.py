@@ -1,4 +1,4 @@
-"""Simulator commands: `sim run`, `sim sweep`, `sim compare`, `sim list`."""
+"""Simulator commands: `sim run`, `sim sweep`, `sim frontier`, `sim compare`, `sim list`, `sim behaviour`."""
 
 from __future__ import annotations
 
@@ -148,8 +148,8 @@ def sweep_cmd(
     seeds: Annotated[int, typer.Option(help="Seeds 1..K, the same for every variant.")] = 10,
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
     backend: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
-    users: Annotated[int | None, typer.Option()] = None,
-    days: Annotated[int | None, typer.Option()] = None,
+    users: Annotated[int | None, typer.Option(help="Users per run (default: the scenario's).")] = None,
+    days: Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")] = None,
     set_: SetOption = None,
     out: OutOption = None,
     no_write: Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables "
@@ -206,15 +206,17 @@ def frontier_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario name or .toml path (the control: as it is).")],
     axis: Annotated[list[str], typer.Option("--axis", help="A defense threshold or switch: key=v1,v2,... "
                                             "(repeatable; every combination).")],
-    zip_: Annotated[list[str] | None, typer.Option("--zip", help="Axes that move together: key=v1,v2,...")] = None,
+    zip_: Annotated[list[str] | None, typer.Option("--zip", help="An axis that moves with the other --zip axes: "
+                                                   "key=v1,v2,... (repeatable; same lengths).")] = None,
     seeds: Annotated[int, typer.Option(help="Seeds 1..K, the same for every point.")] = 10,
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
     backend: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
-    users: Annotated[int | None, typer.Option()] = None,
-    days: Annotated[int | None, typer.Option()] = None,
+    users: Annotated[int | None, typer.Option(help="Users per run (default: the scenario's).")] = None,
+    days: Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")] = None,
     set_: SetOption = None,
     out: OutOption = None,
-    no_write: Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables.")] = False,
+    no_write: Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables "
+                                           "(the sweeps table is written).")] = False,
 ) -> None:
     """Sweep defense thresholds and print the Pareto frontier of victims' realised losses
     (lower is better) against honest volume kept (higher is better), each point against
@@ -262,8 +264,8 @@ def compare_cmd(
     seeds: Annotated[int, typer.Option(help="Seeds per scenario.")] = 2,
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
     backend: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
-    users: Annotated[int | None, typer.Option()] = None,
-    days: Annotated[int | None, typer.Option()] = None,
+    users: Annotated[int | None, typer.Option(help="Users per run (default: the scenario's).")] = None,
+    days: Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")] = None,
     out: OutOption = None,
     no_write: Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables.")] = False,
 ) -> None:
