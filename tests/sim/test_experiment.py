@@ -147,3 +147,14 @@ def test_an_experiment_on_ray_gives_the_local_results(tmp_path):
     assert on_ray.sweep == local.sweep
     assert [r["metrics"] for r in on_ray.results] == [r["metrics"] for r in local.results]
     assert pq.read_table(on_ray.path).drop(["source"]).equals(pq.read_table(local.path).drop(["source"]))
+
+
+def test_the_committed_package_schedules_file_is_a_valid_experiment():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "data" / "variants" / "package_schedules.toml"
+    named, control = load_variants(path)
+    variants, ctrl = build_variants("package_pricing", variants=named, control=control)
+    assert ctrl == "current" and [v.name for v in variants] == ["current", "no_bonus", "flat_10pct", "steep_no_pro"]
+    flat = load_scenario("package_pricing", sets=list(variants[2].sets))
+    assert flat.config.packages["xl"].bonus_coins == 1000
