@@ -60,15 +60,20 @@ def test_by_default_the_app_leaves_the_collector_alone(client):
     assert gc.get_freeze_count() == 0 and gc.get_threshold()[0] != 10_000
 
 
-def test_openapi_shows_the_credentials_each_route_checks(client):
+def test_openapi_shows_the_credential_and_the_acting_user_header_each_route_checks(client):
     spec = client.get("/openapi.json").json()
-    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
-    assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-User-Id"
-    security = {(m, p): op.get("security") for p, ops in spec["paths"].items() for m, op in ops.items()}
-    acting = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
-    assert security[("post", "/api/transfers")] == acting  # an acting user
-    assert security[("get", "/api/coins/balance")] == acting
-    assert security[("post", "/api/admin/grants")] == [{"HTTPBearer": []}]  # a credential only
-    assert security[("get", "/api/coins/packages")] == [{"HTTPBearer": []}]
-    assert security[("post", "/api/webhooks/stripe")] is None  # a signature, not a credential
-    assert security[("get", "/healthz")] is None
+    assert spec["components"]["securitySchemes"] == {"ApiKey": {
+        "type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["ApiKey"]["description"]}}
+    ops = {(m, p): op for p, o in spec["paths"].items() for m, op in o.items()}
+
+    def user_header(m, p):
+        return [q for q in ops[(m, p)].get("parameters", []) if q["name"] == "X-User-Id"]
+
+    assert ops[("post", "/api/transfers")]["security"] == [{"ApiKey": []}]
+    assert user_header("post", "/api/transfers")[0]["in"] == "header"  # a parameter, not a credential
+    assert user_header("get", "/api/coins/balance")
+    assert ops[("post", "/api/admin/grants")]["security"] == [{"ApiKey": []}] and not user_header(
+        "post", "/api/admin/grants")
+    assert ops[("get", "/api/coins/packages")]["security"] == [{"ApiKey": []}]
+    assert "security" not in ops[("post", "/api/webhooks/stripe")]  # a signature, not a credential
+    assert "security" not in ops[("get", "/healthz")]
