@@ -420,16 +420,18 @@ class MarketState:
 
     def recent_trades(self, symbol: str, since: datetime) -> list[Trade]:
         """The coin's trades after ``since``, and the last one before (the reference a
-        24h change is measured from), oldest first."""
+        24h change is measured from), oldest first. Read newest first until one at or
+        before ``since`` (times compared here: SQLite stores them as text)."""
         t = market_trades
+        out: list[Trade] = []
         with self.engine.connect() as conn:
-            before = conn.execute(select(t.c.id).where(t.c.symbol == symbol, t.c.time <= since)
-                                  .order_by(t.c.id.desc()).limit(1)).scalar()
-            rows = conn.execute(select(t).where(t.c.symbol == symbol, t.c.id >= (before or 0),
-                                                (t.c.time > since) | (t.c.id == (before or 0)))
-                                .order_by(t.c.id)).all()
-        return [Trade(r.id, r.symbol, _utc(r.time), r.price, r.quantity, r.quote, r.buyer, r.seller,  # type: ignore[arg-type]
-                      r.taker_side, r.maker_order_id, r.taker_order_id, r.buyer_fee, r.seller_fee) for r in rows]
+            for r in conn.execute(select(t).where(t.c.symbol == symbol).order_by(t.c.id.desc())):
+                out.append(Trade(r.id, r.symbol, _utc(r.time), r.price, r.quantity, r.quote, r.buyer,  # type: ignore[arg-type]
+                                 r.seller, r.taker_side, r.maker_order_id, r.taker_order_id, r.buyer_fee,
+                                 r.seller_fee))
+                if out[-1].time <= since:
+                    break
+        return out[::-1]
 
     def orders(self, account: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
         t = market_orders

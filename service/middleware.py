@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .idempotency import IdempotencyStore
-from .problems import BodyRejected, problem
+from .problems import problem
 
 __all__ = ["BodyGuard", "IdempotencyMiddleware", "RequestLogMiddleware", "idempotency_owner", "json_too_deep",
            "read_body", "replaying"]
@@ -64,57 +64,56 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
 class BodyGuard:
     """The request body's limits, ahead of everything else the app does: a body larger
     than ``max_bytes`` is answered 413 ``payload_too_large`` from its Content-Length
-    alone, before a byte of it is read, before authentication, idempotency or routing
-    (a body without a length is cut off as soon as it passes the limit); a JSON body
-    nested deeper than ``max_depth`` is 400 ``json_too_deep`` on every path, whoever
-    reads it (the market forwarder, the Idempotency-Key middleware or a route)."""
+    alone, before a byte of it is read and before authentication, idempotency or
+    routing (a body sent without a length is cut off as soon as it passes the limit);
+    a JSON body nested deeper than ``max_depth`` is 400 ``json_too_deep``, on every
+    path, before anything else looks at it. The body is read here once and handed on."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> None:
         self.app, self.max_bytes, self.max_depth = app, max_bytes, max_depth
-
-    def _too_large(self) -> BodyRejected:
-        return BodyRejected(413, "payload_too_large", f"request bodies are limited to {self.max_bytes} bytes",
-                            limit=self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            err = self._too_large()
-            await problem(413, err.code, str(err.detail), headers={"connection": "close"},
-                          **err.extra)(scope, receive, send)
+        if length is None:
+            if _header(scope, b"transfer-encoding") is None:  # no body at all
+                await self.app(scope, receive, send)
+                return
+        elif not length.isdigit() or int(length) == 0:
+            await self.app(scope, receive, send)
             return
-        seen, chunks = 0, []
-
-        async def guarded() -> Message:
-            nonlocal seen
+        elif int(length) > self.max_bytes:
+            await self._refuse(413, scope, receive, send)
+            return
+        chunks, seen = [], 0
+        while True:
             msg = await receive()
-            if msg["type"] == "http.request":
-                body = msg.get("body", b"")
-                seen += len(body)
-                if seen > self.max_bytes:
-                    raise self._too_large()
-                chunks.append(body)
-                if not msg.get("more_body") and json_too_deep(b"".join(chunks), self.max_depth):
-                    raise BodyRejected(400, "json_too_deep",
-                                       f"JSON bodies may nest arrays and objects at most {self.max_depth} deep")
-            return msg
+            if msg["type"] != "http.request":  # the client went away
+                return
+            chunk = msg.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                await self._refuse(413, scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not msg.get("more_body"):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if json_too_deep(body, self.max_depth):
+            await self._refuse(400, scope, receive, send)
+            return
+        await self.app(scope, replaying(body, receive), send)
 
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, guarded, watch)
-        except BodyRejected as err:  # read by a middleware, outside the app's error handlers
-            if started:
-                raise
-            await problem(err.status_code, err.code, str(err.detail), **err.extra)(scope, receive, send)
+    async def _refuse(self, status: int, scope: Scope, receive: Receive, send: Send) -> None:
+        if status == 413:
+            response = problem(413, "payload_too_large", f"request bodies are limited to {self.max_bytes} bytes",
+                               headers={"connection": "close"}, limit=self.max_bytes)
+        else:
+            response = problem(400, "json_too_deep",
+                               f"JSON bodies may nest arrays and objects at most {self.max_depth} deep")
+        await response(scope, receive, send)
 
 
 def replaying(body: bytes, receive: Receive) -> Receive:

@@ -19,7 +19,7 @@ from ledger import LedgerError
 
 from .writer_socket import WriterUnavailable
 
-__all__ = ["PROBLEM", "ApiError", "BodyRejected", "Problem", "error_responses", "install", "problem"]
+__all__ = ["PROBLEM", "ApiError", "Problem", "error_responses", "install", "problem"]
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("coinlab.service")
@@ -84,19 +84,10 @@ class ApiError(Exception):
         self.status, self.code, self.detail, self.extra = status, code, detail, extra
 
 
-class BodyRejected(StarletteHTTPException):
-    """A request body refused while it is read (too large, JSON nested too deep). An
-    HTTPException, so FastAPI's own body reading hands it on unchanged."""
-
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
-        super().__init__(status, detail)
-        self.code, self.extra = code, extra
-
-
 _RESERVED = frozenset({"type", "title", "status", "code", "detail"})
 
 
-def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None,
+def problem(status: int, code: str, detail: str, /, headers: dict[str, str] | None = None,
             **extra: Any) -> JSONResponse:
     """A problem+json response. Extra facts are named in camelCase like every body
     (``session_id`` becomes ``sessionId``); they cannot replace the five standard fields."""
@@ -109,6 +100,8 @@ def problem(status: int, code: str, detail: str, headers: dict[str, str] | None 
 def _ledger_error(_: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, LedgerError)
     extra = dict(err.details)
+    if "status" in extra:  # a record's state (e.g. a pool's), not the HTTP status
+        extra["state"] = extra.pop("status")
     # an account address names a user, or an internal account: a body shows neither
     account = extra.pop("account", None)
     if isinstance(account, str) and account.startswith("user:"):
@@ -146,8 +139,6 @@ def _validation(_: Request, err: Exception) -> JSONResponse:
 
 def _http(request: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, StarletteHTTPException)
-    if isinstance(err, BodyRejected):
-        return problem(err.status_code, err.code, str(err.detail), **err.extra)
     if err.status_code == 405:
         # Starlette names only the methods of the first route whose path matched
         return problem(405, "method_not_allowed", f"{request.method} is not allowed here",

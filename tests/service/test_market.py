@@ -163,3 +163,34 @@ def test_with_several_workers_market_routes_answer_503(sqlite_url, creds):
         assert r.status_code == 503 and r.json()["code"] == "market_single_worker"
         assert c.get("/api/coins/balance", headers=h).status_code == 200
     s.close()
+
+
+def test_the_ticker_gives_the_last_24_hours(client, creds, state, fund):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from service.tables import market_trades
+
+    _launch(client, creds, price=100)
+    client.post("/api/brand-coins/HEATHER/earn", headers=creds.app_as("alice"), json={"usdCents": 5000})
+    fund("bob", 10_000)
+    a, b = creds.h(creds.alice), creds.h(creds.bob)
+    for price, qty in ((95, 2), (100, 3), (102, 4)):  # inside the default price band
+        assert client.post("/api/market/HEATHER/orders", headers=a,
+                           json={"side": "sell", "quantity": qty, "price": price}).status_code == 200
+        assert client.post("/api/market/HEATHER/orders", headers=b,
+                           json={"side": "buy", "quantity": qty, "price": price}).json().get("status") == "filled", price
+    first = min(t.id for t in state.market.trades("HEATHER"))
+    with state.engine.begin() as conn:  # the first trade, at 95, happened two days ago: the window's reference
+        conn.execute(update(market_trades).where(market_trades.c.id == first)
+                     .values(time=datetime.now(UTC) - timedelta(days=2)))
+    t = client.get("/api/market/HEATHER/ticker", headers=b).json()
+    assert (t["last"], t["change"], t["changeBps"], t["high"], t["low"]) == (102, 7, 736, 102, 100)
+    assert (t["volume"], t["quoteVolume"], t["trades"]) == (7, 708, 2)
+
+
+def test_a_coin_that_never_traded_has_an_empty_ticker(client, creds):
+    _launch(client, creds)
+    t = client.get("/api/market/HEATHER/ticker", headers=creds.h(creds.bob)).json()
+    assert (t["last"], t["change"], t["volume"], t["high"]) == (None, 0, 0, None)
