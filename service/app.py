@@ -184,6 +184,9 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
             components["Problem"] = problem
             for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's; our 422 is a Problem
                 components.pop(name, None)
+            for model in components.values():  # the enumerations' example: their first value
+                if "enum" in model and "examples" not in model:
+                    model["examples"] = [model["enum"][0]]
             document(schema, [route for module in modules for route in module.router.routes])
             _examples(schema)
             app.openapi_schema = schema

@@ -220,6 +220,7 @@ def document(schema: dict[str, Any], routes: Iterable[BaseRoute]) -> None:
             op = schema["paths"][route.path_format][method.lower()]
             if used:
                 op["security"] = [{n: []} for n in used]
+            validates = bool(op.get("parameters")) or "requestBody" in op or method == "POST"
             params = op.setdefault("parameters", [])
             names = {p["name"].lower() for p in params}
             if user_header and "x-user-id" not in names:
@@ -230,7 +231,7 @@ def document(schema: dict[str, Any], routes: Iterable[BaseRoute]) -> None:
             if not params:
                 del op["parameters"]
             statuses = set(errors) | {413}  # the body limit holds on every path, from Content-Length alone
-            if op.get("parameters") or "requestBody" in op:
+            if validates:  # its parameters, its body, or (a POST) the Idempotency-Key
                 statuses.add(422)
             if "requestBody" in op or method == "POST":  # the Idempotency-Key middleware reads every POST's body
                 statuses.add(400)

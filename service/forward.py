@@ -17,6 +17,7 @@ applied: retry it with the same Idempotency-Key)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -222,7 +223,5 @@ class MarketForwarder:
             for t in tasks:
                 t.cancel()
             writer.close()
-        try:
+        with contextlib.suppress(OSError, RuntimeError):  # the client may be gone
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (OSError, RuntimeError):  # the client is gone
-            pass

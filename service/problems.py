@@ -38,6 +38,8 @@ class ValidationIssue(BaseModel):
     """One field a request got wrong: where (``loc``: body/query/path/header, then the
     field) and what."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"loc": ["body", "amount"],
+                                                               "msg": "Input should be greater than 0"}]})
     loc: list[str]
     msg: str
 
