@@ -154,3 +154,41 @@ def test_serve_help_and_the_readme_name_every_setting():
         env = f"COINLAB_{name.upper()}"
         assert env in help_text, env
         assert env in readme, env
+
+
+def test_routes_leave_batching_to_the_service_state():
+    """How a write is batched is ServiceState's business: no route asks whether a writer exists."""
+    import ast
+    from pathlib import Path
+
+    import service.routes
+
+    for path in Path(service.routes.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        touched = [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in ("writer", "remote_writer")
+                   and isinstance(n.value, ast.Name) and n.value.id in ("state", "m")]
+        assert touched == [], path.name
+
+
+def test_daily_login_pays_the_same_with_and_without_a_writer(tmp_path, fake_stripe):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.state import ServiceState
+
+    from .conftest import settings_for
+
+    answers = []
+    for group_commit in (True, False):
+        state = ServiceState(settings_for(f"sqlite:///{tmp_path}/g{int(group_commit)}.sqlite", fake_stripe,
+                                          group_commit=group_commit, migrate=True))
+        try:
+            assert (state.writer is None) is not group_commit
+            token = state.keys.create("user", user_id="alice")[1]
+            with TestClient(create_app(state.settings, state)) as c:
+                h = {"Authorization": f"Bearer {token}"}
+                answers.append([c.post("/api/coins/daily-login", headers=h).json() for _ in range(2)])
+        finally:
+            state.close()
+    assert answers[0] == answers[1]
+    assert [(a["awarded"], a["replayed"], a["balance"]) for a in answers[0]] == [(2, False, 2), (2, True, 2)]
