@@ -37,7 +37,7 @@ from .keys import USER_ID_RE, ApiKey
 from .market_state import MarketState
 from .middleware import idempotency_owner
 from .problems import ApiError
-from .state import ServiceState
+from .state import ServiceState, require_market
 
 __all__ = ["Admin", "Caller", "ChallengeId", "ClaimId", "IdemKey", "Market", "PackageId", "PoolId", "ReadUser", "Server",
            "ServerUser", "StateDep", "SymbolPath", "TournamentId", "WriteUser", "document", "operation_id",
@@ -289,13 +289,6 @@ async def idem_key(request: Request, idempotency_key: Annotated[str | None, Head
 
 
 IdemKey = Annotated[str | None, Depends(idem_key)]
-
-
-def require_market(state: ServiceState) -> MarketState:
-    if state.market is None:
-        raise ApiError(503, "market_single_worker",
-                       "the brand-coin market runs only when the service has one worker (--workers 1)")
-    return state.market
 
 
 async def market(state: StateDep) -> MarketState:

@@ -35,7 +35,7 @@ from .settings import Settings
 from .writer import Writer
 from .writer_socket import RemoteWriter, WriterServer
 
-__all__ = ["ServiceState"]
+__all__ = ["ServiceState", "require_market"]
 
 T = TypeVar("T")
 
@@ -133,8 +133,6 @@ class ServiceState:
         order the market refuses is an ApiError: 409 ``insufficient_funds`` (with
         ``required`` and ``balance``), 429 ``rate_limited``, else 409 ``order_rejected``;
         each names the ``reason`` and the ``orderId``."""
-        from .deps import require_market
-
         m = require_market(self)
         account = user_account(user)
 
@@ -195,3 +193,11 @@ class ServiceState:
             self.remote_writer.close()
         self.idempotency.close()
         self.engine.dispose()
+
+
+def require_market(state: ServiceState) -> MarketState:
+    """The process's market, or 503 ``market_single_worker`` where it runs elsewhere."""
+    if state.market is None:
+        raise ApiError(503, "market_single_worker",
+                       "the brand-coin market runs only when the service has one worker (--workers 1)")
+    return state.market
