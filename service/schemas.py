@@ -732,19 +732,23 @@ class GrantIn(Api):
 
 
 class TransactionOut(Api):
-    """One journal row (admin view: the ledger's own account addresses)."""
+    """One journal row. Each side is named like everywhere else: ``fromType``/``toType``
+    (user, mint, burn, escrow, platform, pool, ...) and the user id when it is a user
+    (the CSV export keeps the ledger's own account addresses)."""
 
     model_config = example(id=42, txId="tx_01", time=T0, type="ADMIN_GRANT", asset="COIN", amount=100,
-                           fromAccount="system:mint", toAccount="user:alice", refType="admin", refId="k_1",
-                           note="support ticket 1234")
+                           fromType="mint", fromUserId=None, toType="user", toUserId="alice", refType="admin",
+                           refId="k_1", note="support ticket 1234")
     id: int
     tx_id: str
     time: datetime
     type: str
     asset: str
     amount: int
-    from_account: str
-    to_account: str
+    from_type: str
+    from_user_id: str | None
+    to_type: str
+    to_user_id: str | None
     ref_type: str | None
     ref_id: str | None
     note: str | None

@@ -31,6 +31,7 @@ from ..schemas import (
     TransferOut,
     canonical_lower,
     canonical_upper,
+    party,
 )
 
 __all__ = ["router"]
@@ -93,7 +94,7 @@ def admin_list_transactions(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     format: Annotated[Literal["json", "csv"], BeforeValidator(canonical_lower)] = "json",
 ) -> TransactionList | Response:
-    """The journal, newest first (admin view: the ledger's account addresses);
+    """The journal, newest first (``format=csv``: the ledger's own account addresses);
     ``from``/``to`` bound the time (inclusive, exclusive); ``format=csv`` for a file."""
     e = entries
     conds = []
@@ -117,10 +118,14 @@ def admin_list_transactions(
             w.writerow(["" if v is None else v for v in r])
         return Response(buf.getvalue(), media_type="text/csv",
                         headers={"content-disposition": 'attachment; filename="transactions.csv"'})
-    return TransactionList(items=[TransactionOut(
-        id=r.id, tx_id=r.tx_id, time=r.time if r.time.tzinfo else r.time.replace(tzinfo=UTC), type=r.entry_type,
-        asset=r.asset, amount=r.amount, from_account=r.from_account, to_account=r.to_account, ref_type=r.ref_type,
-        ref_id=r.ref_id, note=r.note) for r in rows], limit=limit, offset=offset)
+    items = []
+    for r in rows:
+        (from_type, from_user), (to_type, to_user) = party(r.from_account), party(r.to_account)
+        items.append(TransactionOut(
+            id=r.id, tx_id=r.tx_id, time=r.time if r.time.tzinfo else r.time.replace(tzinfo=UTC), type=r.entry_type,
+            asset=r.asset, amount=r.amount, from_type=from_type, from_user_id=from_user, to_type=to_type,
+            to_user_id=to_user, ref_type=r.ref_type, ref_id=r.ref_id, note=r.note))
+    return TransactionList(items=items, limit=limit, offset=offset)
 
 
 def _flow(state: StateDep, asset: str, account: str, since: datetime | None) -> int:

@@ -55,7 +55,7 @@ def test_transactions_filter_by_user_type_and_date(client, creds, fund):
     alice = client.get("/api/admin/transactions?user=alice", headers=h).json()["items"]
     assert [i["type"] for i in alice] == ["VOTE_SPENT", "ADMIN_GRANT"]
     votes = client.get("/api/admin/transactions?type=VOTE_SPENT", headers=h).json()["items"]
-    assert [i["fromAccount"] for i in votes] == ["user:alice"]
+    assert [(i["fromType"], i["fromUserId"], i["toType"]) for i in votes] == [("user", "alice", "platform")]
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     assert client.get("/api/admin/transactions", headers=h, params={"from": future}).json()["items"] == []
     assert len(client.get("/api/admin/transactions", headers=h, params={"to": future}).json()["items"]) == 3

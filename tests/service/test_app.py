@@ -101,6 +101,7 @@ def test_bodies_and_error_facts_are_camel_case_and_name_users_not_accounts(clien
         client.post("/api/transfers", headers=h, json={"toUserId": "bob", "amount": 10_000}).json(),  # a problem
         client.post("/api/challenges", headers=h, json={"id": "ch", "beltValue": 9000}).json(),  # a problem
         client.post("/api/transfers", headers=h, json={"toUserId": "bob", "amount": "x"}).json(),  # a problem
+        client.get("/api/admin/transactions", headers=creds.admin_h()).json(),
     ]
     for body in bodies:
         for key, where in _keys_everywhere(body):
