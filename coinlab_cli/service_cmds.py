@@ -32,15 +32,33 @@ def serve(
     db: DbOption = DEFAULT_URL,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes. With more than one, the "
-                                         "brand-coin market runs in a process of its own that the "
-                                         "workers forward its requests to.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, envvar="COINLAB_WORKERS", help=(
+        "uvicorn worker processes. With more than one, the brand-coin market runs in a process of its own that "
+        "the workers forward its requests to."))] = 1,
+    economy_config: Annotated[str | None, typer.Option(envvar="COINLAB_ECONOMY_CONFIG", help=(
+        "The economy TOML (default data/economy.toml)."))] = None,
+    stripe_api_key: Annotated[str | None, typer.Option(envvar="COINLAB_STRIPE_API_KEY", show_default=False, help=(
+        "Stripe's secret API key (prefer the environment variable: arguments show in ps). Without it and the "
+        "webhook secret the service warns loudly and /healthz says payments are not configured."))] = None,
+    stripe_webhook_secret: Annotated[str | None, typer.Option(envvar="COINLAB_STRIPE_WEBHOOK_SECRET",
+                                                               show_default=False, help=(
+        "The webhook signing secret (whsec_...); without it every webhook is refused 401."))] = None,
     stripe_api_base: Annotated[str | None, typer.Option(envvar="COINLAB_STRIPE_API_BASE",
                                                         help="Alternative Stripe API base (a local fake).")] = None,
-    access_log: Annotated[bool, typer.Option(help="One JSON line per request on stdout (buffered: written "
-                                                    "every second, and at shutdown).")] = True,
+    max_body_bytes: Annotated[int, typer.Option(min=1, envvar="COINLAB_MAX_BODY_BYTES", help=(
+        "Largest request body accepted; a larger one is answered 413 before it is read."))] = 1 << 20,
+    key_cache_seconds: Annotated[float, typer.Option(min=0, envvar="COINLAB_KEY_CACHE_SECONDS", help=(
+        "How long a verified API key is remembered (a revoked key works this much longer at most)."))] = 5.0,
+    group_commit: Annotated[bool, typer.Option(envvar="COINLAB_GROUP_COMMIT", help=(
+        "Commit concurrent requests' writes together (one COMMIT per batch)."))] = True,
+    access_log: Annotated[bool, typer.Option(envvar="COINLAB_LOG_REQUESTS", help=(
+        "One JSON line per request on stdout (buffered: written every second, and at shutdown)."))] = True,
 ) -> None:
-    """Run the HTTP service (migrations applied first; OpenAPI at /openapi.json)."""
+    """Run the HTTP service (migrations applied first; OpenAPI at /openapi.json).
+
+    Every setting is also read from its environment variable (COINLAB_DB, COINLAB_WORKERS, ...). Set by serve
+    itself for its processes: COINLAB_MIGRATE (done once here), COINLAB_FREEZE_GC, and with several workers
+    COINLAB_MARKET_SOCKET and COINLAB_WRITER_SOCKET (the market process's sockets)."""
     import uvicorn
 
     upgrade(db)
@@ -49,8 +67,14 @@ def serve(
     os.environ["COINLAB_MIGRATE"] = "0"  # done above, once, not by every worker
     os.environ["COINLAB_LOG_REQUESTS"] = "1" if access_log else "0"
     os.environ["COINLAB_FREEZE_GC"] = "1"
-    if stripe_api_base:
-        os.environ["COINLAB_STRIPE_API_BASE"] = stripe_api_base
+    os.environ["COINLAB_MAX_BODY_BYTES"] = str(max_body_bytes)
+    os.environ["COINLAB_KEY_CACHE_SECONDS"] = str(key_cache_seconds)
+    os.environ["COINLAB_GROUP_COMMIT"] = "1" if group_commit else "0"
+    for name, value in (("COINLAB_ECONOMY_CONFIG", economy_config), ("COINLAB_STRIPE_API_KEY", stripe_api_key),
+                        ("COINLAB_STRIPE_WEBHOOK_SECRET", stripe_webhook_secret),
+                        ("COINLAB_STRIPE_API_BASE", stripe_api_base)):
+        if value:
+            os.environ[name] = value
     if workers == 1:
         uvicorn.run("service.app:create_app", factory=True, host=host, port=port, access_log=False,
                     log_level="warning")

@@ -12,6 +12,16 @@ for the user named in ``X-User-Id``; a read key only reads; a user token acts fo
 own user only; admin routes need admin; the Stripe webhook needs only its signature.
 Denials are 401/403 problem+json, logged, and change nothing.
 
+Bodies are camelCase, errors included, and name users by user id; errors are
+problem+json with a stable ``code``; an order the market refuses is a problem (409
+``insufficient_funds`` with ``required`` and ``balance``, 409 ``order_rejected``, 429
+``rate_limited``). Hostile input is refused before it costs anything: a body over
+``max_body_bytes`` is 413 from its Content-Length, JSON nested over 32 deep is 400 on
+every path (service.middleware.BodyGuard), text with control characters is 422. The
+live market feed is Server-Sent Events (service.feed; relayed by service.forward with
+several workers). Without Stripe credentials the service warns loudly at start-up and
+``/healthz`` says ``payments: not configured``.
+
 Idempotency-Key on any POST: the first response is stored per (credential, acting
 user, key) and replayed; the same key with another body is 409. Ledger writes made by
 a keyed request carry a ledger idempotency key derived from it, so a retry after a

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import os
 import select
@@ -18,13 +19,29 @@ from fastapi import FastAPI
 from . import problems
 from .deps import document
 from .forward import MarketForwarder
-from .middleware import IdempotencyMiddleware, RequestLogMiddleware
+from .middleware import BodyGuard, IdempotencyMiddleware, RequestLogMiddleware
 from .problems import Problem
-from .routes import admin, coins, health, market, pools, webhooks
+from .routes import admin, coins, contests, health, market, pools, webhooks
 from .settings import Settings
 from .state import ServiceState
 
 __all__ = ["create_app"]
+
+API_DESCRIPTION = """The coin economy's HTTP API: platform coins and their purchase through Stripe,
+rewards and spends, parimutuel pools, belt challenges and tournaments, brand coins and
+their market (with a live feed), admin.
+
+**Credentials**: `Authorization: Bearer ck_...`. An app key acts for the user named in
+`X-User-Id` (server to server); a user token acts for its own user only; a read key only
+reads; admin routes need an admin key. The Stripe webhook needs only Stripe's signature.
+
+**Conventions**: JSON bodies in camelCase, errors included; users are named by their
+user id. Errors are `application/problem+json` with a stable `code` (e.g.
+`insufficient_funds` with `required` and `balance`). Amounts are integers in the
+asset's minor unit (COIN is whole coins). Enumerations are accepted in any case.
+Every POST honours `Idempotency-Key`. Lists page with `limit`/`offset`. Bodies are
+limited in size (413) and in JSON nesting (400); text with control characters is 422.
+"""
 
 
 class _BufferedLines(logging.Handler):
@@ -87,11 +104,34 @@ async def _flush_every_second(handlers: list[logging.Handler]) -> None:
             handler.flush()
 
 
+PAYMENTS_WARNING = (
+    "\n" + "!" * 78 + "\n"
+    "WARNING: payments are NOT configured: {missing} unset.\n"
+    "  Checkouts cannot be opened and every Stripe webhook is refused (401), so no purchase\n"
+    "  is ever credited. Set COINLAB_STRIPE_API_KEY and COINLAB_STRIPE_WEBHOOK_SECRET.\n"
+    "  /healthz reports payments: not configured.\n" + "!" * 78 + "\n")
+
+
+def _warn_unless_payments(state: ServiceState) -> None:
+    """Loud, on stderr and in the service log: a service without Stripe credentials
+    answers every webhook 401, which looks like Stripe's fault from the outside."""
+    if state.payments_configured:
+        return
+    s = state.settings
+    missing = [name for name, ok in (("COINLAB_STRIPE_API_KEY", s.stripe_api_key not in ("", "sk_test_unset")),
+                                     ("COINLAB_STRIPE_WEBHOOK_SECRET", bool(s.stripe_webhook_secret))) if not ok]
+    sys.stderr.write(PAYMENTS_WARNING.format(missing=" and ".join(missing)))
+    sys.stderr.flush()
+    logging.getLogger("coinlab.service").warning(
+        '{"event": "payments_not_configured", "missing": %s}', json.dumps(missing))
+
+
 def create_app(settings: Settings | None = None, state: ServiceState | None = None) -> FastAPI:
     settings = settings or Settings()
     state = state or ServiceState(settings)
 
     log_handlers = _json_logs() if settings.log_requests else []
+    _warn_unless_payments(state)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -113,11 +153,10 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     # the global tracer, meter and logger providers whether anyone was listening.
     app = FastAPI(title="coinlab", version="0.1.0", lifespan=lifespan,
                   telemetry={"tracing": False, "metrics": False, "logs": False},
-                  description="The coin economy's HTTP API: coins, payments, pools, brand coins and their market, "
-                              "admin. Errors are application/problem+json with a stable `code`.")
+                  description=API_DESCRIPTION)
     app.state.coinlab = state
     problems.install(app)
-    modules = (coins, webhooks, pools, market, admin, health)
+    modules = (coins, webhooks, pools, contests, market, admin, health)
     for module in modules:
         # The routes themselves, not include_router: FastAPI 0.165 wraps an included
         # router and matches every request through the wrapper too, a scan of each
@@ -128,6 +167,8 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app.add_middleware(IdempotencyMiddleware, store=state.idempotency)
     if settings.market_socket:  # outside the Idempotency-Key middleware: the market process claims the key
         app.add_middleware(MarketForwarder, socket=settings.market_socket)
+    # outside everything but the log: a body too large is refused before any other work
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     if settings.log_requests:
         app.add_middleware(RequestLogMiddleware)
 
@@ -137,10 +178,43 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = original()
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(problem.pop("$defs", {}))
+            components["Problem"] = problem
+            for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's; our 422 is a Problem
+                components.pop(name, None)
+            for model in components.values():  # the enumerations' example: their first value
+                if "enum" in model and "examples" not in model:
+                    model["examples"] = [model["enum"][0]]
             document(schema, [route for module in modules for route in module.router.routes])
+            _examples(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _examples(schema: dict[str, Any]) -> None:
+    """Give each operation's JSON request and success response the example of its model
+    (every model has one), so a generated SDK's docs and a reader see one per operation."""
+    models = schema.get("components", {}).get("schemas", {})
+
+    def example_of(content: dict[str, Any]) -> Any:
+        ref = content.get("schema", {}).get("$ref", "")
+        found = models.get(ref.rsplit("/", 1)[-1], {}).get("examples")
+        return found[0] if found else None
+
+    for ops in schema.get("paths", {}).values():
+        for op in ops.values():
+            bodies = [op.get("requestBody", {}).get("content", {}).get("application/json")]
+            bodies += [r.get("content", {}).get(t) for code, r in op.get("responses", {}).items()
+                       if code.startswith("2") for t in ("application/json", "application/problem+json")]
+            bodies += [r.get("content", {}).get("application/problem+json")
+                       for code, r in op.get("responses", {}).items() if not code.startswith("2")]
+            for content in bodies:
+                if content and "example" not in content:
+                    ex = example_of(content)
+                    if ex is not None:
+                        content["example"] = ex

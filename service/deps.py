@@ -24,11 +24,12 @@ import hashlib
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
-from fastapi.security import APIKeyHeader, HTTPBearer
+from fastapi.security import HTTPBearer
 from fastapi.security.base import SecurityBase
+from pydantic.alias_generators import to_camel
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 
@@ -36,18 +37,34 @@ from .keys import USER_ID_RE, ApiKey
 from .market_state import MarketState
 from .middleware import idempotency_owner
 from .problems import ApiError
-from .state import ServiceState
+from .state import ServiceState, require_market
 
-__all__ = ["Admin", "Caller", "IdemKey", "Market", "ReadUser", "Server", "ServerUser", "StateDep", "WriteUser", "document",
+__all__ = ["Admin", "Caller", "ChallengeId", "ClaimId", "IdemKey", "Market", "PackageId", "PoolId", "ReadUser", "Server",
+           "ServerUser", "StateDep", "SymbolPath", "TournamentId", "WriteUser", "document", "operation_id",
            "require_market"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # What the routes' credentials look like, for the OpenAPI document only (see `document`):
 # resolved as FastAPI dependencies they cost more CPU than the checks themselves.
-_bearer = HTTPBearer(auto_error=False, description="An API key or user token: ck_<id>_<secret>")
-_user_header = APIKeyHeader(name="X-User-Id", auto_error=False,
-                            description="The acting user, for app, admin and read keys")
+_bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
+                     description="An API key (scope app, admin or read) or a user token: `ck_<id>_<secret>`, "
+                                 "sent as `Authorization: Bearer ck_...`.")
+# The acting user is not a credential: it names whom an app, admin or read key acts for.
+# Published as the header parameter it is (see `document`).
+USER_HEADER = {
+    "name": "X-User-Id", "in": "header", "required": False,
+    "description": "The user this request acts for: required with an app, admin or read key; with a user "
+                   "token, omit it or give the token's own user.",
+    "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.@\-]{1,120}$"}, "example": "alice",
+}
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Makes a retry safe: the first response is stored per (credential, acting user, key) and "
+                   "replayed (with `Idempotent-Replayed: true`); the same key with another request is 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x20-\\x7e]+$"},
+    "example": "order-7f3c2a",
+}
 WRITERS = frozenset({"app", "admin", "user"})
 SERVERS = frozenset({"app", "admin"})
 
@@ -103,12 +120,20 @@ def _scope(key: ApiKey, allowed: frozenset[str], what: str) -> None:
         raise ApiError(403, "forbidden", f"a {key.scope} credential may not {what}", scope=key.scope)
 
 
-def _documents(*schemes: SecurityBase) -> Callable[[F], F]:
-    """Mark a dependency with the security schemes `document` lists for its routes."""
+def _documents(*schemes: SecurityBase | dict[str, Any]) -> Callable[[F], F]:
+    """Mark a dependency with the security schemes (and the acting-user header) that
+    `document` lists for its routes, and the problems it may answer with."""
     def mark(fn: F) -> F:
         fn.__security__ = schemes  # type: ignore[attr-defined]
         return fn
     return mark
+
+
+# Problem statuses a dependency may answer with (see `document`).
+_ERRORS: dict[str, tuple[int, ...]] = {
+    "authenticate": (401,), "read_user": (400, 401, 403), "write_user": (400, 401, 403),
+    "server_user": (400, 401, 403), "server": (401, 403), "admin": (401, 403), "market": (503,),
+}
 
 
 @_documents(_bearer)
@@ -116,19 +141,19 @@ async def authenticate(request: Request) -> ApiKey:
     return await _key(request)
 
 
-@_documents(_bearer, _user_header)
+@_documents(_bearer, USER_HEADER)
 async def read_user(request: Request) -> str:
     return _acting(request, await _key(request))
 
 
-@_documents(_bearer, _user_header)
+@_documents(_bearer, USER_HEADER)
 async def write_user(request: Request) -> str:
     key = await _key(request)
     _scope(key, WRITERS, "write")
     return _acting(request, key)
 
 
-@_documents(_bearer, _user_header)
+@_documents(_bearer, USER_HEADER)
 async def server_user(request: Request) -> str:
     key = await _key(request)
     _scope(key, SERVERS, "make this change (server-to-server only)")
@@ -157,27 +182,99 @@ Server = Annotated[ApiKey, Depends(server)]
 Admin = Annotated[ApiKey, Depends(admin)]
 
 
+def operation_id(route: APIRoute) -> str:
+    """A route's operationId: its function's name in camelCase (``place_order`` ->
+    ``placeOrder``), so generated SDK methods read well."""
+    return to_camel(route.name)
+
+
 def document(schema: dict[str, Any], routes: Iterable[BaseRoute]) -> None:
-    """Add to an OpenAPI ``schema`` the credentials each route's dependencies check (as
-    FastAPI would have, had they been its HTTPBearer and APIKeyHeader dependencies)."""
+    """Complete an OpenAPI ``schema`` from what each route really does: the credential
+    its dependencies check (as FastAPI would have, had they been its HTTPBearer
+    dependency), the acting-user header, the Idempotency-Key header on every POST (the
+    middleware honours it on all of them), and the problem responses it can give: those
+    of its dependencies (401/403 without the right credential, 400 without an acting
+    user, 503 without the market), 422 when it validates input, 400 and 413 when it
+    reads a body, 409 and 422 for an Idempotency-Key, 503 when it writes (the writer or
+    the market process unreachable), and those the route declares itself."""
     schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
     for route in routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
         used: dict[str, SecurityBase] = {}
+        user_header = False
+        errors: set[int] = set()
         todo = list(route.dependant.dependencies)
         while todo:
             dep = todo.pop()
             todo.extend(dep.dependencies)
+            errors.update(_ERRORS.get(getattr(dep.call, "__name__", ""), ()))
             for scheme in getattr(dep.call, "__security__", ()):
-                used.setdefault(scheme.scheme_name, scheme)
-        if not used:
-            continue
+                if isinstance(scheme, dict):
+                    user_header = True
+                else:
+                    used.setdefault(scheme.scheme_name, scheme)
         for name, scheme in used.items():
             schemes[name] = jsonable_encoder(scheme.model, by_alias=True, exclude_none=True)
-        ordered = sorted(used, key=lambda n: n != _bearer.scheme_name)  # the credential first
         for method in route.methods or ():
-            schema["paths"][route.path_format][method.lower()]["security"] = [{n: []} for n in ordered]
+            op = schema["paths"][route.path_format][method.lower()]
+            if used:
+                op["security"] = [{n: []} for n in used]
+            validates = bool(op.get("parameters")) or "requestBody" in op or method == "POST"
+            params = op.setdefault("parameters", [])
+            names = {p["name"].lower() for p in params}
+            if user_header and "x-user-id" not in names:
+                params.append(dict(USER_HEADER))
+            if method == "POST":
+                params[:] = [p for p in params if p["name"].lower() != "idempotency-key"]
+                params.append(dict(IDEMPOTENCY_HEADER))
+            if not params:
+                del op["parameters"]
+            statuses = set(errors) | {413}  # the body limit holds on every path, from Content-Length alone
+            if validates:  # its parameters, its body, or (a POST) the Idempotency-Key
+                statuses.add(422)
+            if "requestBody" in op or method == "POST":  # the Idempotency-Key middleware reads every POST's body
+                statuses.add(400)
+            if method == "POST":
+                statuses.add(409)
+            if method in ("POST", "PATCH", "DELETE"):
+                statuses.add(503)
+            responses = op["responses"]
+            responses.pop("422", None)  # FastAPI's HTTPValidationError: ours is a Problem
+            for status in sorted(statuses):
+                responses.setdefault(str(status), _problem_response(status))
+
+
+_DESCRIPTIONS = {
+    400: "Bad request: no acting user, a body that is not JSON or nests too deep, or a request the domain "
+         "refuses (code says which)",
+    401: "No valid credential (or, for the webhook, no valid Stripe signature)",
+    403: "The credential may not do this",
+    404: "Not found (code not_found)",
+    409: "Conflict: insufficient funds (with required and balance), a state that forbids it, or an "
+         "Idempotency-Key used for another request",
+    413: "The body is larger than the service's limit",
+    422: "The request does not match the schema (errors lists each field)",
+    429: "Too many requests",
+    502: "The payment provider failed",
+    503: "Unavailable for now (the database, the writer or the market process): retry with the same "
+         "Idempotency-Key",
+}
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    return {"description": _DESCRIPTIONS.get(status, "problem"),
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+_ident = r"^[A-Za-z0-9_\-]{1,60}$"
+ClaimId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:\-]{1,120}$", description="the claim's id", examples=["c1"])]
+PoolId = Annotated[str, Path(pattern=_ident, description="the pool's id", examples=["final-2026"])]
+PackageId = Annotated[str, Path(pattern=_ident, description="the package's id", examples=["small"])]
+ChallengeId = Annotated[str, Path(pattern=_ident, description="the belt challenge's id", examples=["ch-1"])]
+TournamentId = Annotated[str, Path(pattern=_ident, description="the tournament's id", examples=["spring-cup"])]
+SymbolPath = Annotated[str, Path(pattern=r"^[A-Z][A-Z0-9]{1,15}$", description="the brand coin's symbol",
+                                 examples=["HEATHER"])]
 
 
 async def idem_key(request: Request, idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> str | None:
@@ -192,13 +289,6 @@ async def idem_key(request: Request, idempotency_key: Annotated[str | None, Head
 
 
 IdemKey = Annotated[str | None, Depends(idem_key)]
-
-
-def require_market(state: ServiceState) -> MarketState:
-    if state.market is None:
-        raise ApiError(503, "market_single_worker",
-                       "the brand-coin market runs only when the service has one worker (--workers 1)")
-    return state.market
 
 
 async def market(state: StateDep) -> MarketState:

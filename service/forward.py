@@ -17,6 +17,7 @@ applied: retry it with the same Idempotency-Key)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -44,7 +45,7 @@ def for_market(method: str, path: str, body: bytes) -> bool:
         return False
     try:
         asset = json.loads(body).get("asset", "COIN")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # the worker's own routes refuse such a body
         return False
     return isinstance(asset, str) and asset not in ("COIN", "USD")
 
@@ -143,6 +144,9 @@ class MarketForwarder:
         target = scope.get("raw_path") or path.encode()
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
+        if scope["method"] == "GET" and path.endswith("/stream"):
+            await self._stream(scope, receive, send, target)
+            return
         try:
             status, headers, payload = await self.pool.request(scope["method"], target, scope["headers"], body)
         except Unreachable as err:
@@ -154,3 +158,70 @@ class MarketForwarder:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, target: bytes) -> None:
+        """Relay a streamed answer (the live feed's Server-Sent Events) over a connection
+        of its own, chunk by chunk as the market process sends them, until either side
+        goes away."""
+        try:
+            reader, writer = await asyncio.open_unix_connection(self.pool.path)
+        except OSError as err:
+            await problem(503, "market_unavailable", f"the market process did not answer: {err}")(
+                scope, receive, send)
+            return
+        try:
+            head = b"".join(k + b": " + v + b"\r\n" for k, v in scope["headers"] if k not in _HOP_BY_HOP)
+            writer.write(b"GET %s HTTP/1.1\r\nhost: market\r\n%sconnection: close\r\n\r\n" % (target, head))
+            status_line = await reader.readline()
+            if not status_line:
+                raise Unreachable("the market process closed the connection")
+            status = int(status_line.split()[1])
+            headers, length, chunked = [], None, False
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.rstrip(b"\r\n").partition(b":")
+                name, value = name.strip().lower(), value.strip()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"transfer-encoding":
+                    chunked = b"chunked" in value.lower()
+                if name not in _HOP_BY_HOP and name != b"transfer-encoding":
+                    headers.append((name, value))
+        except (OSError, ValueError, IndexError, Unreachable) as err:
+            writer.close()
+            await problem(503, "market_unavailable", f"the market process did not answer: {err}")(
+                scope, receive, send)
+            return
+        scope.setdefault("state", {})["forwarded"] = True
+        if not chunked:  # a whole answer (a problem): relay it as one body
+            payload = await reader.readexactly(length or 0)
+            writer.close()
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [*headers, (b"content-length", b"%d" % len(payload))]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+
+        async def relay() -> None:
+            try:
+                while True:
+                    size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        return
+                    chunk = await reader.readexactly(size)
+                    await reader.readexactly(2)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except (OSError, ValueError, asyncio.IncompleteReadError):  # the market process went away
+                return
+
+        async def client_gone() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        tasks = [asyncio.ensure_future(relay()), asyncio.ensure_future(client_gone())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            writer.close()
+        with contextlib.suppress(OSError, RuntimeError):  # the client may be gone
+            await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -56,9 +56,10 @@ from market.reference import MAX_TRADES
 from market.trades import Trade
 from service.tables import brand_coins, market_orders, market_trades
 
+from .feed import Feed
 from .writer import Writer
 
-__all__ = ["MarketState", "order_dict"]
+__all__ = ["MarketState", "order_dict", "trade_dict"]
 
 T = TypeVar("T")
 _LIVE = (OrderStatus.OPEN, OrderStatus.QUEUED)
@@ -72,6 +73,18 @@ def _utc(t: datetime | None) -> datetime | None:
 
 def _state(o: Order) -> tuple[Any, ...]:
     return (o.status, o.remaining, o.filled, o.hold_id, o.locked, o.reason)
+
+
+def trade_dict(t: Trade) -> dict[str, Any]:
+    """A trade as the feed sends it (camelCase; user ids, null for the platform)."""
+    return {"id": t.id, "symbol": t.symbol, "time": t.time.isoformat(), "price": t.price, "quantity": t.quantity,
+            "quote": t.quote, "buyerUserId": _user(t.buyer), "sellerUserId": _user(t.seller), "takerSide": t.taker_side,
+            "makerOrderId": t.maker_order_id, "takerOrderId": t.taker_order_id, "buyerFee": t.buyer_fee,
+            "sellerFee": t.seller_fee}
+
+
+def _user(account: str) -> str | None:
+    return account[5:] if account.startswith("user:") else None
 
 
 def order_dict(o: Order) -> dict[str, Any]:
@@ -119,6 +132,7 @@ class MarketState:
         self.config = config or MarketConfig()
         self.lock = threading.RLock()
         self._pg = engine.dialect.name == "postgresql"
+        self.feed = Feed()  # the live feed of trades and book changes (service.feed)
         self.restored = 0
         self.reconciled = 0
         self._load()
@@ -126,7 +140,9 @@ class MarketState:
         self._own_writer = writer is None
         self.writer = writer or Writer(ledger.store)
         self.writer.on_rollback.append(self._load)
+        self.writer.on_rollback.append(self.feed.discard)
         self.writer.before_commit.append(self._flush)
+        self.writer.after_commit.append(self.feed.commit)
 
     def _load(self) -> None:
         with self.lock:
@@ -179,6 +195,7 @@ class MarketState:
         with self.lock:
             market = self.exchange.markets.get(job.symbol) if job.symbol else None
             before = list(market.book.orders.values()) if market is not None else []
+            fresh = len(self._fresh)
             result: Any = None
             try:
                 result = job.fn(self.exchange)
@@ -187,12 +204,58 @@ class MarketState:
             except Exception as err:
                 result = err
             after = list(market.book.orders.values()) if market is not None else []
+            if market is not None:
+                self._stage_feed(market, before, after, job.extra, self._fresh[fresh:])
             touched = [*before, *after, *job.extra]
             if isinstance(result, Order):
                 touched.append(result)
                 result = copy.copy(result)
             self._persist(touched)
             return result
+
+    def _stage_feed(self, market: CoinMarket, before: list[Order], after: list[Order], extra: Iterable[Order],
+                    trades: list[Trade]) -> None:
+        """The feed events of one job: its trades, then the new state of every book level
+        it changed (orders that came or went, the makers it traded with, ``extra``)."""
+        symbol = market.coin.symbol
+        ids_before, ids_after = {o.id for o in before}, {o.id for o in after}
+        if not trades and not extra and ids_before == ids_after:
+            return
+        feed = self.feed
+        for t in trades:
+            feed.stage(symbol, "trade", {"trade": trade_dict(t)})
+        levels = {(o.side, o.price) for o in before if o.id not in ids_after}
+        levels |= {(o.side, o.price) for o in after if o.id not in ids_before}
+        levels |= {("sell" if t.taker_side == "buy" else "buy", t.price) for t in trades}
+        levels |= {(o.side, o.price) for o in extra}
+        if levels:
+            book = market.book
+            changes = []
+            for side, price in sorted(levels):
+                resting = (book.bids if side == "buy" else book.asks).get(price) or ()
+                changes.append({"side": side, "price": price, "quantity": sum(o.remaining for o in resting),
+                                "orders": len(resting)})
+            feed.stage(symbol, "book", {"changes": changes})
+
+    def shortfall(self, order: Order) -> tuple[int, int, str]:
+        """What an order refused for insufficient funds needed, what its owner had, and
+        of which asset: the worst case the market reserves (a buy: price x quantity and
+        the highest fee it may pay; a sell: the coins)."""
+        market = self.exchange.markets[order.symbol]
+        if order.side == "buy":
+            quote = order.price * order.quantity
+            bps = market.max_bps if order.tif in ("GTC", "GTD") else market.taker_bps
+            return quote + quote * bps // 10000, self.ledger.balance(order.account, "COIN"), "COIN"
+        return order.quantity, self.ledger.balance(order.account, order.symbol), order.symbol
+
+    def snapshot(self, symbol: str, depth: int) -> dict[str, Any]:
+        """The book's best ``depth`` levels a side, the last price and the feed's number
+        they are at (taken together under the lock)."""
+        with self.lock:
+            book = self.exchange.book(symbol)
+            return {"symbol": symbol, "bids": [lv._asdict() for lv in book.depth("buy", depth)],
+                    "asks": [lv._asdict() for lv in book.depth("sell", depth)],
+                    "last_price": self.exchange.last_price(symbol), "sequence": self.feed.sequence(symbol)}
 
     def _launch(self, symbol: str, name: str, seller: str, *, initial_price: int,
                 max_supply: int | None, allocation: int | None) -> BrandCoin:
@@ -369,6 +432,21 @@ class MarketState:
             rows = conn.execute(q).all()
         return [Trade(r.id, r.symbol, _utc(r.time), r.price, r.quantity, r.quote, r.buyer, r.seller,  # type: ignore[arg-type]
                       r.taker_side, r.maker_order_id, r.taker_order_id, r.buyer_fee, r.seller_fee) for r in rows]
+
+    def recent_trades(self, symbol: str, since: datetime) -> list[Trade]:
+        """The coin's trades after ``since``, and the last one before (the reference a
+        24h change is measured from), oldest first. Read newest first until one at or
+        before ``since`` (times compared here: SQLite stores them as text)."""
+        t = market_trades
+        out: list[Trade] = []
+        with self.engine.connect() as conn:
+            for r in conn.execute(select(t).where(t.c.symbol == symbol).order_by(t.c.id.desc())):
+                out.append(Trade(r.id, r.symbol, _utc(r.time), r.price, r.quantity, r.quote, r.buyer,  # type: ignore[arg-type]
+                                 r.seller, r.taker_side, r.maker_order_id, r.taker_order_id, r.buyer_fee,
+                                 r.seller_fee))
+                if out[-1].time <= since:
+                    break
+        return out[::-1]
 
     def orders(self, account: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
         t = market_orders

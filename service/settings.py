@@ -3,6 +3,7 @@ environment variables (``coinlab serve`` sets them for its uvicorn workers)."""
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.sql import DEFAULT_URL
@@ -32,7 +33,14 @@ class Settings(BaseSettings):
     freeze_gc: when the app starts, move every object built so far out of the cycle
       collector's reach (`gc.freeze`) and collect the young generation every 10,000
       allocations instead of 700. Set by ``coinlab serve``; off in-process (tests), since
-      it changes the whole process's collector."""
+      it changes the whole process's collector.
+    max_body_bytes: the largest request body accepted (default 1 MiB); a larger one is
+      answered 413 from its Content-Length, before it is read or anything else is done.
+    log_requests: one JSON line per request on stdout.
+
+    Without ``stripe_api_key`` or ``stripe_webhook_secret`` the service still starts, with
+    a loud warning, and ``/healthz`` reports ``payments: not configured``: checkouts fail
+    and every webhook is refused."""
 
     model_config = SettingsConfigDict(env_prefix="COINLAB_", extra="ignore")
 
@@ -49,3 +57,4 @@ class Settings(BaseSettings):
     key_cache_seconds: float = 5.0
     log_requests: bool = True
     freeze_gc: bool = False
+    max_body_bytes: int = Field(default=1 << 20, ge=1)

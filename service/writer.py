@@ -67,6 +67,7 @@ class Writer:
         self.batched = store.dialect == "postgresql" if batched is None else batched
         self.on_rollback: list[Callable[[], None]] = []
         self.before_commit: list[Callable[[], None]] = []  # run at the end of each batch, in its transaction
+        self.after_commit: list[Callable[[], None]] = []  # run once a batch's writes are committed
         self._local = threading.local()
         self._group: GroupCommit[Job, Any] = GroupCommit(self._run_batch, max_batch=max_batch, committers=1,
                                                          name="writer")
@@ -129,19 +130,28 @@ class Writer:
 
     def _run_batch(self, jobs: list[Job]) -> list[Any]:
         if not self.batched:
-            return self._run_jobs(jobs, None)
+            out = self._run_jobs(jobs, None)
+            self._committed()
+            return out
         try:
-            return self._in_session(jobs)
+            out = self._in_session(jobs)
+            self._committed()
+            return out
         except Exception:
             self._rolled_back()
         out = []
         for job in jobs:
             try:
                 out.extend(self._in_session([job]))
+                self._committed()
             except Exception as err:
                 self._rolled_back()
                 out.append(err)
         return out
+
+    def _committed(self) -> None:
+        for hook in self.after_commit:
+            hook()
 
     def _rolled_back(self) -> None:
         for hook in self.on_rollback:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, select
 
 from ledger.errors import InvalidRequest
 
@@ -153,12 +153,20 @@ class SqlPackageStore:
         self.put_many([pkg])
 
     def put_many(self, pkgs: Iterable[CoinPackage]) -> None:
+        """Insert or replace, as one upsert: concurrent edits of one package each win
+        in turn (a delete then an insert let two editors insert the same id)."""
         rows = [p._asdict() for p in pkgs]
         if not rows:
             return
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        stmt = upsert(self.t)
+        stmt = stmt.on_conflict_do_update(index_elements=[self.t.c.id],
+                                          set_={c.name: stmt.excluded[c.name] for c in self.t.columns if c.name != "id"})
         with self.engine.begin() as conn:
-            conn.execute(delete(self.t).where(self.t.c.id.in_([r["id"] for r in rows])))
-            conn.execute(insert(self.t), rows)
+            conn.execute(stmt, rows)
 
     def delete(self, package_id: str) -> None:
         with self.engine.begin() as conn:

@@ -143,6 +143,12 @@ class PoolStore(Protocol):
 
     def stakes(self, pool_id: str) -> list[Stake]: ...
 
+    def pools(self, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Pool]:
+        """Newest first, optionally only those in ``status``."""
+
+    def user_stakes(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Stake]:
+        """The user's stakes (with a hold) in every pool, newest first."""
+
 
 def _check_reserve(pool: Pool | None, pool_id: str, user_id: str, amount: int, already: int) -> None:
     if pool is None:
@@ -204,6 +210,14 @@ class MemoryPoolStore:
 
     def stakes(self, pool_id: str) -> list[Stake]:
         return sorted((s for s in list(self._stakes.values()) if s.pool_id == pool_id), key=lambda s: s.id)
+
+    def pools(self, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Pool]:
+        pools = [p for p in list(self._pools.values()) if status is None or p.status == status]
+        return sorted(pools, key=lambda p: (p.created_at, p.id), reverse=True)[offset:offset + limit]
+
+    def user_stakes(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Stake]:
+        mine = [s for s in list(self._stakes.values()) if s.user_id == user_id and s.hold_id is not None]
+        return sorted(mine, key=lambda s: s.id, reverse=True)[offset:offset + limit]
 
 
 class SqlPoolStore:
@@ -280,6 +294,19 @@ class SqlPoolStore:
             rows = conn.execute(select(self.s).where(self.s.c.pool_id == pool_id).order_by(self.s.c.id))
             return [Stake(**r._asdict()) for r in rows]
 
+    def pools(self, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Pool]:
+        q = select(self.p).order_by(self.p.c.created_at.desc(), self.p.c.id.desc()).limit(limit).offset(offset)
+        if status is not None:
+            q = q.where(self.p.c.status == status)
+        with self.engine.connect() as conn:
+            return [self._pool(r) for r in conn.execute(q)]
+
+    def user_stakes(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Stake]:
+        q = (select(self.s).where(self.s.c.user_id == user_id, self.s.c.hold_id.is_not(None))
+             .order_by(self.s.c.id.desc()).limit(limit).offset(offset))
+        with self.engine.connect() as conn:
+            return [Stake(**r._asdict()) for r in conn.execute(q)]
+
 
 # -- the service -------------------------------------------------------------
 class Pools:
@@ -308,6 +335,14 @@ class Pools:
         if pool is None:
             raise NotFound(f"no pool {pool_id!r}", pool_id=pool_id)
         return pool
+
+    def pools(self, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Pool]:
+        """Newest first, optionally only those open, resolved or void."""
+        return self.store.pools(status=status, limit=limit, offset=offset)
+
+    def user_stakes(self, user: str, *, limit: int = 50, offset: int = 0) -> list[Stake]:
+        """The user's stakes in every pool, newest first."""
+        return self.store.user_stakes(user, limit=limit, offset=offset)
 
     def stake(self, pool_id: str, user: str, outcome: str, amount: int, *, key: str | None = None) -> Stake:
         """Hold ``amount`` of the user's coins on ``outcome``. With ``key`` a retry returns

@@ -25,7 +25,8 @@ from sqlalchemy import (
 from ledger.sql.migrate import SchemaLayer
 
 __all__ = [
-    "LAYER", "coin_packages", "metadata", "payments", "pool_stakes", "pools", "stripe_events", "user_flags",
+    "LAYER", "belt_challenges", "coin_packages", "metadata", "payments", "pool_stakes", "pools", "stripe_events",
+    "tournament_entries", "tournaments", "user_flags",
 ]
 
 metadata = MetaData()
@@ -123,4 +124,44 @@ pool_stakes = Table(
     Column("key", String(200)),
     Index("ix_pool_stakes_pool_user", "pool_id", "user_id"),
     UniqueConstraint("pool_id", "key", name="uq_pool_stakes_pool_key"),
+)
+
+# Belt challenges (ledger.economy.contests): the challenger's entry fee is a hold until
+# the result splits it (``status`` open, settled or cancelled).
+belt_challenges = Table(
+    "belt_challenges", metadata,
+    Column("id", String(60), primary_key=True),
+    Column("challenger", String(120), nullable=False),
+    Column("belt_value", BigInteger, nullable=False),
+    Column("entry_fee", BigInteger, nullable=False),
+    Column("hold_id", String(40), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("winner", String(120)),
+    Column("loser", String(120)),
+    Column("tx_id", String(40)),
+    Column("created_at", TZ, nullable=False),
+    Column("settled_at", TZ),
+)
+
+# Tournaments: ``prize_bps`` is each place's share of the entry fees (a JSON list);
+# ``placements`` the users paid, in order (``status`` open, paid or cancelled).
+tournaments = Table(
+    "tournaments", metadata,
+    Column("id", String(60), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("creator", String(120), nullable=False),
+    Column("entry_fee", BigInteger, nullable=False),
+    Column("prize_bps", JSON, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("placements", JSON),
+    Column("created_at", TZ, nullable=False),
+    Column("settled_at", TZ),
+)
+
+tournament_entries = Table(
+    "tournament_entries", metadata,
+    Column("tournament_id", String(60), primary_key=True),
+    Column("user_id", String(120), primary_key=True),
+    Column("hold_id", String(40)),
+    Column("created_at", TZ, nullable=False),
 )

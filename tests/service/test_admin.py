@@ -6,6 +6,8 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from ledger import user_account
 
 
@@ -53,7 +55,7 @@ def test_transactions_filter_by_user_type_and_date(client, creds, fund):
     alice = client.get("/api/admin/transactions?user=alice", headers=h).json()["items"]
     assert [i["type"] for i in alice] == ["VOTE_SPENT", "ADMIN_GRANT"]
     votes = client.get("/api/admin/transactions?type=VOTE_SPENT", headers=h).json()["items"]
-    assert [i["fromAccount"] for i in votes] == ["user:alice"]
+    assert [(i["fromType"], i["fromUserId"], i["toType"]) for i in votes] == [("user", "alice", "platform")]
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     assert client.get("/api/admin/transactions", headers=h, params={"from": future}).json()["items"] == []
     assert len(client.get("/api/admin/transactions", headers=h, params={"to": future}).json()["items"]) == 3
@@ -78,3 +80,34 @@ def test_metrics_report_supply_today_and_revenue(client, creds, fund, fake_strip
     m = client.get("/api/admin/metrics", headers=creds.admin_h()).json()
     assert (m["issued"], m["issuedToday"], m["circulating"]) == (510, 510, 510)
     assert (m["revenueCents"], m["revenueTodayCents"], m["users"]) == (499, 499, 2)
+
+
+@pytest.mark.postgres
+def test_concurrent_edits_of_one_package_on_postgresql_all_succeed(pg_url, fake_stripe):
+    """Edits are upserts: 8 admins editing one package at once get no server error, and
+    the package ends as one of them left it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.state import ServiceState
+    from tests.service.conftest import settings_for
+
+    state = ServiceState(settings_for(pg_url, fake_stripe))
+    try:
+        token = state.keys.create("admin")[1]
+        with TestClient(create_app(state.settings, state)) as c:
+            h = {"Authorization": f"Bearer {token}"}
+
+            def edit(i: int) -> int:
+                return c.patch("/api/admin/packages/small", headers=h, json={"bonusCoins": i}).status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(pool.map(edit, range(160)))
+            assert statuses == [200] * 160
+            final = c.get("/api/admin/packages", headers=h).json()["packages"]
+        assert [p["bonusCoins"] for p in final if p["id"] == "small"][0] in range(160)
+        assert len([p for p in final if p["id"] == "small"]) == 1
+    finally:
+        state.close()

@@ -28,6 +28,18 @@ ROUTES = [
     ("POST", "/api/pools", {"id": "p2", "title": "t", "outcomes": ["a", "b"]}, "server"),
     ("POST", "/api/pools/p1/stakes", {"outcome": "a", "amount": 5}, "write"),
     ("POST", "/api/pools/p1/resolve", {"outcome": "a"}, "server"),
+    ("GET", "/api/pools", None, "caller"),
+    ("GET", "/api/pools/stakes", None, "read"),
+    ("GET", "/api/pools/p1", None, "caller"),
+    ("POST", "/api/challenges", {"id": "ch1", "beltValue": 1000}, "write"),
+    ("GET", "/api/challenges/ch0", None, "caller"),
+    ("POST", "/api/challenges/ch0/resolve", {"winnerUserId": "alice", "loserUserId": "bob"}, "server"),
+    ("POST", "/api/challenges/ch0/cancel", None, "server"),
+    ("POST", "/api/tournaments", {"id": "t1", "title": "t", "entryFee": 10}, "write"),
+    ("GET", "/api/tournaments/t0", None, "caller"),
+    ("POST", "/api/tournaments/t0/entries", None, "write"),
+    ("POST", "/api/tournaments/t0/payout", {"placements": ["alice"]}, "server"),
+    ("POST", "/api/tournaments/t0/cancel", None, "server"),
     ("POST", "/api/brand-coins", {"symbol": "NEWC", "name": "n", "initialPrice": 5}, "write"),
     ("GET", "/api/brand-coins", None, "caller"),
     ("GET", "/api/brand-coins/HEATHER", None, "caller"),
@@ -39,6 +51,8 @@ ROUTES = [
     ("GET", "/api/market/HEATHER/book", None, "caller"),
     ("GET", "/api/market/HEATHER/trades", None, "caller"),
     ("GET", "/api/market/HEATHER/candles", None, "caller"),
+    ("GET", "/api/market/HEATHER/ticker", None, "caller"),
+    ("GET", "/api/market/HEATHER/stream", None, "caller"),
     ("GET", "/api/portfolio", None, "read"),
     ("GET", "/api/leaderboards", None, "caller"),
     ("GET", "/api/admin/packages", None, "admin"),
@@ -65,9 +79,13 @@ class _Denials(logging.Handler):
 @pytest.fixture
 def world(client, creds, state, fund):
     """alice has coins, a resting order and a stake; a coin and a pool exist."""
-    fund("alice", 1000)
+    fund("alice", 5000)
     client.post("/api/brand-coins", headers=creds.h(creds.alice), json={"symbol": "HEATHER", "name": "H", "initialPrice": 10})
     client.post("/api/pools", headers=creds.h(creds.app), json={"id": "p1", "title": "t", "outcomes": ["a", "b"]})
+    assert client.post("/api/challenges", headers=creds.h(creds.alice), json={"id": "ch0", "beltValue": 1000}
+                       ).status_code == 201
+    assert client.post("/api/tournaments", headers=creds.h(creds.alice), json={"id": "t0", "title": "t", "entryFee": 10}
+                       ).status_code == 201
     order = client.post("/api/market/HEATHER/orders", headers=creds.h(creds.alice),
                         json={"side": "buy", "quantity": 2, "price": 9}).json()
     return {"order": order["id"]}
@@ -161,5 +179,6 @@ def test_the_matrix_covers_every_route(client):
     spec = client.get("/openapi.json").json()
     served = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops} - public
     listed = {(m, p.replace("{order}", "{order_id}").replace("/c1/", "/{claim_id}/").replace("/p1/", "/{pool_id}/")
-               .replace("/HEATHER", "/{symbol}").replace("/small", "/{package_id}")) for m, p, _, _ in ROUTES}
+               .replace("/HEATHER", "/{symbol}").replace("/small", "/{package_id}").replace("/ch0", "/{challenge_id}")
+               .replace("/t0", "/{tournament_id}").replace("/pools/p1", "/pools/{pool_id}")) for m, p, _, _ in ROUTES}
     assert served == listed

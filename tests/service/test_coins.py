@@ -38,6 +38,7 @@ def test_history_pages_newest_first_and_filters_by_type(client, creds, fund):
     assert [i["type"] for i in page["items"]] == ["DAILY_LOGIN"] and page["offset"] == 1
     only = client.get("/api/coins/history?type=DAILY_LOGIN", headers=h).json()["items"]
     assert [i["type"] for i in only] == ["DAILY_LOGIN"]
+    assert client.get("/api/coins/history?type=daily_login", headers=h).json()["items"] == only  # any case
 
 
 def test_history_rejects_bad_paging_and_unknown_types(client, creds):
@@ -49,7 +50,7 @@ def test_history_rejects_bad_paging_and_unknown_types(client, creds):
 
 def test_one_time_reward_is_paid_once(client, creds):
     h = creds.app_as("carol")
-    first = client.post("/api/coins/earn", headers=h, json={"reward": "signup"}).json()
+    first = client.post("/api/coins/earn", headers=h, json={"reward": "SignUp"}).json()  # any case
     again = client.post("/api/coins/earn", headers=h, json={"reward": "signup"}).json()
     assert (first["amount"], first["replayed"], again["replayed"], again["balance"]) == (5, False, True, 5)
 

@@ -48,20 +48,19 @@ def _state(url: str) -> tuple[tuple[str, ...], set[str]]:
 
 def test_the_history_is_one_line_through_every_layer():
     script = ScriptDirectory.from_config(database.config())
-    assert [r.revision for r in script.walk_revisions()] == ["0003", "0002", "0001"]
-    assert script.get_heads() == ["0003"]
+    assert [r.revision for r in script.walk_revisions()] == ["0004", "0003", "0002", "0001"]
+    assert script.get_heads() == ["0004"]
 
 
-def test_a_database_upgraded_before_the_layout_is_at_head_with_nothing_to_migrate(empty_url):
+def test_a_database_upgraded_before_the_layout_upgrades_to_the_code_schema(empty_url):
+    """The pre-layout history stopped at 0003; the layered one carries it on from there."""
     _upgrade_with_the_pre_layout_history(empty_url)
-    head = ScriptDirectory.from_config(database.config()).get_current_head()
-    before = _state(empty_url)
-    assert before[0] == (head,)
+    assert _state(empty_url)[0] == ("0003",)
 
+    database.upgrade(empty_url)
+    head = ScriptDirectory.from_config(database.config()).get_current_head()
+    assert _state(empty_url)[0] == (head,)
     engine = make_engine(empty_url)
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), database.metadata) == []
     engine.dispose()
-
-    database.upgrade(empty_url)
-    assert _state(empty_url) == before

@@ -30,7 +30,7 @@ def _sell_and_buy(client, creds, state, fund, qty=5, price=10):
 
 def test_launch_lists_and_gets_a_coin(client, creds):
     r = _launch(client, creds)
-    assert r.status_code == 200 and r.json()["seller"] == "user:alice"
+    assert r.status_code == 200 and r.json()["sellerUserId"] == "alice"
     listed = client.get("/api/brand-coins", headers=creds.h(creds.read)).json()["coins"]
     assert [c["symbol"] for c in listed] == ["HEATHER"]
     one = client.get("/api/brand-coins/HEATHER", headers=creds.h(creds.read)).json()
@@ -40,8 +40,9 @@ def test_launch_lists_and_gets_a_coin(client, creds):
 def test_launching_a_taken_symbol_or_a_bad_one_is_refused(client, creds):
     _launch(client, creds)
     assert _launch(client, creds).json()["code"] == "coin_error"
-    assert _launch(client, creds, symbol="coin").status_code == 422
+    assert _launch(client, creds, symbol="c-1").status_code == 422
     assert _launch(client, creds, symbol="COIN").status_code == 400
+    assert _launch(client, creds, symbol="coin").status_code == 400  # read as COIN
 
 
 def test_unknown_coin_is_404_everywhere(client, creds):
@@ -69,7 +70,7 @@ def test_orders_cross_and_show_in_trades_book_candles_portfolio(client, creds, s
     assert (sell["status"], buy["status"], buy["filled"]) == ("open", "filled", 5)
     h = creds.h(creds.bob)
     trades = client.get("/api/market/HEATHER/trades", headers=h).json()["trades"]
-    assert [(t["price"], t["quantity"], t["buyer"]) for t in trades] == [(10, 5, "user:bob")]
+    assert [(t["price"], t["quantity"], t["buyerUserId"], t["sellerUserId"]) for t in trades] == [(10, 5, "bob", "alice")]
     book = client.get("/api/market/HEATHER/book", headers=h).json()
     assert book["bids"] == book["asks"] == [] and book["lastPrice"] == 10
     candles = client.get("/api/market/HEATHER/candles?interval=1m&limit=3", headers=h).json()["candles"]
@@ -100,11 +101,41 @@ def test_a_resting_order_is_in_the_book_and_can_be_cancelled_by_its_owner_only(c
     assert [(x["id"], x["status"]) for x in mine] == [(o["id"], "cancelled")]
 
 
-def test_an_order_without_funds_is_rejected_with_a_reason(client, creds):
+def test_an_order_without_funds_is_a_409_problem_with_required_and_balance(client, creds, state, fund):
     _launch(client, creds)
+    fund("bob", 20)
     r = client.post("/api/market/HEATHER/orders", headers=creds.h(creds.bob),
                     json={"side": "buy", "quantity": 3, "price": 9})
-    assert r.status_code == 200 and (r.json()["status"], r.json()["reason"]) == ("rejected", "insufficient_funds")
+    fee_bps = state.market.exchange.markets["HEATHER"].max_bps
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert (body["code"], body["reason"], body["asset"]) == ("insufficient_funds", "insufficient_funds", "COIN")
+    assert (body["required"], body["balance"]) == (27 + 27 * fee_bps // 10_000, 20)
+    assert isinstance(body["orderId"], int)
+
+
+def test_a_sell_without_coins_names_the_coin_it_lacks(client, creds):
+    _launch(client, creds)
+    r = client.post("/api/market/HEATHER/orders", headers=creds.h(creds.bob),
+                    json={"side": "sell", "quantity": 3, "price": 9})
+    assert r.status_code == 409 and (r.json()["required"], r.json()["balance"], r.json()["asset"]) == (3, 0, "HEATHER")
+
+
+def test_an_order_the_market_refuses_is_a_409_problem_with_its_reason(client, creds, fund):
+    _launch(client, creds)
+    fund("bob", 1000)
+    r = client.post("/api/market/HEATHER/orders", headers=creds.h(creds.bob),
+                    json={"side": "buy", "quantity": 3, "price": 9, "tif": "FOK"})
+    assert r.status_code == 409 and (r.json()["code"], r.json()["reason"]) == ("order_rejected", "fok_unfillable")
+
+
+def test_order_enumerations_are_accepted_in_any_case(client, creds, fund):
+    _launch(client, creds)
+    fund("bob", 1000)
+    r = client.post("/api/market/HEATHER/orders", headers=creds.h(creds.bob),
+                    json={"side": "BUY", "quantity": 1, "price": 9, "tif": "gtc", "type": "Limit"})
+    assert r.status_code == 200 and (r.json()["side"], r.json()["tif"], r.json()["kind"]) == ("buy", "GTC", "limit")
+    assert r.json()["userId"] == "bob" and "account" not in r.json()
 
 
 def test_malformed_orders_are_client_errors(client, creds):
@@ -132,3 +163,34 @@ def test_with_several_workers_market_routes_answer_503(sqlite_url, creds):
         assert r.status_code == 503 and r.json()["code"] == "market_single_worker"
         assert c.get("/api/coins/balance", headers=h).status_code == 200
     s.close()
+
+
+def test_the_ticker_gives_the_last_24_hours(client, creds, state, fund):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from service.tables import market_trades
+
+    _launch(client, creds, price=100)
+    client.post("/api/brand-coins/HEATHER/earn", headers=creds.app_as("alice"), json={"usdCents": 5000})
+    fund("bob", 10_000)
+    a, b = creds.h(creds.alice), creds.h(creds.bob)
+    for price, qty in ((95, 2), (100, 3), (102, 4)):  # inside the default price band
+        assert client.post("/api/market/HEATHER/orders", headers=a,
+                           json={"side": "sell", "quantity": qty, "price": price}).status_code == 200
+        assert client.post("/api/market/HEATHER/orders", headers=b,
+                           json={"side": "buy", "quantity": qty, "price": price}).json().get("status") == "filled", price
+    first = min(t.id for t in state.market.trades("HEATHER"))
+    with state.engine.begin() as conn:  # the first trade, at 95, happened two days ago: the window's reference
+        conn.execute(update(market_trades).where(market_trades.c.id == first)
+                     .values(time=datetime.now(UTC) - timedelta(days=2)))
+    t = client.get("/api/market/HEATHER/ticker", headers=b).json()
+    assert (t["last"], t["change"], t["changeBps"], t["high"], t["low"]) == (102, 7, 736, 102, 100)
+    assert (t["volume"], t["quoteVolume"], t["trades"]) == (7, 708, 2)
+
+
+def test_a_coin_that_never_traded_has_an_empty_ticker(client, creds):
+    _launch(client, creds)
+    t = client.get("/api/market/HEATHER/ticker", headers=creds.h(creds.bob)).json()
+    assert (t["last"], t["change"], t["volume"], t["high"]) == (None, 0, 0, None)

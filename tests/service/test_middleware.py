@@ -91,8 +91,9 @@ def test_a_stale_claim_from_a_dead_process_is_run_again_but_ledger_writes_replay
     assert state.ledger.balance(user_account("alice")) == 7
 
 
-def test_an_overlong_key_is_a_client_error(client, creds):
-    assert _send(client, creds, "k" * 201).status_code == 400
+def test_an_overlong_key_is_a_validation_error(client, creds):
+    r = _send(client, creds, "k" * 201)
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
 
 
 class _Collect(logging.Handler):
