@@ -103,7 +103,7 @@ def check_address(address: str) -> None:
     if type(address) is not str or not ADDRESS_RE.match(address):
         raise InvalidRequest(
             f"bad account address {address!r}: expected 'kind:name', e.g. 'user:alice'",
-            address=str(address),
+            address=str(address), field="address",
         )
     if len(address) > limits.ADDRESS:
         raise InvalidRequest(f"account address is {len(address)} characters, at most {limits.ADDRESS} allowed",
@@ -324,7 +324,7 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
     assets, frozen, negative_ok = book.assets, book.frozen, book.negative_ok
     for frm, to, asset, amount, leg_type in postings:
         if type(amount) is not int or not 0 < amount <= _AMOUNT_MAX:
-            raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
+            raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount), field="amount")
         if frm == to:
             raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
         if to == ESCROW or (frm == ESCROW and not may_pay_from_escrow):
@@ -386,7 +386,7 @@ def _post_one(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: s
     postings, entry_type, key, ref_type, ref_id, metadata, note = req[:7]
     frm, to, asset, amount, leg_type = postings[0]
     if type(amount) is not int or not 0 < amount <= _AMOUNT_MAX:
-        raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount))
+        raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount), field="amount")
     if frm == to:
         raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
     # Only a lock pays into escrow, and only a settlement pays out of it (frm == ESCROW in
@@ -491,7 +491,7 @@ def _check_settle(book: Book, action: HoldAction, postings: tuple[Posting, ...],
             if p[2] != hold.asset:
                 raise InvalidRequest(f"hold {hold.id!r} holds {hold.asset}, not {p[2]}")
             if type(p[3]) is not int or not 0 < p[3] <= _AMOUNT_MAX:
-                raise InvalidRequest(f"amount must be a positive integer, got {p[3]!r}", amount=str(p[3]))
+                raise InvalidRequest(f"amount must be a positive integer, got {p[3]!r}", amount=str(p[3]), field="amount")
             out += p[3]
     if kind == "capture":
         if not 0 < out < hold.amount:

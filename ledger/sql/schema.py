@@ -21,11 +21,15 @@ from sqlalchemy import (
 )
 
 __all__ = [
-    "accounts", "assets", "balances", "entries", "holds", "idempotency_keys", "journal_head", "metadata",
+    "APPEND_ONLY", "accounts", "assets", "balances", "entries", "holds", "idempotency_keys", "journal_head", "metadata",
     "transactions",
 ]
 
 metadata = MetaData()
+
+# Tables rows are only ever added to: triggers refuse UPDATE, DELETE and TRUNCATE, and
+# the service's role may only read and insert them (service.database.grant_app_role).
+APPEND_ONLY = ("entries", "transactions", "idempotency_keys")
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
