@@ -27,12 +27,23 @@ APPEND_ONLY = ("entries", "transactions", "idempotency_keys")
 _BACKFILL_BATCH = 5000
 
 
+def _entries_table() -> sa.TableClause:
+    """The journal's columns as revision 0003 left them, typed, plus the new hash."""
+    big, text = sa.BigInteger(), sa.String()
+    return sa.table(
+        "entries",
+        sa.column("id", big), sa.column("tx_id", text), sa.column("time", sa.DateTime(timezone=True)),
+        sa.column("entry_type", text), sa.column("asset", text), sa.column("amount", big),
+        sa.column("from_account", text), sa.column("to_account", text), sa.column("from_before", big),
+        sa.column("from_after", big), sa.column("to_before", big), sa.column("to_after", big),
+        sa.column("ref_type", text), sa.column("ref_id", text), sa.column("idempotency_key", text),
+        sa.column("metadata", sa.JSON()), sa.column("note", text), sa.column("hash", text),
+    )
+
+
 def _backfill(bind: sa.Connection) -> tuple[int, str]:
     """Chain the existing journal in id order; returns the head (last id, its hash)."""
-    entries = sa.table("entries", *(sa.column(c) for c in (
-        "id", "tx_id", "time", "entry_type", "asset", "amount", "from_account", "to_account", "from_before",
-        "from_after", "to_before", "to_after", "ref_type", "ref_id", "idempotency_key", "note", "hash")),
-        sa.column("metadata", sa.JSON))
+    entries = _entries_table()
     head, last_id, after = GENESIS, 0, 0
     while True:
         rows = bind.execute(sa.select(entries).where(entries.c.id > after).order_by(entries.c.id)
