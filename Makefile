@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench mutate clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -26,5 +26,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python bench/ledger.py
 
+# mutation testing of ledger/engine.py and market/matching.py (a seeded sample of 150
+# mutants each, fast tests only); not part of `make test`: it takes minutes
+mutate: $(STAMP)
+	$(VENV)/bin/python .ci/mutate.py $(MUTATE_ARGS)
+
 clean:
-	rm -rf $(VENV) data/ledger.sqlite data/warehouse data/runs
+	rm -rf $(VENV) mutants data/ledger.sqlite data/warehouse data/runs

@@ -26,6 +26,7 @@ __all__ = [
     "PriceBand",
     "PriceFloor",
     "RateLimit",
+    "ReferencePrice",
     "Vesting",
 ]
 
@@ -62,16 +63,41 @@ def _check(cls_name: str, obj: Any) -> None:
 
 
 @dataclass(frozen=True)
+class ReferencePrice:
+    """The manipulation-resistant price (``market.reference``): the band's centre and the
+    value of every payout (redeem). The VWAP of the last ``window_seconds`` of trades,
+    leaving out trades inside a ring; it moves only when the trades it counts add up to
+    ``min_volume`` coins between ``min_accounts`` distinct accounts, else it stays where
+    it was (the launch price at first).
+
+    A ring is a set of at most ``ring_max_accounts`` accounts joined by pairs that traded
+    with each other ``ring_min_repeats`` times or more in the window, and whose trades
+    are more than ``ring_share_bps`` among themselves. There is no switch: payouts never
+    use the last trade."""
+
+    window_seconds: int = 86_400
+    min_volume: int = 100
+    min_accounts: int = 5
+    ring_min_repeats: int = 3
+    ring_max_accounts: int = 8
+    ring_share_bps: int = 5000
+    _rules: ClassVar = {"window_seconds": ("int", 1, None), "min_volume": ("int", 1, None),
+                        "min_accounts": ("int", 2, None), "ring_min_repeats": ("int", 1, None),
+                        "ring_max_accounts": ("int", 2, None), "ring_share_bps": ("int", 0, 10_000)}
+
+    def __post_init__(self) -> None:
+        _check("reference", self)
+
+
+@dataclass(frozen=True)
 class PriceBand:
-    """Orders may only trade within ``width_bps`` of the reference price: the VWAP of the
-    trades in the last ``window_seconds`` (else the last trade, else the launch price).
-    A limit buy above the band (or sell below it) is rejected; matching stops at the band."""
+    """Orders may only trade within ``width_bps`` of the reference price
+    (``ReferencePrice``). A limit buy above the band (or sell below it) is rejected;
+    matching stops at the band."""
 
     enabled: bool = True
     width_bps: int = 1000
-    window_seconds: int = 3600
-    _rules: ClassVar = {"enabled": ("bool", 0, None), "width_bps": ("int", 1, 100_000),
-                        "window_seconds": ("int", 1, None)}
+    _rules: ClassVar = {"enabled": ("bool", 0, None), "width_bps": ("int", 1, 100_000)}
 
     def __post_init__(self) -> None:
         _check("price_band", self)
@@ -193,6 +219,7 @@ _DEFENSES: dict[str, type] = {
     "price_floor": PriceFloor,
     "rate_limit": RateLimit,
 }
+_TABLES: dict[str, type] = {**_DEFENSES, "reference": ReferencePrice}
 
 
 @dataclass(frozen=True)
@@ -236,6 +263,7 @@ class MarketConfig:
     vesting: Vesting = field(default_factory=Vesting)
     price_floor: PriceFloor = field(default_factory=PriceFloor)
     rate_limit: RateLimit = field(default_factory=RateLimit)
+    reference: ReferencePrice = field(default_factory=ReferencePrice)
 
     _rules: ClassVar = {
         "maker_fee_bps": ("int", 0, 10_000),
@@ -253,7 +281,7 @@ class MarketConfig:
 
     def __post_init__(self) -> None:
         _check("market", self)
-        for name, cls in _DEFENSES.items():
+        for name, cls in _TABLES.items():
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(f"market.{name} must be a {cls.__name__}")
 
@@ -268,7 +296,7 @@ class MarketConfig:
         for key, value in data.items():
             if key not in top:
                 raise ConfigError(f"unknown key market.{key} (known: {', '.join(sorted(top))})")
-            sub = _DEFENSES.get(key)
+            sub = _TABLES.get(key)
             if sub is None:
                 kwargs[key] = value
                 continue
@@ -285,7 +313,7 @@ class MarketConfig:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in _DEFENSES:
+            if f.name in _TABLES:
                 value = {g.name: getattr(value, g.name) for g in fields(value)}
             out[f.name] = value
         return out

@@ -8,6 +8,11 @@ the classic quadratic with ``base=slope=0``). Coefficients are exact Fractions.
   (``F`` the integral of the price) from the buyer into the reserve account
   ``market:curve:<SYMBOL>``, plus a fee.
 - A sell of ``n`` burns the coins and pays ``F(s) - F(s-n)`` from the reserve, less a fee.
+  The curve pays only for coins it issued: each account may sell back at most what it
+  bought from the curve and has not sold back yet (``outstanding``). Coins earned at a
+  shop, airdropped or bought on a book are the same asset but were never paid into the
+  reserve, so they cannot take money out of it; the buyers' claims add up to the supply,
+  so a buyer can always sell back what they bought.
 
 Rounding, always in the platform's favour: a buy's cost is rounded UP, a sale's payout
 DOWN, fees UP. The integral itself is exact (Fractions over integers), so by induction
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -220,13 +226,20 @@ class BondingCurve:
         self._next_trade_id = trade_ids or itertools.count(1).__next__
         self._lock = threading.RLock()
         self._keyed: dict[str, CurveFill] = {}  # idempotency key -> its fill, for retries
+        self.issued: Counter[str] = Counter()  # per account: bought from the curve, not sold back
         self.supply = self._recover_supply()
 
     def _recover_supply(self) -> int:
         store = self.ledger.store
-        minted = sum(e.amount for e in store.entries(entry_type=EntryType.CURVE_MINT, asset=self.symbol))
-        burned = sum(e.amount for e in store.entries(entry_type=EntryType.CURVE_BURN, asset=self.symbol))
-        return minted - burned
+        for e in store.entries(entry_type=EntryType.CURVE_MINT, asset=self.symbol):
+            self.issued[e.to_account] += e.amount
+        for e in store.entries(entry_type=EntryType.CURVE_BURN, asset=self.symbol):
+            self.issued[e.from_account] -= e.amount
+        return sum(self.issued.values())
+
+    def outstanding(self, account: str) -> int:
+        """Coins ``account`` may sell back: bought from the curve and not sold back yet."""
+        return self.issued[account]
 
     # -- pricing -----------------------------------------------------------------
     def spot_price(self) -> Fraction:
@@ -300,6 +313,9 @@ class BondingCurve:
             if key is not None and (prior := self._replay(key, account, "sell", quantity)) is not None:
                 return prior
             q = self.quote_sell(quantity)
+            if quantity > self.issued[account]:
+                raise CurveError(f"{account} can sell back at most {self.issued[account]} {self.symbol}: the curve "
+                                 f"pays only for coins it issued to them, not for coins from elsewhere")
             if min_payout is not None and q.total < min_payout:
                 raise SlippageExceeded(f"selling {quantity} {self.symbol} pays {q.total} COIN < min {min_payout}")
             order = self._approve(account, q)
@@ -343,6 +359,7 @@ class BondingCurve:
         if tx.replayed:
             return CurveFill(order, q, self.supply, tx, (), replayed=True)
         self.supply = supply_after
+        self.issued[order.account] += q.quantity if q.side == "buy" else -q.quantity
         fill = CurveFill(order, q, supply_after, tx, self._trades(order, q, tx.time))
         if key is not None:
             self._keyed[key] = fill

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from .book import BUY, Order
 from .config import MarketConfig, RateLimit
+from .reference import RobustPrice
 
 __all__ = ["NO_LIMIT", "CoinGuards", "DefenseAlert", "RateLimiter"]
 
@@ -72,19 +73,16 @@ class CoinGuards:
     platform's) are not limited by the daily limit, holding cap and minimum hold."""
 
     def __init__(self, symbol: str, config: MarketConfig, max_supply: int, launch_price: int,
-                 alert: Callable[[DefenseAlert], None], exempt: frozenset[str] = frozenset()) -> None:
+                 alert: Callable[[DefenseAlert], None], exempt: frozenset[str] = frozenset(),
+                 robust: RobustPrice | None = None) -> None:
         self.symbol = symbol
         self.alert = alert
         self.exempt = exempt
-        self.launch_price = launch_price
-        self.last_price: int | None = None
+        # the band's centre; the coin's market feeds it every trade
+        self.robust = robust or RobustPrice(config.reference, launch_price)
         band, brk = config.price_band, config.circuit_breaker
         self.band_on = band.enabled
         self.band_bps = band.width_bps
-        self.band_window = timedelta(seconds=band.window_seconds)
-        self.vwap: deque[tuple[datetime, int, int]] = deque()  # (time, price*qty, qty)
-        self.vwap_quote = 0
-        self.vwap_qty = 0
         self.breaker_on = brk.enabled
         self.move_bps = brk.move_bps
         self.breaker_window = timedelta(seconds=brk.window_seconds)
@@ -109,11 +107,8 @@ class CoinGuards:
 
     # -- reference price and trade bounds -------------------------------------------
     def reference(self, now: datetime) -> int:
-        """VWAP of the band window, else the last trade price, else the launch price."""
-        self._prune_vwap(now)
-        if self.vwap_qty:
-            return self.vwap_quote // self.vwap_qty
-        return self.last_price if self.last_price is not None else self.launch_price
+        """The robust price (`market.reference`): a ring's own trades do not move it."""
+        return self.robust.at(now)
 
     def band(self, now: datetime) -> tuple[int, int]:
         if not self.band_on:
@@ -121,9 +116,10 @@ class CoinGuards:
         ref = self.reference(now)
         return max(1, _ceil_div(ref * (10000 - self.band_bps), 10000)), ref * (10000 + self.band_bps) // 10000
 
-    def breaker_bounds(self, now: datetime) -> tuple[int, int]:
+    def breaker_bounds(self, now: datetime, planned: tuple[int, int] | None = None) -> tuple[int, int]:
         """Prices a trade may have without moving more than ``move_bps`` from any trade
-        in the breaker window."""
+        in the breaker window. ``planned``: the lowest and highest price of fills that
+        would happen first, now (a fill-or-kill order's plan)."""
         if not self.breaker_on:
             return 0, NO_LIMIT
         cutoff = now - self.breaker_window
@@ -132,26 +128,23 @@ class CoinGuards:
             mins.popleft()
         while maxs and maxs[0][0] <= cutoff:
             maxs.popleft()
-        if not mins:
+        low, high = planned if planned is not None else (NO_LIMIT, 0)
+        if mins:
+            low, high = min(low, mins[0][1]), max(high, maxs[0][1])
+        if low > high:  # no trade in the window and none planned
             return 0, NO_LIMIT
         m = self.move_bps
-        return max(0, _ceil_div(maxs[0][1] * (10000 - m), 10000)), mins[0][1] * (10000 + m) // 10000
+        return max(0, _ceil_div(high * (10000 - m), 10000)), low * (10000 + m) // 10000
 
-    def bounds(self, now: datetime, band: tuple[int, int] | None = None) -> tuple[int, int]:
+    def bounds(self, now: datetime, band: tuple[int, int] | None = None,
+               planned: tuple[int, int] | None = None) -> tuple[int, int]:
         """The price range a trade may happen in now: the band (``band`` if given: an
         order keeps the band of its arrival for its whole sweep, so its own fills cannot
-        drag the reference along) and the breaker's range together."""
+        drag the reference along) and the breaker's range together (after the
+        ``planned`` fills, see `breaker_bounds`)."""
         blo, bhi = self.band(now) if band is None else band
-        clo, chi = self.breaker_bounds(now)
+        clo, chi = self.breaker_bounds(now, planned)
         return max(blo, clo), min(bhi, chi)
-
-    def _prune_vwap(self, now: datetime) -> None:
-        cutoff = now - self.band_window
-        vwap = self.vwap
-        while vwap and vwap[0][0] <= cutoff:
-            _, pq, q = vwap.popleft()
-            self.vwap_quote -= pq
-            self.vwap_qty -= q
 
     # -- circuit breaker -------------------------------------------------------------
     def is_paused(self, now: datetime) -> bool:
@@ -260,12 +253,7 @@ class CoinGuards:
             self.acquired[account].append((now, qty))
 
     def on_trade(self, price: int, qty: int, buyer: str, seller: str, maker: Order, now: datetime) -> None:
-        self.last_price = price
         self.open_qty[(maker.account, maker.side)] -= qty
-        if self.band_on:
-            self.vwap.append((now, price * qty, qty))
-            self.vwap_quote += price * qty
-            self.vwap_qty += qty
         if self.breaker_on:
             mins, maxs = self.mins, self.maxs
             while mins and mins[-1][1] >= price:

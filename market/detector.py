@@ -10,21 +10,27 @@ Two signals, per coin:
 - ``buy_burst``: within ``burst_window``, the ``burst_max_accounts`` busiest buyers
   placed at least ``burst_orders`` taker buy orders between them (fills of one order
   count once).
+- ``wash_trading``: within ``wash_window``, a ring (`market.reference.rings`: at most
+  ``wash_max_accounts`` accounts joined by pairs that traded ``wash_min_repeats`` times,
+  more than ``wash_share_bps`` of their trades among themselves) traded at least
+  ``wash_min_trades`` times inside itself. Size does not matter: 1-coin trades count;
+  the fills of one taker order count once. The alert names the accounts.
 
-Each kind fires at most once per window / burst, so a pump yields a handful of alerts,
-not one per trade. Statistics are floats: they never move money.
+Each kind fires at most once per window / burst / ring, so a pump yields a handful of
+alerts, not one per trade. Statistics are floats: they never move money.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from .candles import to_utc
+from .reference import MAX_TRADES, rings
 from .trades import Trade
 
 __all__ = ["Alert", "DetectorConfig", "PumpDetector", "scan"]
@@ -48,6 +54,11 @@ class DetectorConfig:
     burst_window: timedelta = timedelta(seconds=10)
     burst_orders: int = 8
     burst_max_accounts: int = 2
+    wash_window: timedelta = timedelta(hours=24)
+    wash_min_trades: int = 10  # trades inside the ring in the window
+    wash_min_repeats: int = 3
+    wash_max_accounts: int = 8
+    wash_share_bps: int = 5000
 
 
 class Alert(NamedTuple):
@@ -56,15 +67,15 @@ class Alert(NamedTuple):
 
     symbol: str
     time: datetime
-    kind: str  # "price_volume_spike" or "buy_burst"
+    kind: str  # "price_volume_spike", "buy_burst" or "wash_trading"
     evidence: dict[str, Any]
 
 
 class _Coin:
     """Rolling state of one coin."""
 
-    __slots__ = ("bucket", "burst", "burst_fired_until", "close", "fired_bucket", "history", "prev_close",
-                 "volume")
+    __slots__ = ("bucket", "burst", "burst_fired_until", "close", "fired_bucket", "history", "pairs", "prev_close",
+                 "volume", "wash", "wash_fired_until", "wash_order")
 
     def __init__(self, lookback: int) -> None:
         self.bucket: int | None = None  # current window number
@@ -75,6 +86,10 @@ class _Coin:
         self.fired_bucket: int | None = None
         self.burst: deque[tuple[datetime, str, object]] = deque()  # (time, buyer, order)
         self.burst_fired_until: datetime | None = None
+        self.wash: deque[tuple[datetime, tuple[str, str]]] = deque()  # (time, sorted pair)
+        self.pairs: Counter[tuple[str, str]] = Counter()  # trades per pair in the wash window
+        self.wash_fired_until: dict[frozenset[str], datetime] = {}
+        self.wash_order: int | None = None  # taker order of the last trade counted
 
 
 def _log_return(price: int, ref: int) -> float:
@@ -104,6 +119,9 @@ class PumpDetector:
         burst = self._burst(coin, trade, t)
         if burst is not None:
             out.append(burst)
+        wash = self._wash(coin, trade, t)
+        if wash is not None:
+            out.append(wash)
         self.alerts.extend(out)
         return out
 
@@ -200,6 +218,46 @@ class PumpDetector:
             "seconds": (t - first).total_seconds(),
             "thresholds": {"burst_orders": cfg.burst_orders, "burst_max_accounts": cfg.burst_max_accounts,
                            "burst_window_s": cfg.burst_window.total_seconds()},
+        })
+
+    # -- wash trading ---------------------------------------------------------------
+    def _wash(self, coin: _Coin, trade: Trade, t: datetime) -> Alert | None:
+        cfg = self.config
+        q, pairs = coin.wash, coin.pairs
+        while q and q[0][0] <= t - cfg.wash_window:
+            pairs[q.popleft()[1]] -= 1
+        order = trade.taker_order_id
+        if trade.buyer == trade.seller or (order is not None and order == coin.wash_order):
+            return None  # a sweep's fills are one trade between the pair
+        coin.wash_order = order
+        if len(q) == MAX_TRADES:
+            pairs[q.popleft()[1]] -= 1
+        pair = (trade.buyer, trade.seller) if trade.buyer < trade.seller else (trade.seller, trade.buyer)
+        q.append((t, pair))
+        pairs[pair] += 1
+        if pairs[pair] < cfg.wash_min_repeats:
+            return None  # only a repeated pair can close a ring
+        found = [r for r in rings((p for _, p in q), min_repeats=cfg.wash_min_repeats,
+                                  max_accounts=cfg.wash_max_accounts, share_bps=cfg.wash_share_bps)
+                 if trade.buyer in r]
+        if not found:
+            return None
+        ring = found[0]
+        until = coin.wash_fired_until.get(ring)
+        if until is not None and t < until:
+            return None
+        inside = sum(n for (a, b), n in pairs.items() if a in ring and b in ring)
+        if inside < cfg.wash_min_trades:
+            return None
+        involving = sum(n for (a, b), n in pairs.items() if a in ring or b in ring)
+        coin.wash_fired_until[ring] = t + cfg.wash_window
+        return Alert(trade.symbol, trade.time, "wash_trading", {
+            "accounts": sorted(ring),
+            "trades_inside": inside,
+            "trades_involving": involving,
+            "window_s": cfg.wash_window.total_seconds(),
+            "thresholds": {"wash_min_trades": cfg.wash_min_trades, "wash_min_repeats": cfg.wash_min_repeats,
+                           "wash_max_accounts": cfg.wash_max_accounts, "wash_share_bps": cfg.wash_share_bps},
         })
 
 

@@ -149,10 +149,10 @@ class Exchange:
 
     def redeem(self, symbol: str, user: str, qty: int, *, key: str | None = None,
                ref_id: str | None = None, now: datetime | None = None) -> int:
-        """Burn ``qty`` coins at the shop; returns their value in COIN at the current price
-        (the last trade, or the launch price before any)."""
+        """Burn ``qty`` coins at the shop; returns their value in COIN at the coin's
+        robust price (`reference_price`), never at the last trade."""
         coin = self._coin(symbol)
-        price = self.last_price(symbol)
+        price = self.reference_price(symbol, now=now)
         return _coins.redeem(self.ledger, coin, user, qty, price, key=key, ref_id=ref_id)
 
     def transfer(self, symbol: str, frm: str, to: str, qty: int, *, key: str | None = None,
@@ -279,6 +279,12 @@ class Exchange:
         """The last trade price, or the launch price before any trade."""
         m = self._market(symbol)
         return m.last_price if m.last_price is not None else m.coin.initial_price
+
+    def reference_price(self, symbol: str, *, now: datetime | None = None) -> int:
+        """The manipulation-resistant price payouts are valued at (`market.reference`):
+        a VWAP of trades between unrelated accounts, else the last such price, else
+        the launch price."""
+        return self._market(symbol).robust_price(now or self.clock())
 
     def open_orders(self, account: str | None = None) -> list[Order]:
         return [o for o in self.live.values() if account is None or o.account == account]

@@ -23,6 +23,7 @@ from .book import BUY, Order, OrderBook, OrderStatus
 from .coins import BrandCoin, release_vested
 from .config import MarketConfig
 from .defenses import NO_LIMIT, CoinGuards, DefenseAlert
+from .reference import RobustPrice
 from .settlement import Settlement
 from .trades import Trade
 
@@ -61,20 +62,28 @@ class CoinMarket:
         self.protection_bps = config.market_protection_bps
         self.vesting_on = config.vesting.enabled
         self.last_price: int | None = None
+        self.robust = RobustPrice(config.reference, coin.initial_price)
         self.expiries: list[tuple[datetime, int, Order]] = []
         self._draining = False
         needs_guards = any(getattr(config, name).enabled for name in
                            ("price_band", "circuit_breaker", "daily_limit", "holding_cap", "min_hold"))
         exempt = platform | {coin.seller, f"vesting:{coin.symbol}"}
         self.guards: CoinGuards | None = (
-            CoinGuards(coin.symbol, config, coin.max_supply, coin.initial_price, alert, frozenset(exempt))
+            CoinGuards(coin.symbol, config, coin.max_supply, coin.initial_price, alert, frozenset(exempt),
+                       self.robust)
             if needs_guards else None)
 
     # -- prices ------------------------------------------------------------------------
     def reference_price(self, now: datetime) -> int:
+        """Where a market order's protection is measured from: the robust price when
+        the defenses are on, else the last trade (else the launch price)."""
         if self.guards is not None:
-            return self.guards.reference(now)
+            return self.robust.at(now)
         return self.last_price if self.last_price is not None else self.coin.initial_price
+
+    def robust_price(self, now: datetime) -> int:
+        """What payouts are valued at (`market.reference`), never the last trade."""
+        return self.robust.at(now)
 
     def protection_price(self, side: str, now: datetime) -> int:
         """Default limit of a market order: ``market_protection_bps`` beyond the reference."""
@@ -207,7 +216,7 @@ class CoinMarket:
             lo, hi = guards.bounds(now, band)
         else:
             band, lo, hi = (0, NO_LIMIT), 0, NO_LIMIT
-        if order.tif == "FOK" and not self._fok_fillable(order, lo, hi):
+        if order.tif == "FOK" and not self._fok_fillable(order, now, band):
             return self._reject(order, "fok_unfillable")
 
         account = order.account
@@ -269,6 +278,7 @@ class CoinMarket:
                 maker.status = _FILLED
             order.trades.append(trade)
             self.last_price = price
+            self.robust.add(now, trade.buyer, trade.seller, price, qty, order.id)
             emit(trade)
             if guards is not None:
                 guards.on_trade(price, qty, trade.buyer, trade.seller, maker, now)
@@ -337,21 +347,29 @@ class CoinMarket:
         del self.book.orders[maker.id]
         del self.live[maker.id]
 
-    def _fok_fillable(self, order: Order, lo: int, hi: int) -> bool:
-        """Could the whole order fill now? Counts resting quantity at acceptable prices;
-        meeting the owner's own order fails it unless STP just cancels the resting one."""
+    def _fok_fillable(self, order: Order, now: datetime, band: tuple[int, int]) -> bool:
+        """Would the whole order fill now? Walks the book as the sweep would: a level
+        outside the band, or outside the circuit breaker's range as the earlier fills
+        would move it, stops the sweep (so the order does not fill at all); meeting the
+        owner's own order fails it unless STP just cancels the resting one."""
         buy = order.side == BUY
         book = self.book.asks if buy else self.book.bids
-        prices = sorted((p for p in book if (p <= order.price if buy else p >= order.price) and lo <= p <= hi),
-                        reverse=not buy)
+        prices = sorted((p for p in book if (p <= order.price if buy else p >= order.price)), reverse=not buy)
+        guards = self.guards
+        planned: tuple[int, int] | None = None  # lowest and highest price filled so far
         need = order.remaining
         for p in prices:
+            if guards is not None:
+                lo, hi = guards.bounds(now, band, planned)
+                if p < lo or p > hi:
+                    return False
             for maker in book[p]:
                 if maker.account == order.account:
                     if self.stp != "cancel_oldest":
                         return False
                     continue
                 need -= maker.remaining
+                planned = (p, p) if planned is None else (min(planned[0], p), max(planned[1], p))
                 if need <= 0:
                     return True
         return False

@@ -32,7 +32,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from heapq import heappush
 from itertools import count
 from typing import Any, NamedTuple, TypeVar
@@ -52,6 +52,7 @@ from market.coins import SYMBOL_RE, BrandCoin, CoinError, vesting_account
 from market.config import MarketConfig
 from market.exchange import Exchange
 from market.matching import CoinMarket
+from market.reference import MAX_TRADES
 from market.trades import Trade
 from service.tables import brand_coins, market_orders, market_trades
 
@@ -280,6 +281,19 @@ class MarketState:
             else:
                 self._saved.pop(o.id, None)
 
+    def _replay_reference_window(self) -> None:
+        """Feed each coin's robust price the trades still in its window, so a restart
+        does not put payouts back at the launch price (the price set before the window
+        is not kept: it falls back to the launch price until the market trades)."""
+        ex = self.exchange
+        since = ex.clock() - timedelta(seconds=ex.config.reference.window_seconds)
+        with self.engine.connect() as conn:
+            recent = conn.execute(select(market_trades).order_by(market_trades.c.id.desc()).limit(MAX_TRADES)).all()
+        for t in reversed(recent):
+            m, at = ex.markets.get(t.symbol), _utc(t.time)
+            if m is not None and at is not None and at > since:
+                m.robust.add(at, t.buyer, t.seller, t.price, t.quantity, t.taker_order_id)
+
     def restore(self) -> None:
         """Rebuild coins and books from the database and reconcile them with the ledger."""
         ex = self.exchange
@@ -309,6 +323,7 @@ class MarketState:
                            alert=ex._alert, platform=ex.platform)
             m.last_price = last.get(r.symbol)
             ex.markets[r.symbol] = m
+        self._replay_reference_window()
         kept: set[str] = set()
         for r in rows:
             hold = self.ledger.store.get_hold(r.hold_id) if r.hold_id else None

@@ -376,8 +376,12 @@ class EconomyModel(mesa.Model):
         if self.exchange is not None:
             self.place(symbol, account, SELL, qty, limit, ioc=ioc, days=days)
             return
+        curve = self.curves[symbol]
+        qty = min(qty, curve.outstanding(account))  # the curve buys back only coins it issued
+        if qty <= 0:
+            return
         try:
-            fill = self.curves[symbol].sell(account, qty)
+            fill = curve.sell(account, qty)
         except (CurveError, LedgerError, ValueError) as err:
             self.count(f"curve_refused:{type(err).__name__}")
             return

@@ -76,7 +76,10 @@ def pytest_unconfigure(config) -> None:
     pages of "leaked instance" warnings when the interpreter finalizes while library
     caches (Streamlit's AppTest, polars) still hold DuckDB objects, burying the summary
     line. Every fixture has been torn down by now (the PostgreSQL cluster is stopped, Ray
-    shut down), so nothing is lost by skipping interpreter finalization."""
+    shut down), so nothing is lost by skipping interpreter finalization. Not under
+    mutmut (`make mutate`), which runs pytest inside its own process and goes on."""
+    if "MUTANT_UNDER_TEST" in os.environ:
+        return
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(_exit_status)

@@ -119,9 +119,10 @@ def test_redeem_burns_and_records_the_value_at_the_current_price():
     ex, ledger, _ = make()
     ex.launch(SYM, "Heather's coin", "user:heather", initial_price=5)
     ex.earn(SYM, "user:ann", 10_000)
-    ledger.mint("user:bob", 10_000)
-    ex.limit(SYM, "user:heather", "sell", 10, 8)
-    ex.limit(SYM, "user:bob", "buy", 10, 8)  # last price now 8
+    ex.limit(SYM, "user:heather", "sell", 100, 8)
+    for buyer in ("user:b1", "user:b2", "user:b3", "user:b4", "user:b5"):
+        ledger.mint(buyer, 10_000)
+        ex.limit(SYM, buyer, "buy", 20, 8)  # 100 coins between six accounts: the price is now 8
     value = ex.redeem(SYM, "user:ann", 40)
     assert value == 320
     assert ledger.balance("user:ann", SYM) == 60 and ledger.balance(BURN, SYM) == 40

@@ -7,7 +7,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import BURN, IdempotencyConflict, InsufficientFunds, Ledger, MemoryStore
+from ledger import (
+    BURN,
+    MINT,
+    EntryType,
+    IdempotencyConflict,
+    InsufficientFunds,
+    Ledger,
+    MemoryStore,
+    Posting,
+    TransferRequest,
+)
 from market.candles import build_candles
 from market.curve import (
     BondingCurve,
@@ -173,6 +183,33 @@ def test_supply_is_recovered_from_the_journal():
     again = BondingCurve(ledger, "HEATHER", curve.config)
     assert again.supply == 600
     assert again.quote_sell(600) == curve.quote_sell(600)
+
+
+def test_coins_earned_elsewhere_cannot_drain_the_reserve():
+    ledger, curve = setup(CurveConfig(base=100, slope=Fraction(1, 20), fee_bps=0))
+    bought = curve.buy(ALICE, 500)
+    ledger.post(TransferRequest((Posting(MINT, "user:shopper", "HEATHER", 1000),), EntryType.EARNED))
+    reserve = ledger.balance(RESERVE)
+    with pytest.raises(CurveError, match="issued"):
+        curve.sell("user:shopper", 500)
+    with pytest.raises(CurveError, match="issued"):
+        curve.sell("user:shopper", 1)
+    assert ledger.balance(RESERVE) == reserve and ledger.balance("user:shopper", "HEATHER") == 1000
+    back = curve.sell(ALICE, 500)  # the buyer can still sell back all they bought
+    assert back.quote.amount == bought.quote.amount and ledger.balance(RESERVE) == 0
+
+
+def test_a_holder_sells_back_only_what_the_curve_issued_to_them():
+    ledger, curve = setup()
+    curve.buy(ALICE, 300)
+    curve.buy(BOB, 100)
+    ledger.transfer(BOB, ALICE, 50, asset="HEATHER")  # bob's coins do not become alice's claim
+    with pytest.raises(CurveError, match="300"):
+        curve.sell(ALICE, 301)
+    curve.sell(ALICE, 300)
+    curve.sell(BOB, 50)
+    assert curve.outstanding(BOB) == 50 and curve.outstanding(ALICE) == 0
+    assert BondingCurve(ledger, "HEATHER", curve.config).outstanding(BOB) == 50  # from the journal
 
 
 def test_idempotent_retry_moves_nothing_twice():

@@ -12,6 +12,7 @@ from market import (
     CircuitBreaker,
     CoinError,
     DailyLimit,
+    DefenseAlert,
     Exchange,
     HoldingCap,
     MarketConfig,
@@ -49,7 +50,7 @@ def alerts(ex: Exchange, defense: str) -> list:
 
 
 # -- price band ---------------------------------------------------------------------------
-BAND = {"price_band": PriceBand(width_bps=1000, window_seconds=3600)}
+BAND = {"price_band": PriceBand(width_bps=1000)}
 
 
 def test_band_rejects_a_buy_limit_far_above_the_reference():
@@ -79,12 +80,23 @@ def test_band_lets_trading_within_it_pass():
     assert ex.alerts == []
 
 
-def test_band_follows_the_vwap():
-    ex, _, clock = make(**BAND)
-    ex.limit(SYM, MAKER, "sell", 10, 108)
-    ex.limit(SYM, HONEST, "buy", 10, 108)  # vwap 108: the band is now 98..118
+def test_band_follows_the_robust_price():
+    ex, ledger, clock = make(**BAND)
+    ex.limit(SYM, MAKER, "sell", 100, 108)
+    for i in range(5):
+        ledger.mint(f"user:buyer{i}", 100_000)
+        ex.limit(SYM, f"user:buyer{i}", "buy", 20, 108)  # 100 coins, six accounts: the band is now 98..118
     clock.advance(minutes=1)
     assert ex.limit(SYM, HONEST, "buy", 1, 117).status == OrderStatus.OPEN
+    assert ex.limit(SYM, HONEST, "buy", 1, 119).reason == "price_band"
+
+
+def test_band_does_not_follow_trades_between_too_few_accounts():
+    ex, _, clock = make(**BAND)
+    ex.limit(SYM, MAKER, "sell", 100, 108)
+    ex.limit(SYM, HONEST, "buy", 100, 108)
+    clock.advance(minutes=1)
+    assert ex.limit(SYM, HONEST, "buy", 1, 111).reason == "price_band"  # still 90..110
 
 
 # -- circuit breaker ------------------------------------------------------------------------
@@ -115,6 +127,75 @@ def test_breaker_pauses_matching_when_the_price_jumps():
     after = ex.limit(SYM, PUMPER, "buy", 10, 125, tif="IOC")
     assert after.status == OrderStatus.FILLED
     assert [a.action for a in alerts(ex, "circuit_breaker")] == ["paused", "rejected", "resumed"]
+
+
+@pytest.mark.parametrize("mode", ["reject", "queue"])
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_fok_fills_completely_or_not_at_all_when_the_breaker_would_stop_its_sweep(mode, side):
+    ex, ledger, _ = make(**breaker(mode))
+    maker_side, far = ("sell", 125) if side == "buy" else ("buy", 79)
+    ex.limit(SYM, MAKER, maker_side, 5, 100)
+    ex.limit(SYM, MAKER, maker_side, 5, far)  # 100 -> 125 (or 79) moves more than 20%
+    before = (ledger.balance(PUMPER, "COIN"), ledger.balance(PUMPER, SYM))
+    fok = ex.limit(SYM, PUMPER, side, 10, far, tif="FOK")
+    assert fok.status == OrderStatus.REJECTED and fok.reason == "fok_unfillable"
+    assert fok.trades == [] and fok.filled == 0 and fok.id not in ex.live
+    assert (ledger.balance(PUMPER, "COIN"), ledger.balance(PUMPER, SYM)) == before
+    assert ex.markets[SYM].guards.paused_until is None  # nothing traded, nothing tripped
+    ok = ex.limit(SYM, PUMPER, side, 5, far, tif="FOK")  # what the breaker allows still fills
+    assert ok.status == OrderStatus.FILLED and [t.price for t in ok.trades] == [100]
+
+
+def test_fok_fills_up_to_the_breaker_bound_exactly():
+    ex, _, _ = make(**breaker())
+    ex.limit(SYM, MAKER, "sell", 5, 100)
+    ex.limit(SYM, MAKER, "sell", 5, 120)  # 100 * 1.2: the edge, allowed
+    fok = ex.limit(SYM, PUMPER, "buy", 10, 120, tif="FOK")
+    assert fok.status == OrderStatus.FILLED and [t.price for t in fok.trades] == [100, 120]
+
+
+def test_fok_is_judged_against_the_breaker_range_of_its_first_fill():
+    ex, _, _ = make(**breaker())
+    for price in (100, 110, 125):  # 110 is within 20% of 100; 125 is not (of 100), though it is of 110
+        ex.limit(SYM, MAKER, "sell", 5, price)
+    fok = ex.limit(SYM, PUMPER, "buy", 15, 125, tif="FOK")
+    assert (fok.status, fok.filled) == (OrderStatus.REJECTED, 0)
+
+
+def test_breaker_alerts_say_who_when_and_why():
+    ex, _, clock = make(**breaker("queue"))
+    pump(ex, clock, [100, 110, 119, 125])
+    paused_until = ex.markets[SYM].guards.paused_until
+    queued = ex.limit(SYM, HONEST, "buy", 5, 125)
+    assert alerts(ex, "circuit_breaker")[-1] == DefenseAlert(
+        clock.now, SYM, "circuit_breaker", "queued", f"matching paused until {paused_until.isoformat()}",
+        HONEST, queued.id)
+    ex.advance(paused_until)  # resumes at the very end of the pause
+    assert alerts(ex, "circuit_breaker")[-1] == DefenseAlert(
+        paused_until, SYM, "circuit_breaker", "resumed",
+        f"pause ended at {paused_until.isoformat()}; 2 queued orders run now")
+    assert queued.status == OrderStatus.OPEN
+
+
+def test_breaker_rejection_alert_names_the_order():
+    ex, _, clock = make(**breaker())
+    pump(ex, clock, [100, 110, 119, 125])
+    paused_until = ex.markets[SYM].guards.paused_until
+    late = ex.limit(SYM, HONEST, "buy", 5, 125)
+    assert alerts(ex, "circuit_breaker")[-1] == DefenseAlert(
+        clock.now, SYM, "circuit_breaker", "rejected", f"matching paused until {paused_until.isoformat()}",
+        HONEST, late.id)
+
+
+def test_a_queued_gtd_order_that_expires_as_the_pause_ends_does_not_run():
+    ex, _, clock = make(**breaker("queue"))
+    pump(ex, clock, [100, 110, 119, 125])
+    paused_until = ex.markets[SYM].guards.paused_until
+    ex.limit(SYM, MAKER, "sell", 5, 125)
+    gtd = ex.limit(SYM, HONEST, "buy", 5, 125, tif="GTD", expires_at=paused_until)
+    assert gtd.status == OrderStatus.QUEUED
+    ex.advance(paused_until)
+    assert (gtd.status, gtd.reason, gtd.trades) == (OrderStatus.EXPIRED, "expired", [])
 
 
 def test_breaker_in_queue_mode_runs_queued_orders_when_it_resumes():
@@ -274,8 +355,13 @@ def test_vesting_lets_the_seller_sell_what_has_vested():
 FLOOR = {"price_floor": PriceFloor(enabled=True, floor_bps=5000, budget=1_000_000)}
 
 
+def bought_order_id(ex: Exchange) -> int:
+    [floor] = [o for o in ex.book(SYM).orders.values() if o.platform]
+    return floor.id
+
+
 def test_floor_buys_back_a_dump_at_the_floor_price():
-    ex, ledger, _ = make(**FLOOR)
+    ex, ledger, clock = make(**FLOOR)
     ex.limit(SYM, MAKER, "buy", 100, 90)
     dump = ex.market_order(SYM, PUMPER, "sell", 5000, protection=1)
     assert [t.price for t in dump.trades] == [90, 50]
@@ -284,6 +370,11 @@ def test_floor_buys_back_a_dump_at_the_floor_price():
     assert [e.entry_type for e in ledger.store.entries(account="platform:buyback", asset=SYM)] == ["BUYBACK"]
     actions = [a.action for a in alerts(ex, "price_floor")]
     assert actions == ["floor_placed", "bought_back"]
+    bought = alerts(ex, "price_floor")[1]
+    assert bought == DefenseAlert(clock.now, SYM, "price_floor", "bought_back",
+                                  f"platform bought 4900 at the floor 50 from {PUMPER}; "
+                                  f"{ex.book(SYM).orders[bought_order_id(ex)].remaining} left on the floor order",
+                                  PUMPER, dump.id)
 
 
 def test_floor_reports_when_its_budget_is_used_up():

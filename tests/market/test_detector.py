@@ -118,3 +118,46 @@ def test_detector_refuses_trades_from_an_earlier_window():
     d.observe(Trade(1, "HEATHER", T0 + timedelta(hours=1), 10, 1, 10, "user:a", "user:b", "buy"))
     with pytest.raises(ValueError):
         d.observe(Trade(2, "HEATHER", T0, 10, 1, 10, "user:a", "user:b", "buy"))
+
+
+# -- wash trading ----------------------------------------------------------------------------
+def ring_trades(after: list[Trade], n: int = 20, accounts: tuple[str, ...] = ("user:ring1", "user:ring2"),
+                every: timedelta = timedelta(minutes=6)) -> list[Trade]:
+    """The ring takes turns selling 1 coin to the next member, a little higher each time."""
+    last = after[-1]
+    out = []
+    for k in range(n):
+        buyer, seller = accounts[k % len(accounts)], accounts[(k + 1) % len(accounts)]
+        price = last.price + k
+        out.append(Trade(last.id + 1 + k, "HEATHER", last.time + every * (k + 1), price, 1, price,
+                         buyer, seller, "buy", taker_order_id=last.id + 1 + k))
+    return out
+
+
+def test_two_accounts_trading_one_coin_back_and_forth_are_flagged_by_name():
+    base = honest(seed=3)
+    [alert] = scan(base + ring_trades(base))
+    assert alert.kind == "wash_trading"
+    assert alert.evidence["accounts"] == ["user:ring1", "user:ring2"]
+    assert alert.evidence["trades_inside"] == 10 and alert.time == ring_trades(base)[9].time
+
+
+def test_a_ring_of_three_taking_turns_is_flagged_once_per_window():
+    base = honest(seed=4)
+    trio = ("user:r1", "user:r2", "user:r3")
+    alerts = [a for a in scan(base + ring_trades(base, n=60, accounts=trio)) if a.kind == "wash_trading"]
+    assert [a.evidence["accounts"] for a in alerts] == [sorted(trio)]
+
+
+def test_nine_repeated_trades_are_not_yet_wash_trading():
+    base = honest(seed=3)
+    assert scan(base + ring_trades(base, n=9)) == []
+
+
+def test_a_regular_customer_of_a_busy_market_maker_is_not_wash_trading():
+    base = honest(seed=5)
+    last = base[-1]
+    extra = [Trade(last.id + 1 + k, "HEATHER", last.time + timedelta(minutes=k + 1), last.price, 1, last.price,
+                   "user:regular" if k % 2 else f"user:c{k}", "user:mm", "buy", taker_order_id=last.id + 1 + k)
+             for k in range(40)]
+    assert scan(base + extra) == []

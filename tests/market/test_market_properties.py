@@ -59,7 +59,7 @@ def defended(cfg: dict) -> MarketConfig:
     """Every order-book defense on, tight enough to act inside a short stream."""
     return MarketConfig.bare(
         **cfg,
-        price_band=PriceBand(width_bps=3000, window_seconds=600),
+        price_band=PriceBand(width_bps=3000),
         circuit_breaker=CircuitBreaker(move_bps=2500, window_seconds=300, pause_seconds=300, mode="queue"),
         daily_limit=DailyLimit(enabled=True, supply_bps=100),
         holding_cap=HoldingCap(enabled=True, supply_bps=230),

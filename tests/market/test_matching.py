@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import BURN, ESCROW, Ledger, MemoryStore
-from market import Exchange, MarketConfig, OrderError, OrderStatus
+from market import Exchange, MarketConfig, OrderError, OrderStatus, PriceBand, Vesting
 from tests.support.clock import Clock
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -351,3 +351,202 @@ def test_the_hint_stops_at_the_limit_price_and_the_quantity():
     assert makers == {"user:a", "user:b", "user:d"}  # 6 coins: a's 5, then b's
     makers = {a for a, _ in ex.markets[SYM].rows_touched("user:d", "buy", 50, 11) if a.startswith("user:")}
     assert makers == {"user:a", "user:b", "user:d"}  # c's 12 is above the limit
+
+
+# -- issue 18: the tests that would catch the next money bug ---------------------------------
+def funded(ex: Exchange, ledger: Ledger, account: str, coin_amount: int) -> str:
+    ledger.mint(account, coin_amount)
+    return account
+
+
+def test_an_ioc_buy_reserves_the_taker_fee_to_the_exact_coin():
+    ex, ledger, _ = make(maker_fee_bps=300, taker_fee_bps=100)
+    ex.limit(SYM, "user:a", "sell", 10, 33)  # quote 330: taker fee 3.3 -> 3, maker fee 9.9 -> 9
+    short = ex.limit(SYM, funded(ex, ledger, "user:short", 332), "buy", 10, 33, tif="IOC")
+    assert short.status == OrderStatus.REJECTED and short.reason == "insufficient_funds"
+    assert ledger.balance("user:short", "COIN") == 332 and short.trades == []
+    exact = ex.limit(SYM, funded(ex, ledger, "user:exact", 333), "buy", 10, 33, tif="IOC")
+    assert exact.status == OrderStatus.FILLED
+    [t] = exact.trades
+    assert (t.buyer_fee, t.seller_fee) == (3, 9)
+    assert ledger.balance("user:exact", "COIN") == 0 and ledger.balance("user:exact", SYM) == 10
+
+
+def test_a_resting_buy_reserves_the_larger_fee_to_the_exact_coin():
+    ex, ledger, _ = make(maker_fee_bps=300, taker_fee_bps=100)
+    short = ex.limit(SYM, funded(ex, ledger, "user:short", 338), "buy", 10, 33)
+    assert short.status == OrderStatus.REJECTED and short.reason == "insufficient_funds"
+    exact = ex.limit(SYM, funded(ex, ledger, "user:exact", 339), "buy", 10, 33)
+    assert exact.status == OrderStatus.OPEN and exact.locked == 339
+    taker = ex.limit(SYM, "user:a", "sell", 10, 33)
+    [t] = taker.trades
+    assert (t.buyer_fee, t.seller_fee) == (9, 3)  # the buyer made: maker fee; the seller took: taker fee
+    assert ledger.balance("user:exact", "COIN") == 0 and ledger.balance(ESCROW, "COIN") == 0
+    assert coin(ledger, "a") == 1_000_000 + 330 - 3
+
+
+def test_a_sell_taker_pays_the_taker_fee_and_the_resting_buyer_the_maker_fee():
+    ex, ledger, _ = make(maker_fee_bps=50, taker_fee_bps=250)
+    ex.limit(SYM, "user:a", "buy", 10, 40)  # quote 400: maker 2, taker 10
+    taker = ex.limit(SYM, "user:b", "sell", 10, 40)
+    [t] = taker.trades
+    assert (t.buyer_fee, t.seller_fee) == (2, 10)
+    assert coin(ledger, "a") == 1_000_000 - 402 and coin(ledger, "b") == 1_000_000 + 390
+    assert ledger.balance("platform:revenue", "COIN") == 12
+
+
+def test_funds_moved_under_an_order_stop_it_between_fills_and_nothing_half_applies():
+    ex, ledger, _ = make()
+    first = ex.limit(SYM, "user:a", "sell", 5, 10)
+    second = ex.limit(SYM, "user:b", "sell", 5, 11)
+    taker = funded(ex, ledger, "user:taker", 200)
+
+    def spend_the_rest(trade) -> None:  # another writer spends the taker's COIN after the first fill
+        if trade.taker_order_id is not None and ledger.balance(taker, "COIN") > 0:
+            ledger.transfer(taker, "user:d", ledger.balance(taker, "COIN"))
+
+    ex.subscribe(on_trade=spend_the_rest)
+    order = ex.limit(SYM, taker, "buy", 10, 11)
+    assert order.status == OrderStatus.CANCELLED and order.reason == "insufficient_funds"
+    assert order.filled == 5 and [t.maker_order_id for t in order.trades] == [first.id]
+    assert order.id not in ex.live and order.hold_id is None  # a stopped order does not rest
+    assert second.status == OrderStatus.OPEN and second.remaining == 5
+    assert ledger.get_hold(second.hold_id).amount == 5
+    assert ledger.balance(taker, SYM) == 5 and ledger.check().ok
+
+
+def test_a_vesting_seller_sells_with_free_and_newly_vested_coins_together():
+    clock = Clock(T0)
+    ledger = Ledger(MemoryStore(), clock=clock)
+    ex = Exchange(ledger, MarketConfig.bare(vesting=Vesting(cliff_days=0, duration_days=360)), clock=clock)
+    ex.launch(SYM, "Heather's coin", "user:heather", initial_price=10, allocation=3600)  # 10 a day
+    clock.advance(days=10)
+    assert ex.release_vested(SYM) == 100
+    clock.advance(days=10)  # 100 free + 100 newly vested
+    order = ex.limit(SYM, "user:heather", "sell", 150, 10)
+    assert order.status == OrderStatus.OPEN and ledger.balance("user:heather", SYM) == 50
+    too_much = ex.limit(SYM, "user:heather", "sell", 51, 10)
+    assert too_much.status == OrderStatus.REJECTED and too_much.reason == "vesting"
+    [alert] = [a for a in ex.alerts if a.defense == "vesting"]
+    assert "has 50 vested coins free, selling 51" in alert.reason and alert.order_id == too_much.id
+
+
+def test_a_vesting_seller_with_enough_free_coins_is_not_refused():
+    clock = Clock(T0)
+    ledger = Ledger(MemoryStore(), clock=clock)
+    ex = Exchange(ledger, MarketConfig.bare(vesting=Vesting(cliff_days=0, duration_days=360)), clock=clock)
+    ex.launch(SYM, "Heather's coin", "user:heather", initial_price=10, allocation=3600)
+    clock.advance(days=10)
+    ex.release_vested(SYM)
+    order = ex.limit(SYM, "user:heather", "sell", 100, 10)
+    assert order.status == OrderStatus.OPEN and ex.coins[SYM].released == 100
+
+
+@pytest.mark.parametrize(("ask", "ok"), [(90, True), (89, False)])
+def test_fok_buy_meets_the_lower_band_edge_of_an_ask_left_behind(ask, ok):
+    ex, _, _ = make(price_band=PriceBand(width_bps=1000))
+    ex.markets[SYM].robust.price = 90  # band 81..99: the ask may rest
+    ex.limit(SYM, "user:a", "sell", 5, ask)
+    ex.markets[SYM].robust.price = 100  # band 90..110 (the robust price moved up)
+    fok = ex.limit(SYM, "user:c", "buy", 5, 100, tif="FOK")
+    assert (fok.status, fok.filled) == ((OrderStatus.FILLED, 5) if ok else (OrderStatus.REJECTED, 0))
+    if not ok:
+        assert fok.reason == "fok_unfillable"
+        ioc = ex.limit(SYM, "user:c", "buy", 5, 100, tif="IOC")
+        assert (ioc.status, ioc.reason, ioc.trades) == (OrderStatus.CANCELLED, "price_band", [])
+
+
+@pytest.mark.parametrize(("ask", "ok"), [(110, True), (111, False)])
+def test_fok_buy_meets_the_upper_band_edge(ask, ok):
+    ex, _, _ = make(price_band=PriceBand(width_bps=1000))
+    ex.markets[SYM].robust.price = 100  # band 90..110
+    ex.limit(SYM, "user:a", "sell", 5, 100)
+    ex.limit(SYM, "user:b", "sell", 5, ask)
+    fok = ex.market_order(SYM, "user:c", "buy", 10, tif="FOK")
+    assert (fok.status, fok.filled) == ((OrderStatus.FILLED, 10) if ok else (OrderStatus.REJECTED, 0))
+
+
+@pytest.mark.parametrize(("bid", "ok"), [(90, True), (89, False)])
+def test_fok_sell_meets_the_lower_band_edge(bid, ok):
+    ex, _, _ = make(price_band=PriceBand(width_bps=1000))
+    ex.markets[SYM].robust.price = 100  # band 90..110
+    ex.limit(SYM, "user:a", "buy", 5, 100)
+    ex.limit(SYM, "user:b", "buy", 5, bid)
+    fok = ex.market_order(SYM, "user:c", "sell", 10, tif="FOK")
+    assert (fok.status, fok.filled) == ((OrderStatus.FILLED, 10) if ok else (OrderStatus.REJECTED, 0))
+
+
+def test_reasons_of_expiry_cancel_self_trade_and_an_unfilled_ioc():
+    ex, _, clock = make()
+    gtd = ex.limit(SYM, "user:a", "sell", 1, 20, tif="GTD", expires_at=T0 + timedelta(hours=1))
+    gtc = ex.limit(SYM, "user:a", "sell", 1, 21)
+    assert ex.cancel(gtc.id).reason == "cancelled" and gtc.status == OrderStatus.CANCELLED
+    clock.advance(hours=2)
+    ex.advance()
+    assert (gtd.status, gtd.reason) == (OrderStatus.EXPIRED, "expired")
+    ioc = ex.limit(SYM, "user:b", "buy", 1, 5, tif="IOC")
+    assert (ioc.status, ioc.reason) == (OrderStatus.CANCELLED, "unfilled")
+    ex.limit(SYM, "user:c", "sell", 1, 7)
+    own = ex.limit(SYM, "user:c", "buy", 1, 7)
+    assert (own.status, own.reason) == (OrderStatus.CANCELLED, "self_trade")
+
+
+def test_a_decremented_resting_order_that_runs_out_is_cancelled_for_self_trade():
+    ex, ledger, _ = make(stp_mode="decrement")
+    resting = ex.limit(SYM, "user:a", "sell", 3, 10)
+    incoming = ex.limit(SYM, "user:a", "buy", 3, 10)
+    assert (resting.status, resting.reason) == (OrderStatus.CANCELLED, "self_trade")
+    assert (incoming.status, incoming.reason) == (OrderStatus.CANCELLED, "self_trade")
+    assert resting.id not in ex.live and len(ex.book(SYM)) == 0
+    assert brand(ledger, "a") == 10_000 and coin(ledger, "a") == 1_000_000 and ledger.check().ok
+
+
+def test_trades_get_consecutive_ids_and_set_the_last_price():
+    ex, _, _ = make()
+    ex.limit(SYM, "user:a", "sell", 2, 11)
+    ex.limit(SYM, "user:b", "sell", 2, 12)
+    taker = ex.limit(SYM, "user:c", "buy", 4, 12)
+    assert [t.id for t in taker.trades] == [1, 2]
+    assert ex.last_price(SYM) == 12
+
+
+def test_a_fok_that_would_meet_its_owners_resting_order_does_not_fill_at_all():
+    ex, _, _ = make()  # stp cancel_newest
+    ex.limit(SYM, "user:a", "sell", 5, 10)
+    ex.limit(SYM, "user:c", "sell", 5, 11)
+    fok = ex.limit(SYM, "user:c", "buy", 10, 11, tif="FOK")
+    assert (fok.status, fok.reason, fok.trades) == (OrderStatus.REJECTED, "fok_unfillable", [])
+
+
+@pytest.mark.parametrize(("bid", "fills"), [(14, True), (13, False)])
+def test_market_sell_default_protection_is_the_reference_less_the_margin_rounded_up(bid, fills):
+    clock = Clock(T0)
+    ledger = Ledger(MemoryStore(), clock=clock)
+    ex = Exchange(ledger, MarketConfig.bare(market_protection_bps=1000), clock=clock)
+    ex.launch(SYM, "Heather's coin", "user:heather", initial_price=15, allocation=0)  # 15 * 0.9 = 13.5 -> 14
+    ledger.mint("user:a", 10_000)
+    ex.airdrop(SYM, ["user:b"], 10)
+    ex.limit(SYM, "user:a", "buy", 1, bid)
+    order = ex.market_order(SYM, "user:b", "sell", 1)
+    assert order.price == 14 and order.filled == (1 if fills else 0)
+
+
+def test_a_buy_one_coin_short_of_price_plus_a_whole_fee_is_rejected():
+    ex, ledger, _ = make()  # 2%: 10 at 100 needs 1,000 + 20
+    short = ex.limit(SYM, funded(ex, ledger, "user:short", 1019), "buy", 10, 100)
+    assert (short.status, short.reason) == (OrderStatus.REJECTED, "insufficient_funds")
+    assert ex.limit(SYM, funded(ex, ledger, "user:exact", 1020), "buy", 10, 100).status == OrderStatus.OPEN
+
+
+def test_a_partly_filled_buy_whose_funds_moved_cannot_rest_and_is_cancelled():
+    ex, ledger, _ = make()
+    ex.limit(SYM, "user:a", "sell", 5, 10)
+    taker = funded(ex, ledger, "user:taker", 200)
+
+    def spend_the_rest(trade) -> None:
+        ledger.transfer(taker, "user:d", ledger.balance(taker, "COIN"))
+
+    ex.subscribe(on_trade=spend_the_rest)
+    order = ex.limit(SYM, taker, "buy", 10, 11)
+    assert (order.status, order.reason, order.filled) == (OrderStatus.CANCELLED, "insufficient_funds", 5)
+    assert order.id not in ex.live and len(ex.book(SYM)) == 0 and ledger.check().ok

@@ -45,6 +45,18 @@ def test_resting_orders_are_back_in_the_book_after_a_restart(url):
     assert after.ledger.balance(USER) == 1000 and after.ledger.check().ok
 
 
+def test_the_robust_price_survives_a_restart(url):
+    m = _market(url)
+    m.launch("HEATHER", "Heather's", "user:alice", initial_price=10, max_supply=None, allocation=None)
+    m.run("HEATHER", lambda ex: ex.airdrop("HEATHER", ["user:mm"], 100))
+    m.submit("HEATHER", account="user:mm", side="sell", quantity=100, price=11)
+    for i in range(5):
+        m.ledger.mint(f"user:b{i}", 10_000)
+        m.submit("HEATHER", account=f"user:b{i}", side="buy", quantity=20, price=11)
+    assert m.exchange.reference_price("HEATHER") == 11
+    assert _market(url).exchange.reference_price("HEATHER") == 11
+
+
 def test_new_orders_after_a_restart_get_fresh_ids(url):
     _, oid = _with_resting_buy(url)
     after = _market(url)
