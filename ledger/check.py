@@ -90,9 +90,9 @@ def _check(store: Store, max_problems: int, expect_anchor: str | None = None) ->
         last_id = e.id
         if not anchor_found and chained == want_hash and want_at in (None, e.id):
             anchor_found = True
-        key = entry_keys.setdefault(e.tx_id, e.idempotency_key)
-        if key != e.idempotency_key:
-            problem(f"entry {e.id}: idempotency key {e.idempotency_key!r}, its transaction's other entries {key!r}")
+        tx_key = entry_keys.setdefault(e.tx_id, e.idempotency_key)
+        if tx_key != e.idempotency_key:
+            problem(f"entry {e.id}: idempotency key {e.idempotency_key!r}, its transaction's other entries {tx_key!r}")
 
         if e.amount <= 0:
             problem(f"entry {e.id}: non-positive amount {e.amount}")
@@ -148,7 +148,7 @@ def _check(store: Store, max_problems: int, expect_anchor: str | None = None) ->
 
 def _cross_check(store: Store, entry_keys: dict[str, str | None], problem: Callable[[str], None]) -> None:
     """Transactions, entries and idempotency keys agree with each other."""
-    txs = {}
+    txs: dict[str, str | None] = {}
     for tx in store.iter_transactions():
         txs[tx.id] = tx.idempotency_key
         if tx.id not in entry_keys:
@@ -158,16 +158,16 @@ def _cross_check(store: Store, entry_keys: dict[str, str | None], problem: Calla
                     f"its entries say {entry_keys[tx.id]!r}")
     for tx_id in entry_keys.keys() - txs.keys():
         problem(f"entries of transaction {tx_id}: no such transaction")
-    keyed = {}
+    keyed: dict[str, str] = {}
     for key, tx_id in store.iter_keys():
         keyed[key] = tx_id
         if tx_id not in txs:
             problem(f"idempotency key {key!r}: its transaction {tx_id} does not exist")
         elif txs[tx_id] != key:
             problem(f"idempotency key {key!r}: its transaction {tx_id} has key {txs[tx_id]!r}")
-    for tx_id, key in txs.items():
-        if key is not None and keyed.get(key) != tx_id:
-            problem(f"transaction {tx_id}: its idempotency key {key!r} is missing "
+    for tx_id, tx_key in txs.items():
+        if tx_key is not None and keyed.get(tx_key) != tx_id:
+            problem(f"transaction {tx_id}: its idempotency key {tx_key!r} is missing "
                     "(a retry with it would apply the request again)")
     if len(txs) != len(entry_keys) or sum(k is not None for k in txs.values()) != len(keyed):
         problem(f"counts: {len(txs)} transactions, {len(entry_keys)} in the journal; "
