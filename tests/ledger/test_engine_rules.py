@@ -4,22 +4,27 @@ of a retry, the limits at their exact edges."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
 from ledger import (
     ESCROW,
     MINT,
+    Asset,
+    Entry,
     EntryType,
     HoldAction,
     HoldStatus,
     IdempotencyConflict,
     InsufficientFunds,
     InvalidRequest,
+    LedgerError,
     Posting,
     TransferRequest,
     limits,
 )
-from ledger.engine import fingerprint
+from ledger.engine import GENESIS, entry_hash, fingerprint
 
 ALICE, BOB, CAROL = "user:alice", "user:bob", "user:carol"
 
@@ -131,3 +136,99 @@ def test_the_fast_fingerprint_is_the_json_one():
         payload = [[list(p) for p in req.postings], req.entry_type, req.ref_type, req.ref_id, None, req.note, None]
         text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
         assert fast == hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- the chain hash's exact form: stored chains depend on it, so it never changes ------
+ENTRY = Entry(7, "tx7", datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC), "ADMIN_GRANT", "COIN", 5, MINT, ALICE,
+              -10, -15, 10, 15, "grant", "g-1", "k-1", {"b": "é", "a": [1, 2.5, None, True]}, "why")
+
+
+def test_the_chain_hash_of_an_entry_is_fixed():
+    assert entry_hash(GENESIS, ENTRY) == "b49589ea370d796bf98ab47a1ee36087326402e642b6862b1b2f765a0924b21c"
+    bare = ENTRY._replace(ref_type=None, ref_id=None, idempotency_key=None, metadata=None, note=None)
+    assert entry_hash("ab" * 32, bare) == "d8cd46c921f228580ef7ec7e5d3090cd9d5c4624d0bb14b9814f4aef6a3be775"
+
+
+def test_the_chain_hash_reads_a_time_as_an_instant():
+    utc = ENTRY.time
+    assert entry_hash(GENESIS, ENTRY._replace(time=utc.astimezone(timezone(timedelta(hours=2))))) == \
+        entry_hash(GENESIS, ENTRY)
+    assert entry_hash(GENESIS, ENTRY._replace(time=utc.replace(tzinfo=None))) == entry_hash(GENESIS, ENTRY)
+
+
+# -- what a refusal says: clients read the message and the details ----------------------
+def _lock(hold_id: str = "h1", **kw) -> TransferRequest:
+    return TransferRequest((Posting(ALICE, ESCROW, "COIN", 3),), EntryType.HOLD_LOCK,
+                           hold=HoldAction("lock", hold_id, ALICE, "COIN", 3, **kw))
+
+
+REFUSALS = [
+    (TransferRequest((Posting(ALICE, MINT, "COIN", 1),), EntryType.TRANSFER, clawback=True),
+     "only a COIN_PURCHASE_REFUND request without a hold may be a clawback", {"field": "clawback"}),
+    (TransferRequest((Posting(MINT, ALICE, "COIN", 1),), EntryType.ADMIN_GRANT, "k" * 201),
+     "idempotency_key is 201 characters, at most 200 allowed", {"field": "idempotency_key", "limit": 200}),
+    (_lock("h" * 41), "a hold id must be a string of 1..40 characters", {"field": "hold_id", "limit": 40}),
+    (_lock(expires_at=datetime(2026, 1, 1)), "expires_at must be a timezone-aware datetime", {}),
+    (TransferRequest((Posting(ALICE, ESCROW, "COIN", 3), Posting(ALICE, BOB, "COIN", 1)), EntryType.HOLD_LOCK,
+                     hold=HoldAction("lock", "h2", ALICE, "COIN", 3)),
+     "a lock must move exactly the held amount into escrow", {}),
+    (TransferRequest((Posting(MINT, ALICE, "COIN", 1),), EntryType.ADMIN_GRANT, metadata={"x": {1, 2}}),
+     "metadata is not JSON-serialisable: Object of type set", {"field": "metadata"}),
+    (TransferRequest((Posting(MINT, "alice", "COIN", 1),), EntryType.ADMIN_GRANT),
+     "bad account address 'alice'", {"field": "address", "address": "alice"}),
+    (TransferRequest((Posting(ALICE, BOB, "COIN", 1), Posting(BOB, BOB, "COIN", 1)), EntryType.TRANSFER),
+     "a posting cannot move money from user:bob to itself", {}),
+    (TransferRequest((Posting(ALICE, BOB, "COIN", 1), Posting(BOB, ALICE, "DOGE", 1)), EntryType.TRANSFER),
+     "unknown asset 'DOGE'", {"asset": "DOGE"}),
+    (TransferRequest((Posting(ALICE, BOB, "COIN", 1),), "NOPE"), "unknown entry type 'NOPE'", {"entry_type": "NOPE"}),
+    (TransferRequest((), EntryType.TRANSFER), "a transaction needs at least one posting", {}),
+    (TransferRequest((Posting(MINT, ALICE, "COIN", 1),), EntryType.ADMIN_GRANT, "k\ud800"),
+     "idempotency_key is not valid Unicode text", {"field": "idempotency_key"}),
+]
+
+
+@pytest.mark.cases("req, message, details", REFUSALS, everywhere=0)
+def test_a_refusal_says_what_is_wrong(funded, unchanged, req, message, details):
+    with unchanged(), pytest.raises(LedgerError) as err:
+        funded.post(req)
+    assert str(err.value).startswith(message)
+    assert details.items() <= err.value.details.items()
+
+
+def test_a_balance_past_the_range_names_both_accounts(ledger):
+    stripe = "external:stripe"  # may go negative, like the mint
+    ledger.mint(CAROL, limits.BALANCE_MAX - 99)
+    for req in (TransferRequest((Posting(stripe, CAROL, "COIN", 100),), EntryType.TRANSFER),
+                TransferRequest((Posting(stripe, ALICE, "COIN", 1), Posting(stripe, CAROL, "COIN", 100)),
+                                EntryType.TRANSFER)):
+        with pytest.raises(InvalidRequest, match=f"{stripe} or {CAROL} in COIN would leave the range"):
+            ledger.post(req)
+
+
+def test_multi_leg_requests_reach_the_exact_edges_of_the_range(ledger):
+    edge = limits.BALANCE_MAX
+    ledger.post(TransferRequest((Posting(MINT, ALICE, "COIN", edge), Posting(ALICE, BOB, "COIN", 1)),
+                                EntryType.ADMIN_GRANT))
+    ledger.post(TransferRequest((Posting(BOB, ALICE, "COIN", 1), Posting(MINT, CAROL, "COIN", 1)),
+                                EntryType.ADMIN_GRANT))  # alice back at the maximum, the mint at the minimum
+    assert (ledger.balance(ALICE), ledger.balance(MINT)) == (edge, limits.BALANCE_MIN)
+    for req in (TransferRequest((Posting(CAROL, BOB, "COIN", 1), Posting(BOB, ALICE, "COIN", 1)),
+                                EntryType.TRANSFER),
+                TransferRequest((Posting(CAROL, BOB, "COIN", 1), Posting(MINT, BOB, "COIN", 1)),
+                                EntryType.TRANSFER)):
+        with pytest.raises(InvalidRequest, match="range"):
+            ledger.post(req)
+
+
+def test_non_ascii_text_within_its_width_is_accepted(ledger):
+    tx = ledger.mint(ALICE, 1, key="clé", ref_type="café", ref_id="ré")
+    assert (tx.entries[0].idempotency_key, tx.entries[0].ref_type, tx.entries[0].ref_id) == ("clé", "café", "ré")
+
+
+@pytest.mark.cases("asset, field", [(Asset("", 0), "asset code"), (Asset("G" * 17, 0), "asset code"),
+                                    (Asset("GEM", -1), "scale"), (Asset("GEM", 2**15), "scale"),
+                                    (Asset("GEM", 0, "n" * 101), "asset name")], everywhere=0)
+def test_a_store_refuses_an_asset_its_columns_cannot_hold(ledger, asset, field):
+    with pytest.raises(InvalidRequest) as err:
+        ledger.store.create_asset(asset)
+    assert err.value.details["field"] == field and asset.code not in ledger.store.assets()
