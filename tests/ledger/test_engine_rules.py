@@ -22,6 +22,7 @@ from ledger import (
     LedgerError,
     Posting,
     TransferRequest,
+    UnknownAsset,
     limits,
 )
 from ledger.engine import GENESIS, entry_hash, fingerprint
@@ -232,3 +233,21 @@ def test_a_store_refuses_an_asset_its_columns_cannot_hold(ledger, asset, field):
     with pytest.raises(InvalidRequest) as err:
         ledger.store.create_asset(asset)
     assert err.value.details["field"] == field and asset.code not in ledger.store.assets()
+
+
+def test_a_retry_that_differs_only_in_its_second_leg_is_a_conflict(ledger):
+    ledger.mint(ALICE, 10)
+    base = TransferRequest((Posting(ALICE, BOB, "COIN", 1), Posting(ALICE, CAROL, "COIN", 2)), EntryType.TRANSFER,
+                           "two-legs", "t", "r")
+    ledger.post(base)
+    with pytest.raises(IdempotencyConflict):
+        ledger.post(base._replace(postings=(base.postings[0], Posting(ALICE, CAROL, "COIN", 3))))
+    assert ledger.balance(CAROL) == 2
+
+
+def test_a_keyed_request_with_a_non_text_asset_is_refused_cleanly(ledger, unchanged):
+    ledger.mint(ALICE, 10)
+    req = TransferRequest((Posting(ALICE, BOB, "COIN", 1), Posting(ALICE, CAROL, 5, 1)),  # type: ignore[arg-type]
+                          EntryType.TRANSFER, "odd-asset")
+    with unchanged(), pytest.raises(UnknownAsset):
+        ledger.post(req)
