@@ -18,7 +18,7 @@ __all__ = ["MemoryStore"]
 
 class MemoryStore:
     def __init__(self) -> None:
-        self.book = Book()
+        self.book = Book(derived_fingerprints=True)  # its keys live only here
         self._hashes: list[str] = []  # the journal's chain, sealed up to here (see iter_chain)
         self._head = (0, GENESIS)
         self._assets: dict[str, Asset] = {}

@@ -554,7 +554,11 @@ class SqlStore:
         the entries (Journal ids come from the database, allocated while the rows are
         locked, so they follow commit order per account: what `check` replays by)."""
         new_tx_ids = {t.id for t in applied}
-        keyed = [(k, fp, tx.id) for k, (fp, tx) in book.keys.items() if tx.id in new_tx_ids]
+        keyed = []
+        for k, (fp, tx) in book.keys.items():
+            if tx.id in new_tx_ids:
+                assert fp is not None, "a SQL book computes every fingerprint"
+                keyed.append((k, fp, tx.id))
         new_balances = [(a, x, b) for (a, x), b in book.balances.items() if (a, x) not in before]
         changed = [(a, x, b) for (a, x), b in book.balances.items() if (a, x) in before and before[(a, x)] != b]
         new_accounts = sorted({a for a, _x, _b in new_balances} - self._known_accounts)
