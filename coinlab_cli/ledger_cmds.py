@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ledger import EntryType, Ledger, LedgerError, user_account
 from ledger.sql import DEFAULT_URL, SqlStore
-from service.database import upgrade
+from service.database import grant_app_role, upgrade
 
 __all__ = ["DbOption", "open_ledger", "register"]
 
@@ -32,24 +32,58 @@ def open_ledger(db: str) -> Ledger:
 
 
 @db_app.command("upgrade")
-def db_upgrade(db: DbOption = DEFAULT_URL, revision: str = "head") -> None:
-    """Run the Alembic migrations on the ledger database."""
+def db_upgrade(
+    db: DbOption = DEFAULT_URL,
+    revision: str = "head",
+    app_role: Annotated[str | None, typer.Option(
+        help="PostgreSQL: also create/refresh the role the service runs as (owns no table, "
+             "reads and inserts the journal, cannot disable its triggers).")] = None,
+    app_password: Annotated[str | None, typer.Option(
+        envvar="COINLAB_APP_PASSWORD",
+        help="The app role's password (it may log in); without one it is NOLOGIN.")] = None,
+) -> None:
+    """Run the Alembic migrations on the ledger database (as the tables' owner)."""
     upgrade(db, revision)
     console.print(f"[green]database at {db} is at revision {revision}[/green]")
+    if app_role is not None:
+        try:
+            grant_app_role(db, app_role, app_password)
+        except ValueError as err:
+            err_console.print(f"[red]refused[/red]: {err}")
+            raise typer.Exit(2) from err
+        console.print(f"[green]role {app_role} ({'login' if app_password else 'nologin'}) has the service's "
+                      "grants and owns no table[/green]")
 
 
-def check(db: DbOption = DEFAULT_URL) -> None:
-    """Prove the stored balances, per-asset zero sums and holds from the journal (exit 1 on any mismatch)."""
+def check(
+    db: DbOption = DEFAULT_URL,
+    anchor: Annotated[bool, typer.Option(
+        "--anchor", help="Print only the journal's head anchor (<entry id>:<hash>) to keep elsewhere.")] = False,
+    expect_anchor: Annotated[str | None, typer.Option(
+        help="An anchor printed earlier: fail if the history up to it changed.")] = None,
+) -> None:
+    """Prove the stored balances, per-asset zero sums and holds from the journal, and the journal
+    from its hash chain and the transactions and keys tables (exit 1 on any problem)."""
     ledger = Ledger(SqlStore(db))
     with console.status("replaying the journal..."):
-        report = ledger.check()
+        try:
+            report = ledger.check(expect_anchor=expect_anchor)
+        except ValueError as err:  # a malformed anchor
+            err_console.print(f"[red]refused[/red]: {err}")
+            raise typer.Exit(2) from err
+    if report.ok and anchor:
+        print(report.anchor)
+        return
     if report.ok:
         console.print(f"[green]ok[/green]: {report.entries} journal entries, {report.accounts} accounts; "
-                      "balances match the journal, every asset sums to zero, escrow matches the holds")
+                      "balances match the journal, every asset sums to zero, escrow matches the holds, "
+                      "the hash chain and the transactions and keys agree"
+                      + (f"; anchor {expect_anchor} holds" if expect_anchor else ""))
+        console.print(f"anchor {report.anchor}", soft_wrap=True)
         return
     err_console.print(f"[red]{len(report.problems)} problem(s)[/red] in {report.entries} journal entries:")
     for line in report.problems:
-        err_console.print(f"  - {line}")
+        err_console.print(f"  - {line}", soft_wrap=True)
     raise typer.Exit(1)
 
 

@@ -1,16 +1,28 @@
-"""`coinlab check`: prove a store's balances from its journal alone.
+"""`coinlab check`: prove a store's balances from its journal alone, and the journal
+from its hash chain.
 
 Replays every entry and verifies: each entry's before/after arithmetic, that each
 account's entries chain (an entry's `before` is the previous entry's `after`), that the
 replayed balances equal the stored ones, that every asset sums to zero, that no account
 that may not go negative is negative, and that escrow holds exactly the LOCKED holds.
+
+Authenticity: recomputes the hash chain (ledger.engine.entry_hash) and compares it with
+the hashes stored with the entries and the stored head, so an entry changed, inserted
+or deleted after it was written shows even when its balances add up. The report's
+``anchor`` (``<last id>:<hash>``) is the recomputed head: kept somewhere else, it is
+what ``expect_anchor`` later proves the history up to it against, even if someone
+rewrote the whole chain. Cross-checks the tables: every entry has its transaction,
+every transaction its entries, every idempotency key its transaction and every keyed
+transaction its key.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import NamedTuple
 
+from .engine import GENESIS, entry_hash
 from .model import ESCROW, HoldStatus
 from .store import Store
 
@@ -21,31 +33,67 @@ class CheckReport(NamedTuple):
     entries: int
     accounts: int
     problems: tuple[str, ...]
+    anchor: str = f"0:{GENESIS}"  # the recomputed chain's head, `<last entry id>:<hash>`
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def check_store(store: Store, *, max_problems: int = 100) -> CheckReport:
+def check_store(store: Store, *, max_problems: int = 100, expect_anchor: str | None = None) -> CheckReport:
+    """``expect_anchor``: an anchor an earlier check reported (``<id>:<hash>``, or the
+    bare hash); a problem unless the recomputed chain still has that hash at that entry."""
     snapshot = getattr(store, "snapshot", None)
     if snapshot is not None:  # SQL: read every input from one consistent snapshot
         with snapshot() as view:
-            return _check(view, max_problems)
-    return _check(store, max_problems)
+            return _check(view, max_problems, expect_anchor)
+    return _check(store, max_problems, expect_anchor)
 
 
-def _check(store: Store, max_problems: int) -> CheckReport:
+def _parse_anchor(anchor: str) -> tuple[int | None, str]:
+    at, sep, digest = anchor.strip().rpartition(":")
+    if not sep:
+        return None, digest.lower()
+    if not at.isdigit():
+        raise ValueError(f"an anchor is <entry id>:<hash>, got {anchor!r}")
+    return int(at), digest.lower()
+
+
+def _check(store: Store, max_problems: int, expect_anchor: str | None = None) -> CheckReport:
     problems: list[str] = []
 
     def problem(text: str) -> None:
         if len(problems) < max_problems:
             problems.append(text)
 
+    want_at, want_hash = _parse_anchor(expect_anchor) if expect_anchor else (None, "")
+    anchor_found = not expect_anchor or (want_hash == GENESIS and want_at in (None, 0))
     replayed: dict[tuple[str, str], int] = defaultdict(int)
+    entry_keys: dict[str, str | None] = {}  # tx id -> the idempotency key its entries carry
     n = 0
-    for e in store.iter_journal():
+    # `chained` is the chain recomputed from genesis (what anchors are); `prev` follows
+    # the stored hashes, so one changed entry is reported once, not with all after it.
+    chained = prev = GENESIS
+    last_id = 0
+    for e, stored_hash in store.iter_chain():
         n += 1
+        expected = entry_hash(prev, e)
+        chained = expected if chained == prev else entry_hash(chained, e)
+        if stored_hash is None:
+            problem(f"entry {e.id}: no chain hash")
+        elif stored_hash != expected:
+            problem(f"entry {e.id}: its hash does not match its fields and the entry before it "
+                    "(the journal was changed after it was written)")
+        prev = stored_hash or expected
+        if e.id <= last_id:
+            problem(f"entry {e.id}: ids out of order after {last_id}")
+        last_id = e.id
+        if not anchor_found and chained == want_hash and want_at in (None, e.id):
+            anchor_found = True
+        tx_key = entry_keys.setdefault(e.tx_id, e.idempotency_key)
+        if tx_key != e.idempotency_key:
+            problem(f"entry {e.id}: idempotency key {e.idempotency_key!r}, its transaction's other entries {tx_key!r}")
+
         if e.amount <= 0:
             problem(f"entry {e.id}: non-positive amount {e.amount}")
         if e.from_after != e.from_before - e.amount or e.to_after != e.to_before + e.amount:
@@ -57,6 +105,13 @@ def _check(store: Store, max_problems: int) -> CheckReport:
         if replayed[tkey] != e.to_before:
             problem(f"entry {e.id}: {e.to_account} had {replayed[tkey]} {e.asset}, entry says {e.to_before}")
         replayed[tkey] += e.amount
+
+    if expect_anchor and not anchor_found:
+        problem(f"anchor {expect_anchor}: the journal's history up to it has changed (or it is not in this journal)")
+    head = store.chain_head()
+    if head is not None and head != (last_id, prev if n else GENESIS):
+        problem(f"chain head: stored {head[0]}:{head[1] or '-'}, journal ends at {last_id}:{prev if n else GENESIS}")
+    _cross_check(store, entry_keys, problem)
 
     stored = {(acct, asset): bal for acct, asset, bal in store.stored_balances()}
     for key in sorted(set(stored) | set(replayed)):
@@ -88,4 +143,32 @@ def _check(store: Store, max_problems: int) -> CheckReport:
             problem(
                 f"escrow {asset}: holds {stored.get((ESCROW, asset), 0)} but LOCKED holds add up to {locked.get(asset, 0)}"
             )
-    return CheckReport(n, len({acct for acct, _ in stored}), tuple(problems))
+    return CheckReport(n, len({acct for acct, _ in stored}), tuple(problems), f"{last_id}:{chained}")
+
+
+def _cross_check(store: Store, entry_keys: dict[str, str | None], problem: Callable[[str], None]) -> None:
+    """Transactions, entries and idempotency keys agree with each other."""
+    txs: dict[str, str | None] = {}
+    for tx in store.iter_transactions():
+        txs[tx.id] = tx.idempotency_key
+        if tx.id not in entry_keys:
+            problem(f"transaction {tx.id}: no journal entries")
+        elif entry_keys[tx.id] != tx.idempotency_key:
+            problem(f"transaction {tx.id}: idempotency key {tx.idempotency_key!r}, "
+                    f"its entries say {entry_keys[tx.id]!r}")
+    for tx_id in entry_keys.keys() - txs.keys():
+        problem(f"entries of transaction {tx_id}: no such transaction")
+    keyed: dict[str, str] = {}
+    for key, tx_id in store.iter_keys():
+        keyed[key] = tx_id
+        if tx_id not in txs:
+            problem(f"idempotency key {key!r}: its transaction {tx_id} does not exist")
+        elif txs[tx_id] != key:
+            problem(f"idempotency key {key!r}: its transaction {tx_id} has key {txs[tx_id]!r}")
+    for tx_id, tx_key in txs.items():
+        if tx_key is not None and keyed.get(tx_key) != tx_id:
+            problem(f"transaction {tx_id}: its idempotency key {tx_key!r} is missing "
+                    "(a retry with it would apply the request again)")
+    if len(txs) != len(entry_keys) or sum(k is not None for k in txs.values()) != len(keyed):
+        problem(f"counts: {len(txs)} transactions, {len(entry_keys)} in the journal; "
+                f"{sum(k is not None for k in txs.values())} keyed transactions, {len(keyed)} keys")

@@ -85,7 +85,7 @@ class Ledger:
         # tuple.__new__ skips the NamedTuples' generated constructors: this is the
         # simulator's hottest call, and they cost as much as the posting itself.
         posting = _new(Posting, (from_account, to_account, asset, amount, None))
-        request = _new(TransferRequest, ((posting,), entry_type, key, ref_type, ref_id, metadata, note, None))
+        request = _new(TransferRequest, ((posting,), entry_type, key, ref_type, ref_id, metadata, note, None, False))
         return self.store.apply(request, self.clock())
 
     def mint(self, to_account: str, amount: int, asset: str = "COIN",
@@ -256,5 +256,8 @@ class Ledger:
             ))
         return items
 
-    def check(self) -> CheckReport:
-        return check_store(self.store)
+    def check(self, *, expect_anchor: str | None = None) -> CheckReport:
+        """Prove the store from its journal and the journal from its hash chain; with
+        ``expect_anchor`` (an earlier report's ``anchor``), that the history up to it is
+        unchanged."""
+        return check_store(self.store, expect_anchor=expect_anchor)

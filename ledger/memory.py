@@ -8,21 +8,25 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import count, islice
 
-from .engine import Book, check_address, post
+from .engine import GENESIS, Book, check_address, check_asset, post, seal
 from .errors import LedgerError
 from .model import Asset, Entry, Hold, Transaction, TransferRequest
+from .store import TxRow
 
 __all__ = ["MemoryStore"]
 
 
 class MemoryStore:
     def __init__(self) -> None:
-        self.book = Book()
+        self.book = Book(derived_fingerprints=True)  # its keys live only here
+        self._hashes: list[str] = []  # the journal's chain, sealed up to here (see iter_chain)
+        self._head = (0, GENESIS)
         self._assets: dict[str, Asset] = {}
         self._tx_ids = count(1)
         self._ids = count(1)
 
     def create_asset(self, asset: Asset) -> None:
+        check_asset(asset)
         self._assets.setdefault(asset.code, asset)
         self.book.assets.add(asset.code)
 
@@ -98,6 +102,30 @@ class MemoryStore:
 
     def iter_journal(self) -> Iterator[Entry]:
         return iter(self.book.journal)
+
+    def iter_chain(self) -> Iterator[tuple[Entry, str | None]]:
+        """The journal with its chain, sealed first up to the newest entry (the engine's
+        `seal`, as the SQL store runs it on write): entries sealed by an earlier read are
+        checked against the hashes they had then."""
+        hashes, journal = self._hashes, self.book.journal
+        if len(journal) > len(hashes):
+            hashes.extend(seal(hashes[-1] if hashes else GENESIS, journal[len(hashes):]))
+            self._head = (journal[-1].id, hashes[-1])
+        return zip(journal, hashes, strict=False)  # shorter than the hashes if entries were removed
+
+    def chain_head(self) -> tuple[int, str] | None:
+        return self._head
+
+    def iter_transactions(self) -> Iterable[TxRow]:
+        """The transactions, as the journal has them (memory keeps no table of its own)."""
+        seen: dict[str, TxRow] = {}
+        for e in self.book.journal:
+            if e.tx_id not in seen:
+                seen[e.tx_id] = TxRow(e.tx_id, e.idempotency_key)
+        return list(seen.values())
+
+    def iter_keys(self) -> Iterable[tuple[str, str]]:
+        return [(key, tx.id) for key, (_fp, tx) in self.book.keys.items()]
 
     def stored_balances(self) -> Iterable[tuple[str, str, int]]:
         return [(acct, asset, bal) for (acct, asset), bal in self.book.balances.items()]

@@ -144,7 +144,12 @@ class TransferRequest(NamedTuple):
     """An atomic group of postings: all apply, or none do.
 
     ``idempotency_key``: a second request with the same key and the same payload
-    returns the first result; with a different payload it is a conflict."""
+    returns the first result; with a different payload it is a conflict.
+
+    ``clawback``: a refund clawback (entry type COIN_PURCHASE_REFUND, no hold) may take
+    coins back from a frozen account into the mint or the burn account, in this one
+    atomic request; the engine honours the flag for nothing else. A request built with
+    ``tuple.__new__`` from eight values (no flag) is not a clawback."""
 
     postings: tuple[Posting, ...]
     entry_type: str
@@ -154,6 +159,7 @@ class TransferRequest(NamedTuple):
     metadata: dict[str, Any] | None = None
     note: str | None = None
     hold: HoldAction | None = None
+    clawback: bool = False
 
 
 class Entry(NamedTuple):

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .errors import LedgerError
 from .model import Asset, Entry, Hold, Transaction, TransferRequest
 
-__all__ = ["Store"]
+__all__ = ["Store", "TxRow"]
+
+
+class TxRow(NamedTuple):
+    """A stored transaction, as `check` cross-checks it against the journal and the keys."""
+
+    id: str
+    idempotency_key: str | None
 
 
 class Store(Protocol):
@@ -67,3 +74,14 @@ class Store(Protocol):
     def negative_allowed(self) -> set[str]: ...
 
     def all_holds(self) -> Iterable[Hold]: ...
+
+    def iter_chain(self) -> Iterator[tuple[Entry, str | None]]:
+        """Every journal entry in id order, with the chain hash stored with it."""
+
+    def chain_head(self) -> tuple[int, str] | None:
+        """The stored head of the chain (last entry id, its hash), where a store keeps one."""
+
+    def iter_transactions(self) -> Iterable[TxRow]: ...
+
+    def iter_keys(self) -> Iterable[tuple[str, str]]:
+        """Every idempotency key with the id of the transaction it produced."""

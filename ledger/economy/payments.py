@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 import stripe
 
-from ledger.errors import AccountFrozen, IdempotencyConflict, InsufficientFunds, InvalidRequest
+from ledger.errors import IdempotencyConflict, InsufficientFunds, InvalidRequest
 from ledger.ledger import Ledger
 from ledger.model import MINT, EntryType, Posting, Transaction, TransferRequest, user_account
 
@@ -384,10 +384,12 @@ class Payments:
                 legs.append(Posting(user, MINT, "COIN", take, EntryType.COIN_PURCHASE_REFUND))
             meta = {"session_id": rec.session_id, "charge": charge.get("id"), "refunded_cents": refunded,
                     "coins_owed": owed, "coins_taken": take, "shortfall": owed - take}
+            # A clawback: it takes the coins back even from a frozen (disputed) user, in
+            # this one atomic request, without lifting the freeze.
             req = TransferRequest(tuple(legs), EntryType.COIN_PURCHASE_REFUND, key, "stripe_session",
-                                  rec.session_id, meta)
+                                  rec.session_id, meta, clawback=True)
             try:
-                return self._post_clawback(user, req), take
+                return self.ledger.post(req), take
             except InsufficientFunds:
                 continue  # the user spent meanwhile: take what is there now
             except IdempotencyConflict:
@@ -402,18 +404,6 @@ class Payments:
             if item.ref_id == session_id and meta.get("refunded_cents") == refunded:
                 return -item.amount
         return 0
-
-    def _post_clawback(self, user: str, req: TransferRequest) -> Transaction:
-        try:
-            return self.ledger.post(req)
-        except AccountFrozen:
-            # A disputed user is frozen so they cannot spend; the platform still takes
-            # the refunded coins back, so lift the freeze for this one transaction.
-            self.ledger.freeze(user, False)
-            try:
-                return self.ledger.post(req)
-            finally:
-                self.ledger.freeze(user, True)
 
 
 def _norm(code: str | None) -> str | None:

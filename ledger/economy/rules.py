@@ -284,7 +284,7 @@ class EconomyRules:
         if amount == 0:
             return None  # a reward switched off in the config
         return _new(TransferRequest, ((_new(Posting, (MINT, user_account(user), "COIN", amount, None)),), entry_type,
-                                      key, ref_type, ref_id, None, None, None))
+                                      key, ref_type, ref_id, None, None, None, False))
 
     def _spend_request(self, user: str, amount: int, entry_type: str, key: str,
                ref_type: str, ref_id: str) -> TransferRequest | None:
@@ -292,4 +292,4 @@ class EconomyRules:
             return None
         to = BURN if self.config.spend.burn else PLATFORM
         return _new(TransferRequest, ((_new(Posting, (user_account(user), to, "COIN", amount, None)),), entry_type,
-                                      key, ref_type, ref_id, None, None, None))
+                                      key, ref_type, ref_id, None, None, None, False))

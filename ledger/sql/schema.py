@@ -20,15 +20,23 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["accounts", "assets", "balances", "entries", "holds", "idempotency_keys", "metadata", "transactions"]
+__all__ = [
+    "APPEND_ONLY", "accounts", "assets", "balances", "entries", "holds", "idempotency_keys", "journal_head", "metadata",
+    "transactions",
+]
 
 metadata = MetaData()
+
+# Tables rows are only ever added to: triggers refuse UPDATE, DELETE and TRUNCATE, and
+# the service's role may only read and insert them (service.database.grant_app_role).
+APPEND_ONLY = ("entries", "transactions", "idempotency_keys")
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 Address = String(160)
 Code = String(16)
 Id = String(40)
+Hash = String(64)  # SHA-256, hex
 
 assets = Table(
     "assets", metadata,
@@ -62,7 +70,8 @@ transactions = Table(
     Column("hold_id", Id),
 )
 
-# The journal: append-only (triggers in the migration refuse UPDATE and DELETE).
+# The journal: append-only (triggers in the migrations refuse UPDATE, DELETE and
+# TRUNCATE). ``hash`` chains each entry to the one before (ledger.engine.entry_hash).
 entries = Table(
     "entries", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
@@ -82,10 +91,21 @@ entries = Table(
     Column("idempotency_key", String(200)),
     Column("metadata", JSON),
     Column("note", Text),
+    Column("hash", Hash),
     Index("ix_entries_tx_id", "tx_id"),
     Index("ix_entries_from_account", "from_account", "id"),
     Index("ix_entries_to_account", "to_account", "id"),
     Index("ix_entries_time", "time"),
+)
+
+# The chain's head: one row (id 1), the last journal id and its hash. A batch locks it
+# to number and chain its entries after the last committed one, so journal ids never
+# skip and follow commit order.
+journal_head = Table(
+    "journal_head", metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("last_id", BigInteger, nullable=False),
+    Column("hash", Hash, nullable=False),
 )
 
 idempotency_keys = Table(

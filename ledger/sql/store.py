@@ -44,9 +44,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
-from ..engine import Book, check_address, post
+from ..engine import Book, check_address, check_asset, check_request, post, seal
 from ..errors import LedgerError
 from ..model import Asset, Entry, Hold, Transaction, TransferRequest
+from ..store import TxRow
 from . import schema as s
 
 __all__ = ["SqlStore", "make_engine", "send_lists_in_binary"]
@@ -60,7 +61,7 @@ _MAX_ATTEMPTS = 20
 # statement has a fixed text psycopg parses once, whatever the batch size.
 _ENTRY_COLUMNS = [c.name for c in s.entries.columns]
 _ENTRY_TYPES = ["bigint", "text", "timestamptz", "text", "text", "bigint", "text", "text", "bigint",
-                "bigint", "bigint", "bigint", "text", "text", "text", "json", "text"]
+                "bigint", "bigint", "bigint", "text", "text", "text", "json", "text", "text"]
 _HOLD_COLUMNS = [c.name for c in s.holds.columns]
 _HOLD_TYPES = ["text", "text", "text", "bigint", "text", "timestamptz", "timestamptz", "timestamptz", "text", "text"]
 
@@ -72,7 +73,10 @@ def _unnest(columns: Sequence[str], types: Sequence[str], prefix: str) -> str:
 # One statement for a batch's idempotency-key locks, taken in ascending order.
 _PG_KEY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k "
                      "ORDER BY k) AS ordered")
-_PG_NEXT_ENTRY_IDS = text("SELECT nextval(pg_get_serial_sequence('entries', 'id')) FROM generate_series(1, :n)")
+# The chain's head, locked until the commit: a batch numbers and chains its entries after
+# the last committed one (taken last, once every other row is locked, so the lock is
+# held only while the batch writes).
+_PG_LOCK_HEAD = text("SELECT last_id, hash FROM journal_head WHERE id = 1 FOR UPDATE")
 # The balance rows a batch touches, locked, and the flags (allow_negative, frozen) of
 # their accounts, in one round trip: rows with an asset are balances, rows without are
 # flagged accounts.
@@ -109,6 +113,7 @@ _PG_WRITES = {
     "holds": "UPDATE holds AS h SET amount = v.amount, status = v.status, settled_at = v.settled_at FROM "
              + _unnest(["id", "amount", "status", "settled_at"], ["text", "bigint", "text", "timestamptz"], "h_")
              + " AS v(id, amount, status, settled_at) WHERE h.id = v.id",
+    "head": "UPDATE journal_head SET last_id = CAST(:head_id AS bigint), hash = CAST(:head_hash AS text) WHERE id = 1",
 }
 
 
@@ -186,6 +191,12 @@ def _key_lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def _chain(journal: list[Entry], last_id: int, head: str) -> tuple[list[int], list[str]]:
+    """A batch's entries numbered after the chain's head and sealed after its hash."""
+    new_ids = list(range(last_id + 1, last_id + 1 + len(journal)))
+    return new_ids, seal(head, [e._replace(id=i) for e, i in zip(journal, new_ids, strict=True)])
+
+
 def _entry(row: Any) -> Entry:
     return Entry(
         row.id, row.tx_id, _utc(row.time), row.entry_type, row.asset, row.amount,  # type: ignore[arg-type]
@@ -260,6 +271,7 @@ class SqlStore:
         self._assets = {r.code: Asset(r.code, r.scale, r.name) for r in conn.execute(select(s.assets))}
 
     def create_asset(self, asset: Asset) -> None:
+        check_asset(asset)
         if asset.code in self._assets:
             return
         with self.engine.begin() as conn:
@@ -355,7 +367,8 @@ class SqlStore:
         results: list[Transaction | LedgerError | None] = [None] * len(requests)
         live: list[int] = []
         for i, req in enumerate(requests):
-            try:
+            try:  # what cannot reach the database is refused before it is queried
+                check_request(req)
                 for p in req.postings:
                     check_address(p.from_account)
                     check_address(p.to_account)
@@ -541,7 +554,11 @@ class SqlStore:
         the entries (Journal ids come from the database, allocated while the rows are
         locked, so they follow commit order per account: what `check` replays by)."""
         new_tx_ids = {t.id for t in applied}
-        keyed = [(k, fp, tx.id) for k, (fp, tx) in book.keys.items() if tx.id in new_tx_ids]
+        keyed = []
+        for k, (fp, tx) in book.keys.items():
+            if tx.id in new_tx_ids:
+                assert fp is not None, "a SQL book computes every fingerprint"
+                keyed.append((k, fp, tx.id))
         new_balances = [(a, x, b) for (a, x), b in book.balances.items() if (a, x) not in before]
         changed = [(a, x, b) for (a, x), b in book.balances.items() if (a, x) in before and before[(a, x)] != b]
         new_accounts = sorted({a for a, _x, _b in new_balances} - self._known_accounts)
@@ -554,16 +571,19 @@ class SqlStore:
         return {e.id: new_id for e, new_id in zip(book.journal, new_ids, strict=True)}
 
     def _write_pg(self, conn: Connection, rows: _Rows) -> list[int]:
-        new_ids = sorted(conn.scalars(_PG_NEXT_ENTRY_IDS, {"n": len(rows.journal)}))
+        last_id, head = conn.execute(_PG_LOCK_HEAD).one()
+        new_ids, hashes = _chain(rows.journal, last_id, head)
         columns: list[list[Any]] = [list(c) for c in zip(*rows.journal, strict=True)]
         columns[0] = new_ids
         columns[15] = [None if m is None else json.dumps(m) for m in columns[15]]
+        columns.append(hashes)
         params: dict[str, Any] = dict(zip(_ENTRY_COLUMNS, columns, strict=True))
+        params.update(head_id=new_ids[-1], head_hash=hashes[-1])
         params.update(t_id=[t.id for t in rows.applied], t_time=[t.time for t in rows.applied],
                       t_entry_type=[t.entry_type for t in rows.applied],
                       t_idempotency_key=[t.idempotency_key for t in rows.applied],
                       t_hold_id=[t.hold_id for t in rows.applied])
-        parts = ["entries", "transactions"]
+        parts = ["entries", "transactions", "head"]
 
         def add(part: str, prefix: str, names: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
             if values:
@@ -585,13 +605,14 @@ class SqlStore:
         return new_ids
 
     def _write_rows(self, conn: Connection, rows: _Rows) -> list[int]:
-        """The portable path (SQLite): plain inserts and updates."""
-        entries = [dict(e._asdict()) for e in rows.journal]
-        for row in entries:
-            row.pop("id")
-        new_ids = list(conn.execute(
-            insert(s.entries).returning(s.entries.c.id, sort_by_parameter_order=True), entries
-        ).scalars())
+        """The portable path (SQLite, one writer at a time): plain inserts and updates."""
+        last_id, head = conn.execute(select(s.journal_head.c.last_id, s.journal_head.c.hash)
+                                     .where(s.journal_head.c.id == 1)).one()
+        new_ids, hashes = _chain(rows.journal, last_id, head)
+        entries = [dict(e._asdict(), id=i, hash=h) for e, i, h in zip(rows.journal, new_ids, hashes, strict=True)]
+        conn.execute(insert(s.entries), entries)
+        conn.execute(update(s.journal_head).where(s.journal_head.c.id == 1)
+                     .values(last_id=new_ids[-1], hash=hashes[-1]))
         conn.execute(insert(s.transactions), [
             {"id": t.id, "time": t.time, "entry_type": t.entry_type,
              "idempotency_key": t.idempotency_key, "hold_id": t.hold_id} for t in rows.applied])
@@ -709,6 +730,22 @@ class SqlStore:
         with self.snapshot() as snap:
             return list(snap.all_holds())
 
+    def iter_chain(self) -> Iterator[tuple[Entry, str | None]]:
+        with self.snapshot() as snap:
+            yield from snap.iter_chain()
+
+    def chain_head(self) -> tuple[int, str] | None:
+        with self.snapshot() as snap:
+            return snap.chain_head()
+
+    def iter_transactions(self) -> Iterable[TxRow]:
+        with self.snapshot() as snap:
+            return list(snap.iter_transactions())
+
+    def iter_keys(self) -> Iterable[tuple[str, str]]:
+        with self.snapshot() as snap:
+            return list(snap.iter_keys())
+
 
 class _Snapshot:
     """The check's inputs read inside one transaction (REPEATABLE READ on PostgreSQL),
@@ -730,4 +767,22 @@ class _Snapshot:
 
     def all_holds(self) -> Iterable[Hold]:
         return [_hold(r) for r in self.conn.execute(select(s.holds))]
+
+    def iter_chain(self) -> Iterator[tuple[Entry, str | None]]:
+        result = self.conn.execution_options(yield_per=5000).execute(select(s.entries).order_by(s.entries.c.id))
+        for row in result:
+            yield _entry(row), row.hash
+
+    def chain_head(self) -> tuple[int, str] | None:
+        row = self.conn.execute(select(s.journal_head.c.last_id, s.journal_head.c.hash)
+                                .where(s.journal_head.c.id == 1)).first()
+        return (0, "") if row is None else (row.last_id, row.hash)
+
+    def iter_transactions(self) -> Iterable[TxRow]:
+        t = s.transactions.c
+        return [TxRow(r.id, r.idempotency_key) for r in self.conn.execute(select(t.id, t.idempotency_key))]
+
+    def iter_keys(self) -> Iterable[tuple[str, str]]:
+        k = s.idempotency_keys.c
+        return [(r.key, r.tx_id) for r in self.conn.execute(select(k.key, k.tx_id))]
 

@@ -233,3 +233,28 @@ def test_metadata_changed_after_posting_does_not_change_what_a_retry_is_compared
     assert funded.transfer(ALICE, BOB, 1, key="m", metadata={"order": 7}).replayed
     with pytest.raises(IdempotencyConflict):
         funded.transfer(ALICE, BOB, 1, key="m", metadata={"order": 8})
+
+
+# -- the memory store derives a plain request's fingerprint from its transaction ----------
+def test_memory_store_keeps_no_digest_for_a_plain_request_yet_tells_retries_from_reuse():
+    from ledger import Ledger, MemoryStore
+
+    ledger = Ledger(MemoryStore())
+    ledger.mint(ALICE, 100)
+    first = ledger.transfer(ALICE, BOB, 5, key="k", ref_type="claim", ref_id="c1")
+    assert ledger.store.book.keys["k"][0] is None  # rebuilt from the transaction on reuse
+    assert ledger.transfer(ALICE, BOB, 5, key="k", ref_type="claim", ref_id="c1").replayed
+    for changed in ({"amount": 6}, {"ref_id": "c2"}, {"to_account": CAROL}):
+        args = {"from_account": ALICE, "to_account": BOB, "amount": 5, "key": "k", "ref_type": "claim",
+                "ref_id": "c1", **changed}
+        with pytest.raises(IdempotencyConflict):
+            ledger.transfer(**args)
+    assert ledger.balance(BOB) == 5 and first.entries[0].to_after == 5
+
+
+def test_memory_store_digests_a_request_with_metadata_at_once():
+    from ledger import Ledger, MemoryStore
+
+    ledger = Ledger(MemoryStore())
+    ledger.mint(ALICE, 100, key="m", metadata={"why": "x"})
+    assert isinstance(ledger.store.book.keys["m"][0], str)
