@@ -26,6 +26,15 @@ sim_app = typer.Typer(help="Agent-based simulations of the economy (scenarios in
 
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: key=value (repeatable).")]
 OutOption = Annotated[Path | None, typer.Option("--out", help="Warehouse root (default data/warehouse).")]
+# Options the experiment commands (sweep, frontier, compare) share.
+ZipOption = Annotated[list[str] | None, typer.Option("--zip", help="An axis that moves with the other --zip axes: "
+                                                     "key=v1,v2,... (repeatable; same lengths).")]
+WorkersOption = Annotated[int, typer.Option(help="Parallel worker processes.")]
+BackendOption = Annotated[str, typer.Option(help="local (processes) or ray.")]
+UsersOption = Annotated[int | None, typer.Option(help="Users per run (default: the scenario's).")]
+DaysOption = Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")]
+NoWriteOption = Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables "
+                                             "(the sweeps table is written).")]
 
 # The figures `sim run` prints, in order (the full summary is stored with the run).
 SHOWN = ("issued", "free_issued", "purchased_issued", "bonus_issued", "free_issued_per_active_user_day", "burned",
@@ -141,19 +150,17 @@ def sweep_cmd(
                              "[variant.<name>] tables of overrides, optional control = \"<name>\".")] = None,
     grid: Annotated[list[str] | None, typer.Option("--grid", help="An axis: key=v1,v2,... (repeatable; every "
                                                    "combination).")] = None,
-    zip_: Annotated[list[str] | None, typer.Option("--zip", help="An axis that moves with the other --zip axes: "
-                                                   "key=v1,v2,... (repeatable; same lengths).")] = None,
+    zip_: ZipOption = None,
     control: Annotated[str | None, typer.Option(help="The control variant (default: the first).")] = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", help="A metric to print (repeatable).")] = None,
     seeds: Annotated[int, typer.Option(help="Seeds 1..K, the same for every variant.")] = 10,
-    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
-    backend: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
-    users: Annotated[int | None, typer.Option(help="Users per run (default: the scenario's).")] = None,
-    days: Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")] = None,
+    workers: WorkersOption = 2,
+    backend: BackendOption = "local",
+    users: UsersOption = None,
+    days: DaysOption = None,
     set_: SetOption = None,
     out: OutOption = None,
-    no_write: Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables "
-                                           "(the sweeps table is written).")] = False,
+    no_write: NoWriteOption = False,
 ) -> None:
     """Run variants x seeds on common random numbers; print per metric the mean with its 95%
     interval and the paired difference from the control with its interval; store every
@@ -206,17 +213,15 @@ def frontier_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario name or .toml path (the control: as it is).")],
     axis: Annotated[list[str], typer.Option("--axis", help="A defense threshold or switch: key=v1,v2,... "
                                             "(repeatable; every combination).")],
-    zip_: Annotated[list[str] | None, typer.Option("--zip", help="An axis that moves with the other --zip axes: "
-                                                   "key=v1,v2,... (repeatable; same lengths).")] = None,
+    zip_: ZipOption = None,
     seeds: Annotated[int, typer.Option(help="Seeds 1..K, the same for every point.")] = 10,
-    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
-    backend: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
-    users: Annotated[int | None, typer.Option(help="Users per run (default: the scenario's).")] = None,
-    days: Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")] = None,
+    workers: WorkersOption = 2,
+    backend: BackendOption = "local",
+    users: UsersOption = None,
+    days: DaysOption = None,
     set_: SetOption = None,
     out: OutOption = None,
-    no_write: Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables "
-                                           "(the sweeps table is written).")] = False,
+    no_write: NoWriteOption = False,
 ) -> None:
     """Sweep defense thresholds and print the Pareto frontier of victims' realised losses
     (lower is better) against honest volume kept (higher is better), each point against
@@ -262,10 +267,10 @@ FINDINGS = ("supply_growth", "free_issued", "burn_to_issuance", "gini", "top1_sh
 def compare_cmd(
     scenarios: Annotated[list[str] | None, typer.Argument(help="Scenarios (default: all).")] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per scenario.")] = 2,
-    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
-    backend: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
-    users: Annotated[int | None, typer.Option(help="Users per run (default: the scenario's).")] = None,
-    days: Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")] = None,
+    workers: WorkersOption = 2,
+    backend: BackendOption = "local",
+    users: UsersOption = None,
+    days: DaysOption = None,
     out: OutOption = None,
     no_write: Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables.")] = False,
 ) -> None:

@@ -673,11 +673,9 @@ class PumpRing(SimAgent):
 
     def _cancel(self, order: Any) -> None:
         m = self.model
-        try:
+        with contextlib.suppress(LedgerError):  # it filled or expired first: nothing to cancel
             m.exchange.cancel(order.id)  # type: ignore[union-attr]
             m.count("spoof_cancels")
-        except LedgerError:
-            pass
         if order in self.walls:
             self.walls.remove(order)
 

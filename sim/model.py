@@ -14,6 +14,7 @@ a UTC datetime from ``START``; nothing reads the wall clock.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 from collections import defaultdict
@@ -368,13 +369,12 @@ class EconomyModel(mesa.Model):
         slope = cfg.slope + 2 * cfg.quad * supply
         q = int(spot * Fraction(2, 100) / slope) if slope else 0
         depth = 0
-        try:
+        # a side the curve cannot quote (past max supply, nothing to sell back) adds no depth
+        with contextlib.suppress(CurveError, ValueError):
             if q > 0:
                 depth += curve.quote_buy(q).amount
             if min(q, supply) > 0:
                 depth += curve.quote_sell(min(q, supply)).amount
-        except (CurveError, ValueError):
-            pass
         return spread, depth
 
     # -- market helpers the agents use ---------------------------------------------------
