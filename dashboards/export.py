@@ -289,7 +289,7 @@ def _read_current(conn: Connection) -> dict[str, dict[str, list[Any]]]:
              bool(r.post_only), r.status, r.reason, _utc(r.created_at), _utc(r.expires_at))
             for r in conn.execute(select(ss.market_orders).order_by(o.id))))
     out["runs"] = {"scenario": ["production"], "parameters": [None], "seed": [None], "users": [None],
-                   "days": [None], "code_version": [None], "summary": [None]}
+                   "days": [None], "code_version": [None], "summary": [None], "kind": ["production"]}
     return out
 
 

@@ -75,8 +75,9 @@ def make_run_id(scenario: Scenario, seed: int) -> str:
 
 def run(scenario: Scenario, *, users: int | None = None, days: int | None = None, seed: int | None = None,
         root: str | Path | None = DEFAULT_ROOT, run_id: str | None = None, check_each_day: bool = False,
-        on_day: Callable[[int, int], None] | None = None) -> tuple[EconomyModel, RunResult]:
-    """Simulate ``scenario`` day by day, then (unless ``root`` is None) write the warehouse."""
+        on_day: Callable[[int, int], None] | None = None, kind: str = "run") -> tuple[EconomyModel, RunResult]:
+    """Simulate ``scenario`` day by day, then (unless ``root`` is None) write the warehouse;
+    ``kind`` tags the ``runs`` row (`sim.warehouse.RUN_KINDS`)."""
     model = EconomyModel(scenario, users=users, days=days, seed=seed, check_each_day=check_each_day)
     pop = model.pop
     scenario = scenario.model_copy(update={"population": pop})
@@ -89,17 +90,17 @@ def run(scenario: Scenario, *, users: int | None = None, days: int | None = None
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     summary = summarize(model)
     summary["run_id"] = rid
-    paths = export(model, root, rid, summary) if root is not None else {}
+    paths = export(model, root, rid, summary, kind=kind) if root is not None else {}
     gc.unfreeze()  # the model froze the heap day by day (see EconomyModel.step)
     return model, RunResult(rid, summary, {k: str(v) for k, v in paths.items()}, cpu, wall)
 
 
 def run_scenario(name: str | Path, *, users: int | None = None, days: int | None = None, seed: int | None = None,
                  sets: Sequence[str] = (), root: str | Path | None = DEFAULT_ROOT,
-                 run_id: str | None = None) -> RunResult:
+                 run_id: str | None = None, kind: str = "run") -> RunResult:
     """Load and run a scenario by name; the model is dropped (sweeps call this in workers)."""
     scenario = load_scenario(name, sets=list(sets))
-    return run(scenario, users=users, days=days, seed=seed, root=root, run_id=run_id)[1]
+    return run(scenario, users=users, days=days, seed=seed, root=root, run_id=run_id, kind=kind)[1]
 
 
 # -- export ---------------------------------------------------------------------------------
@@ -113,18 +114,19 @@ def _cols(names: str, rows: Iterable[Sequence[Any]]) -> dict[str, list[Any]]:
     return cols
 
 
-def export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any]) -> dict[str, Path]:
+def export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any], *,
+           kind: str = "run") -> dict[str, Path]:
     """Write every warehouse table of this run."""
     enabled = gc.isenabled()
     gc.disable()  # millions of short-lived rows: a collection pass would rescan the whole journal
     try:
-        return _export(model, root, run_id, summary)
+        return _export(model, root, run_id, summary, kind)
     finally:
         if enabled:
             gc.enable()
 
 
-def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any]) -> dict[str, Path]:
+def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any], kind: str) -> dict[str, Path]:
     store = model.ledger.store
     journal = store.book.journal  # type: ignore[attr-defined]
     out: dict[str, Path] = {}
@@ -181,7 +183,7 @@ def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[st
     pop = model.pop
     w("runs", {"scenario": [model.scenario.name], "parameters": [to_json(model.scenario.model_copy(
         update={"population": pop}).parameters())], "seed": [pop.seed], "users": [pop.users], "days": [pop.days],
-        "code_version": [code_version()], "summary": [to_json(summary)]})
+        "code_version": [code_version()], "summary": [to_json(summary)], "kind": [kind]})
     return out
 
 
@@ -213,9 +215,9 @@ def _grid(grid: Sequence[str]) -> list[list[str]]:
     return [list(c) for c in itertools.product(*axes)] if axes else [[]]
 
 
-def _job(args: tuple[str, tuple[str, ...], int, int | None, int | None, str | None]) -> dict[str, Any]:
-    name, sets, seed, users, days, root = args
-    res = run_scenario(name, users=users, days=days, seed=seed, sets=sets, root=root)
+def _job(args: tuple[str, tuple[str, ...], int, int | None, int | None, str | None, str]) -> dict[str, Any]:
+    name, sets, seed, users, days, root, kind = args
+    res = run_scenario(name, users=users, days=days, seed=seed, sets=sets, root=root, kind=kind)
     return {"point": list(sets), "seed": seed, "run_id": res.run_id, "summary": res.summary,
             "cpu_seconds": res.cpu_seconds}
 
@@ -227,7 +229,7 @@ def sweep(name: str, grid: Sequence[str], seeds: int, *, workers: int = 2, backe
     """Run every grid point x ``seeds`` seeds; returns one result dict per run, in
     (point, seed) order whatever order they finished in."""
     load_scenario(name, sets=list(sets))  # fail fast on a bad name or key
-    jobs = [(name, (*sets, *point), s, users, days, None if root is None else str(root))
+    jobs = [(name, (*sets, *point), s, users, days, None if root is None else str(root), "sweep")
             for point in _grid(grid) for s in range(first_seed, first_seed + seeds)]
     return run_jobs(jobs, workers=workers, backend=backend, on_done=on_done)
 
@@ -260,7 +262,7 @@ def experiment(scenario: str, variants: Sequence[Variant], control: str, seeds: 
     seed_list = list(range(first_seed, first_seed + seeds))
     sid = sweep_id(scenario, variants, seed_list, users, days)
     run_root = None if root is None or not write_runs else str(root)
-    jobs = [(scenario, v.sets, s, users, days, run_root) for v in variants for s in seed_list]
+    jobs = [(scenario, v.sets, s, users, days, run_root, "sweep") for v in variants for s in seed_list]
     raw = run_jobs(jobs, workers=workers, backend=backend, on_done=on_done)
     results = []
     for (v, s), r in zip(((v, s) for v in variants for s in seed_list), raw, strict=True):
@@ -276,7 +278,7 @@ def compare(names: Sequence[str], seeds: int, *, workers: int = 2, backend: str 
     """Run several scenarios x ``seeds`` seeds; results by scenario, in seed order."""
     for name in names:
         load_scenario(name)
-    jobs = [(name, (), s, users, days, None if root is None else str(root))
+    jobs = [(name, (), s, users, days, None if root is None else str(root), "run")
             for name in names for s in range(1, seeds + 1)]
     results = run_jobs(jobs, workers=workers, backend=backend, on_done=on_done)
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in names}

@@ -26,7 +26,9 @@ Tables (columns in `SCHEMAS`):
   (``kind`` = "detector").
 - ``daily_metrics``: one row per UTC day (supply, issuance, burn, revenue, activity,
   concentration).
-- ``runs``: one row per run: scenario, parameters (JSON), seed, code version, summary (JSON).
+- ``runs``: one row per run: scenario, parameters (JSON), seed, code version, summary (JSON),
+  ``kind``: what made it (`RUN_KINDS`: "production", "run", "sweep", "calibrated", "forecast",
+  "backtest"), so a dashboard can group sources.
 - ``sweeps``: one row per (sweep, variant, seed, metric) of an experiment (`sim.experiment`):
   ``value`` is the run's figure (a float: counts and COIN amounts are exact up to 2**53).
   Partitioned by sweep (``run_id`` = the sweep's id).
@@ -46,7 +48,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["DEFAULT_ROOT", "RUN_TABLES", "SCHEMAS", "partition_path", "read_table", "rows_to_columns", "to_json", "write_table"]
+__all__ = ["DEFAULT_ROOT", "RUN_KINDS", "RUN_TABLES", "SCHEMAS", "partition_path", "read_table", "rows_to_columns", "to_json", "write_table"]
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "data" / "warehouse"
 
@@ -118,8 +120,12 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("value", pa.float64())),
     "runs": _schema(
         ("scenario", pa.string()), ("parameters", pa.string()), ("seed", pa.int64()),
-        ("users", pa.int64()), ("days", pa.int64()), ("code_version", pa.string()), ("summary", pa.string())),
+        ("users", pa.int64()), ("days", pa.int64()), ("code_version", pa.string()), ("summary", pa.string()),
+        ("kind", pa.string())),
 }
+
+# What made a `runs` row (its ``kind``).
+RUN_KINDS = ("production", "run", "sweep", "calibrated", "forecast", "backtest")
 
 # The tables one run writes (``sweeps`` is written by an experiment, once for all its runs).
 RUN_TABLES = tuple(t for t in SCHEMAS if t != "sweeps")

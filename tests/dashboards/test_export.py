@@ -40,6 +40,8 @@ def test_export_writes_the_journal_as_prod_rows(ledger, sqlite_url, tmp_path):
     tbl = pq.read_table(next((tmp_path / "entries" / "run_id=prod").glob("*.parquet")))
     assert set(tbl.column("source").to_pylist()) == {"prod"} and set(tbl.column("run_id").to_pylist()) == {"prod"}
     assert _ids(tmp_path) == _journal_ids(ledger)
+    runs = pq.read_table(next((tmp_path / "runs" / "run_id=prod").glob("*.parquet"))).to_pylist()
+    assert [(r["scenario"], r["kind"]) for r in runs] == [("production", "production")]
 
 
 def test_a_second_export_appends_only_the_new_rows(ledger, sqlite_url, tmp_path):

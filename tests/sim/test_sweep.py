@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sim.runner import _grid, sweep, sweep_summary
+from sim.warehouse import read_table
 
 SMALL = dict(users=30, days=3)
 
@@ -24,6 +25,7 @@ def test_a_local_sweep_runs_each_point_and_seed_in_worker_processes(tmp_path):
         (["rewards.daily_login=10"], 1), (["rewards.daily_login=10"], 2)]
     assert len({r["run_id"] for r in results}) == 4
     assert len(list((tmp_path / "runs").glob("run_id=*/part-0.parquet"))) == 4
+    assert set(read_table(tmp_path, "runs").column("kind").to_pylist()) == {"sweep"}
     stats = sweep_summary(results)
     low, high = (s["free_issued"]["mean"] for s in stats)
     assert high > low and stats[0]["seeds"] == 2 and stats[0]["free_issued"]["std"] >= 0

@@ -40,6 +40,7 @@ def test_money_columns_are_int64_and_match_the_ledger(baseline_run):
     assert -mint["balance"] == result.summary["issued"]
     runs = read_table(root, "runs", result.run_id).to_pylist()
     assert runs[0]["scenario"] == "baseline" and runs[0]["seed"] == 7 and runs[0]["code_version"]
+    assert runs[0]["kind"] == "run"
 
 
 def test_daily_metrics_have_one_row_per_day(baseline_run):
