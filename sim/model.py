@@ -43,7 +43,7 @@ from market.detector import Alert, PumpDetector
 from market.exchange import Exchange
 from market.trades import Trade
 
-from .adapters import IndexedMemoryStore, IndexedPaymentStore, IndexedPoolStore, SimRules
+from .adapters import IndexedPaymentStore, IndexedPoolStore, SimRules
 from .agents import (
     DAY,
     Follower,
@@ -57,6 +57,7 @@ from .agents import (
     Whale,
 )
 from .scenario import Scenario
+from .spill import SPILL_ROWS, SpillingStore
 from .stripe import SimStripe
 
 __all__ = ["METRICS", "START", "EconomyModel", "SimClock", "concentration", "gini", "top_share"]
@@ -139,10 +140,11 @@ def concentration(values: list[int], share: float = 0.01) -> tuple[float, float]
 
 class EconomyModel(mesa.Model):
     """The simulated world of one scenario. ``check_each_day`` runs the ledger's full
-    invariant check after every day (tests); a failure raises AssertionError."""
+    invariant check after every day (tests); a failure raises AssertionError.
+    ``spill_rows``: journal entries held in memory before they go to disk (`sim.spill`)."""
 
     def __init__(self, scenario: Scenario, *, users: int | None = None, days: int | None = None,
-                 seed: int | None = None, check_each_day: bool = False) -> None:
+                 seed: int | None = None, check_each_day: bool = False, spill_rows: int = SPILL_ROWS) -> None:
         upd: dict[str, Any] = {k: v for k, v in (("users", users), ("days", days), ("seed", seed)) if v is not None}
         pop = scenario.population.model_copy(update=upd)
         super().__init__(seed=pop.seed)
@@ -160,7 +162,7 @@ class EconomyModel(mesa.Model):
         self.challenge_seq = 0
 
         # -- the real economy over an in-memory ledger --
-        store = IndexedMemoryStore()
+        store = SpillingStore(spill_rows=spill_rows)
         self.ledger = ledger = Ledger(store, clock=self.clock)
         self.stripe = SimStripe(self.env, self.random, pop.stripe, self.clock.unix)
         catalog = PackageCatalog(self.config, MemoryPackageStore())
@@ -481,6 +483,8 @@ class EconomyModel(mesa.Model):
         self.datacollector.collect(self)
         if self.check_each_day:
             self.assert_invariants()
+        if self.ledger.store.end_of_day(self.clock()):  # type: ignore[attr-defined]
+            self._journal_seen = 0  # read up to here by _record_day, now on disk
 
     def run_days(self, days: int | None = None) -> None:
         for _ in range(days or self.pop.days):

@@ -14,19 +14,19 @@ import json
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ledger import Entry
+import pyarrow as pa
 
 from .experiment import Variant, check_metrics, sweep_id, sweep_rows
 from .model import METRICS, EconomyModel
 from .scenario import Scenario, load_scenario, parse_assignment
+from .spill import entry_table, transactions_of
 from .summary import flat_metrics, summarize
-from .warehouse import DEFAULT_ROOT, to_json, write_table
+from .warehouse import DEFAULT_ROOT, to_json, write_table, write_table_parts
 
 __all__ = [
     "Experiment", "RunResult", "code_version", "compare", "experiment", "export", "make_run_id", "run", "run_jobs",
@@ -134,22 +134,16 @@ def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[st
     def w(table: str, cols: dict[str, Any]) -> None:
         out[table] = write_table(root, table, run_id, cols)
 
-    # Entry is a NamedTuple in schema order: transpose it in C, then encode the metadata.
-    names = list(Entry._fields)
-    entry_cols: dict[str, Any] = {n: list(map(itemgetter(i), journal)) for i, n in enumerate(names)}
-    entry_cols["metadata"] = [None if m is None else to_json(m) for m in entry_cols["metadata"]]
-    w("entries", entry_cols)
-    txs: dict[str, list[Any]] = {}
-    row: list[Any] = [None]
-    for e in journal:  # a transaction's entries are contiguous in the journal
-        if e.tx_id != row[0]:
-            row = txs[e.tx_id] = [e.tx_id, e.time, e.entry_type, 1, {e.asset}, e.ref_type, e.ref_id,
-                                  e.idempotency_key]
-        else:
-            row[3] += 1
-            row[4].add(e.asset)
-    w("transactions", _cols("tx_id time entry_type entries assets ref_type ref_id idempotency_key",
-                            ((*r[:4], ",".join(sorted(r[4])), *r[5:]) for r in txs.values())))
+    # The journal: the parts spilled during the run (sim.spill), then what is in memory.
+    spill, tail = getattr(store, "spill", None), entry_table(journal)
+
+    def parts() -> Iterator[pa.Table]:  # one part in memory at a time
+        if spill is not None:
+            yield from spill.tables()
+        yield tail
+
+    out["entries"] = write_table_parts(root, "entries", run_id, parts())
+    out["transactions"] = write_table_parts(root, "transactions", run_id, map(transactions_of, parts()))
     neg, frozen, roles = store.negative_allowed(), store.book.frozen, model.roles  # type: ignore[attr-defined]
     w("accounts", _cols("account kind role asset balance allow_negative frozen", (
         (a, a.split(":", 1)[0], roles.get(a), s, b, a in neg, a in frozen)

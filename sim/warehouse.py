@@ -48,7 +48,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["DEFAULT_ROOT", "RUN_KINDS", "RUN_TABLES", "SCHEMAS", "partition_path", "read_table", "rows_to_columns", "to_json", "write_table"]
+__all__ = [
+    "DEFAULT_ROOT", "RUN_KINDS", "RUN_TABLES", "SCHEMAS", "arrow_part", "partition_path", "read_table", "rows_to_columns",
+    "to_json", "write_table", "write_table_parts",
+]
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "data" / "warehouse"
 
@@ -166,6 +169,30 @@ def write_table(root: str | Path, table: str, run_id: str, columns: Mapping[str,
         shutil.rmtree(path.parent)
     path.parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path, compression="zstd")
+    return path
+
+
+def arrow_part(table: str, columns: Mapping[str, Sequence[Any]]) -> pa.Table:
+    """Rows of ``table`` as an Arrow table of its columns after ``source``/``run_id``: a
+    part `write_table_parts` takes (the simulator spills its journal in these)."""
+    fields = list(SCHEMAS[table])[2:]
+    return pa.Table.from_arrays([_array(table, f, columns[f.name]) for f in fields], schema=pa.schema(fields))
+
+
+def write_table_parts(root: str | Path, table: str, run_id: str, parts: Iterable[pa.Table],
+                      *, source: str = "sim") -> Path:
+    """`write_table` for a table too large to hold at once: ``parts`` (`arrow_part`
+    tables) become row groups of the run's one partition file, read one at a time."""
+    schema = SCHEMAS[table]
+    path = partition_path(root, table, run_id)
+    if path.parent.exists():
+        shutil.rmtree(path.parent)
+    path.parent.mkdir(parents=True)
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for part in parts:
+            n = part.num_rows
+            keys = [pa.array([source] * n, pa.string()), pa.array([run_id] * n, pa.string())]
+            writer.write_table(pa.Table.from_arrays(keys + part.columns, schema=schema))
     return path
 
 

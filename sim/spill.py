@@ -1,0 +1,237 @@
+"""Keeping a long simulation inside a fixed amount of memory.
+
+The in-memory ledger keeps every journal entry and every idempotency key for its whole
+life: right for a test or a short run, impossible for a million users over a year
+(~80M entries). The simulator's store (`SpillingStore`) bounds both:
+
+- the journal is spilled to Parquet files in a scratch directory once it holds
+  ``spill_rows`` entries (at the end of a day, so a transaction is never split). The
+  export then writes the run's ``entries`` and ``transactions`` from the spilled parts
+  and the tail still in memory (`journal_columns` builds both for any run of entries);
+  the store's readers (`iter_journal`, `iter_chain`, `entries`, so `ledger.check`) read
+  the parts back, so every invariant is still checked over the whole history.
+- idempotency keys are forgotten after a retention window (`KEY_WINDOW_DAYS`), like
+  Stripe's own keys (kept 24 hours). Two generations: keys live in the current one;
+  when it is ``window`` old it becomes the previous one and the one before is dropped,
+  so every key is remembered at least ``window`` and at most twice that. A replay of a
+  key found in the previous generation is brought back and answered as before.
+
+The window is longer than any replay the simulator makes: the rules' keys are replayed
+within their UTC day (logins, votes and unlocks per day's claims); one-time rewards are
+asked for once, when an account opens; a stake key carries its second; and the
+simulated Stripe redelivers an event at most a few hours after the first delivery
+(an exponential extra delay of mean 10 minutes). ``tests/sim/test_spill.py`` measures
+the longest replay gap over every scenario against the window.
+
+The production stores keep every key and every entry; nothing here is used by them.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from itertools import chain, islice
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ledger.engine import GENESIS, entry_hash
+from ledger.model import Entry, Transaction, TransferRequest
+from ledger.store import TxRow
+
+from .adapters import IndexedMemoryStore
+from .warehouse import SCHEMAS, arrow_part, to_json
+
+__all__ = ["KEY_WINDOW_DAYS", "SPILL_ROWS", "JournalSpill", "SpillingStore", "entry_table", "transactions_of"]
+
+SPILL_ROWS = 1_000_000
+"""Entries kept in memory before a spill: ~0.6 GB of entries and their keys, and a
+Parquet part of ~30 MB; larger parts gain little (one write per ~40k user-days)."""
+KEY_WINDOW_DAYS = 3
+"""How long an idempotency key is remembered at least (see the module text)."""
+
+_ENTRY_FIELDS = list(Entry._fields)
+
+
+def entry_table(entries: Sequence[Entry]) -> pa.Table:
+    """The warehouse's ``entries`` columns (after ``source``/``run_id``) of journal entries."""
+    enabled = gc.isenabled()
+    gc.disable()  # a million short-lived values: a collection pass would only rescan them
+    try:
+        # Entry is a NamedTuple in schema order: transpose it in C, then encode the metadata.
+        cols: list[list[Any]] = [list(map(itemgetter(i), entries)) for i in range(len(_ENTRY_FIELDS))]
+        meta = _ENTRY_FIELDS.index("metadata")
+        if any(m is not None for m in cols[meta]):
+            cols[meta] = [None if m is None else to_json(m) for m in cols[meta]]
+        return arrow_part("entries", dict(zip(_ENTRY_FIELDS, cols, strict=True)))
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_TX_SCHEMA = pa.schema(list(SCHEMAS["transactions"])[2:])
+
+
+def transactions_of(entries: pa.Table) -> pa.Table:
+    """The ``transactions`` rows of an `entry_table` of whole transactions: one per
+    ``tx_id`` in journal order, with its first entry's time, type and refs, its number of
+    entries and its assets (sorted, comma-joined)."""
+    first = [pl.col(c).first() for c in ("time", "entry_type")]
+    refs = [pl.col(c).first() for c in ("ref_type", "ref_id", "idempotency_key")]
+    tx = pl.from_arrow(entries).group_by("tx_id", maintain_order=True).agg(
+        *first, pl.len().cast(pl.Int64).alias("entries"),
+        pl.col("asset").unique().sort().str.join(",").alias("assets"), *refs)
+    return tx.to_arrow().select(_TX_SCHEMA.names).cast(_TX_SCHEMA)
+
+
+class JournalSpill:
+    """Parquet parts of a journal, in order, in ``directory`` (a scratch directory of
+    its own, removed with this object, when none is given)."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        if directory is None:
+            directory = tempfile.mkdtemp(prefix="coinlab-spill-")
+            self._cleanup = weakref.finalize(self, shutil.rmtree, directory, True)
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.parts = 0
+        self.rows = 0
+
+    def _path(self, i: int) -> Path:
+        return self.directory / f"entries-{i:05d}.parquet"
+
+    def write(self, entries: Sequence[Entry]) -> None:
+        """Append ``entries`` (whole transactions) as the next part."""
+        self.parts += 1
+        pq.write_table(entry_table(entries), self._path(self.parts), compression="zstd")
+        self.rows += len(entries)
+
+    def tables(self, table: str = "entries") -> Iterator[pa.Table]:
+        """The spilled parts of ``table`` ("entries", or "transactions" derived from
+        them), oldest first."""
+        for i in range(1, self.parts + 1):
+            part = pq.read_table(self._path(i))
+            yield part if table == "entries" else transactions_of(part)
+
+    def iter_entries(self) -> Iterator[Entry]:
+        """The spilled entries as the journal held them."""
+        new = tuple.__new__
+        for t in self.tables("entries"):
+            cols = [t.column(n).to_pylist() for n in _ENTRY_FIELDS]
+            meta = _ENTRY_FIELDS.index("metadata")
+            cols[meta] = [None if m is None else json.loads(m) for m in cols[meta]]
+            for row in zip(*cols, strict=True):
+                yield new(Entry, row)
+
+
+class SpillingStore(IndexedMemoryStore):
+    """`IndexedMemoryStore` whose journal spills to Parquet past ``spill_rows`` entries
+    and whose idempotency keys are kept for ``key_window`` (see the module text).
+    `end_of_day` does both; the model calls it after each day's metrics."""
+
+    def __init__(self, *, spill_rows: int = SPILL_ROWS, key_window: timedelta = timedelta(days=KEY_WINDOW_DAYS),
+                 spill_dir: str | Path | None = None) -> None:
+        super().__init__()
+        if spill_rows < 1:
+            raise ValueError(f"spill_rows must be >= 1, got {spill_rows}")
+        if key_window <= timedelta(0):
+            raise ValueError(f"key_window must be positive, got {key_window}")
+        self.spill_rows = spill_rows
+        self.key_window = key_window
+        self._spill_dir = spill_dir
+        self.spill: JournalSpill | None = None
+        self._old_keys: dict[str, tuple[str | None, Transaction]] = {}
+        self._generation_start: datetime | None = None
+        self.keys_forgotten = 0
+
+    def apply(self, request: TransferRequest, now: datetime) -> Transaction:
+        old = self._old_keys
+        if old:
+            key = request[2]
+            if key is not None and key in old:  # a replay from the previous generation
+                self.book.keys[key] = old.pop(key)
+        if self._generation_start is None:
+            self._generation_start = now
+        return IndexedMemoryStore.apply(self, request, now)
+
+    def end_of_day(self, now: datetime) -> bool:
+        """Rotate the keys if the current generation is ``key_window`` old, and spill the
+        journal if it is full. True if the journal was spilled (it is then empty)."""
+        start = self._generation_start
+        if start is not None and now - start >= self.key_window:
+            self.keys_forgotten += len(self._old_keys)
+            self._old_keys = self.book.keys
+            self.book.keys = {}
+            self._generation_start = now
+        journal = self.book.journal
+        if len(journal) < self.spill_rows:
+            return False
+        if self.spill is None:
+            self.spill = JournalSpill(self._spill_dir)
+        self.spill.write(journal)
+        journal.clear()
+        self._hashes.clear()  # any chain sealed by a read is sealed again over all (`_chain_all`)
+        return True
+
+    # -- readers over the whole history -----------------------------------------------------
+    @property
+    def journal_rows(self) -> int:
+        """Entries written so far, spilled or not."""
+        return (self.spill.rows if self.spill else 0) + len(self.book.journal)
+
+    def iter_journal(self) -> Iterator[Entry]:
+        spilled = self.spill.iter_entries() if self.spill else iter(())
+        return chain(spilled, self.book.journal)
+
+    def iter_chain(self) -> Iterator[tuple[Entry, str | None]]:
+        if self.spill is None:
+            return super().iter_chain()
+        return self._chain_all()
+
+    def _chain_all(self) -> Iterator[tuple[Entry, str | None]]:
+        """Seals the whole history as it is read (spilled parts are files, not objects
+        anyone can change in place) and records the head it reaches."""
+        prev, last = GENESIS, 0
+        for e in self.iter_journal():
+            prev = entry_hash(prev, e)
+            last = e.id
+            yield e, prev
+        self._head = (last, prev)
+
+    def iter_transactions(self) -> Iterable[TxRow]:
+        seen: dict[str, TxRow] = {}
+        for e in self.iter_journal():
+            if e.tx_id not in seen:
+                seen[e.tx_id] = TxRow(e.tx_id, e.idempotency_key)
+        return list(seen.values())
+
+    def iter_keys(self) -> Iterable[tuple[str, str]]:
+        """The keys remembered, and those forgotten with the journal's word for them:
+        a forgotten key was this store's until its window passed (see the module text)."""
+        kept = {key: tx.id for key, (_fp, tx) in chain(self._old_keys.items(), self.book.keys.items())}
+        forgotten = [(t.idempotency_key, t.id) for t in self.iter_transactions()
+                     if t.idempotency_key is not None and t.idempotency_key not in kept]
+        return list(kept.items()) + forgotten
+
+    def entries(self, *, account: str | None = None, entry_type: str | None = None, asset: str | None = None,
+                limit: int | None = None, offset: int = 0, newest_first: bool = False) -> list[Entry]:
+        if self.spill is None:
+            return super().entries(account=account, entry_type=entry_type, asset=asset, limit=limit,
+                                   offset=offset, newest_first=newest_first)
+        rows: Iterable[Entry] = self.iter_journal()
+        if newest_first:
+            rows = reversed(list(rows))
+        matching = (e for e in rows
+                    if (account is None or account in (e.from_account, e.to_account))
+                    and (entry_type is None or e.entry_type == entry_type)
+                    and (asset is None or e.asset == asset))
+        return list(islice(matching, offset, None if limit is None else offset + limit))
