@@ -1,19 +1,23 @@
 """Simulator benchmark: the baseline scenario with the behaviour model, CPU seconds for
-users x days, and the share of that time spent outside the ledger, market and economy
-calls (the simulator's own overhead: agents, behaviour, SimPy, metrics).
+users x days, peak memory, and the share of that time spent outside the ledger, market
+and economy calls (the simulator's own overhead: agents, behaviour, SimPy, metrics).
 
-    .venv/bin/python bench/sim.py                        # 100k users x 365 days
+    .venv/bin/python bench/sim.py                              # 100k users x 365 days
+    .venv/bin/python bench/sim.py --users 10000,100000,1000000 --share-at 10000
     .venv/bin/python bench/sim.py --users 10000 --days 90
 
-Two runs of the same seed: the figure (plain, nothing instrumented), then the same run
-with every public method of the real code the agents call wrapped in a timer (only
-the outermost call counts, so nested calls are not counted twice). The second run is
-the reference the share is read from: its "inside" time is what the ledger, market and
-economy cost, its total minus that is the simulator's own. The wrappers add their own
-cost to the second run's total, printed beside it. Figures are CPU seconds of this
-process (time.process_time); the machine's cores are shared, so wall time is printed
-too but is not the figure. Targets (DESIGN.md 8): 100k x 365 <= 60 s of CPU, outside
-share <= 35%.
+Each size runs in a fresh process (so its peak RSS is its own): the figure, plain,
+nothing instrumented. For the size ``--share-at`` (default: the first), a second run of
+the same seed has every public method of the real code the agents call wrapped in a
+timer (only the outermost call counts, so nested calls are not counted twice): its
+"inside" time is what the ledger, market and economy cost, its total minus that is the
+simulator's own. The wrappers add their own cost to that run's total, printed beside
+it. The journal is spilled to Parquet as it grows (sim.spill); the CPU that costs is in
+the figure and printed on its own ("spill"), and it counts as ledger-store time in the
+share. Figures are CPU seconds of the run's process (time.process_time); the machine's
+cores are shared, so wall time is printed too but is not the figure. Targets (DESIGN.md
+8): 100k x 365 <= 60 s of CPU, outside share <= 35%; 1M x 365 <= 10 min wall, peak
+memory <= 8 GB.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import functools
 import gc
 import inspect
 import json
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -67,47 +73,68 @@ def run(users: int, days: int, seed: int, timer: Timer | None) -> dict[str, Any]
     gc.collect()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     model = EconomyModel(load_scenario("baseline"), users=users, days=days, seed=seed)
+    store = model.ledger.store
     if timer is not None:
         e = model.economy
         for part in (model.ledger, e.rules, e.payments, e.pools, e.challenges, model.exchange, model.stripe,
                      *model.curves.values()):
             if part is not None:
                 timer.instrument(part)
+        store.end_of_day = timer.wrap(store.end_of_day)  # type: ignore[method-assign]
     for _ in range(days):
         model.step()
-    out = {"cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0,
-           "journal": len(model.ledger.store.book.journal),
-           "sessions": sum(model.datacollector.model_vars["logins_today"]), "arrivals": model.counts["arrivals"]}
-    del model
-    gc.unfreeze()
-    gc.collect()
-    return out
+    spill = store.spill  # type: ignore[attr-defined]
+    return {"cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+            "journal": store.journal_rows, "spilled": spill.rows if spill else 0,  # type: ignore[attr-defined]
+            "spill_cpu_s": spill.cpu_seconds if spill else 0.0,
+            "sessions": sum(model.datacollector.model_vars["logins_today"]), "arrivals": model.counts["arrivals"],
+            **({"inside_calls_cpu_s": timer.inside, "calls": timer.calls} if timer else {})}
+
+
+def child(users: int, days: int, seed: int, timed: bool) -> dict[str, Any]:
+    """One run in a fresh process: its own peak RSS, nothing left over from another run."""
+    cmd = [sys.executable, __file__, "--child", str(users), "--days", str(days), "--seed", str(seed)]
+    out = subprocess.run(cmd + (["--timed"] if timed else []), check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, default=100_000)
+    ap.add_argument("--users", default="100000", help="users per run, comma-separated sizes (e.g. 10000,100000)")
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--share-at", type=int, default=None, help="the size whose outside share is measured")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--timed", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    plain = run(args.users, args.days, args.seed, None)
-    timer = Timer()
-    timed = run(args.users, args.days, args.seed, timer)
-    outside = (timed["cpu_s"] - timer.inside) / timed["cpu_s"]
-    row = {"users": args.users, "days": args.days, "cpu_s": round(plain["cpu_s"], 2),
-           "wall_s": round(plain["wall_s"], 2), "user_days_per_s": round(args.users * args.days / plain["cpu_s"]),
-           "sessions": plain["sessions"], "journal": plain["journal"],
-           "instrumented_cpu_s": round(timed["cpu_s"], 2), "inside_calls_cpu_s": round(timer.inside, 2),
-           "calls": timer.calls, "outside_share": round(outside, 3)}
-    print(f"{args.users:,} users x {args.days} days: {row['cpu_s']:.1f} s CPU ({row['wall_s']:.1f} s wall), "
-          f"{row['user_days_per_s']:,} user-days/s, {row['sessions']:,} sessions, {row['journal']:,} journal rows "
-          f"| target <= 60 s for 100k x 365")
-    print(f"reference (same run, real calls timed): {row['instrumented_cpu_s']:.1f} s CPU, of which "
-          f"{row['inside_calls_cpu_s']:.1f} s inside {timer.calls:,} ledger/market/economy calls: "
-          f"outside share {outside:.1%} | target <= 35%", flush=True)
+    if args.child is not None:
+        print(json.dumps(run(args.child, args.days, args.seed, Timer() if args.timed else None)))
+        return
+    sizes = [int(u) for u in args.users.split(",")]
+    share_at = args.share_at or sizes[0]
+    rows = []
+    for users in sizes:
+        r = child(users, args.days, args.seed, False)
+        row = {"users": users, "days": args.days, **{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}}
+        print(f"{users:>9,} users x {args.days} days: {r['cpu_s']:7.1f} s CPU ({r['wall_s']:.1f} s wall), "
+              f"peak RSS {r['peak_rss_mb']:,} MB, {r['sessions']:,} sessions, {r['journal']:,} journal rows "
+              f"({r['spilled']:,} spilled, spill {r['spill_cpu_s']:.1f} s CPU), "
+              f"{users * args.days / r['cpu_s']:,.0f} user-days/s, {r['cpu_s'] / users * 1e6:.0f} us CPU per user",
+              flush=True)
+        if users == share_at:
+            t = child(users, args.days, args.seed, True)
+            outside = (t["cpu_s"] - t["inside_calls_cpu_s"]) / t["cpu_s"]
+            row.update(instrumented_cpu_s=round(t["cpu_s"], 2), inside_calls_cpu_s=round(t["inside_calls_cpu_s"], 2),
+                       calls=t["calls"], outside_share=round(outside, 3))
+            print(f"  reference (same seed, real calls timed): {t['cpu_s']:.1f} s CPU, of which "
+                  f"{t['inside_calls_cpu_s']:.1f} s inside {t['calls']:,} ledger/market/economy calls (spill included): "
+                  f"outside share {outside:.1%} | target <= 35%", flush=True)
+        rows.append(row)
+    print("targets: 100k x 365 <= 60 s CPU; 1M x 365 <= 600 s wall and <= 8,192 MB peak RSS")
     if args.json:
-        args.json.write_text(json.dumps(row, indent=2))
+        args.json.write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

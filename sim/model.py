@@ -483,7 +483,7 @@ class EconomyModel(mesa.Model):
         self.datacollector.collect(self)
         if self.check_each_day:
             self.assert_invariants()
-        if self.ledger.store.end_of_day(self.clock()):  # type: ignore[attr-defined]
+        if self.ledger.store.end_of_day():  # type: ignore[attr-defined]
             self._journal_seen = 0  # read up to here by _record_day, now on disk
 
     def run_days(self, days: int | None = None) -> None:

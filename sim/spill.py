@@ -10,10 +10,10 @@ life: right for a test or a short run, impossible for a million users over a yea
   and the tail still in memory (`journal_columns` builds both for any run of entries);
   the store's readers (`iter_journal`, `iter_chain`, `entries`, so `ledger.check`) read
   the parts back, so every invariant is still checked over the whole history.
-- idempotency keys are forgotten after a retention window (`KEY_WINDOW_DAYS`), like
-  Stripe's own keys (kept 24 hours). Two generations: keys live in the current one;
-  when it is ``window`` old it becomes the previous one and the one before is dropped,
-  so every key is remembered at least ``window`` and at most twice that. A replay of a
+- idempotency keys are forgotten after a retention window (`KEY_WINDOW_DAYS` simulated
+  days), as Stripe forgets its own (after 24 hours). Two generations: keys go into the
+  current one; every ``window`` days it becomes the previous one and the one before is
+  dropped, so a key is remembered at least ``window`` days and at most twice that. A replay of a
   key found in the previous generation is brought back and answered as before.
 
 The window is longer than any replay the simulator makes: the rules' keys are replayed
@@ -32,11 +32,11 @@ import gc
 import json
 import shutil
 import tempfile
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import chain, islice
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +44,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ledger.engine import GENESIS, entry_hash
+from ledger.engine import GENESIS, entry_hash, post
 from ledger.model import Entry, Transaction, TransferRequest
 from ledger.store import TxRow
 
-from .adapters import IndexedMemoryStore
-from .warehouse import SCHEMAS, arrow_part, to_json
+from .adapters import _WATCHED, IndexedMemoryStore
+from .warehouse import SCHEMAS, to_json
 
 __all__ = ["KEY_WINDOW_DAYS", "SPILL_ROWS", "JournalSpill", "SpillingStore", "entry_table", "transactions_of"]
 
@@ -62,17 +62,20 @@ KEY_WINDOW_DAYS = 3
 _ENTRY_FIELDS = list(Entry._fields)
 
 
+_ENTRY_ROW = pa.struct(list(SCHEMAS["entries"])[2:])  # Entry's fields, in its order
+_METADATA = Entry._fields.index("metadata")
+
+
 def entry_table(entries: Sequence[Entry]) -> pa.Table:
     """The warehouse's ``entries`` columns (after ``source``/``run_id``) of journal entries."""
     enabled = gc.isenabled()
     gc.disable()  # a million short-lived values: a collection pass would only rescan them
     try:
-        # Entry is a NamedTuple in schema order: transpose it in C, then encode the metadata.
-        cols: list[list[Any]] = [list(map(itemgetter(i), entries)) for i in range(len(_ENTRY_FIELDS))]
-        meta = _ENTRY_FIELDS.index("metadata")
-        if any(m is not None for m in cols[meta]):
-            cols[meta] = [None if m is None else to_json(m) for m in cols[meta]]
-        return arrow_part("entries", dict(zip(_ENTRY_FIELDS, cols, strict=True)))
+        rows: Sequence[tuple[Any, ...]] = entries
+        if any(e[_METADATA] is not None for e in entries):  # rare: encode it as JSON text
+            rows = [e if e[_METADATA] is None else e._replace(metadata=to_json(e[_METADATA])) for e in entries]
+        # Arrow reads the tuples straight into a struct column: no transposing in Python.
+        return pa.Table.from_struct_array(pa.array(rows, _ENTRY_ROW))
     finally:
         if enabled:
             gc.enable()
@@ -105,15 +108,18 @@ class JournalSpill:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.parts = 0
         self.rows = 0
+        self.cpu_seconds = 0.0  # spent writing parts
 
     def _path(self, i: int) -> Path:
         return self.directory / f"entries-{i:05d}.parquet"
 
     def write(self, entries: Sequence[Entry]) -> None:
         """Append ``entries`` (whole transactions) as the next part."""
+        t0 = time.process_time()
         self.parts += 1
         pq.write_table(entry_table(entries), self._path(self.parts), compression="zstd")
         self.rows += len(entries)
+        self.cpu_seconds += time.process_time() - t0
 
     def tables(self, table: str = "entries") -> Iterator[pa.Table]:
         """The spilled parts of ``table`` ("entries", or "transactions" derived from
@@ -135,22 +141,22 @@ class JournalSpill:
 
 class SpillingStore(IndexedMemoryStore):
     """`IndexedMemoryStore` whose journal spills to Parquet past ``spill_rows`` entries
-    and whose idempotency keys are kept for ``key_window`` (see the module text).
-    `end_of_day` does both; the model calls it after each day's metrics."""
+    and whose idempotency keys are kept for ``key_window_days`` simulated days at least
+    (see the module text). `end_of_day` does both; the model calls it after each day."""
 
-    def __init__(self, *, spill_rows: int = SPILL_ROWS, key_window: timedelta = timedelta(days=KEY_WINDOW_DAYS),
+    def __init__(self, *, spill_rows: int = SPILL_ROWS, key_window_days: int = KEY_WINDOW_DAYS,
                  spill_dir: str | Path | None = None) -> None:
         super().__init__()
         if spill_rows < 1:
             raise ValueError(f"spill_rows must be >= 1, got {spill_rows}")
-        if key_window <= timedelta(0):
-            raise ValueError(f"key_window must be positive, got {key_window}")
+        if key_window_days < 1:
+            raise ValueError(f"key_window_days must be >= 1, got {key_window_days}")
         self.spill_rows = spill_rows
-        self.key_window = key_window
+        self.key_window_days = key_window_days
         self._spill_dir = spill_dir
         self.spill: JournalSpill | None = None
         self._old_keys: dict[str, tuple[str | None, Transaction]] = {}
-        self._generation_start: datetime | None = None
+        self._days_in_generation = 0
         self.keys_forgotten = 0
 
     def apply(self, request: TransferRequest, now: datetime) -> Transaction:
@@ -159,19 +165,22 @@ class SpillingStore(IndexedMemoryStore):
             key = request[2]
             if key is not None and key in old:  # a replay from the previous generation
                 self.book.keys[key] = old.pop(key)
-        if self._generation_start is None:
-            self._generation_start = now
-        return IndexedMemoryStore.apply(self, request, now)
+        # IndexedMemoryStore.apply inline: the simulator's every posting comes here.
+        tx = post(self.book, request, now, str(next(self._tx_ids)))
+        if tx.entry_type in _WATCHED and not tx.replayed:
+            self._index(tx)
+        return tx
 
-    def end_of_day(self, now: datetime) -> bool:
-        """Rotate the keys if the current generation is ``key_window`` old, and spill the
-        journal if it is full. True if the journal was spilled (it is then empty)."""
-        start = self._generation_start
-        if start is not None and now - start >= self.key_window:
+    def end_of_day(self) -> bool:
+        """The model calls this once a simulated day has ended. Rotates the keys every
+        ``key_window_days`` days, and spills the journal if it is full: True if it was
+        spilled (it is then empty)."""
+        self._days_in_generation += 1
+        if self._days_in_generation >= self.key_window_days:
             self.keys_forgotten += len(self._old_keys)
             self._old_keys = self.book.keys
             self.book.keys = {}
-            self._generation_start = now
+            self._days_in_generation = 0
         journal = self.book.journal
         if len(journal) < self.spill_rows:
             return False
