@@ -24,7 +24,7 @@ import pyarrow as pa
 from .experiment import Variant, check_metrics, sweep_id, sweep_rows
 from .model import METRICS, EconomyModel
 from .scenario import Scenario, load_scenario, parse_assignment
-from .spill import entry_table, transactions_of
+from .spill import SPILL_ROWS, entry_table, transactions_of
 from .summary import flat_metrics, summarize
 from .warehouse import DEFAULT_ROOT, to_json, write_table, write_table_parts
 
@@ -75,10 +75,13 @@ def make_run_id(scenario: Scenario, seed: int) -> str:
 
 def run(scenario: Scenario, *, users: int | None = None, days: int | None = None, seed: int | None = None,
         root: str | Path | None = DEFAULT_ROOT, run_id: str | None = None, check_each_day: bool = False,
-        on_day: Callable[[int, int], None] | None = None, kind: str = "run") -> tuple[EconomyModel, RunResult]:
+        on_day: Callable[[int, int], None] | None = None, kind: str = "run",
+        spill_rows: int = SPILL_ROWS) -> tuple[EconomyModel, RunResult]:
     """Simulate ``scenario`` day by day, then (unless ``root`` is None) write the warehouse;
-    ``kind`` tags the ``runs`` row (`sim.warehouse.RUN_KINDS`)."""
-    model = EconomyModel(scenario, users=users, days=days, seed=seed, check_each_day=check_each_day)
+    ``kind`` tags the ``runs`` row (`sim.warehouse.RUN_KINDS`); ``spill_rows``: journal
+    entries held in memory before they go to disk (`sim.spill`)."""
+    model = EconomyModel(scenario, users=users, days=days, seed=seed, check_each_day=check_each_day,
+                         spill_rows=spill_rows)
     pop = model.pop
     scenario = scenario.model_copy(update={"population": pop})
     rid = run_id or make_run_id(scenario, pop.seed)
