@@ -37,6 +37,8 @@ _STAKES = frozenset({EntryType.STAKE.value, EntryType.BELT_CHALLENGE_ENTRY.value
 _FIRSTS = frozenset({EntryType.GUEST_INITIAL.value, EntryType.SIGNUP_BONUS.value, EntryType.DAILY_LOGIN.value})
 _ACTIVITY = frozenset(t.value for t in ACTIVITY)
 _WATCHED = _DAY_CREDITS | _STAKES | _FIRSTS | _ACTIVITY
+# Activity paid by the user and nothing else to index: most postings (`apply`'s fast path).
+_SPENDS = _ACTIVITY - _DAY_CREDITS - _STAKES - _FIRSTS - {EntryType.COIN_PURCHASE.value}
 # A day's credits all carry the same ref_id: parse each day once.
 _parse_day = lru_cache(maxsize=256)(date.fromisoformat)
 _MONTH = timedelta(days=30)
@@ -59,7 +61,10 @@ class IndexedMemoryStore(MemoryStore):
     def apply(self, request: TransferRequest, now: datetime) -> Transaction:
         # The engine directly (what MemoryStore.apply does): one call less per posting.
         tx = post(self.book, request, now, str(next(self._tx_ids)))
-        if tx.entry_type in _WATCHED and not tx.replayed:
+        t, entries = tx.entry_type, tx.entries
+        if t in _SPENDS and len(entries) == 1 and not tx.replayed:  # the commonest: a vote or unlock
+            self.activity[entries[0].from_account] += 1
+        elif t in _WATCHED and not tx.replayed:
             self._index(tx)
         return tx
 

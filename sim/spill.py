@@ -48,7 +48,7 @@ from ledger.engine import GENESIS, entry_hash, post
 from ledger.model import Entry, Transaction, TransferRequest
 from ledger.store import TxRow
 
-from .adapters import _WATCHED, IndexedMemoryStore
+from .adapters import _SPENDS, _WATCHED, IndexedMemoryStore
 from .warehouse import SCHEMAS, to_json
 
 __all__ = ["KEY_WINDOW_DAYS", "SPILL_ROWS", "JournalSpill", "SpillingStore", "entry_table", "transactions_of"]
@@ -167,7 +167,10 @@ class SpillingStore(IndexedMemoryStore):
                 self.book.keys[key] = old.pop(key)
         # IndexedMemoryStore.apply inline: the simulator's every posting comes here.
         tx = post(self.book, request, now, str(next(self._tx_ids)))
-        if tx.entry_type in _WATCHED and not tx.replayed:
+        t, entries = tx.entry_type, tx.entries
+        if t in _SPENDS and len(entries) == 1 and not tx.replayed:  # the commonest: a vote or unlock
+            self.activity[entries[0].from_account] += 1
+        elif t in _WATCHED and not tx.replayed:
             self._index(tx)
         return tx
 
