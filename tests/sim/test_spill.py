@@ -4,6 +4,7 @@ window longer than any replay the simulator makes."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
@@ -22,6 +23,14 @@ def _tables(result) -> dict[str, object]:
     tables = {t: pq.read_table(p) for t, p in result.paths.items()}
     tables["runs"] = tables["runs"].drop_columns(["code_version", "summary"])
     return tables
+
+
+@pytest.fixture(autouse=True)
+def _scratch_in_tmp_path(tmp_path, monkeypatch):
+    """Spill parts go to this test's tmp_path (the suite ends with os._exit, so a scratch
+    directory's own clean-up at exit would not run)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "scratch"))
+    (tmp_path / "scratch").mkdir()
 
 
 def test_a_spilled_run_writes_the_same_warehouse_as_one_held_in_memory(tmp_path):
