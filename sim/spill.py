@@ -73,7 +73,8 @@ def entry_table(entries: Sequence[Entry]) -> pa.Table:
     try:
         rows: Sequence[tuple[Any, ...]] = entries
         if any(e[_METADATA] is not None for e in entries):  # rare: encode it as JSON text
-            rows = [e if e[_METADATA] is None else e._replace(metadata=to_json(e[_METADATA])) for e in entries]
+            rows = [e if e[_METADATA] is None else (*e[:_METADATA], to_json(e[_METADATA]), *e[_METADATA + 1:])
+                    for e in entries]
         # Arrow reads the tuples straight into a struct column: no transposing in Python.
         return pa.Table.from_struct_array(pa.array(rows, _ENTRY_ROW))
     finally:
@@ -90,7 +91,9 @@ def transactions_of(entries: pa.Table) -> pa.Table:
     entries and its assets (sorted, comma-joined)."""
     first = [pl.col(c).first() for c in ("time", "entry_type")]
     refs = [pl.col(c).first() for c in ("ref_type", "ref_id", "idempotency_key")]
-    tx = pl.from_arrow(entries).group_by("tx_id", maintain_order=True).agg(
+    frame = pl.from_arrow(entries)
+    assert isinstance(frame, pl.DataFrame)  # a Table (not an Array) gives a DataFrame
+    tx = frame.group_by("tx_id", maintain_order=True).agg(
         *first, pl.len().cast(pl.Int64).alias("entries"),
         pl.col("asset").unique().sort().str.join(",").alias("assets"), *refs)
     return tx.to_arrow().select(_TX_SCHEMA.names).cast(_TX_SCHEMA)
