@@ -99,7 +99,8 @@ class NullLedger:
     def __init__(self) -> None:
         self.clock = lambda: NOW
         self.store = type("S", (), {"assets": staticmethod(lambda: {}), "new_id": staticmethod(lambda p: "h"),
-                                      "apply": staticmethod(lambda r, now: None)})()
+                                      "apply": staticmethod(lambda r, now: None),
+                                      "balance": staticmethod(lambda a, s: 1 << 60)})()
 
     def lock(self, *a, **k):
         return self._hold
