@@ -210,6 +210,11 @@ class CoinMarket:
         else:
             levels, heap, in_heap, sign = book.bids, book.bid_heap, book.bid_in_heap, -1
         limit_key = order.price * sign
+        # Nothing on the other side within the limit (every heap key is >= the top, and a
+        # stale top only hides worse prices): a resting order needs no matching set-up.
+        if ((not heap or heap[0] > limit_key) and self.guards is None and order.kind == "limit"
+                and (order.tif == "GTC" or order.tif == "GTD")):
+            return self._rest(order, now)
         if order.post_only:
             best = book.best_ask() if buy else book.best_bid()
             if best is not None and best * sign <= limit_key:
