@@ -239,6 +239,9 @@ class CoinMarket:
         symbol = self.symbol
         trade_ids = self.trade_ids
         taker_side = order.side
+        taker_id = order.id
+        taker_trades = order.trades
+        robust_add = self.robust.add
         stopped: str | None = None
         while remaining:
             while heap:
@@ -274,11 +277,11 @@ class CoinMarket:
             maker.remaining -= qty
             maker.filled += qty
             if buy:
-                trade = _new(Trade, (next(trade_ids), symbol, now, price, qty, price * qty, account,
-                                     maker.account, taker_side, maker.id, order.id, buyer_fee, seller_fee))
+                buyer, seller = account, maker.account
             else:
-                trade = _new(Trade, (next(trade_ids), symbol, now, price, qty, price * qty, maker.account,
-                                     account, taker_side, maker.id, order.id, buyer_fee, seller_fee))
+                buyer, seller = maker.account, account
+            trade = _new(Trade, (next(trade_ids), symbol, now, price, qty, price * qty, buyer, seller,
+                                 taker_side, maker.id, taker_id, buyer_fee, seller_fee))
             if not maker.remaining:
                 level.popleft()
                 if not level:
@@ -286,12 +289,12 @@ class CoinMarket:
                 del orders[maker.id]
                 del live[maker.id]
                 maker.status = _FILLED
-            order.trades.append(trade)
+            taker_trades.append(trade)
             self.last_price = price
-            self.robust.add(now, trade.buyer, trade.seller, price, qty, order.id)
+            robust_add(now, buyer, seller, price, qty, taker_id)
             emit(trade)
             if guards is not None:
-                guards.on_trade(price, qty, trade.buyer, trade.seller, maker, now)
+                guards.on_trade(price, qty, buyer, seller, maker, now)
                 lo, hi = guards.bounds(now, band)
             if maker.platform:
                 self._bought_back(maker, trade, now)
