@@ -259,7 +259,10 @@ class Exchange:
         if account is not None and order.account != account:
             raise OrderError(f"order {order_id} is not {account}'s")
         market = self.markets[order.symbol]
-        if now is not None or market.expiries:
+        guards = market.guards
+        # let time catch up first, if anything is waiting for it (GTD expiries; with a
+        # time given, a paused breaker's resume): advance() alone would find nothing to do
+        if market.expiries or (now is not None and guards is not None and guards.paused_until is not None):
             market.advance(now or self.clock())
             if order.status not in (OrderStatus.OPEN, OrderStatus.QUEUED):
                 return order  # it expired or ran while time caught up

@@ -34,6 +34,9 @@ _FILLED = OrderStatus.FILLED
 _CANCELLED = OrderStatus.CANCELLED
 _REJECTED = OrderStatus.REJECTED
 _QUEUED = OrderStatus.QUEUED
+# Trades are built with tuple.__new__: the NamedTuple's generated constructor (argument
+# binding, defaults) costs more than the tuple itself, once per fill.
+_new = tuple.__new__
 
 
 class CoinMarket:
@@ -46,6 +49,8 @@ class CoinMarket:
                  trade_ids: count, live: dict[int, Order], emit: Callable[[Trade], None],
                  alert: Callable[[DefenseAlert], None], platform: frozenset[str] = frozenset()) -> None:
         self.ledger = ledger
+        # what Ledger.balance does, one call less per order (as settlement posts to the store)
+        self.balance = ledger.store.balance
         self.coin = coin
         self.symbol = coin.symbol
         self.config = config
@@ -114,10 +119,10 @@ class CoinMarket:
         if order.side == BUY:
             quote = order.price * order.remaining
             bps = self.max_bps if order.tif in ("GTC", "GTD") else self.taker_bps
-            need, have = quote + quote * bps // 10000, self.ledger.balance(order.account, "COIN")
+            need, have = quote + quote * bps // 10000, self.balance(order.account, "COIN")
         else:
             need = order.remaining
-            have = self.ledger.balance(order.account, self.symbol)
+            have = self.balance(order.account, self.symbol)
             coin = self.coin
             if need > have and self.vesting_on and order.account == coin.seller and coin.released < coin.allocation:
                 have += release_vested(self.ledger, coin, now)
@@ -155,7 +160,7 @@ class CoinMarket:
         return rows
 
     def _coin_balance(self, account: str) -> int:
-        return self.ledger.balance(account, self.symbol)
+        return self.balance(account, self.symbol)
 
     def _reject(self, order: Order, reason: str) -> Order:
         order.status = _REJECTED
@@ -205,6 +210,11 @@ class CoinMarket:
         else:
             levels, heap, in_heap, sign = book.bids, book.bid_heap, book.bid_in_heap, -1
         limit_key = order.price * sign
+        # Nothing on the other side within the limit (every heap key is >= the top, and a
+        # stale top only hides worse prices): a resting order needs no matching set-up.
+        if ((not heap or heap[0] > limit_key) and self.guards is None and order.kind == "limit"
+                and (order.tif == "GTC" or order.tif == "GTD")):
+            return self._rest(order, now)
         if order.post_only:
             best = book.best_ask() if buy else book.best_bid()
             if best is not None and best * sign <= limit_key:
@@ -229,6 +239,9 @@ class CoinMarket:
         symbol = self.symbol
         trade_ids = self.trade_ids
         taker_side = order.side
+        taker_id = order.id
+        taker_trades = order.trades
+        robust_add = self.robust.add
         stopped: str | None = None
         while remaining:
             while heap:
@@ -264,11 +277,11 @@ class CoinMarket:
             maker.remaining -= qty
             maker.filled += qty
             if buy:
-                trade = Trade(next(trade_ids), symbol, now, price, qty, price * qty, account,
-                              maker.account, taker_side, maker.id, order.id, buyer_fee, seller_fee)
+                buyer, seller = account, maker.account
             else:
-                trade = Trade(next(trade_ids), symbol, now, price, qty, price * qty, maker.account,
-                              account, taker_side, maker.id, order.id, buyer_fee, seller_fee)
+                buyer, seller = maker.account, account
+            trade = _new(Trade, (next(trade_ids), symbol, now, price, qty, price * qty, buyer, seller,
+                                 taker_side, maker.id, taker_id, buyer_fee, seller_fee))
             if not maker.remaining:
                 level.popleft()
                 if not level:
@@ -276,12 +289,12 @@ class CoinMarket:
                 del orders[maker.id]
                 del live[maker.id]
                 maker.status = _FILLED
-            order.trades.append(trade)
+            taker_trades.append(trade)
             self.last_price = price
-            self.robust.add(now, trade.buyer, trade.seller, price, qty, order.id)
+            robust_add(now, buyer, seller, price, qty, taker_id)
             emit(trade)
             if guards is not None:
-                guards.on_trade(price, qty, trade.buyer, trade.seller, maker, now)
+                guards.on_trade(price, qty, buyer, seller, maker, now)
                 lo, hi = guards.bounds(now, band)
             if maker.platform:
                 self._bought_back(maker, trade, now)
