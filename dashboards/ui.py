@@ -29,8 +29,8 @@ import streamlit as st
 
 from .warehouse import DEFAULT_ROOT, Source, connect, sources
 
-__all__ = ["between", "coins", "connection", "date_range", "dollars", "explain", "figure", "log_toggle", "money",
-           "pct", "pick_asset", "pick_source", "pick_sources", "style", "warehouse_root"]
+__all__ = ["assets", "between", "coins", "connection", "date_range", "dollars", "explain", "figure", "log_toggle", "money",
+           "pct", "period", "pick_asset", "pick_source", "pick_sources", "style", "warehouse_root"]
 
 _STATE = ("source", "compare", "from", "to")
 
@@ -187,11 +187,15 @@ def period() -> str:
     return f"{lo or 'start'} to {hi or 'end'}"
 
 
-def pick_asset(con: duckdb.DuckDBPyConnection, run_id: str, key: str) -> str:
-    assets = [r[0] for r in con.execute(
+def assets(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """The coins of ``run_id``: COIN first, then its brand coins (USD is revenue, not a coin)."""
+    return [r[0] for r in con.execute(
         "SELECT DISTINCT asset FROM accounts WHERE run_id = ? AND asset <> 'USD' ORDER BY asset <> 'COIN', asset",
         [run_id]).fetchall()] or ["COIN"]
-    return st.selectbox("Asset", assets, key=key)
+
+
+def pick_asset(con: duckdb.DuckDBPyConnection, run_id: str, key: str) -> str:
+    return st.selectbox("Asset", assets(con, run_id), key=key)
 
 
 # -- words and units --------------------------------------------------------------------------
