@@ -12,7 +12,7 @@ from dashboards import metrics as m
 from dashboards import scenarios as sc
 from dashboards import ui
 
-st.title("Scenarios")
+st.title("Experiments")
 ui.explain("Change economy parameters, simulate, and compare the new run with the unchanged baseline "
            "(or pick any runs already in the warehouse) side by side.")
 

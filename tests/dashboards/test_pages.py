@@ -13,7 +13,7 @@ from dashboards import ui
 from dashboards.warehouse import PROD, connect
 from tests.dashboards.conftest import APP
 
-PAGES = ["overview", "supply", "concentration", "revenue", "markets", "scenarios"]
+PAGES = ["overview", "supply", "concentration", "revenue", "pools", "markets", "experiments"]
 
 
 def _open(page: str, run_id: str) -> AppTest:
@@ -67,7 +67,7 @@ def test_revenue_figures_equal_the_metrics_library(app_env):
 
 
 def test_scenarios_page_runs_a_tuned_economy_next_to_its_baseline(app_env):
-    at = _open("scenarios", app_env["run_id"])
+    at = _open("experiments", app_env["run_id"])
     at.number_input(key="sc_users").set_value(10)
     at.number_input(key="sc_days").set_value(2)
     at.number_input(key="knob_rewards.daily_login").set_value(7)
