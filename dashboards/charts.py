@@ -54,7 +54,7 @@ def fan(df: pl.DataFrame, *, x: str, y: str, by: str, title: str, y_title: str) 
         colour = palette[i % len(palette)]
         xs = part[x].to_list()
         name = str(key[0])
-        if int(part["seeds"].max() or 0) > 1:
+        if part["seeds"].max() not in (None, 1):
             fig.add_scatter(x=xs + xs[::-1], y=part["hi"].to_list() + part["lo"].to_list()[::-1], fill="toself",
                             line={"width": 0}, fillcolor=colour, opacity=0.2, name=f"{name}: 90% of seeds",
                             hoverinfo="skip", showlegend=True)

@@ -66,17 +66,25 @@ def test_revenue_figures_equal_the_metrics_library(app_env):
                                                               ui.money(r.net))
 
 
-def test_scenarios_page_runs_a_tuned_economy_next_to_its_baseline(app_env):
+def test_experiments_page_sweeps_a_tuned_economy_against_the_current_one_on_the_same_seeds(app_env):
     at = _open("experiments", app_env["run_id"])
-    at.number_input(key="sc_users").set_value(10)
-    at.number_input(key="sc_days").set_value(2)
-    at.number_input(key="knob_rewards.daily_login").set_value(7)
-    at.button(key="sc_run").click()
+    at.number_input(key="sw_users").set_value(10)
+    at.number_input(key="sw_days").set_value(2)
+    at.number_input(key="sw_seeds").set_value(2)
+    at.number_input(key="sw_workers").set_value(1)
+    at.number_input(key="knob_baseline_rewards.daily_login").set_value(7)
+    at.button(key="sw_run").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    picked = at.multiselect(key="compare").value
+    picked = at.multiselect(key="_compare_pick").value
     assert len(picked) == 2
-    rewards = connect(app_env["root"]).execute(
-        "SELECT json_extract(parameters, '$.economy.rewards.daily_login')::INT FROM runs WHERE run_id IN (?, ?) "
-        "ORDER BY 1", picked).fetchall()
-    assert rewards == [(2,), (7,)]
+    con = connect(app_env["root"])
+    rewards = con.execute(
+        "SELECT json_extract(parameters, '$.economy.rewards.daily_login')::INT, kind FROM runs "
+        "WHERE run_id IN (?, ?) ORDER BY 1", picked).fetchall()
+    assert rewards == [(2, "sweep"), (7, "sweep")]
+    # each side's fan is drawn over both seeds
+    assert con.execute("SELECT count(DISTINCT seed) FROM runs WHERE kind = 'sweep' AND users = 10 AND days = 2"
+                       ).fetchall()[0][0] == 2
+    table = at.dataframe[0].value
+    assert "figure" in table.columns and any(c.endswith(": %") for c in table.columns)
