@@ -277,30 +277,37 @@ def candles(con: Con, run_id: str, symbol: str, interval: str = "1h") -> pl.Data
     return _df(con, sql, [run_id, symbol])
 
 
-def market_summary(con: Con, run_id: str) -> pl.DataFrame:
-    """Per coin: ``trades``, ``volume`` (coins), ``quote_volume`` and ``fees`` (COIN),
-    ``last_price``, ``high``/``low``."""
-    sql = """
+def _span(lo: int, hi: int) -> str:
+    """Trades between the dates in parameters ``?lo`` and ``?hi`` (NULL: open end)."""
+    return f"(?{lo} IS NULL OR time::DATE >= ?{lo}) AND (?{hi} IS NULL OR time::DATE <= ?{hi})"
+
+
+def market_summary(con: Con, run_id: str, since: Any = None, until: Any = None) -> pl.DataFrame:
+    """Per coin, over trades from ``since`` to ``until`` (dates; None: open end):
+    ``trades``, ``volume`` (coins), ``quote_volume`` and ``fees`` (COIN), ``last_price``,
+    ``high``/``low``; most COIN traded first."""
+    sql = f"""
         SELECT symbol, count(*) AS trades, sum(quantity)::BIGINT AS volume, sum(quote)::BIGINT AS quote_volume,
                sum(buyer_fee + seller_fee)::BIGINT AS fees, arg_max(price, trade_id) AS last_price,
                max(price) AS high, min(price) AS low
-        FROM trades WHERE run_id = ? GROUP BY symbol ORDER BY quote_volume DESC, symbol"""
-    return _df(con, sql, [run_id])
+        FROM trades WHERE run_id = ?1 AND {_span(2, 3)}
+        GROUP BY symbol ORDER BY quote_volume DESC, symbol"""
+    return _df(con, sql, [run_id, since, until])
 
 
-def leaderboard(con: Con, run_id: str, limit: int = 20) -> pl.DataFrame:
-    """Traders by COIN traded (both sides): ``account``, ``trades``, ``bought`` and ``sold``
-    (coins), ``quote_volume`` and ``fees`` (COIN)."""
-    sql = """
+def leaderboard(con: Con, run_id: str, limit: int = 20, since: Any = None, until: Any = None) -> pl.DataFrame:
+    """Traders by COIN traded (both sides) from ``since`` to ``until``: ``account``,
+    ``trades``, ``bought`` and ``sold`` (coins), ``quote_volume`` and ``fees`` (COIN)."""
+    sql = f"""
         WITH sides AS (
             SELECT buyer AS account, quantity AS bought, 0 AS sold, quote, buyer_fee AS fee
-            FROM trades WHERE run_id = ?1
+            FROM trades WHERE run_id = ?1 AND {_span(3, 4)}
             UNION ALL
-            SELECT seller, 0, quantity, quote, seller_fee FROM trades WHERE run_id = ?1)
+            SELECT seller, 0, quantity, quote, seller_fee FROM trades WHERE run_id = ?1 AND {_span(3, 4)})
         SELECT account, count(*) AS trades, sum(bought)::BIGINT AS bought, sum(sold)::BIGINT AS sold,
                sum(quote)::BIGINT AS quote_volume, sum(fee)::BIGINT AS fees
         FROM sides GROUP BY account ORDER BY quote_volume DESC, account LIMIT ?2"""
-    return _df(con, sql, [run_id, limit])
+    return _df(con, sql, [run_id, limit, since, until])
 
 
 def order_book(con: Con, run_id: str, symbol: str) -> pl.DataFrame:

@@ -30,7 +30,7 @@ import streamlit as st
 from .warehouse import DEFAULT_ROOT, Source, connect, sources
 
 __all__ = ["assets", "between", "coins", "connection", "date_range", "dollars", "explain", "figure", "log_toggle", "money",
-           "pct", "period", "pick_asset", "pick_source", "pick_sources", "style", "warehouse_root"]
+           "pct", "period", "pick_asset", "pick_source", "pick_sources", "span", "style", "warehouse_root"]
 
 _STATE = ("source", "compare", "from", "to")
 
@@ -176,6 +176,11 @@ def between(df: pl.DataFrame, column: str = "day") -> pl.DataFrame:
     if ss.get("to"):
         df = df.filter(day <= ss["to"])
     return df
+
+
+def span() -> tuple[date | None, date | None]:
+    """The date range as (from, to); None for an open end."""
+    return st.session_state.get("from"), st.session_state.get("to")
 
 
 def period() -> str:
