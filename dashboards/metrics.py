@@ -47,6 +47,12 @@ def _df(con: Con, sql: str, params: list[Any]) -> pl.DataFrame:
     return pl.from_arrow(con.sql(sql, params=params).to_arrow_table())  # type: ignore[return-value]
 
 
+def _span(lo: int, hi: int, column: str = "time") -> str:
+    """Rows whose ``column`` falls between the dates in parameters ``?lo`` and ``?hi``
+    (NULL: an open end)."""
+    return f"(?{lo} IS NULL OR {column}::DATE >= ?{lo}) AND (?{hi} IS NULL OR {column}::DATE <= ?{hi})"
+
+
 def _one(con: Con, sql: str, params: list[Any]) -> tuple[Any, ...]:
     # fetchall, not fetchone: DuckDB 2 refuses new work while a result is half read.
     return con.execute(sql, params).fetchall()[0]
@@ -228,27 +234,30 @@ def revenue_daily(con: Con, run_id: str) -> pl.DataFrame:
     return df.with_columns((pl.col("gross") - pl.col("refunds")).alias("net"))
 
 
-def revenue_by_package(con: Con, run_id: str) -> pl.DataFrame:
-    """Per package over paid (or later refunded) checkouts: ``sales``, ``gross_cents``,
-    ``refunded_cents``, ``net_cents``, ``base_coins``, ``bonus_coins``."""
-    sql = """
+def revenue_by_package(con: Con, run_id: str, since: Any = None, until: Any = None) -> pl.DataFrame:
+    """Per package over checkouts paid from ``since`` to ``until`` (dates, None: open end)
+    (refunded later or not): ``sales``, ``gross_cents``, ``refunded_cents``, ``net_cents``,
+    ``base_coins``, ``bonus_coins``."""
+    sql = f"""
         SELECT package_id, count(*) AS sales, sum(price_cents)::BIGINT AS gross_cents,
                sum(refunded_cents)::BIGINT AS refunded_cents,
                (sum(price_cents) - sum(refunded_cents))::BIGINT AS net_cents,
                sum(base_coins)::BIGINT AS base_coins, sum(bonus_coins)::BIGINT AS bonus_coins
-        FROM payments WHERE run_id = ? AND paid_at IS NOT NULL
+        FROM payments WHERE run_id = ?1 AND paid_at IS NOT NULL AND {_span(2, 3, "paid_at")}
         GROUP BY package_id ORDER BY gross_cents DESC, package_id"""
-    return _df(con, sql, [run_id])
+    return _df(con, sql, [run_id, since, until])
 
 
-def revenue_summary(con: Con, run_id: str) -> RevenueSummary:
+def revenue_summary(con: Con, run_id: str, since: Any = None, until: Any = None) -> RevenueSummary:
+    """Revenue from ``since`` to ``until`` (dates, None: open end); conversion is over
+    every user of the source."""
     gross, refunds = _one(
         con, "SELECT coalesce(sum(amount) FILTER (WHERE entry_type = 'REVENUE'), 0)::BIGINT, "
         "coalesce(sum(amount) FILTER (WHERE entry_type = 'REVENUE_REFUND'), 0)::BIGINT "
-        "FROM entries WHERE run_id = ? AND asset = 'USD'", [run_id])
+        f"FROM entries WHERE run_id = ?1 AND asset = 'USD' AND {_span(2, 3)}", [run_id, since, until])
     sessions, payers, bonus = _one(
         con, "SELECT count(*), count(DISTINCT user_id), coalesce(sum(bonus_coins), 0)::BIGINT FROM payments "
-        "WHERE run_id = ? AND paid_at IS NOT NULL", [run_id])
+        f"WHERE run_id = ?1 AND paid_at IS NOT NULL AND {_span(2, 3, 'paid_at')}", [run_id, since, until])
     users = _one(con, "SELECT count(DISTINCT account) FROM accounts WHERE run_id = ? AND kind = 'user'",
                  [run_id])[0]
     net = int(gross) - int(refunds)
@@ -277,9 +286,7 @@ def candles(con: Con, run_id: str, symbol: str, interval: str = "1h") -> pl.Data
     return _df(con, sql, [run_id, symbol])
 
 
-def _span(lo: int, hi: int) -> str:
-    """Trades between the dates in parameters ``?lo`` and ``?hi`` (NULL: open end)."""
-    return f"(?{lo} IS NULL OR time::DATE >= ?{lo}) AND (?{hi} IS NULL OR time::DATE <= ?{hi})"
+
 
 
 def market_summary(con: Con, run_id: str, since: Any = None, until: Any = None) -> pl.DataFrame:
@@ -467,12 +474,15 @@ class Headline(NamedTuple):
     day: Any
 
 
-def headlines(con: Con, run_id: str) -> list[Headline]:
+def headlines(con: Con, run_id: str, until: Any = None) -> list[Headline]:
     """Supply, issued, burned, net revenue, active users and trades on the latest day
-    with a journal entry, each with its change from the previous day."""
+    with a journal entry (up to ``until`` when given), each with its change from the
+    previous day."""
     first, last = _one(con, "SELECT min(time)::DATE, max(time)::DATE FROM entries WHERE run_id = ?", [run_id])
     if last is None:
         return []
+    if until is not None and first <= until < last:
+        last = until
     prev = _minus_days(last, 1)
     sup = supply_daily(con, run_id, "COIN")
     rev = revenue_daily(con, run_id)
