@@ -148,8 +148,8 @@ def date_range(con: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> tuple[
     st.sidebar.date_input("Dates", min_value=lo, max_value=hi, key="_range_pick", on_change=_copy_range,
                           help="Every page shows these days only (UTC). Clear it to see everything.")
     st.sidebar.button("All dates", key="_range_all", on_click=_clear_range)
-    ss["from"] = None if start == lo else start
-    ss["to"] = None if end == hi else end
+    # Only a range the user (or the link) chose is kept: an untouched one stays open-ended,
+    # so a link shared today still shows tomorrow's exported days.
     return start, end
 
 

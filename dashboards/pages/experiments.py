@@ -60,7 +60,10 @@ with st.expander("Run a sweep: change the economy, simulate it against the curre
 
 con = ui.connection()
 found = sources(con)
-chosen = ui.pick_sources(con, default=[s.run_id for s in found[:2]])
+# By default: the source picked on the other pages, against production (or the first other source).
+current = st.session_state.get("source")
+others = [s.run_id for s in found if s.run_id != current]
+chosen = ui.pick_sources(con, default=([current] if current else []) + others[:1])
 if not chosen:
     st.info("Pick sources to compare, or run a sweep above.")
 else:
