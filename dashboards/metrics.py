@@ -514,3 +514,8 @@ def warm(con: Con, run_id: str) -> None:
     activity(con, run_id)
     revenue_daily(con, run_id)
     gini_over_time(con, run_id, "COIN")
+    # Issuance/burn by kind and the pools (dashboards.flows builds on this module).
+    from . import flows as by_kind
+
+    by_kind.by_kind(con, run_id)
+    by_kind.pool_daily(con, run_id)
