@@ -36,7 +36,14 @@ if src is not None and syms:
     ordered = busiest + [s for s in syms if s not in busiest]
     left, right = st.columns(2)
     symbol = left.selectbox("Coin", ordered, key="symbol", help="Coins by COIN traded in the period, busiest first.")
-    interval = right.selectbox("Interval", list(m.INTERVALS), index=2, key="interval")
+    # The finest interval that keeps the chart under ~1,500 candles (a year of 1h candles
+    # is 8,760, which the browser takes seconds to draw).
+    seconds = con.execute("SELECT coalesce(epoch(max(time)) - epoch(min(time)), 0) FROM trades "
+                          "WHERE run_id = ? AND symbol = ?", [src.run_id, symbol]).fetchall()[0][0]
+    hours = float(seconds) / 3600
+    fits = [i for i, w in enumerate((1 / 12, 1 / 4, 1, 4, 24, 168)) if hours / w <= 1_500]
+    interval = right.selectbox("Interval", list(m.INTERVALS), index=fits[0] if fits else len(m.INTERVALS) - 1,
+                               key="interval")
     cd = ui.between(m.candles(con, src.run_id, symbol, interval), "start")
     al = ui.between(m.alerts(con, src.run_id, 5_000).filter(pl.col("symbol") == symbol), "time")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.03)
