@@ -17,7 +17,9 @@ APP = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
 def streamlit_argv(port: int, headless: bool, address: str) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
             "--server.address", address, "--server.headless", str(headless).lower(),
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            # Users see the dashboards, not Streamlit's Deploy button and developer menu.
+            "--client.toolbarMode", "minimal"]
 
 
 def dash(
@@ -27,7 +29,7 @@ def dash(
     address: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     warm: Annotated[bool, typer.Option(help="Build missing cached rollups of every source first.")] = True,
 ) -> None:
-    """Serve the dashboards (Overview, Supply, Concentration, Revenue, Markets, Scenarios)."""
+    """Serve the dashboards (Overview, Supply, Concentration, Revenue, Pools, Markets, Experiments)."""
     if warm:
         _warm(warehouse)
     env = dict(os.environ, COINLAB_WAREHOUSE=str(warehouse.resolve()))

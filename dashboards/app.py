@@ -1,7 +1,7 @@
 """The Streamlit app: ``coinlab dash`` runs ``streamlit run dashboards/app.py``.
 
-This file is the router: it draws the source picker (shared by every page) and hands
-over to the page chosen with `st.navigation`.
+This file is the router: it hands over to the page chosen with `st.navigation`; each
+page draws the shared source picker and date range (`dashboards.ui`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ PAGES = [
     st.Page("pages/supply.py", title="Supply", icon=":material/savings:"),
     st.Page("pages/concentration.py", title="Concentration", icon=":material/pie_chart:"),
     st.Page("pages/revenue.py", title="Revenue", icon=":material/payments:"),
+    st.Page("pages/pools.py", title="Pools", icon=":material/casino:"),
     st.Page("pages/markets.py", title="Markets", icon=":material/candlestick_chart:"),
-    st.Page("pages/scenarios.py", title="Scenarios", icon=":material/science:"),
+    st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
 ]
 
 st.set_page_config(page_title="coinlab", layout="wide")

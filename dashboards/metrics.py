@@ -47,6 +47,12 @@ def _df(con: Con, sql: str, params: list[Any]) -> pl.DataFrame:
     return pl.from_arrow(con.sql(sql, params=params).to_arrow_table())  # type: ignore[return-value]
 
 
+def _span(lo: int, hi: int, column: str = "time") -> str:
+    """Rows whose ``column`` falls between the dates in parameters ``?lo`` and ``?hi``
+    (NULL: an open end)."""
+    return f"(?{lo} IS NULL OR {column}::DATE >= ?{lo}) AND (?{hi} IS NULL OR {column}::DATE <= ?{hi})"
+
+
 def _one(con: Con, sql: str, params: list[Any]) -> tuple[Any, ...]:
     # fetchall, not fetchone: DuckDB 2 refuses new work while a result is half read.
     return con.execute(sql, params).fetchall()[0]
@@ -228,27 +234,30 @@ def revenue_daily(con: Con, run_id: str) -> pl.DataFrame:
     return df.with_columns((pl.col("gross") - pl.col("refunds")).alias("net"))
 
 
-def revenue_by_package(con: Con, run_id: str) -> pl.DataFrame:
-    """Per package over paid (or later refunded) checkouts: ``sales``, ``gross_cents``,
-    ``refunded_cents``, ``net_cents``, ``base_coins``, ``bonus_coins``."""
-    sql = """
+def revenue_by_package(con: Con, run_id: str, since: Any = None, until: Any = None) -> pl.DataFrame:
+    """Per package over checkouts paid from ``since`` to ``until`` (dates, None: open end)
+    (refunded later or not): ``sales``, ``gross_cents``, ``refunded_cents``, ``net_cents``,
+    ``base_coins``, ``bonus_coins``."""
+    sql = f"""
         SELECT package_id, count(*) AS sales, sum(price_cents)::BIGINT AS gross_cents,
                sum(refunded_cents)::BIGINT AS refunded_cents,
                (sum(price_cents) - sum(refunded_cents))::BIGINT AS net_cents,
                sum(base_coins)::BIGINT AS base_coins, sum(bonus_coins)::BIGINT AS bonus_coins
-        FROM payments WHERE run_id = ? AND paid_at IS NOT NULL
+        FROM payments WHERE run_id = ?1 AND paid_at IS NOT NULL AND {_span(2, 3, "paid_at")}
         GROUP BY package_id ORDER BY gross_cents DESC, package_id"""
-    return _df(con, sql, [run_id])
+    return _df(con, sql, [run_id, since, until])
 
 
-def revenue_summary(con: Con, run_id: str) -> RevenueSummary:
+def revenue_summary(con: Con, run_id: str, since: Any = None, until: Any = None) -> RevenueSummary:
+    """Revenue from ``since`` to ``until`` (dates, None: open end); conversion is over
+    every user of the source."""
     gross, refunds = _one(
         con, "SELECT coalesce(sum(amount) FILTER (WHERE entry_type = 'REVENUE'), 0)::BIGINT, "
         "coalesce(sum(amount) FILTER (WHERE entry_type = 'REVENUE_REFUND'), 0)::BIGINT "
-        "FROM entries WHERE run_id = ? AND asset = 'USD'", [run_id])
+        f"FROM entries WHERE run_id = ?1 AND asset = 'USD' AND {_span(2, 3)}", [run_id, since, until])
     sessions, payers, bonus = _one(
         con, "SELECT count(*), count(DISTINCT user_id), coalesce(sum(bonus_coins), 0)::BIGINT FROM payments "
-        "WHERE run_id = ? AND paid_at IS NOT NULL", [run_id])
+        f"WHERE run_id = ?1 AND paid_at IS NOT NULL AND {_span(2, 3, 'paid_at')}", [run_id, since, until])
     users = _one(con, "SELECT count(DISTINCT account) FROM accounts WHERE run_id = ? AND kind = 'user'",
                  [run_id])[0]
     net = int(gross) - int(refunds)
@@ -277,30 +286,35 @@ def candles(con: Con, run_id: str, symbol: str, interval: str = "1h") -> pl.Data
     return _df(con, sql, [run_id, symbol])
 
 
-def market_summary(con: Con, run_id: str) -> pl.DataFrame:
-    """Per coin: ``trades``, ``volume`` (coins), ``quote_volume`` and ``fees`` (COIN),
-    ``last_price``, ``high``/``low``."""
-    sql = """
+
+
+
+def market_summary(con: Con, run_id: str, since: Any = None, until: Any = None) -> pl.DataFrame:
+    """Per coin, over trades from ``since`` to ``until`` (dates; None: open end):
+    ``trades``, ``volume`` (coins), ``quote_volume`` and ``fees`` (COIN), ``last_price``,
+    ``high``/``low``; most COIN traded first."""
+    sql = f"""
         SELECT symbol, count(*) AS trades, sum(quantity)::BIGINT AS volume, sum(quote)::BIGINT AS quote_volume,
                sum(buyer_fee + seller_fee)::BIGINT AS fees, arg_max(price, trade_id) AS last_price,
                max(price) AS high, min(price) AS low
-        FROM trades WHERE run_id = ? GROUP BY symbol ORDER BY quote_volume DESC, symbol"""
-    return _df(con, sql, [run_id])
+        FROM trades WHERE run_id = ?1 AND {_span(2, 3)}
+        GROUP BY symbol ORDER BY quote_volume DESC, symbol"""
+    return _df(con, sql, [run_id, since, until])
 
 
-def leaderboard(con: Con, run_id: str, limit: int = 20) -> pl.DataFrame:
-    """Traders by COIN traded (both sides): ``account``, ``trades``, ``bought`` and ``sold``
-    (coins), ``quote_volume`` and ``fees`` (COIN)."""
-    sql = """
+def leaderboard(con: Con, run_id: str, limit: int = 20, since: Any = None, until: Any = None) -> pl.DataFrame:
+    """Traders by COIN traded (both sides) from ``since`` to ``until``: ``account``,
+    ``trades``, ``bought`` and ``sold`` (coins), ``quote_volume`` and ``fees`` (COIN)."""
+    sql = f"""
         WITH sides AS (
             SELECT buyer AS account, quantity AS bought, 0 AS sold, quote, buyer_fee AS fee
-            FROM trades WHERE run_id = ?1
+            FROM trades WHERE run_id = ?1 AND {_span(3, 4)}
             UNION ALL
-            SELECT seller, 0, quantity, quote, seller_fee FROM trades WHERE run_id = ?1)
+            SELECT seller, 0, quantity, quote, seller_fee FROM trades WHERE run_id = ?1 AND {_span(3, 4)})
         SELECT account, count(*) AS trades, sum(bought)::BIGINT AS bought, sum(sold)::BIGINT AS sold,
                sum(quote)::BIGINT AS quote_volume, sum(fee)::BIGINT AS fees
         FROM sides GROUP BY account ORDER BY quote_volume DESC, account LIMIT ?2"""
-    return _df(con, sql, [run_id, limit])
+    return _df(con, sql, [run_id, limit, since, until])
 
 
 def order_book(con: Con, run_id: str, symbol: str) -> pl.DataFrame:
@@ -460,12 +474,15 @@ class Headline(NamedTuple):
     day: Any
 
 
-def headlines(con: Con, run_id: str) -> list[Headline]:
+def headlines(con: Con, run_id: str, until: Any = None) -> list[Headline]:
     """Supply, issued, burned, net revenue, active users and trades on the latest day
-    with a journal entry, each with its change from the previous day."""
+    with a journal entry (up to ``until`` when given), each with its change from the
+    previous day."""
     first, last = _one(con, "SELECT min(time)::DATE, max(time)::DATE FROM entries WHERE run_id = ?", [run_id])
     if last is None:
         return []
+    if until is not None and first <= until < last:
+        last = until
     prev = _minus_days(last, 1)
     sup = supply_daily(con, run_id, "COIN")
     rev = revenue_daily(con, run_id)
@@ -497,3 +514,8 @@ def warm(con: Con, run_id: str) -> None:
     activity(con, run_id)
     revenue_daily(con, run_id)
     gini_over_time(con, run_id, "COIN")
+    # Issuance/burn by kind and the pools (dashboards.flows builds on this module).
+    from . import flows as by_kind
+
+    by_kind.by_kind(con, run_id)
+    by_kind.pool_daily(con, run_id)

@@ -11,8 +11,8 @@ from dashboards import metrics as m
 from dashboards import ui
 
 st.title("Concentration")
-ui.explain("How evenly coins are held: the Lorenz curve, Gini over time, top holders and the shares "
-           "of the largest ones (system and platform accounts excluded).")
+ui.explain("How evenly coins are held at the end of the source: the Lorenz curve, top holders and the shares "
+           "of the largest ones (system and platform accounts excluded); Gini over time follows the date range.")
 con = ui.connection()
 src = ui.pick_source(con)
 if src is not None:
@@ -20,20 +20,27 @@ if src is not None:
     c = m.concentration(con, src.run_id, asset)
     cols = st.columns(6)
     cols[0].metric("Holders", f"{c.holders:,}")
-    cols[1].metric("Gini", f"{c.gini:.3f}")
-    cols[2].metric("Top 1% share", f"{c.top1_share:.1%}")
-    cols[3].metric("Top 10 share", f"{c.top10_share:.1%}")
-    cols[4].metric("HHI", f"{c.hhi:.4f}")
-    cols[5].metric("Nakamoto coefficient", f"{c.nakamoto:,}")
+    cols[1].metric("Gini", f"{c.gini:.3f}", help="0: everyone holds the same; 1: one holder has everything")
+    cols[2].metric("Top 1% share", ui.pct(c.top1_share))
+    cols[3].metric("Top 10 share", ui.pct(c.top10_share))
+    cols[4].metric("HHI", f"{c.hhi:.4f}", help="sum of squared shares: 1/holders (even) .. 1 (one holder)")
+    cols[5].metric("Nakamoto coefficient", f"{c.nakamoto:,}", help="the fewest holders that together hold > 50%")
     left, right = st.columns(2)
     lz = m.lorenz(con, src.run_id, asset)
     fig = go.Figure([go.Scatter(x=lz["population"].to_list(), y=lz["wealth"].to_list(), name="Lorenz curve",
                                 fill="tozeroy"),
                      go.Scatter(x=[0, 1], y=[0, 1], name="equality", line={"dash": "dash"})])
-    fig.update_layout(title="Lorenz curve", xaxis_title="share of holders (poorest first)",
-                      yaxis_title="share of coins")
-    left.plotly_chart(fig, key="lorenz")
-    g = m.gini_over_time(con, src.run_id, asset)
-    right.plotly_chart(px.line(g, x="day", y="gini", markers=True, title="Gini over time"), key="gini")
+    fig.update_layout(title="Lorenz curve")
+    fig.update_xaxes(tickformat=".0%")
+    left.plotly_chart(ui.style(fig, x="share of holders (poorest first)", y="share of coins", percent_axis=True),
+                      key="lorenz")
+    g = ui.between(m.gini_over_time(con, src.run_id, asset))
+    fig = px.line(g, x="day", y="gini", markers=True, title="Gini over time")
+    # The whole 0..1 scale: a zoomed axis makes a 0.01 drift look like a collapse.
+    fig.update_yaxes(range=[0, 1])
+    right.plotly_chart(ui.style(fig, x="day (UTC)", y="Gini (0 equal .. 1 one holder)"), key="gini")
     st.subheader("Top holders")
-    st.dataframe(m.top_holders(con, src.run_id, asset, 50), hide_index=True)
+    st.dataframe(m.top_holders(con, src.run_id, asset, 50), hide_index=True, column_config={
+        "role": "role (simulated agent)", "balance": st.column_config.NumberColumn(f"balance ({asset})",
+                                                                                   format="localized"),
+        "share": st.column_config.NumberColumn("share of holders' coins", format="percent")})

@@ -1,36 +1,46 @@
-"""Revenue: coin-package sales, refunds, paying users and conversion."""
+"""Revenue: coin-package sales, refunds, paying users and conversion, in dollars."""
 
 from __future__ import annotations
 
 import plotly.express as px
 import plotly.graph_objects as go
+import polars as pl
 import streamlit as st
 
 from dashboards import metrics as m
 from dashboards import ui
 
 st.title("Revenue")
-ui.explain("Money from coin packages: gross sales, refunds and net per day, which packages sell, "
+ui.explain("Money from coin packages, in dollars: gross sales, refunds and net per day, which packages sell, "
            "the bonus coins given away, revenue per paying user and the share of users who pay.")
 con = ui.connection()
 src = ui.pick_source(con)
 if src is not None:
-    r = m.revenue_summary(con, src.run_id)
+    lo, hi = ui.span()
+    r = m.revenue_summary(con, src.run_id, lo, hi)
     cols = st.columns(6)
     cols[0].metric("Gross", ui.money(r.gross))
     cols[1].metric("Refunds", ui.money(r.refunds))
     cols[2].metric("Net", ui.money(r.net))
-    cols[3].metric("ARPPU", ui.money(r.arppu_cents))
-    cols[4].metric("Paying conversion", f"{r.conversion:.1%}", help=f"{r.paying_users} of {r.users} users")
+    cols[3].metric("ARPPU", ui.money(r.arppu_cents), help="net revenue per paying user")
+    cols[4].metric("Paying conversion", ui.pct(r.conversion), help=f"{r.paying_users} of {r.users} users")
     cols[5].metric("Bonus coins given", ui.coins(r.bonus_coins))
-    daily = m.revenue_daily(con, src.run_id)
-    fig = go.Figure([go.Bar(x=daily["day"].to_list(), y=(daily["gross"] / 100).to_list(), name="gross $"),
-                     go.Bar(x=daily["day"].to_list(), y=(-daily["refunds"] / 100).to_list(), name="refunds $"),
-                     go.Scatter(x=daily["day"].to_list(), y=(daily["net"] / 100).to_list(), name="net $")])
-    fig.update_layout(title="Revenue per day (USD)", barmode="relative")
-    st.plotly_chart(fig, key="daily")
-    pk = m.revenue_by_package(con, src.run_id)
+    log = ui.log_toggle("revenue_log")
+    daily = ui.between(m.revenue_daily(con, src.run_id))
+    x = daily["day"].to_list()
+    fig = go.Figure([go.Bar(x=x, y=(daily["gross"] / 100).to_list(), name="gross"),
+                     go.Bar(x=x, y=(-daily["refunds"] / 100).to_list(), name="refunds"),
+                     go.Scatter(x=x, y=(daily["net"] / 100).to_list(), name="net")])
+    fig.update_layout(title="Revenue per day", barmode="relative")
+    st.plotly_chart(ui.style(fig, x="day (UTC)", y="dollars per day", money_axis=True, log=log), key="daily")
+    pk = m.revenue_by_package(con, src.run_id, lo, hi)
+    dollars = pk.with_columns([(pl.col(c) / 100).alias(c.replace("_cents", "")) for c in
+                               ("gross_cents", "refunded_cents", "net_cents")]).drop(
+        "gross_cents", "refunded_cents", "net_cents")
     left, right = st.columns(2)
-    left.plotly_chart(px.bar(pk, x="package_id", y="net_cents", title="Net revenue by package (cents)"),
-                      key="packages")
-    right.dataframe(pk, hide_index=True)
+    fig = px.bar(dollars, x="package_id", y="net", title="Net revenue by package")
+    left.plotly_chart(ui.style(fig, x="package", y="net revenue (dollars)", money_axis=True), key="packages")
+    right.dataframe(dollars, hide_index=True, column_config={
+        "package_id": "package", "sales": "sales",
+        **{c: st.column_config.NumberColumn(c + " ($)", format="dollar") for c in ("gross", "refunded", "net")},
+        "base_coins": "coins sold", "bonus_coins": "bonus coins"})

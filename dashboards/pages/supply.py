@@ -1,30 +1,50 @@
-"""Supply: issuance against burn per day, net flow, total supply and velocity."""
+"""Supply: issuance and burn by kind per day, the coin flow, total supply and velocity."""
 
 from __future__ import annotations
 
 import plotly.express as px
-import plotly.graph_objects as go
+import polars as pl
 import streamlit as st
 
+from dashboards import charts, flows, ui
 from dashboards import metrics as m
-from dashboards import ui
 
 st.title("Supply")
-ui.explain("Coins issued (minted) against coins burned or returned to the mint each day, the net flow, "
-           "the total supply it adds up to, and how often coins change hands (velocity).")
+ui.explain("Coins issued (rewards by type, purchased, purchase bonuses, admin grants) against coins burned "
+           "(house fee, dust, redeem, spend burns) each day, where they flowed, the total supply it adds up to, "
+           "and how often coins change hands (velocity).")
 con = ui.connection()
 src = ui.pick_source(con)
 if src is not None:
-    asset = ui.pick_asset(con, src.run_id, "supply_asset")
-    sup = m.supply_daily(con, src.run_id, asset)
-    fig = go.Figure([go.Bar(x=sup["day"].to_list(), y=sup["issued"].to_list(), name="issued"),
-                     go.Bar(x=sup["day"].to_list(), y=(-sup["burned"] - sup["unminted"]).to_list(),
-                            name="burned + unminted"),
-                     go.Scatter(x=sup["day"].to_list(), y=sup["net_flow"].to_list(), name="net flow")])
-    fig.update_layout(title=f"{asset}: issuance vs burn", barmode="relative")
-    st.plotly_chart(fig, key="flows")
+    left, right = st.columns([1, 3])
+    asset = left.selectbox("Asset", [a for a in ui.assets(con, src.run_id)], key="supply_asset")
+    log = right.toggle("Log scale", key="supply_log",
+                       help="The first day's grants and purchases can dwarf the rest: a log axis shows every day.")
+    kinds = ui.between(flows.by_kind(con, src.run_id, asset))
+    issued = int(kinds.filter(pl.col("direction") == "issued")["amount"].sum())
+    burned = int(kinds.filter(pl.col("direction") == "burned")["amount"].sum())
+    unminted = int(kinds.filter(pl.col("direction") == "unminted")["amount"].sum())
+    cols = st.columns(4)
+    cols[0].metric("Issued", ui.coins(issued), help=f"{asset} minted over {ui.period()}")
+    cols[1].metric("Burned", ui.coins(burned))
+    cols[2].metric("Returned to the mint", ui.coins(unminted), help="refund clawbacks and negative adjustments")
+    cols[3].metric("Net change in supply", ui.coins(issued - burned - unminted))
+    st.plotly_chart(charts.flow_by_kind(kinds, f"{asset}: issuance and burn by kind", log=log), key="flows")
+    by = (kinds.group_by("direction", "kind").agg(pl.col("amount").sum())
+          .sort("direction", "amount", descending=[False, True]))
+    total = {"issued": issued, "burned": burned, "unminted": unminted}
+    by = by.with_columns((pl.col("amount") / pl.col("direction").replace_strict(total, default=None))
+                         .alias("share"))
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.sankey(kinds, f"{asset} flow over {ui.period()}: sources, holders, sinks"),
+                      key="sankey")
+    right.dataframe(by, hide_index=True, column_config={
+        "direction": "flow", "kind": "kind", "amount": st.column_config.NumberColumn("coins", format="localized"),
+        "share": st.column_config.ProgressColumn("share of the flow", format="percent", min_value=0, max_value=1)})
+    sup = ui.between(m.supply_daily(con, src.run_id, asset))
     left, right = st.columns(2)
-    left.plotly_chart(px.line(sup, x="day", y="supply", title=f"{asset} total supply"), key="supply")
-    vel = m.velocity_daily(con, src.run_id, asset)
-    right.plotly_chart(px.line(vel, x="day", y="velocity", title="Velocity (volume / supply)"), key="velocity")
-    st.dataframe(sup, hide_index=True)
+    fig = px.line(sup, x="day", y="supply", title=f"{asset} total supply (end of day)")
+    left.plotly_chart(ui.style(fig, x="day (UTC)", y=f"{asset} in circulation", log=log), key="supply")
+    vel = ui.between(m.velocity_daily(con, src.run_id, asset))
+    fig = px.line(vel, x="day", y="velocity", title="Velocity (coins changing hands / supply, per day)")
+    right.plotly_chart(ui.style(fig, x="day (UTC)", y="turns of the supply per day"), key="velocity")

@@ -1,6 +1,7 @@
 """A small production SQL ledger built through the real code paths: rewards, a grant,
 transfers, votes, Stripe purchases (one refunded) and a brand coin with trades and a
-resting order, over three days."""
+resting order, over three days; on the last, a parimutuel pool resolved with a house fee
+and rounding dust burned."""
 
 from __future__ import annotations
 
@@ -76,3 +77,10 @@ def day3(world: dict[str, Any]) -> None:
     market.submit("SHOPX", account="user:alice", side="buy", quantity=5, price=100)
     market.submit("SHOPX", account="user:carol", side="buy", quantity=3, price=100)
     market.submit("SHOPX", account="user:bob", side="buy", quantity=4, price=95)
+    # Pot 351: a 3% house fee of 10 burned; 341 split 101:100 floors to 171 + 169, 1 coin of dust burned.
+    pools = world["economy"].pools
+    pools.create("cup-final", "Cup final", ["home", "away"])
+    pools.stake("cup-final", "alice", "home", 101)
+    pools.stake("cup-final", "carol", "home", 100)
+    pools.stake("cup-final", "alice", "away", 150)
+    pools.resolve("cup-final", "home")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -13,7 +14,7 @@ from dashboards import ui
 from dashboards.warehouse import PROD, connect
 from tests.dashboards.conftest import APP
 
-PAGES = ["overview", "supply", "concentration", "revenue", "markets", "scenarios"]
+PAGES = ["overview", "supply", "concentration", "revenue", "pools", "markets", "experiments"]
 
 
 def _open(page: str, run_id: str) -> AppTest:
@@ -66,17 +67,93 @@ def test_revenue_figures_equal_the_metrics_library(app_env):
                                                               ui.money(r.net))
 
 
-def test_scenarios_page_runs_a_tuned_economy_next_to_its_baseline(app_env):
-    at = _open("scenarios", app_env["run_id"])
-    at.number_input(key="sc_users").set_value(10)
-    at.number_input(key="sc_days").set_value(2)
-    at.number_input(key="knob_rewards.daily_login").set_value(7)
-    at.button(key="sc_run").click()
+def test_experiments_page_sweeps_a_tuned_economy_against_the_current_one_on_the_same_seeds(app_env):
+    at = _open("experiments", app_env["run_id"])
+    at.number_input(key="sw_users").set_value(10)
+    at.number_input(key="sw_days").set_value(2)
+    at.number_input(key="sw_seeds").set_value(2)
+    at.number_input(key="sw_workers").set_value(1)
+    at.number_input(key="knob_baseline_rewards.daily_login").set_value(7)
+    at.button(key="sw_run").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    picked = at.multiselect(key="compare").value
+    picked = at.multiselect(key="_compare_pick").value
     assert len(picked) == 2
-    rewards = connect(app_env["root"]).execute(
-        "SELECT json_extract(parameters, '$.economy.rewards.daily_login')::INT FROM runs WHERE run_id IN (?, ?) "
-        "ORDER BY 1", picked).fetchall()
-    assert rewards == [(2,), (7,)]
+    con = connect(app_env["root"])
+    rewards = con.execute(
+        "SELECT json_extract(parameters, '$.economy.rewards.daily_login')::INT, kind FROM runs "
+        "WHERE run_id IN (?, ?) ORDER BY 1", picked).fetchall()
+    assert rewards == [(2, "sweep"), (7, "sweep")]
+    # each side's fan is drawn over both seeds
+    assert con.execute("SELECT count(DISTINCT seed) FROM runs WHERE kind = 'sweep' AND users = 10 AND days = 2"
+                       ).fetchall()[0][0] == 2
+    table = at.dataframe[0].value
+    assert "figure" in table.columns and any(c.endswith(": %") for c in table.columns)
+
+
+def test_a_picked_source_and_date_range_stay_chosen_on_every_other_page(app_env):
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert at.selectbox(key="_source_pick").value == PROD
+    at.selectbox(key="_source_pick").select(app_env["run_id"]).run()
+    lo, hi = at.date_input(key="_range_pick").value
+    at.date_input(key="_range_pick").set_value((lo, lo)).run()
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        if page != "experiments":
+            assert at.selectbox(key="_source_pick").value == app_env["run_id"], page
+        assert at.date_input(key="_range_pick").value == (lo, lo), page
+        # the URL carries the view (AppTest keeps a parameter as a one-item list)
+        assert at.query_params["source"] in (app_env["run_id"], [app_env["run_id"]]), page
+
+
+def test_a_link_with_query_parameters_opens_the_same_view(app_env):
+    con = connect(app_env["root"])
+    first = con.execute("SELECT min(time)::DATE FROM entries WHERE run_id = ?", [app_env["run_id"]]).fetchall()[0][0]
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params.update({"source": app_env["run_id"], "from": first.isoformat(), "to": first.isoformat()})
+    at.run()
+    at.switch_page("pages/supply.py").run()
+    assert at.selectbox(key="_source_pick").value == app_env["run_id"]
+    assert at.date_input(key="_range_pick").value == (first, first)
+    issued = {x.label: x.value for x in at.metric}["Issued"]
+    day = m.supply_daily(con, app_env["run_id"], "COIN").filter(pl.col("day") == first)["issued"][0]
+    assert issued == ui.coins(int(day))
+
+
+def test_a_link_to_an_unknown_source_says_so_and_shows_the_first(app_env):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["source"] = "no-such-run"
+    at.run()
+    assert any("no-such-run" in w.value for w in at.warning)
+    assert at.selectbox(key="_source_pick").value == PROD
+
+
+def test_pools_page_shows_the_resolved_pools_house_fee_and_dust(app_env):
+    at = _open("pools", PROD)
+    shown = {x.label: x.value for x in at.metric}
+    assert (shown["Coins staked"], shown["House fee burned"], shown["Dust burned"]) == ("351", "10", "1")
+
+
+def test_markets_opens_on_the_busiest_coin_and_flags_the_ring(app_env):
+    run_id = app_env["pump_run"]
+    busiest = m.market_summary(connect(app_env["root"]), run_id)["symbol"][0]
+    at = _open("markets", run_id)
+    assert at.selectbox(key="symbol").value == busiest
+    assert any("adversarial" in w.value for w in at.warning)
+    leaders = at.dataframe[1].value
+    assert leaders["flag"].str.startswith("adversarial: ring").any()
+    every = at.dataframe[-1].value
+    assert not every["what happened"].str.startswith("{").any()
+
+
+def test_experiments_compares_production_with_a_run_in_dollars_and_percent(app_env):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["compare"] = [PROD, app_env["run_id"]]
+    at.run()
+    at.switch_page("pages/experiments.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    revenue = table[table["figure"] == "Net revenue"].iloc[0]
+    net = m.revenue_summary(connect(app_env["root"]), PROD).net
+    assert revenue[table.columns[2]] == pytest.approx(net / 100)
