@@ -141,8 +141,14 @@ class EconomyModel(mesa.Model):
     """The simulated world of one scenario. ``check_each_day`` runs the ledger's full
     invariant check after every day (tests); a failure raises AssertionError."""
 
+    # set by _build_economy, or by a backend with objects answering the same calls
+    ledger: Ledger
+    stripe: SimStripe
+    economy: Economy
+
     def __init__(self, scenario: Scenario, *, users: int | None = None, days: int | None = None,
-                 seed: int | None = None, check_each_day: bool = False) -> None:
+                 seed: int | None = None, check_each_day: bool = False, backend: Any = None,
+                 start: datetime = START) -> None:
         upd: dict[str, Any] = {k: v for k, v in (("users", users), ("days", days), ("seed", seed)) if v is not None}
         pop = scenario.population.model_copy(update=upd)
         super().__init__(seed=pop.seed)
@@ -152,26 +158,25 @@ class EconomyModel(mesa.Model):
         self.config = scenario.config
         self.check_each_day = check_each_day
         self.env = simpy.Environment()
-        self.clock = SimClock(self.env)
+        self.clock = SimClock(self.env, start)
+        # An economy elsewhere (sim.http_economy.HttpBackend: a running service) instead of
+        # the in-memory one; the agents act on either alike. Metrics then come from that
+        # service's own journal, not from the day's records here.
+        self.backend = backend
         self.counts: dict[str, int] = defaultdict(int)
         self.roles: dict[str, str] = {}
         self.logins_today = 0
         self.checkout_seq = 0
         self.challenge_seq = 0
 
-        # -- the real economy over an in-memory ledger --
-        store = IndexedMemoryStore()
-        self.ledger = ledger = Ledger(store, clock=self.clock)
-        self.stripe = SimStripe(self.env, self.random, pop.stripe, self.clock.unix)
-        catalog = PackageCatalog(self.config, MemoryPackageStore())
-        payments = Payments(ledger, self.config, IndexedPaymentStore(), catalog, self.stripe,  # type: ignore[arg-type]
-                            self.stripe.webhook_secret)
-        self.stripe.payments = payments
-        self.economy = Economy(ledger, self.config, SimRules(ledger, self.config), catalog, payments,
-                               Pools(ledger, self.config, IndexedPoolStore()), Challenges(ledger, self.config))
-        self.packages = catalog.list()
+        # -- the real economy over an in-memory ledger (or the backend's) --
+        remote_exchange = None
+        if backend is None:
+            self._build_economy()
+        else:
+            self.ledger, self.stripe, self.economy, remote_exchange = backend.connect(self)
+        self.packages = self.economy.catalog.list()
         self.challenge_fee = self.economy.challenges.entry_fee(pop.betting.belt_value)
-        ledger.open_account(PLATFORM)
 
         # -- the brand-coin market --
         mk = pop.market
@@ -188,7 +193,7 @@ class EconomyModel(mesa.Model):
         self.hype: dict[str, float] = {}
         self.ring_targets: set[str] = set()
         if mk.mechanism == "book":
-            self.exchange = Exchange(ledger, scenario.market, clock=self.clock)
+            self.exchange = remote_exchange or Exchange(self.ledger, scenario.market, clock=self.clock)
             self.exchange.subscribe(on_trade=self._on_trade, on_alert=self.defense_alerts.append)
         self.sellers: list[Seller] = []
         for i in range(mk.sellers if mk.shoppers or mk.traders or pop.pump.rings else 0):
@@ -208,7 +213,7 @@ class EconomyModel(mesa.Model):
         self.env.process(self._house())
         # spread and depth per coin, sampled hourly (a read: no randomness, no state change)
         self.market_samples: dict[str, list[int]] = {sym: [0, 0, 0, 0] for sym in self.brand_coins}
-        if self.brand_coins:
+        if self.brand_coins and backend is None:
             self.env.process(self._sample_market())
         self._last: dict[str, int] = defaultdict(int)
         self.issued_by_type: dict[str, int] = defaultdict(int)
@@ -219,6 +224,17 @@ class EconomyModel(mesa.Model):
             model_reporters={k: (lambda m, k=k: m.today[k]) for k in METRICS})
 
     # -- setup ------------------------------------------------------------------------------
+    def _build_economy(self) -> None:
+        self.ledger = ledger = Ledger(IndexedMemoryStore(), clock=self.clock)
+        self.stripe = SimStripe(self.env, self.random, self.pop.stripe, self.clock.unix)
+        catalog = PackageCatalog(self.config, MemoryPackageStore())
+        payments = Payments(ledger, self.config, IndexedPaymentStore(), catalog, self.stripe,  # type: ignore[arg-type]
+                            self.stripe.webhook_secret)
+        self.stripe.payments = payments
+        self.economy = Economy(ledger, self.config, SimRules(ledger, self.config), catalog, payments,
+                               Pools(ledger, self.config, IndexedPoolStore()), Challenges(ledger, self.config))
+        ledger.open_account(PLATFORM)
+
     def _launch(self, i: int) -> None:
         mk = self.pop.market
         symbol = f"SHOP{i + 1}"
@@ -474,6 +490,8 @@ class EconomyModel(mesa.Model):
     # -- the day ---------------------------------------------------------------------------
     def step(self) -> None:
         self.env.run(until=self.steps * DAY)
+        if self.backend is not None:
+            return
         # The journal only grows and is never garbage: keep the cyclic collector from
         # re-scanning millions of entries every few thousand allocations.
         gc.freeze()
