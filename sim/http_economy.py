@@ -147,11 +147,13 @@ class HttpApi:
         self.seq = 0
         self.counts: Counter[str] = Counter()
         self.replayed = 0
+        self.last_live = False  # whether the last answer came from the service (not the tape)
 
     def call(self, method: str, path: str, user: str | None = None, *, route: str | None = None,
              json_body: Any = None) -> Reply:
         self.seq += 1
         reply = self.tape.next()
+        self.last_live = reply is None
         if reply is not None:
             self.replayed += 1
         else:
@@ -300,7 +302,7 @@ class HttpStripe:
             self.outcomes[f"complete {reply.status}"] += 1
             return
         self.outcomes["paid"] += 1
-        if redeliver and self.fake.webhook_url:
+        if redeliver and self.api.last_live and self.fake.webhook_url:
             self.outcomes[f"redelivered {self.fake.deliver(reply.body, self.fake.webhook_url)}"] += 1
 
 
