@@ -179,7 +179,9 @@ def drive_population(url: str, app_token: str, fake: Any, clock: DemoClock, *, d
         backend.close()
     api = backend.api
     assert api is not None
-    return TrafficReport(api.counts, backend.stripe.outcomes["paid"], backend.stripe.outcomes, replayed=api.replayed)
+    stripe = backend.stripe.outcomes
+    paid = stripe["complete"] - stripe["fail_async"]
+    return TrafficReport(api.counts, paid, stripe, replayed=api.replayed)
 
 
 # -- scenarios ----------------------------------------------------------------------------------

@@ -283,27 +283,60 @@ class HttpPayments:
 
 
 class HttpStripe:
-    """The customer pays on the fake Stripe server, which delivers the signed
-    ``checkout.session.completed`` to the service. ``redeliver_share`` of the paid
-    events are delivered a second time, as Stripe may (the service must credit once)."""
+    """The customers and their banks, on the fake Stripe server, played as the in-process
+    `sim.stripe.SimStripe` plays them from the population's ``[population.stripe]`` table:
+    some abandon the checkout (it expires an hour later), the rest pay a few minutes
+    later, some by a delayed method that settles (or fails) within hours; some paid
+    events are delivered twice; some payments are refunded within a week, or disputed
+    within two. Every step is a request the fake answers by delivering the signed event
+    to the service (``fake.webhook_url``), at the model's time."""
 
-    def __init__(self, api: HttpApi, fake: Any, seed: int, redeliver_share: float = 0.25) -> None:
-        self.api = api
-        self.fake = fake
-        self.rng = random.Random(f"redeliver:{seed}")
-        self.redeliver_share = redeliver_share
+    def __init__(self, api: HttpApi, fake: Any, env: Any, params: Any, seed: int) -> None:
+        self.api, self.fake, self.env, self.params = api, fake, env, params
+        self.rng = random.Random(f"stripe:{seed}")  # not the agents' stream: they cannot see the bank
         self.outcomes: Counter[str] = Counter()
 
     def pay(self, session_id: str) -> None:
-        reply = self.api.call("POST", f"{self.fake.url}/_fake/checkout/sessions/{session_id}/complete",
-                              route="fake stripe: complete")
-        redeliver = self.rng.random() < self.redeliver_share
-        if reply.status != 200:  # e.g. replayed checkout whose session an earlier fake Stripe completed
-            self.outcomes[f"complete {reply.status}"] += 1
+        """The customer goes to the checkout page; what happens next is up to chance."""
+        self.env.process(self._play(session_id))
+
+    def _fake(self, session_id: str, action: str, body: dict[str, Any] | None = None) -> Reply:
+        reply = self.api.call("POST", f"{self.fake.url}/_fake/checkout/sessions/{session_id}/{action}",
+                              route=f"fake stripe: {action}", json_body=body)
+        # not 200: e.g. a replayed checkout whose session an earlier fake Stripe (a run that died) holds
+        self.outcomes[action if reply.status == 200 else f"{action} {reply.status}"] += 1
+        return reply
+
+    def _play(self, sid: str) -> Any:
+        p, r, env = self.params, self.rng, self.env
+        if r.random() < p.abandon_share:
+            yield env.timeout(3600)
+            self._fake(sid, "expire")
             return
-        self.outcomes["paid"] += 1
-        if redeliver and self.api.last_live and self.fake.webhook_url:
-            self.outcomes[f"redelivered {self.fake.deliver(reply.body, self.fake.webhook_url)}"] += 1
+        yield env.timeout(r.uniform(30, 300))  # filling in the card form
+        delayed = r.random() < p.async_share
+        done = self._fake(sid, "complete", {"async": delayed})
+        if done.status != 200:
+            return
+        if r.random() < p.duplicate_share and self.api.last_live and self.fake.webhook_url:
+            self.outcomes[f"redelivered {self.fake.deliver(done.body, self.fake.webhook_url)}"] += 1
+        if delayed:
+            yield env.timeout(r.expovariate(1 / 3600.0))
+            if r.random() < p.async_fail_share:
+                self._fake(sid, "fail_async")
+                return
+            self._fake(sid, "succeed_async")
+        refund = r.random() < p.refund_share
+        whole = r.random() < 0.7
+        refund_at, dispute_at = r.uniform(3600, 7 * 86400), r.uniform(86400, 14 * 86400)
+        dispute = r.random() < p.dispute_share
+        if refund:
+            yield env.timeout(refund_at)
+            total = int(done.body["data"]["object"]["amount_total"])
+            self._fake(sid, "refund", {"amount": total if whole else total // 2})
+        if dispute:
+            yield env.timeout(max(0.0, dispute_at - (refund_at if refund else 0.0)))
+            self._fake(sid, "dispute")
 
 
 class HttpExchange:
@@ -396,7 +429,7 @@ class HttpBackend:
                                  key_prefix=self.key_prefix, tape=self.tape)
         economy = HttpEconomy(HttpRules(api), HttpPools(api), HttpChallenges(api, model.config), HttpPayments(api),
                               PackageCatalog(model.config, MemoryPackageStore()))
-        self.stripe = HttpStripe(api, self.fake, self.seed)
+        self.stripe = HttpStripe(api, self.fake, model.env, model.pop.stripe, self.seed)
         self.exchange = HttpExchange(api)
         return HttpLedger(api), self.stripe, economy, self.exchange
 
