@@ -73,7 +73,7 @@ __all__ = [
 
 OPENING = "system:opening"
 BACKTEST_METRICS = ("actives", "purchases", "revenue_cents", "issuance", "burn")
-FORECAST_METRICS = ("issuance", "burn", "supply", "revenue_cents", "actives", "retention", "gini")
+FORECAST_METRICS = ("issuance", "free_issuance", "burn", "supply", "revenue_cents", "actives", "retention", "gini")
 RETENTION_DAYS = 7  # retention: the source's users with a session in the forecast's last week
 
 
@@ -117,7 +117,7 @@ class StateOrigin:
 
     # -- the ledger and the market ---------------------------------------------------------
     def open(self, m: EconomyModel) -> None:
-        st, ledger = self.state, m.ledger
+        st = self.state
         if st.coins and m.exchange is None:
             raise ForecastError("the source has brand coins: a forecast from it needs the order-book market "
                                 "(population.market.mechanism = 'book')")
@@ -433,15 +433,16 @@ def _changes(current: Scenario, new: Scenario) -> list[str]:
 
 
 def outcome(model: EconomyModel, origin: StateOrigin) -> dict[str, float]:
-    """A forecast run's figures (`FORECAST_METRICS`): COIN issued and burned over the
-    horizon (the opening aside), supply and the users' Gini at the end, revenue in cents,
+    """A forecast run's figures (`FORECAST_METRICS`): COIN issued (all, and free: rewards
+    rather than purchases) and burned over the horizon (the opening aside), supply and the users' Gini at the end, revenue in cents,
     mean daily actives and ``retention``, the share of the source's users with a session
     in the last `RETENTION_DAYS` days."""
     mv = model.datacollector.model_vars
     days = len(mv["day"])
     kept = sum(1 for u in origin.resumed if u.last_day >= days - RETENTION_DAYS)
     n = len(origin.state.users)
-    return {"issuance": float(sum(mv["issued_today"])), "burn": float(sum(mv["burned_today"])),
+    return {"issuance": float(sum(mv["issued_today"])), "free_issuance": float(sum(mv["free_issued_today"])),
+            "burn": float(sum(mv["burned_today"])),
             "supply": float(mv["circulating"][-1]), "revenue_cents": float(sum(mv["revenue_cents_today"])),
             "actives": statistics.fmean(mv["logins_today"]) if days else 0.0,
             "retention": kept / n if n else 0.0,

@@ -209,6 +209,11 @@ def source_days(root: str | Path, source: str) -> tuple[date, date]:
     return first, last
 
 
+def _order(r: Any) -> OpenOrder:
+    expires = r[7].replace(tzinfo=UTC) if r[7] is not None else None
+    return OpenOrder(int(r[0]), r[1], r[2], r[3], int(r[4]), int(r[5]), r[6], expires)
+
+
 def _naive(col: str) -> str:
     """A TIMESTAMPTZ column as a naive UTC timestamp (DuckDB hands aware ones over via pytz)."""
     return f"CAST({col} AT TIME ZONE 'UTC' AS TIMESTAMP)"
@@ -272,7 +277,7 @@ def _read(con: duckdb.DuckDBPyConnection, source: str, first: date, day: date, c
             WHERE h.created_at < ?1 AND (h.settled_at IS NULL OR h.settled_at >= ?1))
         SELECT hold_id, account, asset, amount, ref_type, ref_id FROM open WHERE amount > 0
         ORDER BY created_at, hold_id""", [cut]).fetchall())
-    orders = tuple(OpenOrder(*r[:-1], r[-1] and r[-1].replace(tzinfo=UTC)) for r in q(f"""
+    orders = tuple(_order(r) for r in q(f"""
         WITH fills AS (
             SELECT oid, sum(quantity)::BIGINT AS filled FROM (
                 SELECT maker_order_id AS oid, quantity FROM trades WHERE time < ?1
