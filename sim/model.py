@@ -21,7 +21,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from operator import mul
-from typing import Any
+from typing import Any, Protocol
 
 import mesa
 import simpy
@@ -59,7 +59,7 @@ from .agents import (
 from .scenario import Scenario
 from .stripe import SimStripe
 
-__all__ = ["METRICS", "START", "EconomyModel", "SimClock", "concentration", "gini", "top_share"]
+__all__ = ["METRICS", "START", "EconomyModel", "Origin", "SimClock", "concentration", "gini", "top_share"]
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -137,9 +137,26 @@ def concentration(values: list[int], share: float = 0.01) -> tuple[float, float]
     return _gini_sorted(xs), _top_share_sorted(xs, share)
 
 
+class Origin(Protocol):
+    """Where a model starts when not from an empty ledger (`sim.forecast.StateOrigin`: a
+    warehouse source's state). ``at``: the clock's start; ``open``: post the opening
+    balances and set up the source's brand coins, sellers and open orders (in place of
+    launching the scenario's shops); ``carry_over``: after the scenario's population is
+    set up, add the source's users and continue the source's cumulative metrics."""
+
+    at: datetime
+
+    def open(self, model: EconomyModel) -> None: ...
+
+    def carry_over(self, model: EconomyModel) -> None: ...
+
+
 class EconomyModel(mesa.Model):
     """The simulated world of one scenario. ``check_each_day`` runs the ledger's full
-    invariant check after every day (tests); a failure raises AssertionError."""
+    invariant check after every day (tests); a failure raises AssertionError. ``origin``:
+    start from a source's state (a forecast) instead of an empty ledger; ``start``: the
+    clock's first midnight otherwise; ``backend``: act on an economy elsewhere (the demo's
+    service) instead of the in-memory one."""
 
     # set by _build_economy, or by a backend with objects answering the same calls
     ledger: Ledger
@@ -147,8 +164,8 @@ class EconomyModel(mesa.Model):
     economy: Economy
 
     def __init__(self, scenario: Scenario, *, users: int | None = None, days: int | None = None,
-                 seed: int | None = None, check_each_day: bool = False, backend: Any = None,
-                 start: datetime = START) -> None:
+                 seed: int | None = None, check_each_day: bool = False, origin: Origin | None = None,
+                 backend: Any = None, start: datetime = START) -> None:
         upd: dict[str, Any] = {k: v for k, v in (("users", users), ("days", days), ("seed", seed)) if v is not None}
         pop = scenario.population.model_copy(update=upd)
         super().__init__(seed=pop.seed)
@@ -158,7 +175,8 @@ class EconomyModel(mesa.Model):
         self.config = scenario.config
         self.check_each_day = check_each_day
         self.env = simpy.Environment()
-        self.clock = SimClock(self.env, start)
+        self.clock = SimClock(self.env, origin.at if origin is not None else start)
+        self.uid_offset = 0  # arrivals are u<offset + 1>, ...: a state's users keep their ids
         # An economy elsewhere (sim.http_economy.HttpBackend: a running service) instead of
         # the in-memory one; the agents act on either alike. Metrics then come from that
         # service's own journal, not from the day's records here.
@@ -196,15 +214,18 @@ class EconomyModel(mesa.Model):
             self.exchange = remote_exchange or Exchange(self.ledger, scenario.market, clock=self.clock)
             self.exchange.subscribe(on_trade=self._on_trade, on_alert=self.defense_alerts.append)
         self.sellers: list[Seller] = []
-        for i in range(mk.sellers if mk.shoppers or mk.traders or pop.pump.rings else 0):
-            self._launch(i)
+        self.users: list[User] = []
+        self.bettors: list[User] = []
+        if origin is not None:
+            origin.open(self)
+        else:
+            for i in range(mk.sellers if mk.shoppers or mk.traders or pop.pump.rings else 0):
+                self._launch(i)
 
         # -- pools and challenges, run by the house --
         self.open_pools: list[str] = []
         self.pool_ends: list[tuple[float, str]] = []
         self.challenges_open: list[tuple[float, str, User, str]] = []
-        self.users: list[User] = []
-        self.bettors: list[User] = []
         self.stakers: dict[str, list[tuple[User, int]]] = {}
         self.pool_seq = 0
 
@@ -222,6 +243,8 @@ class EconomyModel(mesa.Model):
         self.today: dict[str, Any] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m.today[k]) for k in METRICS})
+        if origin is not None:
+            origin.carry_over(self)
 
     # -- setup ------------------------------------------------------------------------------
     def _build_economy(self) -> None:
@@ -289,7 +312,7 @@ class EconomyModel(mesa.Model):
         for i, t in enumerate(times):
             if t > env.now:
                 yield env.timeout(t - env.now)
-            agent = User(self, f"u{i + 1}", bettor=r.random() < bet_share)
+            agent = User(self, f"u{self.uid_offset + i + 1}", bettor=r.random() < bet_share)
             self.users.append(agent)
             if agent.bettor:
                 self.bettors.append(agent)
@@ -542,7 +565,7 @@ class EconomyModel(mesa.Model):
         conc = day % self.pop.concentration_every_days == 0 or day == self.pop.days
         gini_, top1 = concentration(self.user_balances()) if conc else (None, None)
         t = {
-            "day": (START + timedelta(days=day - 1)).date(),
+            "day": (self.clock.start + timedelta(days=day - 1)).date(),
             "issued": issued, "burned": burned, "circulating": issued - burned,
             "issued_today": issued - last["issued"], "burned_today": burned - last["burned"],
             "platform_coin": ledger.balance(PLATFORM), "revenue_cents": revenue,

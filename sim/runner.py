@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from ledger import Entry
 
 from .experiment import Variant, check_metrics, sweep_id, sweep_rows
-from .model import METRICS, EconomyModel
+from .model import METRICS, EconomyModel, Origin
 from .scenario import Scenario, load_scenario, parse_assignment
 from .summary import flat_metrics, summarize
 from .warehouse import DEFAULT_ROOT, to_json, write_table
@@ -75,10 +75,12 @@ def make_run_id(scenario: Scenario, seed: int) -> str:
 
 def run(scenario: Scenario, *, users: int | None = None, days: int | None = None, seed: int | None = None,
         root: str | Path | None = DEFAULT_ROOT, run_id: str | None = None, check_each_day: bool = False,
-        on_day: Callable[[int, int], None] | None = None, kind: str = "run") -> tuple[EconomyModel, RunResult]:
+        on_day: Callable[[int, int], None] | None = None, kind: str = "run", origin: Origin | None = None,
+        extra_parameters: dict[str, Any] | None = None) -> tuple[EconomyModel, RunResult]:
     """Simulate ``scenario`` day by day, then (unless ``root`` is None) write the warehouse;
-    ``kind`` tags the ``runs`` row (`sim.warehouse.RUN_KINDS`)."""
-    model = EconomyModel(scenario, users=users, days=days, seed=seed, check_each_day=check_each_day)
+    ``kind`` tags the ``runs`` row (`sim.warehouse.RUN_KINDS`). ``origin``: start from a
+    source's state (`sim.forecast`); ``extra_parameters`` are added to the row's parameters."""
+    model = EconomyModel(scenario, users=users, days=days, seed=seed, check_each_day=check_each_day, origin=origin)
     pop = model.pop
     scenario = scenario.model_copy(update={"population": pop})
     rid = run_id or make_run_id(scenario, pop.seed)
@@ -90,7 +92,7 @@ def run(scenario: Scenario, *, users: int | None = None, days: int | None = None
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     summary = summarize(model)
     summary["run_id"] = rid
-    paths = export(model, root, rid, summary, kind=kind) if root is not None else {}
+    paths = export(model, root, rid, summary, kind=kind, extra_parameters=extra_parameters) if root is not None else {}
     gc.unfreeze()  # the model froze the heap day by day (see EconomyModel.step)
     return model, RunResult(rid, summary, {k: str(v) for k, v in paths.items()}, cpu, wall)
 
@@ -115,18 +117,19 @@ def _cols(names: str, rows: Iterable[Sequence[Any]]) -> dict[str, list[Any]]:
 
 
 def export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any], *,
-           kind: str = "run") -> dict[str, Path]:
+           kind: str = "run", extra_parameters: dict[str, Any] | None = None) -> dict[str, Path]:
     """Write every warehouse table of this run."""
     enabled = gc.isenabled()
     gc.disable()  # millions of short-lived rows: a collection pass would rescan the whole journal
     try:
-        return _export(model, root, run_id, summary, kind)
+        return _export(model, root, run_id, summary, kind, extra_parameters or {})
     finally:
         if enabled:
             gc.enable()
 
 
-def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any], kind: str) -> dict[str, Path]:
+def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any], kind: str,
+            extra_parameters: dict[str, Any]) -> dict[str, Path]:
     store = model.ledger.store
     journal = store.book.journal  # type: ignore[attr-defined]
     out: dict[str, Path] = {}
@@ -181,8 +184,8 @@ def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[st
     mv = model.datacollector.model_vars
     w("daily_metrics", {k: list(mv[k]) for k in METRICS})
     pop = model.pop
-    w("runs", {"scenario": [model.scenario.name], "parameters": [to_json(model.scenario.model_copy(
-        update={"population": pop}).parameters())], "seed": [pop.seed], "users": [pop.users], "days": [pop.days],
+    parameters = model.scenario.model_copy(update={"population": pop}).parameters() | extra_parameters
+    w("runs", {"scenario": [model.scenario.name], "parameters": [to_json(parameters)], "seed": [pop.seed], "users": [pop.users], "days": [pop.days],
         "code_version": [code_version()], "summary": [to_json(summary)], "kind": [kind]})
     return out
 
@@ -190,13 +193,12 @@ def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[st
 def _candles(model: EconomyModel) -> dict[str, list[Any]]:
     from datetime import timedelta
 
-    from .model import START
-
-    end = START + timedelta(days=model.pop.days)
+    start = model.clock.start
+    end = start + timedelta(days=model.pop.days)
     rows = []
     for sym in sorted(model.brand_coins):
         for interval in ("1h", "1d"):
-            for c in model.candles.candles(sym, interval, START, end):
+            for c in model.candles.candles(sym, interval, start, end):
                 rows.append((sym, interval, c.start, c.open, c.high, c.low, c.close, c.volume,
                              c.quote_volume, c.trades))
     return _cols("symbol interval start open high low close volume quote_volume trades", rows)
