@@ -12,7 +12,9 @@ simulated scenarios, the warehouse, and the dashboards over all of it.
    purchases completed on the fake Stripe server (which signs and delivers the webhooks
    to ``/api/webhooks/stripe``), a shop's brand coin, its shoppers and traders;
 3. run the ``baseline`` and ``pump_and_dump`` scenarios (skipped when the run exists);
-4. export production to the warehouse and prove the ledger (`Ledger.check`);
+4. export production to the warehouse and prove the ledger (`Ledger.check`); then
+   calibrate the behaviour model to production, back-test it, and forecast 90 days from
+   production's state under a raised daily login (`coinlab_cli.demo_analysis`);
 5. start the dashboards (``coinlab dash``) unless told not to, and print every URL.
 
 Why the service runs in this process: the traffic spans several *days*, and daily
@@ -226,7 +228,7 @@ def _has_traffic(svc: Service) -> bool:
 
 
 def run_demo(data: Path, *, users: int = 400, days: int = 21, seed: int = 1, sim_users: int | None = None,
-             sim_days: int | None = None, dash: bool = True, open_browser: bool = True,
+             sim_days: int | None = None, analysis: bool = True, dash: bool = True, open_browser: bool = True,
              port: int = 8000, dash_port: int = 8501, console: Console | None = None) -> dict[str, Any]:
     """Everything `coinlab demo` does; returns what it did (for tests and the summary)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -317,6 +319,12 @@ def run_demo(data: Path, *, users: int = 400, days: int = 21, seed: int = 1, sim
         mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
         console.print(f"{mark} coinlab check: {check.entries} journal entries, "
                       f"{'ok' if check.ok else f'{len(check.problems)} problem(s)'}")
+
+        if analysis:
+            from .demo_analysis import analyse_production
+
+            out["analysis"] = analyse_production(paths.data, paths.warehouse, POPULATION, state, console, progress)
+            _save_state(paths.state, state)
 
         urls = {"service": svc.url, "OpenAPI docs": f"{svc.url}/docs", "OpenAPI JSON": f"{svc.url}/openapi.json"}
         if dash:

@@ -21,6 +21,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="The population's seed (a re-run after a crash reuses the first run's).")] = 1,
     sim_users: Annotated[int | None, typer.Option(help="Users per scenario run (default: the scenario's).")] = None,
     sim_days: Annotated[int | None, typer.Option(help="Days per scenario run (default: the scenario's).")] = None,
+    analysis: Annotated[bool, typer.Option("--analysis/--no-analysis", help="Calibrate a scenario to production, "
+                                           "back-test it and forecast 90 days (about two minutes).")] = True,
     dash: Annotated[bool, typer.Option("--dash/--no-dash", help="Start the dashboards at the end "
                                        "(--no-dash: stop after printing the URLs).")] = True,
     open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the dashboards in a browser.")] = True,
@@ -33,7 +35,8 @@ def demo(
     dashboards. A second run reuses all of it; a run that died half-way replays without doubling."""
     from .demo import run_demo
 
-    out = run_demo(data_dir, users=users, days=days, seed=seed, sim_users=sim_users, sim_days=sim_days, dash=dash,
+    out = run_demo(data_dir, users=users, days=days, seed=seed, sim_users=sim_users, sim_days=sim_days,
+                   analysis=analysis, dash=dash,
                    open_browser=open_browser, port=port, dash_port=dash_port, console=console)
     if not out.get("check_ok"):
         raise typer.Exit(1)

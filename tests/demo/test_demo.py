@@ -16,8 +16,8 @@ from dashboards.warehouse import connect
 from ledger import Ledger
 from ledger.sql import SqlStore
 
-DAYS = 7
-ARGS = ["--no-dash", "--port", "0", "--users", "60", "--days", str(DAYS), "--sim-users", "60", "--sim-days", "4"]
+DAYS, USERS = 10, 80  # the least calibration takes: >= 50 users in the back-test's 7 fit days
+ARGS = ["--no-dash", "--port", "0", "--users", str(USERS), "--days", str(DAYS), "--sim-users", "60", "--sim-days", "4"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_the_warehouse_holds_production_and_both_scenarios(demo_dir):
     data, _ = demo_dir
     assert _count(data, "SELECT count(*) FROM entries WHERE source = 'prod'") > 0
     scenarios = connect(data / "warehouse").execute(
-        "SELECT DISTINCT scenario FROM runs WHERE source = 'sim' ORDER BY 1").fetchall()
+        "SELECT DISTINCT scenario FROM runs WHERE source = 'sim' AND kind = 'run' ORDER BY 1").fetchall()
     assert [s for (s,) in scenarios] == ["baseline", "pump_and_dump"]
     assert _count(data, "SELECT count(*) FROM entries WHERE source = 'sim'") > 0
 
@@ -74,7 +74,7 @@ def test_the_population_comes_back_on_several_days_and_thins_out(demo_dir):
         HAVING count(DISTINCT CAST(time AS DATE)) >= 3)""")
     assert returning >= 5
     assert _count(data, "SELECT count(DISTINCT to_account) FROM entries WHERE run_id = 'prod' "
-                        "AND entry_type = 'GUEST_INITIAL'") == 60
+                        "AND entry_type = 'GUEST_INITIAL'") == USERS
 
 
 def test_production_days_are_past_days_one_per_simulated_day(demo_dir):
@@ -93,14 +93,27 @@ def test_the_ledger_checks_clean(demo_dir):
     assert "ok" in result.output
 
 
+def test_the_simulator_is_calibrated_to_production_back_tested_and_forecast_in_the_warehouse(demo_dir):
+    data, output = demo_dir
+    kinds = dict(_rows(data, "SELECT kind, count(*) FROM runs WHERE source = 'sim' GROUP BY 1"))
+    assert kinds.get("calibrated") == 1 and kinds.get("backtest") == 3
+    assert kinds.get("forecast") == 6  # current and new config, on the same 3 seeds
+    calibrated = (data / "runs" / "calibrated.toml").read_text()
+    assert "[scenario.calibration]" in calibrated and 'source = "prod"' in calibrated
+    assert "back-test" in output and "MAPE" in output and "forecast" in output
+
+
 def test_a_second_run_reuses_everything_and_adds_no_production_rows(demo_dir):
     data, _ = demo_dir
     before = _count(data, "SELECT count(*) FROM entries WHERE run_id = 'prod'")
+    runs = _count(data, "SELECT count(*) FROM runs")
     result = CliRunner().invoke(app, ["demo", "--data-dir", str(data), *ARGS])
     assert result.exit_code == 0, result.output
     assert "reused" in result.output and "already in the warehouse" in result.output
+    assert "forecast already in the warehouse" in result.output
+    assert _count(data, "SELECT count(*) FROM runs") == runs
     assert _count(data, "SELECT count(*) FROM entries WHERE run_id = 'prod'") == before
-    assert _count(data, "SELECT count(*) FROM runs WHERE source = 'sim'") == 2
+    assert _count(data, "SELECT count(*) FROM runs WHERE source = 'sim' AND kind = 'run'") == 2
 
 
 def test_a_rerun_of_finished_traffic_replays_it_from_the_tape_without_adding_anything(demo_dir):
@@ -141,7 +154,7 @@ def test_a_run_that_died_half_way_ends_with_the_same_ledger_as_one_that_did_not(
         live_step(self)
 
     monkeypatch.setattr(EconomyModel, "step", dies_on_day_four)
-    died = CliRunner().invoke(app, ["demo", "--data-dir", str(data), *ARGS])
+    died = CliRunner().invoke(app, ["demo", "--data-dir", str(data), *ARGS, "--no-analysis"])
     assert died.exit_code != 0 and isinstance(died.exception, RuntimeError)
     tape = data / "runs" / "demo-tape.jsonl"
     lines = tape.read_text().splitlines(keepends=True)
@@ -149,7 +162,7 @@ def test_a_run_that_died_half_way_ends_with_the_same_ledger_as_one_that_did_not(
     assert Ledger(SqlStore(f"sqlite:///{data / 'ledger.sqlite'}")).check().entries > 0
     monkeypatch.setattr(EconomyModel, "step", live_step)
 
-    result = CliRunner().invoke(app, ["demo", "--data-dir", str(data), *ARGS])
+    result = CliRunner().invoke(app, ["demo", "--data-dir", str(data), *ARGS, "--no-analysis"])
     assert result.exit_code == 0, result.output
     assert f"{len(lines) - 1} replayed from the tape" in result.output
     assert _journal(data) == _journal(clean)
