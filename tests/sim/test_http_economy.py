@@ -111,3 +111,21 @@ def test_the_tape_keeps_every_answer_and_drops_a_torn_last_line(tmp_path):
     assert [tuple(r) for r in again.replay] == [(200, {"a": 1}), (409, {"code": "insufficient_funds"})]
     assert again.next() is not None and again.next() is not None and again.next() is None
     assert path.read_text().count("\n") == 2
+
+
+def test_a_purchase_refunded_on_the_fake_stripe_server_over_http_is_taken_back_by_the_service(both):
+    """The bank's side the demo plays over HTTP (`HttpStripe`): pay, then a refund; the
+    service's webhook takes the coins back. A refund that is not a whole number of cents
+    is refused by the fake and changes nothing."""
+    _, remote, service_ledger = both
+    stripe = remote.stripe
+    sid = remote.economy.payments.create_checkout(USER, "small").payment.session_id
+    assert stripe._fake(sid, "complete").status == 200
+    paid = remote.ledger.balance(f"user:{USER}")
+    assert paid > 0
+    assert stripe._fake(sid, "refund", {"amount": "all"}).status == 400
+    assert remote.ledger.balance(f"user:{USER}") == paid
+    assert stripe._fake(sid, "refund").status == 200
+    assert remote.ledger.balance(f"user:{USER}") == 0
+    assert stripe._fake(sid, "teleport").status == 404
+    assert service_ledger.check().ok
