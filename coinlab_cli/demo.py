@@ -5,31 +5,36 @@ simulated scenarios, the warehouse, and the dashboards over all of it.
 
 1. migrate ``<data>/ledger.sqlite`` and start the fake Stripe server and the HTTP
    service (uvicorn in a thread, one worker, a free loopback port);
-2. drive ``days`` days of traffic through the HTTP API (`drive_traffic`): rewards,
-   daily logins, votes and unlocks, Stripe Checkout purchases completed on the fake
-   Stripe server (which signs and delivers the webhooks to ``/api/webhooks/stripe``),
-   a brand-coin launch, shop earnings, trading, a betting pool a day, transfers;
+2. let the simulator's own population live ``days`` days as production's users
+   (`drive_population`): the agents of sim/agents.py, with the behaviour model of
+   sim/behaviour.py, act through the HTTP API (sim/http_economy.py): sign-up rewards,
+   daily logins, votes and unlocks, pool stakes, belt challenges, Stripe Checkout
+   purchases completed on the fake Stripe server (which signs and delivers the webhooks
+   to ``/api/webhooks/stripe``), a shop's brand coin, its shoppers and traders;
 3. run the ``baseline`` and ``pump_and_dump`` scenarios (skipped when the run exists);
-4. export production to the warehouse and prove the ledger (`Ledger.check`);
+4. export production to the warehouse and prove the ledger (`Ledger.check`); then
+   calibrate the behaviour model to production, back-test it, and forecast 90 days from
+   production's state under a raised daily login (`coinlab_cli.demo_analysis`);
 5. start the dashboards (``coinlab dash``) unless told not to, and print every URL.
 
 Why the service runs in this process: the traffic spans several *days*, and daily
 logins, streaks and candles follow the ledger's clock. The demo swaps that clock for
-`DemoClock`, which it moves through past days as it sends the requests, so a few
-minutes of requests leave the same journal a few days of users would. The days end
-yesterday, so nothing is dated in the future. After the traffic the clock is the
-real one again.
+`DemoClock`, which follows the population's simulated time (seconds since the first
+day's midnight) as it sends the requests, so a few minutes of requests leave the same
+journal days of users would. The days end yesterday, so nothing is dated in the future.
+After the traffic the clock is the real one again.
 
-A second run sends no traffic: ``<data>/runs/demo-state.json`` records the days it
-used and that the traffic finished. A run that died half-way replays the same days
-with the same ``Idempotency-Key`` headers (and the same per-day login rule), so what
-already happened is not done twice."""
+A second run sends no traffic: ``<data>/runs/demo-state.json`` records the days, size
+and seed it used and that the traffic finished. A run that died half-way is run again
+with the same seed over the same days: the answers it had received are read back from
+``<data>/runs/demo-tape.jsonl`` (so the agents choose the same things and nothing is
+sent twice), and the one request in flight is replayed by the service under its
+``Idempotency-Key``."""
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -45,12 +50,11 @@ from typing import Any, NamedTuple
 import httpx
 from rich.console import Console
 
-__all__ = ["DemoClock", "DemoPaths", "TrafficReport", "drive_traffic", "free_port", "run_demo", "scenario_run_id"]
+__all__ = ["DemoClock", "DemoPaths", "TrafficReport", "drive_population", "free_port", "run_demo", "scenario_run_id"]
 
 SCENARIOS = ("baseline", "pump_and_dump")
-BRAND = "BREW"  # the demo's brand coin, launched by the shop "demo-shop"
-SHOP = "demo-shop"
-PACKAGES = ("starter", "small", "medium", "large")
+POPULATION = "demo"  # data/scenarios/demo.toml: who production's users are
+BRAND = "SHOP1"  # the brand coin the population's first shop launches
 
 
 class DemoPaths(NamedTuple):
@@ -60,11 +64,14 @@ class DemoPaths(NamedTuple):
     db: str
     warehouse: Path
     state: Path
+    tape: Path
 
     @classmethod
     def under(cls, data: Path) -> DemoPaths:
         data = data.resolve()
-        return cls(data, f"sqlite:///{data / 'ledger.sqlite'}", data / "warehouse", data / "runs" / "demo-state.json")
+        runs = data / "runs"
+        return cls(data, f"sqlite:///{data / 'ledger.sqlite'}", data / "warehouse", runs / "demo-state.json",
+                   runs / "demo-tape.jsonl")
 
 
 def free_port() -> int:
@@ -136,173 +143,47 @@ def running_service(db: str, fake: Any, clock: DemoClock, port: int | None = Non
 
 # -- traffic ------------------------------------------------------------------------------------
 class TrafficReport(NamedTuple):
-    """What the traffic did: requests by ``"<verb> <route> <status>"``, purchases
-    completed, webhook deliveries by outcome, and whether it was skipped."""
+    """What the population did: requests by ``"<verb> <route> <status>"`` (replayed ones
+    included), Stripe outcomes (paid, redelivered, ...), requests answered from the tape
+    of an earlier run, and whether the traffic was skipped."""
 
     requests: Counter[str]
     purchases: int
     webhooks: Counter[str]
     skipped: bool = False
+    replayed: int = 0
 
 
-class _Http:
-    """The demo's HTTP client: app-key requests acting for a user, each POST with an
-    Idempotency-Key, every status counted by route."""
+def drive_population(url: str, app_token: str, fake: Any, clock: DemoClock, *, days: list[date], users: int,
+                     tape: Path | None, seed: int = 1, scenario: str = POPULATION,
+                     on_day: Callable[[int], None] | None = None) -> TrafficReport:
+    """The simulator's population (``scenario``'s users, shops, shoppers and traders,
+    sim/agents.py) living ``days`` through the HTTP API at ``url``: the model's SimPy
+    time is mapped onto ``clock`` from the first day's midnight, so each request is dated
+    when its agent acted. Purchases are Stripe Checkouts completed on ``fake`` (its
+    webhook_url must be the service's). ``tape`` keeps the answers: sending the same days
+    again with the same seed replays them (sim/http_economy.py)."""
+    from sim.http_economy import HttpBackend
+    from sim.model import EconomyModel
+    from sim.scenario import load_scenario
 
-    def __init__(self, url: str, app_token: str, day_key: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=30)
-        self.app_token = app_token
-        self.day_key = day_key
-        self.counts: Counter[str] = Counter()
-
-    def call(self, method: str, path: str, user: str | None, key: str | None = None,
-             route: str | None = None, **kw: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.app_token}"}
-        if user:
-            headers["X-User-Id"] = user
-        if key:
-            headers["Idempotency-Key"] = f"demo:{self.day_key}:{key}"
-        r = self.http.request(method, path, headers=headers, **kw)
-        self.counts[f"{method} {route or path} {r.status_code}"] += 1
-        return r
-
-
-def _day_plan(rng: random.Random, day: date, users: list[str], arrival: dict[str, int], d: int,
-              buyers: set[str], traders: set[str], shoppers: set[str]) -> list[tuple[datetime, str, str]]:
-    """The day's sessions as (time, user, kind), sorted by time."""
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    plan = []
-
-    def at(lo: float, hi: float) -> datetime:
-        return start + timedelta(hours=rng.uniform(lo, hi))
-
-    if d == 0:
-        plan.append((start + timedelta(hours=7), SHOP, "launch"))
-    plan.append((start + timedelta(hours=8), "", "pool_open"))
-    for u in users:
-        if arrival[u] > d:
-            continue
-        if arrival[u] == d:
-            plan.append((at(6, 9), u, "arrive"))
-        if rng.random() < 0.75 or arrival[u] == d:
-            plan.append((at(9, 20), u, "session"))
-        if u in buyers and (arrival[u] == d or rng.random() < 0.3):
-            plan.append((at(9, 21), u, "buy_coins"))
-        if u in shoppers and rng.random() < 0.6:
-            plan.append((at(10, 20), u, "shop"))
-        if u in traders:
-            plan.extend((at(10, 22), u, "trade") for _ in range(rng.randint(1, 3)))
-    plan.append((start + timedelta(hours=23), "", "pool_resolve"))
-    plan.sort(key=lambda p: p[0])
-    return plan
-
-
-def drive_traffic(url: str, app_token: str, fake: Any, clock: DemoClock, *, users: int, days: list[date],
-                  seed: int = 7, on_day: Callable[[int], None] | None = None) -> TrafficReport:
-    """Send the demo's traffic for ``days`` through the HTTP API at ``url``. Purchases go
-    through Stripe Checkout on ``fake`` (its webhook_url must point at the service);
-    one in four paid events is delivered a second time, as Stripe may.
-
-    Every choice comes from a random generator seeded by the event itself (seed, day,
-    user, kind, time), never by what an earlier response said, so sending the same days
-    again sends the same requests with the same keys: replays, not new traffic."""
-    rng = random.Random(seed)
-    names = [f"demo-u{i:03d}" for i in range(users)]
-    # Most users are there on the first day; the rest arrive later.
-    arrival = {u: (0 if rng.random() < 0.6 else rng.randrange(len(days))) for u in names}
-    buyers = {u for u in names if rng.random() < 0.2}
-    traders = set(rng.sample(sorted(buyers), k=max(1, len(buyers) // 2))) if buyers else set()
-    shoppers = {u for u in names if u not in traders and rng.random() < 0.35}
-    webhooks: Counter[str] = Counter()
-    purchases = 0
-    webhook_url = f"{url}/api/webhooks/stripe"
-    client = _Http(url, app_token, days[0].isoformat())
-    shopped_before: set[str] = set()  # buyers with an earlier checkout (FIRST50 is for a first one)
+    first = datetime(days[0].year, days[0].month, days[0].day, tzinfo=UTC)
+    backend = HttpBackend(url, app_token, fake, clock.at, key_prefix=f"demo:{days[0]}:{seed}", tape=tape, seed=seed)
     try:
-        for d, day in enumerate(days):
-            pool = f"demo-pool-{day.isoformat()}"
-            stakes: list[str] = []
-            plan = _day_plan(random.Random(f"{seed}:{day}"), day, names, arrival, d, buyers, traders, shoppers)
-            for moment, user, kind in plan:
-                clock.at(moment)
-                k = f"{d}:{user}:{kind}:{moment.timestamp():.0f}"
-                r_ = random.Random(f"{seed}:{k}")
-                if kind == "launch":
-                    client.call("POST", "/api/brand-coins", SHOP, k, json={
-                        "symbol": BRAND, "name": "Demo Brewery", "initialPrice": 20})
-                elif kind == "pool_open":
-                    client.call("POST", "/api/pools", None, k, route="/api/pools", json={
-                        "id": pool, "title": f"Is the top claim of {day} upheld?", "outcomes": ["yes", "no"]})
-                elif kind == "pool_resolve":
-                    client.call("POST", f"/api/pools/{pool}/resolve", None, k, route="/api/pools/{id}/resolve",
-                                json={"outcome": r_.choice(["yes", "no"])})
-                elif kind == "arrive":
-                    for reward in ("guest_initial", "signup", "newsletter")[:r_.choice((1, 2, 2, 3))]:
-                        client.call("POST", "/api/coins/earn", user, f"{k}:{reward}", json={"reward": reward})
-                elif kind == "session":
-                    _session(client, r_, user, k, pool, stakes)
-                elif kind == "buy_coins":
-                    body: dict[str, Any] = {"packageId": r_.choice(PACKAGES)}
-                    if r_.random() < 0.5 and user not in shopped_before:
-                        body["promoCode"] = "FIRST50"
-                    shopped_before.add(user)
-                    redeliver = r_.random() < 0.25  # Stripe retries: the service must not credit twice
-                    r = client.call("POST", "/api/coins/purchase/checkout", user, k, json=body)
-                    if r.status_code != 200:
-                        continue
-                    done = httpx.post(f"{fake.url}/_fake/checkout/sessions/{r.json()['sessionId']}/complete",
-                                      timeout=30)
-                    if done.status_code == 200:
-                        purchases += 1
-                        webhooks["delivered"] += 1
-                        if redeliver:
-                            webhooks[f"redelivered {fake.deliver(done.json(), webhook_url)}"] += 1
-                    else:  # e.g. a replayed checkout whose session an earlier fake Stripe completed
-                        webhooks[f"complete {done.status_code}"] += 1
-                elif kind == "shop":
-                    usd = r_.choice((500, 1200, 2500, 4000))
-                    client.call("POST", f"/api/brand-coins/{BRAND}/earn", user, k, route="/api/brand-coins/{s}/earn",
-                                json={"usdCents": usd})
-                    if r_.random() < 0.5:
-                        _order(client, r_, user, f"{k}:sell", "sell")
-                    elif r_.random() < 0.3:
-                        client.call("POST", f"/api/brand-coins/{BRAND}/redeem", user, f"{k}:redeem",
-                                    route="/api/brand-coins/{s}/redeem", json={"quantity": r_.randint(1, 5)})
-                elif kind == "trade":
-                    _order(client, r_, user, k, r_.choice(("buy", "buy", "sell")))
+        model = EconomyModel(load_scenario(scenario), users=users, days=len(days), seed=seed, backend=backend,
+                             start=first)
+        for d in range(len(days)):
+            model.step()
             if on_day is not None:
                 on_day(d + 1)
     finally:
         clock.real()
-        client.http.close()
-    return TrafficReport(client.counts, purchases, webhooks)
-
-
-def _session(client: _Http, rng: random.Random, user: str, k: str, pool: str, stakes: list[str]) -> None:
-    """A user's visit: the daily login, a few votes, sometimes an unlock, a stake or a tip."""
-    client.call("POST", "/api/coins/daily-login", user, None)
-    for claim in rng.sample(range(60), rng.randint(0, 3)):
-        client.call("POST", f"/api/claims/claim-{claim}/vote", user, None, route="/api/claims/{id}/vote")
-    if rng.random() < 0.12:
-        client.call("POST", f"/api/claims/claim-{rng.randrange(60)}/unlock-analysis", user, None,
-                    route="/api/claims/{id}/unlock-analysis")
-    if rng.random() < 0.2 and user not in stakes:
-        stakes.append(user)
-        client.call("POST", f"/api/pools/{pool}/stakes", user, f"{k}:stake", route="/api/pools/{id}/stakes",
-                    json={"outcome": rng.choice(["yes", "no"]), "amount": rng.randint(2, 6)})
-    if rng.random() < 0.05:
-        client.call("POST", "/api/transfers", user, f"{k}:tip",
-                    json={"toUserId": SHOP, "amount": 1, "note": "a tip for the brewery"})
-
-
-def _order(client: _Http, rng: random.Random, user: str, key: str, side: str) -> None:
-    """A limit order a few percent around the coin's price (inside the price band)."""
-    r = client.call("GET", f"/api/brand-coins/{BRAND}", user, route="/api/brand-coins/{s}")
-    price = int(r.json().get("price") or 20) if r.status_code == 200 else 20
-    drift = rng.uniform(-0.04, 0.04) + (0.02 if side == "buy" else -0.02)  # cross the spread
-    limit = max(1, round(price * (1 + drift)))
-    client.call("POST", f"/api/market/{BRAND}/orders", user, key, route="/api/market/{s}/orders",
-                json={"side": side, "quantity": rng.randint(1, 8), "price": limit})
+        backend.close()
+    api = backend.api
+    assert api is not None
+    stripe = backend.stripe.outcomes
+    paid = stripe["complete"] - stripe["fail_async"]
+    return TrafficReport(api.counts, paid, stripe, replayed=api.replayed)
 
 
 # -- scenarios ----------------------------------------------------------------------------------
@@ -346,8 +227,8 @@ def _has_traffic(svc: Service) -> bool:
     return BRAND in svc.state.store.assets()
 
 
-def run_demo(data: Path, *, users: int = 40, days: int = 3, sim_users: int | None = None,
-             sim_days: int | None = None, dash: bool = True, open_browser: bool = True,
+def run_demo(data: Path, *, users: int = 400, days: int = 21, seed: int = 1, sim_users: int | None = None,
+             sim_days: int | None = None, analysis: bool = True, dash: bool = True, open_browser: bool = True,
              port: int = 8000, dash_port: int = 8501, console: Console | None = None) -> dict[str, Any]:
     """Everything `coinlab demo` does; returns what it did (for tests and the summary)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -387,23 +268,26 @@ def run_demo(data: Path, *, users: int = 40, days: int = 3, sim_users: int | Non
                           f"{state['days'][-1]}): reused")
             report = TrafficReport(Counter(), 0, Counter(), skipped=True)
         else:
+            # a first run (or one whose ledger was wiped): else the same days, size and seed again
             if not (_has_traffic(svc) and state.get("days")):
                 today = datetime.now(UTC).date()
                 state = {"days": [(today - timedelta(days=days - i)).isoformat() for i in range(days)],
-                         "users": users}
+                         "users": users, "seed": seed}
+                paths.tape.unlink(missing_ok=True)
             state.update(app_token=token, completed=False)
             _save_state(paths.state, state)
             the_days = [date.fromisoformat(s) for s in state["days"]]
             with progress() as p:
-                task = p.add_task(f"traffic over HTTP ({state['users']} users)", total=len(the_days))
-                report = drive_traffic(svc.url, token, fake, clock, users=state["users"], days=the_days,
-                                       on_day=lambda n: p.update(task, completed=n))
+                task = p.add_task(f"population over HTTP ({state['users']} users)", total=len(the_days))
+                report = drive_population(svc.url, token, fake, clock, users=state["users"], days=the_days,
+                                          seed=state.get("seed", 1), tape=paths.tape,
+                                          on_day=lambda n: p.update(task, completed=n))
             state["completed"] = True
             _save_state(paths.state, state)
             errors = sum(n for k, n in report.requests.items() if k.rsplit(" ", 1)[1].startswith("5"))
             console.print(f"[green]✓[/green] {sum(report.requests.values())} requests "
-                          f"({errors} server errors), {report.purchases} Stripe purchases, webhooks "
-                          f"{dict(report.webhooks)}")
+                          f"({report.replayed} replayed from the tape, {errors} server errors), "
+                          f"{report.purchases} Stripe purchases, {dict(report.webhooks)}")
         out["traffic"] = report
 
         from sim.runner import run
@@ -435,6 +319,12 @@ def run_demo(data: Path, *, users: int = 40, days: int = 3, sim_users: int | Non
         mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
         console.print(f"{mark} coinlab check: {check.entries} journal entries, "
                       f"{'ok' if check.ok else f'{len(check.problems)} problem(s)'}")
+
+        if analysis:
+            from .demo_analysis import analyse_production
+
+            out["analysis"] = analyse_production(paths.data, paths.warehouse, POPULATION, state, console, progress)
+            _save_state(paths.state, state)
 
         urls = {"service": svc.url, "OpenAPI docs": f"{svc.url}/docs", "OpenAPI JSON": f"{svc.url}/openapi.json"}
         if dash:
@@ -535,7 +425,7 @@ def _print_urls(console: Console, urls: dict[str, str], token: str, seconds: flo
     table.add_row("ledger", paths.db)
     console.print(table)
     console.print("Try the API as the demo's app (acting for one of its users):\n"
-                  f"  curl -H 'Authorization: Bearer {token}' -H 'X-User-Id: demo-u000' "
+                  f"  curl -H 'Authorization: Bearer {token}' -H 'X-User-Id: u1' "
                   f"{urls['service']}/api/coins/balance")
     if "dashboards" not in urls:
         console.print("(the service stops when the demo exits: `coinlab serve --db "

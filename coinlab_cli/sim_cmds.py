@@ -1,4 +1,5 @@
-"""Simulator commands: `sim run`, `sim sweep`, `sim frontier`, `sim compare`, `sim list`, `sim behaviour`."""
+"""Simulator commands: `sim run`, `sim sweep`, `sim frontier`, `sim compare`, `sim list`, `sim behaviour`
+(`sim backtest` and `sim forecast` are in forecast_cmds.py)."""
 
 from __future__ import annotations
 
@@ -311,4 +312,6 @@ def compare_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from . import forecast_cmds  # noqa: F401 - adds `sim backtest` and `sim forecast` to sim_app
+
     app.add_typer(sim_app, name="sim")

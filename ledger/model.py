@@ -82,6 +82,8 @@ class EntryType(StrEnum):
     HOLD_RELEASE = "HOLD_RELEASE"
     HOLD_RETURN = "HOLD_RETURN"
     HOLD_FORFEIT = "HOLD_FORFEIT"
+    # a simulated ledger's opening: a forecast starts from a source's balances (sim/forecast.py)
+    OPENING_BALANCE = "OPENING_BALANCE"
     # brand coins and market
     LAUNCH = "LAUNCH"
     EARNED = "EARNED"

@@ -9,7 +9,10 @@ It serves:
   parameters a 400 ``idempotency_error``);
 - ``GET /v1/checkout/sessions/{id}``; ``POST /v1/checkout/sessions/{id}/expire``;
 - ``POST /_fake/checkout/sessions/{id}/complete`` (what a paying customer would do;
-  delivers the signed webhook when a ``webhook_url`` is set), for demos over HTTP.
+  delivers the signed webhook when a ``webhook_url`` is set; body ``{"async": true}``
+  for a delayed payment method), and likewise ``.../succeed_async``, ``.../fail_async``,
+  ``.../expire`` (the customer never paid), ``.../refund`` (body ``{"amount": cents}``,
+  optional) and ``.../dispute``: what customers and banks do, for demos over HTTP.
 
 From Python, `complete`, `succeed_async`, `fail_async`, `expire`, `refund` and `dispute`
 change a session the way Stripe would and return the event; `sign` and `deliver` make
@@ -75,6 +78,23 @@ class _StripeError(Exception):
         if self.param:
             err["param"] = self.param
         return {"error": err}
+
+
+# what a customer or bank can do to a session over HTTP: name -> (fake, session id, JSON body) -> event
+_CUSTOMER: dict[str, Any] = {
+    "complete": lambda f, sid, a: f.complete(sid, async_payment=bool(a.get("async"))),
+    "succeed_async": lambda f, sid, a: f.succeed_async(sid),
+    "fail_async": lambda f, sid, a: f.fail_async(sid),
+    "expire": lambda f, sid, a: f.expire(sid),
+    "refund": lambda f, sid, a: f.refund(sid, _cents(a.get("amount"))),
+    "dispute": lambda f, sid, a: f.dispute(sid),
+}
+
+
+def _cents(amount: Any) -> int | None:
+    if amount is not None and type(amount) is not int:
+        raise _StripeError(400, "invalid_request_error", f"amount must be an integer of cents, got {amount!r}")
+    return amount
 
 
 class FakeStripe:
@@ -340,10 +360,12 @@ class FakeStripe:
                 if method == "POST" and m:
                     fake.expire(m[1])
                     return 200, fake.public(fake.get_session(m[1])), False
-                m = re.fullmatch(r"/_fake/checkout/sessions/([A-Za-z0-9_]+)/complete", path)
-                if method == "POST" and m:
-                    ev = fake.complete(m[1])
-                    return 200, ev, False
+                m = re.fullmatch(r"/_fake/checkout/sessions/([A-Za-z0-9_]+)/([a-z_]+)", path)
+                if method == "POST" and m and m[2] in _CUSTOMER:
+                    args = json.loads(body) if body else {}
+                    if not isinstance(args, dict):
+                        raise _StripeError(400, "invalid_request_error", "the body must be a JSON object")
+                    return 200, _CUSTOMER[m[2]](fake, m[1], args), False
                 raise _StripeError(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path})")
 
             def do_GET(self) -> None:

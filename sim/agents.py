@@ -141,12 +141,17 @@ class User(SimAgent):
 
     # -- the life ----------------------------------------------------------------------------
     def life(self, delay: float) -> Life:
-        m, env, r = self.model, self.model.env, self.model.random
+        env = self.model.env
         yield env.timeout(delay)
         self.joined = env.now
         self.arrive()
+        yield from self.carry_on(self.session())
+
+    def carry_on(self, pending: list[Want] | None, today: float | None = None) -> Life:
+        """Sessions until the churn. ``today``: the day the first gap counts from (a user
+        resumed from a source's state counts from the source's last day, -1)."""
+        m, env, r = self.model, self.model.env, self.model.random
         timeout = env.timeout
-        pending = self.session()
         while True:
             if pending:
                 yield timeout(WAIT_FOR_COINS)
@@ -156,7 +161,9 @@ class User(SimAgent):
                 m.count("churned")
                 return
             now = env.now
-            yield timeout((now // DAY + gap) * DAY + self.habit + r.random() * 0.1 * DAY - now)
+            day = now // DAY if today is None else today
+            today = None
+            yield timeout((day + gap) * DAY + self.habit + r.random() * 0.1 * DAY - now)
             pending = self.session()
 
     def arrive(self) -> None:
@@ -173,7 +180,7 @@ class User(SimAgent):
         """One session; returns the wants waiting on a purchase (None if none)."""
         m, b = self.model, self.model.behaviour
         day = int(m.env.now // DAY)
-        if self.last_day >= 0:
+        if self.sessions:  # not the first session (a resumed user's last day may be < 0)
             self.satisfaction *= 0.5 ** ((day - self.last_day) / b.satisfaction_half_life_days)
         self.streak = self.streak + 1 if day == self.last_day + 1 else 1
         self.last_day = day

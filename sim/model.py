@@ -1,7 +1,7 @@
 """`EconomyModel`: a Mesa 3 model whose clock is a SimPy environment.
 
 The model wires the REAL production code over one in-memory ledger: `Ledger` with
-`IndexedMemoryStore`, the economy (`SimRules`, `PackageCatalog`, `Payments` with the
+`SpillingStore` (sim/spill.py), the economy (`SimRules`, `PackageCatalog`, `Payments` with the
 simulated Stripe, `Pools`, `Challenges`) and the brand-coin market (`Exchange`, or a
 `BondingCurve` per coin). Agents (sim/agents.py) live as SimPy processes; one
 ``model.step()`` runs the SimPy clock to the end of the next day and records that
@@ -21,7 +21,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from operator import mul
-from typing import Any
+from typing import Any, Protocol
 
 import mesa
 import simpy
@@ -60,7 +60,7 @@ from .scenario import Scenario
 from .spill import SPILL_ROWS, SpillingStore
 from .stripe import SimStripe
 
-__all__ = ["METRICS", "START", "EconomyModel", "SimClock", "concentration", "gini", "top_share"]
+__all__ = ["METRICS", "START", "EconomyModel", "Origin", "SimClock", "concentration", "gini", "top_share"]
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -138,13 +138,37 @@ def concentration(values: list[int], share: float = 0.01) -> tuple[float, float]
     return _gini_sorted(xs), _top_share_sorted(xs, share)
 
 
+class Origin(Protocol):
+    """Where a model starts when not from an empty ledger (`sim.forecast.StateOrigin`: a
+    warehouse source's state). ``at``: the clock's start; ``open``: post the opening
+    balances and set up the source's brand coins, sellers and open orders (in place of
+    launching the scenario's shops); ``carry_over``: after the scenario's population is
+    set up, add the source's users and continue the source's cumulative metrics."""
+
+    at: datetime
+
+    def open(self, model: EconomyModel) -> None: ...
+
+    def carry_over(self, model: EconomyModel) -> None: ...
+
+
 class EconomyModel(mesa.Model):
     """The simulated world of one scenario. ``check_each_day`` runs the ledger's full
-    invariant check after every day (tests); a failure raises AssertionError.
-    ``spill_rows``: journal entries held in memory before they go to disk (`sim.spill`)."""
+    invariant check after every day (tests); a failure raises AssertionError. ``origin``:
+    start from a source's state (a forecast) instead of an empty ledger; ``start``: the
+    clock's first midnight otherwise; ``backend``: act on an economy elsewhere (the demo's
+    service) instead of the in-memory one; ``spill_rows``: journal entries held in memory
+    before they go to disk (`sim.spill`)."""
+
+    # set by _build_economy, or by a backend with objects answering the same calls
+    ledger: Ledger
+    stripe: SimStripe
+    economy: Economy
 
     def __init__(self, scenario: Scenario, *, users: int | None = None, days: int | None = None,
-                 seed: int | None = None, check_each_day: bool = False, spill_rows: int = SPILL_ROWS) -> None:
+                 seed: int | None = None, check_each_day: bool = False, origin: Origin | None = None,
+                 backend: Any = None, start: datetime = START,
+                 spill_rows: int = SPILL_ROWS) -> None:
         upd: dict[str, Any] = {k: v for k, v in (("users", users), ("days", days), ("seed", seed)) if v is not None}
         pop = scenario.population.model_copy(update=upd)
         super().__init__(seed=pop.seed)
@@ -153,27 +177,28 @@ class EconomyModel(mesa.Model):
         self.behaviour = scenario.behaviour
         self.config = scenario.config
         self.check_each_day = check_each_day
+        self.spill_rows = spill_rows
         self.env = simpy.Environment()
-        self.clock = SimClock(self.env)
+        self.clock = SimClock(self.env, origin.at if origin is not None else start)
+        self.uid_offset = 0  # arrivals are u<offset + 1>, ...: a state's users keep their ids
+        # An economy elsewhere (sim.http_economy.HttpBackend: a running service) instead of
+        # the in-memory one; the agents act on either alike. Metrics then come from that
+        # service's own journal, not from the day's records here.
+        self.backend = backend
         self.counts: dict[str, int] = defaultdict(int)
         self.roles: dict[str, str] = {}
         self.logins_today = 0
         self.checkout_seq = 0
         self.challenge_seq = 0
 
-        # -- the real economy over an in-memory ledger --
-        store = SpillingStore(spill_rows=spill_rows)
-        self.ledger = ledger = Ledger(store, clock=self.clock)
-        self.stripe = SimStripe(self.env, self.random, pop.stripe, self.clock.unix)
-        catalog = PackageCatalog(self.config, MemoryPackageStore())
-        payments = Payments(ledger, self.config, IndexedPaymentStore(), catalog, self.stripe,  # type: ignore[arg-type]
-                            self.stripe.webhook_secret)
-        self.stripe.payments = payments
-        self.economy = Economy(ledger, self.config, SimRules(ledger, self.config), catalog, payments,
-                               Pools(ledger, self.config, IndexedPoolStore()), Challenges(ledger, self.config))
-        self.packages = catalog.list()
+        # -- the real economy over an in-memory ledger (or the backend's) --
+        remote_exchange = None
+        if backend is None:
+            self._build_economy()
+        else:
+            self.ledger, self.stripe, self.economy, remote_exchange = backend.connect(self)
+        self.packages = self.economy.catalog.list()
         self.challenge_fee = self.economy.challenges.entry_fee(pop.betting.belt_value)
-        ledger.open_account(PLATFORM)
 
         # -- the brand-coin market --
         mk = pop.market
@@ -190,18 +215,21 @@ class EconomyModel(mesa.Model):
         self.hype: dict[str, float] = {}
         self.ring_targets: set[str] = set()
         if mk.mechanism == "book":
-            self.exchange = Exchange(ledger, scenario.market, clock=self.clock)
+            self.exchange = remote_exchange or Exchange(self.ledger, scenario.market, clock=self.clock)
             self.exchange.subscribe(on_trade=self._on_trade, on_alert=self.defense_alerts.append)
         self.sellers: list[Seller] = []
-        for i in range(mk.sellers if mk.shoppers or mk.traders or pop.pump.rings else 0):
-            self._launch(i)
+        self.users: list[User] = []
+        self.bettors: list[User] = []
+        if origin is not None:
+            origin.open(self)
+        else:
+            for i in range(mk.sellers if mk.shoppers or mk.traders or pop.pump.rings else 0):
+                self._launch(i)
 
         # -- pools and challenges, run by the house --
         self.open_pools: list[str] = []
         self.pool_ends: list[tuple[float, str]] = []
         self.challenges_open: list[tuple[float, str, User, str]] = []
-        self.users: list[User] = []
-        self.bettors: list[User] = []
         self.stakers: dict[str, list[tuple[User, int]]] = {}
         self.pool_seq = 0
 
@@ -210,7 +238,7 @@ class EconomyModel(mesa.Model):
         self.env.process(self._house())
         # spread and depth per coin, sampled hourly (a read: no randomness, no state change)
         self.market_samples: dict[str, list[int]] = {sym: [0, 0, 0, 0] for sym in self.brand_coins}
-        if self.brand_coins:
+        if self.brand_coins and backend is None:
             self.env.process(self._sample_market())
         self._last: dict[str, int] = defaultdict(int)
         self.issued_by_type: dict[str, int] = defaultdict(int)
@@ -219,8 +247,21 @@ class EconomyModel(mesa.Model):
         self.today: dict[str, Any] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m.today[k]) for k in METRICS})
+        if origin is not None:
+            origin.carry_over(self)
 
     # -- setup ------------------------------------------------------------------------------
+    def _build_economy(self) -> None:
+        self.ledger = ledger = Ledger(SpillingStore(spill_rows=self.spill_rows), clock=self.clock)
+        self.stripe = SimStripe(self.env, self.random, self.pop.stripe, self.clock.unix)
+        catalog = PackageCatalog(self.config, MemoryPackageStore())
+        payments = Payments(ledger, self.config, IndexedPaymentStore(), catalog, self.stripe,  # type: ignore[arg-type]
+                            self.stripe.webhook_secret)
+        self.stripe.payments = payments
+        self.economy = Economy(ledger, self.config, SimRules(ledger, self.config), catalog, payments,
+                               Pools(ledger, self.config, IndexedPoolStore()), Challenges(ledger, self.config))
+        ledger.open_account(PLATFORM)
+
     def _launch(self, i: int) -> None:
         mk = self.pop.market
         symbol = f"SHOP{i + 1}"
@@ -275,7 +316,7 @@ class EconomyModel(mesa.Model):
         for i, t in enumerate(times):
             if t > env.now:
                 yield env.timeout(t - env.now)
-            agent = User(self, f"u{i + 1}", bettor=r.random() < bet_share)
+            agent = User(self, f"u{self.uid_offset + i + 1}", bettor=r.random() < bet_share)
             self.users.append(agent)
             if agent.bettor:
                 self.bettors.append(agent)
@@ -476,6 +517,8 @@ class EconomyModel(mesa.Model):
     # -- the day ---------------------------------------------------------------------------
     def step(self) -> None:
         self.env.run(until=self.steps * DAY)
+        if self.backend is not None:
+            return
         # The journal only grows and is never garbage: keep the cyclic collector from
         # re-scanning millions of entries every few thousand allocations.
         gc.freeze()
@@ -528,7 +571,7 @@ class EconomyModel(mesa.Model):
         conc = day % self.pop.concentration_every_days == 0 or day == self.pop.days
         gini_, top1 = concentration(self.user_balances()) if conc else (None, None)
         t = {
-            "day": (START + timedelta(days=day - 1)).date(),
+            "day": (self.clock.start + timedelta(days=day - 1)).date(),
             "issued": issued, "burned": burned, "circulating": issued - burned,
             "issued_today": issued - last["issued"], "burned_today": burned - last["burned"],
             "platform_coin": ledger.balance(PLATFORM), "revenue_cents": revenue,

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 
 from .experiment import Variant, check_metrics, sweep_id, sweep_rows
-from .model import METRICS, EconomyModel
+from .model import METRICS, EconomyModel, Origin
 from .scenario import Scenario, load_scenario, parse_assignment
 from .spill import SPILL_ROWS, entry_table, transactions_of
 from .summary import flat_metrics, summarize
@@ -75,12 +75,13 @@ def make_run_id(scenario: Scenario, seed: int) -> str:
 
 def run(scenario: Scenario, *, users: int | None = None, days: int | None = None, seed: int | None = None,
         root: str | Path | None = DEFAULT_ROOT, run_id: str | None = None, check_each_day: bool = False,
-        on_day: Callable[[int, int], None] | None = None, kind: str = "run",
-        spill_rows: int = SPILL_ROWS) -> tuple[EconomyModel, RunResult]:
+        on_day: Callable[[int, int], None] | None = None, kind: str = "run", origin: Origin | None = None,
+        extra_parameters: dict[str, Any] | None = None, spill_rows: int = SPILL_ROWS) -> tuple[EconomyModel, RunResult]:
     """Simulate ``scenario`` day by day, then (unless ``root`` is None) write the warehouse;
-    ``kind`` tags the ``runs`` row (`sim.warehouse.RUN_KINDS`); ``spill_rows``: journal
-    entries held in memory before they go to disk (`sim.spill`)."""
-    model = EconomyModel(scenario, users=users, days=days, seed=seed, check_each_day=check_each_day,
+    ``kind`` tags the ``runs`` row (`sim.warehouse.RUN_KINDS`). ``origin``: start from a
+    source's state (`sim.forecast`); ``extra_parameters`` are added to the row's parameters;
+    ``spill_rows``: journal entries held in memory before they go to disk (`sim.spill`)."""
+    model = EconomyModel(scenario, users=users, days=days, seed=seed, check_each_day=check_each_day, origin=origin,
                          spill_rows=spill_rows)
     pop = model.pop
     scenario = scenario.model_copy(update={"population": pop})
@@ -93,7 +94,7 @@ def run(scenario: Scenario, *, users: int | None = None, days: int | None = None
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     summary = summarize(model)
     summary["run_id"] = rid
-    paths = export(model, root, rid, summary, kind=kind) if root is not None else {}
+    paths = export(model, root, rid, summary, kind=kind, extra_parameters=extra_parameters) if root is not None else {}
     gc.unfreeze()  # the model froze the heap day by day (see EconomyModel.step)
     return model, RunResult(rid, summary, {k: str(v) for k, v in paths.items()}, cpu, wall)
 
@@ -118,18 +119,19 @@ def _cols(names: str, rows: Iterable[Sequence[Any]]) -> dict[str, list[Any]]:
 
 
 def export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any], *,
-           kind: str = "run") -> dict[str, Path]:
+           kind: str = "run", extra_parameters: dict[str, Any] | None = None) -> dict[str, Path]:
     """Write every warehouse table of this run."""
     enabled = gc.isenabled()
     gc.disable()  # millions of short-lived rows: a collection pass would rescan the whole journal
     try:
-        return _export(model, root, run_id, summary, kind)
+        return _export(model, root, run_id, summary, kind, extra_parameters or {})
     finally:
         if enabled:
             gc.enable()
 
 
-def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any], kind: str) -> dict[str, Path]:
+def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[str, Any], kind: str,
+            extra_parameters: dict[str, Any]) -> dict[str, Path]:
     store = model.ledger.store
     journal = store.book.journal  # type: ignore[attr-defined]
     out: dict[str, Path] = {}
@@ -178,8 +180,8 @@ def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[st
     mv = model.datacollector.model_vars
     w("daily_metrics", {k: list(mv[k]) for k in METRICS})
     pop = model.pop
-    w("runs", {"scenario": [model.scenario.name], "parameters": [to_json(model.scenario.model_copy(
-        update={"population": pop}).parameters())], "seed": [pop.seed], "users": [pop.users], "days": [pop.days],
+    parameters = model.scenario.model_copy(update={"population": pop}).parameters() | extra_parameters
+    w("runs", {"scenario": [model.scenario.name], "parameters": [to_json(parameters)], "seed": [pop.seed], "users": [pop.users], "days": [pop.days],
         "code_version": [code_version()], "summary": [to_json(summary)], "kind": [kind]})
     return out
 
@@ -187,13 +189,12 @@ def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[st
 def _candles(model: EconomyModel) -> dict[str, list[Any]]:
     from datetime import timedelta
 
-    from .model import START
-
-    end = START + timedelta(days=model.pop.days)
+    start = model.clock.start
+    end = start + timedelta(days=model.pop.days)
     rows = []
     for sym in sorted(model.brand_coins):
         for interval in ("1h", "1d"):
-            for c in model.candles.candles(sym, interval, START, end):
+            for c in model.candles.candles(sym, interval, start, end):
                 rows.append((sym, interval, c.start, c.open, c.high, c.low, c.close, c.volume,
                              c.quote_volume, c.trades))
     return _cols("symbol interval start open high low close volume quote_volume trades", rows)

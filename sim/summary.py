@@ -80,12 +80,11 @@ def price_stability(model: EconomyModel) -> dict[str, dict[str, float | None]]:
     """`STABILITY` figures per coin, from the 1h candles and the hourly book samples."""
     from datetime import timedelta
 
-    from .model import START
-
-    end = START + timedelta(days=model.pop.days)
+    start = model.clock.start
+    end = start + timedelta(days=model.pop.days)
     out: dict[str, dict[str, float | None]] = {}
     for sym in sorted(model.brand_coins):
-        closes = [c.close for c in model.candles.candles(sym, "1h", START, end) if c.close]
+        closes = [c.close for c in model.candles.candles(sym, "1h", start, end) if c.close]
         rets = [math.log(b / a) for a, b in zip(closes, closes[1:], strict=False) if a > 0 and b > 0]
         peak, dd = 0, 0.0
         for c in closes:

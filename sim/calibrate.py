@@ -1,0 +1,399 @@
+"""Calibration: fit the behaviour model (sim/behaviour.py) to a warehouse source.
+
+What can be read off the data is read off it: the sign-up and newsletter shares are
+sample proportions (their maximum-likelihood estimates). The rest are latent (a
+user's engagement, appetite and willingness to pay are never seen, only what they
+lead to), so they are fit by the **method of simulated moments**: find the parameters
+whose simulated population reproduces the source's moments (sim/moments.py: retention,
+session rates and their spread, the streak response, wants per session, who buys,
+which package and with which promo).
+
+The simulator is too slow to sit inside a generic optimiser, so each round simulates a
+small Latin-hypercube design around the current estimate (every design run on the same
+seed: common random numbers), fits a linear response surface of the moments to the
+parameters (the SMM Jacobian), and solves the weighted least-squares problem on it
+(`scipy.optimize.lsq_linear`, a trust region of 1.5 design radii); the next round
+shrinks the radius around the new estimate. Parameters move in unbounded coordinates
+(log of scales, logit of shares), so a step is relative.
+
+Weights are the inverse bootstrap variances of the source's moments. Intervals: a
+bootstrap over users (resample users, recompute the moments) with a one-step
+Gauss-Newton update from the fit through the last round's Jacobian, widened by
+``sqrt(1 + n / (S * R))`` for the simulation noise of R runs of S users each against n
+source users (the standard SMM variance inflation); 5% and 95% quantiles make the 90%
+interval. Proportions read off the data get the plain bootstrap interval.
+
+Parameters the moments cannot tell apart are left at their defaults and listed as
+such in the provenance (`NOT_IDENTIFIED`), not faked.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+import tomli_w
+from scipy.optimize import lsq_linear
+from scipy.stats import qmc
+
+from ledger.economy.config import parse_config
+from market.config import MarketConfig
+
+from .behaviour import Behaviour
+from .moments import (
+    MOMENTS,
+    Observed,
+    moment_sums,
+    moment_values,
+    observe_model,
+    observe_warehouse,
+    user_features,
+)
+from .runner import code_version, run
+from .scenario import Population, Scenario, _resolve, load_scenario
+from .warehouse import DEFAULT_ROOT
+
+__all__ = ["FITTED", "NOT_IDENTIFIED", "READ_OFF", "Calibration", "CalibrationError", "calibrate"]
+
+Progress = Callable[[str, int, int], None]
+
+# (parameter, coordinate it moves in): "log" for scales, "logit" for shares, "linear" for a logit itself
+FITTED: dict[str, str] = {
+    "engagement_median": "logit", "engagement_sigma": "log", "novelty_decay": "log", "churn_base": "linear",
+    "churn_satisfaction": "log", "reward_sensitivity_median": "log", "votes_per_session": "log",
+    "unlocks_per_session": "log", "appetite_sigma": "log", "challenges_per_session": "log",
+    "wtp_median_cents": "log", "wtp_sigma": "log", "trait_correlation": "logit", "price_sensitivity": "log",
+    "promo_uptake": "logit",
+}
+# parameters that are a sample proportion of the data -> the moment that is their estimate
+READ_OFF = {"signup_share": "signup_share", "newsletter_share": "newsletter_share"}
+# why each other parameter keeps its default
+NOT_IDENTIFIED = {
+    "reward_sensitivity_sigma": "the streak response gives the mean response, not its spread",
+    "risk_appetite_mean": "confounded with challenges_per_session (challenges scale with both)",
+    "hype_mean": "acts on followers of pump rings only, not on app users",
+    "reward_scale_coins": "a unit: fixes the scale of reward_sensitivity",
+    "afford_weight": "no moment separates it from engagement (balances follow sessions)",
+    "claims_per_day": "a cap rarely reached",
+    "stakes_per_session": "no bettors in the moments (pool stakes are not matched yet)",
+    "need_days": "confounded with wtp_median_cents in the package value",
+    "need_discount": "confounded with wtp_median_cents in the package value",
+    "pro_share": "PRO status is not in the warehouse for users who never buy",
+    "trader_wtp_cents": "traders are market agents, not app users",
+    "joy_reward": "satisfaction is latent: its parts are not separable from churn_satisfaction",
+    "joy_fulfilled": "satisfaction is latent: its parts are not separable from churn_satisfaction",
+    "pain_given_up": "satisfaction is latent: its parts are not separable from churn_satisfaction",
+    "pain_loss": "satisfaction is latent: its parts are not separable from churn_satisfaction",
+    "satisfaction_half_life_days": "confounded with churn_satisfaction over a short window",
+}
+MIN_USERS, MIN_DAYS = 50, 7
+# market agents and adversaries are not what is calibrated: design runs hold app users only
+APP_USERS_ONLY = {"market": {"shoppers": 0, "traders": 0, "whales": 0}, "pump": {"rings": 0},
+                  "sybil": {"farmers": 0}}
+ROUNDS = (0.5, 0.25, 0.12)  # design radius of each round, in the parameters' coordinates
+DESIGN_USERS = 3000  # users per design run (at most the source's)
+BOOTSTRAP = 200
+
+
+class CalibrationError(ValueError):
+    """The source cannot be calibrated from; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted behaviour. ``behaviour``: values for the scenario's ``[behaviour]`` table
+    (every parameter; those not fitted at their defaults); ``intervals``: 90% interval of
+    each estimated parameter; ``moments``: name -> (source value, calibrated model value);
+    ``fit_error``: root mean square of the moment errors in units of the source's
+    bootstrap standard error (about 1-1.5 is a fit within sampling noise)."""
+
+    behaviour: dict[str, float | int]
+    intervals: dict[str, tuple[float, float]]
+    moments: dict[str, tuple[float, float]]
+    fit_error: float
+    source: str
+    from_day: date
+    to_day: date
+    users: int
+    initial_share: float = 0.3
+    seed: int = 1
+    design_runs: int = 0
+    code_version: str = ""
+    not_identified: dict[str, str] = field(default_factory=dict)
+
+    def scenario(self, base: str = "baseline") -> Scenario:
+        """The ``base`` scenario with the fitted ``[behaviour]`` and the source's size."""
+        return load_scenario(base, overrides=self._overrides())
+
+    def _overrides(self) -> dict[str, Any]:
+        days = (self.to_day - self.from_day).days + 1
+        return {"behaviour": dict(self.behaviour),
+                "population": {"users": self.users, "days": days, "initial_share": round(self.initial_share, 4)}}
+
+    def to_toml(self, base: str = "baseline") -> str:
+        """The base scenario's file with the fitted ``[behaviour]`` and the provenance in
+        ``[scenario.calibration]``; `load_scenario` reads it back."""
+        with _resolve(base).open("rb") as fh:
+            table = tomllib.load(fh)
+        for key, value in self._overrides().items():
+            table.setdefault(key, {}).update(value)
+        scenario = table.setdefault("scenario", {})
+        scenario["name"] = "calibrated"
+        scenario["notes"] = (f"{base} with the behaviour calibrated from {self.source!r}, "
+                             f"{self.from_day} to {self.to_day} ({self.users} users).")
+        scenario["calibration"] = self.provenance()
+        return f"# written by `coinlab sim calibrate` (sim/calibrate.py)\n{tomli_w.dumps(table)}"
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "from_day": self.from_day, "to_day": self.to_day,
+            "days": (self.to_day - self.from_day).days + 1, "users": self.users, "fit_error": round(self.fit_error, 4),
+            "code_version": self.code_version, "seed": self.seed, "design_runs": self.design_runs,
+            "method": "simulated moments (linear response surface, common random numbers), sample proportions; "
+                      "90% intervals by a bootstrap over users with a one-step Gauss-Newton update",
+            "intervals": {k: [_round(lo), _round(hi)] for k, (lo, hi) in self.intervals.items()},
+            "moments": {k: {"source": _round(s), "model": _round(m)} for k, (s, m) in self.moments.items()},
+            "defaults_kept": dict(self.not_identified),
+        }
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.5g}") if math.isfinite(x) else float("nan")
+
+
+# -- coordinates ------------------------------------------------------------------------------
+def _to_x(name: str, value: float) -> float:
+    kind = FITTED[name]
+    if kind == "log":
+        return math.log(value)
+    if kind == "logit":
+        return math.log(value / (1.0 - value))
+    return value
+
+
+def _from_x(name: str, x: float) -> float:
+    kind = FITTED[name]
+    if kind == "log":
+        return math.exp(x)
+    if kind == "logit":
+        return 1.0 / (1.0 + math.exp(-x))
+    return x
+
+
+# -- the source -------------------------------------------------------------------------------
+def _connect(root: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    for table in ("entries", "payments", "runs"):
+        if not any((root / table).glob("run_id=*/*.parquet")):
+            raise CalibrationError(f"no {table} table under {root}: export production or run a scenario first")
+        glob = str(root / table / "run_id=*" / "*.parquet").replace("'", "''")
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true, "
+                    "union_by_name = true)")
+    return con
+
+
+def _source_scenario(con: duckdb.DuckDBPyConnection, source: str) -> Scenario:
+    """The economy the source ran under: a run's stored parameters, production's data/economy.toml."""
+    rows = con.execute("SELECT parameters FROM runs WHERE run_id = ?", [source]).fetchall()
+    if not rows or rows[0][0] is None:
+        return load_scenario("baseline")
+    import json
+
+    p = json.loads(rows[0][0])
+    config = parse_config(p["economy"])
+    return Scenario(name=source, config=config, population=Population.model_validate(p["population"]),
+                    behaviour=Behaviour.model_validate(p["behaviour"]), market=MarketConfig.from_dict(config.market))
+
+
+def _window(con: duckdb.DuckDBPyConnection, source: str, from_day: date | None,
+            to_day: date | None) -> tuple[date, date]:
+    lo, hi = con.execute("SELECT min(time)::DATE, max(time)::DATE FROM entries WHERE run_id = ?",
+                         [source]).fetchall()[0]
+    if lo is None:
+        known = [r[0] for r in con.execute("SELECT DISTINCT run_id FROM entries ORDER BY 1").fetchall()]
+        raise CalibrationError(f"source {source!r} has no journal entries in the warehouse (sources: {known[:10]})")
+    first, last = from_day or lo, to_day or hi
+    if last < first:
+        raise CalibrationError(f"--to {last} is before --from {first}")
+    return first, last
+
+
+# -- design runs ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Design:
+    """What every design run shares: the source's economy with app users only."""
+
+    scenario: Scenario
+    days: int
+    streak_days: int
+    prices: tuple[int, ...]
+
+
+def _simulate(design: _Design, behaviour: dict[str, float], users: int, seed: int) -> np.ndarray:
+    b = Behaviour.model_validate({**design.scenario.behaviour.model_dump(), **behaviour})
+    sc = design.scenario.model_copy(update={"behaviour": b})
+    model, _ = run(sc, users=users, days=design.days, seed=seed, root=None)
+    obs = observe_model(model)
+    return moment_values(user_features(obs, streak_days=design.streak_days, package_prices=list(design.prices)))
+
+
+def _job(args: tuple[_Design, dict[str, float], int, int]) -> np.ndarray:
+    return _simulate(*args)
+
+
+def _run_all(jobs: list[tuple[_Design, dict[str, float], int, int]], workers: int,
+             tick: Callable[[], None]) -> list[np.ndarray]:
+    if workers <= 1:
+        out = []
+        for j in jobs:
+            out.append(_job(j))
+            tick()
+        return out
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = []
+        for r in pool.map(_job, jobs):
+            results.append(r)
+            tick()
+        return results
+
+
+# -- the fit ----------------------------------------------------------------------------------
+def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date | None = None,
+              to_day: date | None = None, seed: int = 1, progress: Progress | None = None,
+              workers: int = 2, design_users: int = DESIGN_USERS) -> Calibration:
+    """Fit the behaviour parameters to ``source`` (``"prod"`` or a run id) in the
+    warehouse at ``root``, over ``from_day``..``to_day`` (default: all of it).
+    ``progress(stage, done, total)`` is told of each design run. Raises CalibrationError
+    when the source is too thin (fewer than 50 users or 7 days, no purchases)."""
+    root = Path(root)
+    con = _connect(root)
+    first, last = _window(con, source, from_day, to_day)
+    days = (last - first).days + 1
+    if days < MIN_DAYS:
+        raise CalibrationError(f"source {source!r} has {days} days from {first} to {last}: need at least {MIN_DAYS}")
+    base = _source_scenario(con, source)
+    prices = tuple(sorted(p.price_cents for p in base.config.packages.values() if p.active))
+    streak = base.config.rewards.streak_days
+    obs: Observed = observe_warehouse(con, source, first, last)
+    feats = user_features(obs, streak_days=streak, package_prices=list(prices))
+    n = feats.height
+    if n < MIN_USERS:
+        raise CalibrationError(f"source {source!r} has {n} app users (GUEST_INITIAL) from {first} to {last}: "
+                               f"need at least {MIN_USERS}")
+    if obs.checkouts.join(feats.select("account"), on="account").height == 0:
+        raise CalibrationError(f"source {source!r} has no purchases (checkouts) by its app users from {first} to "
+                               f"{last}: the package choice (willingness to pay, price sensitivity, promo uptake) "
+                               "cannot be fit")
+    tell = progress or (lambda stage, done, total: None)
+
+    num, den = moment_sums(feats)
+    m_src = moment_values(feats)
+    boot = _bootstrap(num, den, seed)
+    sd = np.nanstd(boot, axis=0)
+    usable = np.isfinite(m_src) & (sd > 0)
+
+    joined = obs.entries.filter(pl.col("entry_type") == "GUEST_INITIAL").group_by("account").agg(pl.col("day").min())
+    f0 = float((joined["day"] == 0).mean() or 0.0)  # type: ignore[arg-type]
+    initial_share = min(1.0, max(0.0, (f0 - 1.0 / days) / (1.0 - 1.0 / days)))
+    read = {p: float(m_src[_idx(m)]) for p, m in READ_OFF.items()}
+    pop = base.population.model_copy(update={
+        "initial_share": initial_share, **{k: getattr(base.population, k).model_copy(update=v)
+                                           for k, v in APP_USERS_ONLY.items()}})
+    design = _Design(base.model_copy(update={"population": pop, "behaviour": Behaviour.model_validate(read)}), days, streak,
+                     prices)
+
+    names = list(FITTED)
+    defaults = Behaviour()
+    x = np.array([_to_x(k, getattr(defaults, k)) for k in names])
+    sim_users = min(n, design_users)
+    runs = len(names) + 6
+    total = runs * len(ROUNDS) + 1
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        tell("simulating", done, total)
+
+    tell("simulating", 0, total)
+    w = np.where(usable, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
+    jac = np.zeros((len(MOMENTS), len(names)))
+    for r, radius in enumerate(ROUNDS):
+        unit = qmc.LatinHypercube(d=len(names), seed=seed + r).random(runs) * 2.0 - 1.0
+        points = x + radius * unit
+        jobs = [(design, {k: _from_x(k, v) for k, v in zip(names, pt, strict=True)}, sim_users, seed + 1000)
+                for pt in points]
+        sims = np.array(_run_all(jobs, workers, tick))
+        intercept, jac = _surface(unit * radius, sims)
+        ok = usable & np.isfinite(intercept) & np.all(np.isfinite(jac), axis=1)
+        step = lsq_linear(jac[ok] * w[ok, None], (m_src[ok] - intercept[ok]) * w[ok],
+                          bounds=(-1.5 * radius, 1.5 * radius)).x
+        x = x + step
+
+    fitted = {k: _from_x(k, v) for k, v in zip(names, x, strict=True)}
+    behaviour = {**Behaviour().model_dump(), **read, **{k: float(f"{v:.4g}") for k, v in fitted.items()}}
+    model_m = _simulate(design, behaviour, n, seed + 1000)
+    tick()
+
+    # intervals: one Gauss-Newton step per bootstrap sample through the last Jacobian
+    ok = usable & np.all(np.isfinite(jac), axis=1)
+    jw = jac[ok] * w[ok, None]
+    gain = np.linalg.pinv(jw) * w[ok]  # (J'WJ)^-1 J'W with W = diag(w^2)
+    inflate = math.sqrt(1.0 + n / (sim_users * runs))
+    dev = np.nan_to_num(boot[:, ok] - m_src[ok])
+    xs = x + inflate * dev @ gain.T
+    intervals: dict[str, tuple[float, float]] = {}
+    for i, k in enumerate(names):
+        lo, hi = np.quantile(xs[:, i], [0.05, 0.95])
+        intervals[k] = (_from_x(k, float(lo)), _from_x(k, float(hi)))
+    for p, mname in READ_OFF.items():
+        lo, hi = np.nanquantile(boot[:, _idx(mname)], [0.05, 0.95])
+        intervals[p] = (float(lo), float(hi))
+
+    err = (model_m - m_src) / np.where(sd > 0, sd, 1.0)
+    fit_error = float(np.sqrt(np.mean(err[usable & np.isfinite(model_m)] ** 2)))
+    moments = {m.name: (float(s), float(v)) for m, s, v in zip(MOMENTS, m_src, model_m, strict=True)
+               if math.isfinite(s)}
+    return Calibration(behaviour=behaviour, intervals=intervals, moments=moments, fit_error=fit_error,
+                       source=source, from_day=first, to_day=last, users=n, initial_share=initial_share, seed=seed,
+                       design_runs=runs * len(ROUNDS), code_version=code_version(),
+                       not_identified=dict(NOT_IDENTIFIED))
+
+
+def _idx(moment: str) -> int:
+    return next(i for i, m in enumerate(MOMENTS) if m.name == moment)
+
+
+def _bootstrap(num: np.ndarray, den: np.ndarray, seed: int) -> np.ndarray:
+    """BOOTSTRAP resamples of the users -> their moments (resamples x moments)."""
+    rng = np.random.default_rng(seed)
+    n = num.shape[0]
+    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=BOOTSTRAP).astype(float)
+    s_num, s_den = weights @ num, weights @ den
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(s_den > 0, s_num / np.where(s_den > 0, s_den, 1.0), np.nan)
+
+
+def _surface(dx: np.ndarray, sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares linear fit of each moment on the design offsets ``dx``: the
+    moment at the centre (intercept) and its Jacobian row; NaN where too few runs had it."""
+    k = dx.shape[1]
+    intercept = np.full(sims.shape[1], np.nan)
+    jac = np.full((sims.shape[1], k), np.nan)
+    a = np.column_stack([np.ones(len(dx)), dx])
+    for j in range(sims.shape[1]):
+        ok = np.isfinite(sims[:, j])
+        if ok.sum() > k + 1:
+            coef = np.linalg.lstsq(a[ok], sims[ok, j], rcond=None)[0]
+            intercept[j], jac[j] = coef[0], coef[1:]
+    return intercept, jac

@@ -1,0 +1,505 @@
+"""Simulating forward from a warehouse source's state: back-tests and forecasts.
+
+`StateOrigin` starts an `EconomyModel` from a `sim.state.SourceState` instead of an
+empty ledger:
+
+- **Opening balances** go through the real ledger as one OPENING_BALANCE transaction
+  per asset against ``system:opening`` (which ends at zero): every account's balance at
+  the source's day, the mint's negative one and the burn account's included, so
+  ``issued``, ``burned`` and ``circulating`` continue the source's. Coins locked in an
+  open hold are opened in their owner's balance; open orders are then placed again on
+  the book (locking them again); open belt challenges and pool stakes are returned (a
+  challenge's opponent and a pool's resolution are not in the warehouse). The opening
+  is not issuance: the model's daily flows start after it.
+- **Brand coins** are launched again with no new allocation, their launch facts
+  (allocation, vesting, launch time) and their last trade price; their sellers act again.
+- **Users.** Each of the source's app users becomes a `User` with their history
+  (joined, sessions, streak, last session, purchases, the rules' streak facts). Traits
+  are drawn from the scenario's (calibrated) population, one draw per user, and then
+  assigned by rank: the users who paid get the draws with the highest willingness to
+  pay (the more they paid, the higher), every other user the rest by engagement, ranked
+  by their sessions per day since joining. Drawing from the fitted population keeps its
+  distribution; matching ranks puts each draw on the user whose history it best
+  explains (a copula-style assignment; it is not a posterior draw per user).
+  Satisfaction is replayed from each user's history with the behaviour model's own
+  terms (rewards, actions done, the half-life); wants given up leave no trace in a
+  journal, so it is an upper bound. A user not seen for ``d`` days may have churned
+  unseen: they are kept with their posterior probability of being alive,
+  ``q^d / (q^d + h (1 - q^d) / (1 - q))`` with daily hazard ``h`` and ``q = (1 - h)(1 - p)``
+  (the "buy till you die" argument of BG/NBD, Fader, Hardie & Lee 2005).
+- **New users** keep arriving at the source's observed rate (`SourceState.arrivals_per_day`),
+  uniformly over the horizon.
+
+`backtest` fits on a source's first N days (through an injectable calibration step),
+simulates the next M from the state at day N on K seeds and scores the forecast
+against what happened (MAPE per metric, the band across seeds). `forecast` simulates
+production forward under the current config and a new one on the same seeds and gives
+the paired differences (`sim.experiment.paired`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import statistics
+import tomllib
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import duckdb
+
+from ledger import BURN, MINT
+from ledger.economy.config import ConfigError
+from ledger.economy.rules import PLATFORM
+from ledger.model import EntryType, Posting, TransferRequest
+from market.coins import vesting_account
+
+from .agents import User
+from .behaviour import churn_hazard, session_chance
+from .experiment import Interval, interval, paired
+from .model import EconomyModel, gini
+from .runner import RunResult, run
+from .scenario import Scenario, load_scenario
+from .state import ESCROW, SourceState, StateError, read_state, source_days
+
+__all__ = [
+    "BACKTEST_METRICS", "FORECAST_METRICS", "Backtest", "Forecast", "ForecastError", "StateOrigin", "backtest",
+    "daily_series", "forecast", "load_new_config", "mape", "start_model",
+]
+
+OPENING = "system:opening"
+BACKTEST_METRICS = ("actives", "purchases", "revenue_cents", "issuance", "burn")
+FORECAST_METRICS = ("issuance", "free_issuance", "burn", "supply", "revenue_cents", "actives", "retention", "gini")
+RETENTION_DAYS = 7  # retention: the source's users with a session in the forecast's last week
+
+
+class ForecastError(ValueError):
+    """A back-test or forecast that cannot run as asked; nothing was written."""
+
+
+# -- starting a model from a state -------------------------------------------------------------
+def _replayed_satisfaction(model: EconomyModel, user: User, history: Any) -> float:
+    """The behaviour model's satisfaction after the user's observed days: rewards and
+    actions done raise it, it halves every ``satisfaction_half_life_days``."""
+    b, rs = model.behaviour, user.traits.reward_sensitivity
+    s, prev = 0.0, None
+    for d in history.days:
+        if prev is not None:
+            s *= 0.5 ** ((d.day - prev).days / b.satisfaction_half_life_days)
+        s += sum(b.joy_reward * rs * math.log1p(c / b.reward_scale_coins) for c in d.rewards)
+        s += b.joy_fulfilled * math.log1p(d.done)
+        prev = d.day
+    return s
+
+
+def _alive_chance(hazard: float, p_session: float, idle_days: int) -> float:
+    """P(still a user | no session for ``idle_days`` days since the last one)."""
+    if idle_days <= 0:
+        return 1.0
+    q = (1.0 - hazard) * (1.0 - p_session)
+    qd = q ** idle_days
+    dead = hazard * (1.0 - qd) / (1.0 - q) if q < 1.0 else 0.0
+    return qd / (qd + dead) if qd + dead > 0 else 0.0
+
+
+class StateOrigin:
+    """An `sim.model.Origin` from a source's state (see the module's docstring)."""
+
+    def __init__(self, state: SourceState) -> None:
+        self.state = state
+        self.at = state.at
+        self.resumed: list[User] = []
+        self.alive = 0
+
+    # -- the ledger and the market ---------------------------------------------------------
+    def open(self, m: EconomyModel) -> None:
+        st = self.state
+        if st.coins and m.exchange is None:
+            raise ForecastError("the source has brand coins: a forecast from it needs the order-book market "
+                                "(population.market.mechanism = 'book')")
+        vesting = m.scenario.market.vesting
+        for c in st.coins:
+            seller = c.seller or PLATFORM
+            coin = m.exchange.launch(c.symbol, c.name, seller, initial_price=c.price,  # type: ignore[union-attr]
+                                     max_supply=c.max_supply, allocation=0, now=m.clock())
+            coin.allocation, coin.vesting_days, coin.launched_at = c.allocation, c.vesting_days, c.launched_at
+            coin.cliff_days = vesting.cliff_days if c.vesting_days and vesting.enabled else 0
+            coin.released = c.allocation - st.balance(vesting_account(c.symbol), c.symbol) if coin.vests else c.allocation
+            m.brand_coins[c.symbol] = coin
+        self._post_opening(m)
+        from .agents import Seller
+
+        for c in st.coins:
+            if c.seller and c.seller.startswith("user:"):
+                seller_agent = Seller(m, c.seller.split(":", 1)[1], c.symbol)
+                m.sellers.append(seller_agent)
+                seller_agent.start(0.0)
+        for o in st.open_orders:
+            tif = "GTD" if o.expires_at is not None else "GTC"
+            try:
+                order = m.exchange.submit(o.symbol, o.account, o.side, o.remaining, o.price,  # type: ignore[union-attr]
+                                          tif=tif, expires_at=o.expires_at)
+            except Exception as err:  # noqa: BLE001 - a refused order is counted, as on a live book
+                m.count(f"opening_order_refused:{type(err).__name__}")
+                continue
+            m.orders.append(order)
+
+    def _post_opening(self, m: EconomyModel) -> None:
+        st, ledger = self.state, m.ledger
+        ledger.open_account(OPENING, allow_negative=True)
+        for acct in st.allow_negative:
+            ledger.open_account(acct, allow_negative=True)
+        target: dict[tuple[str, str], int] = defaultdict(int)
+        for (acct, asset), bal in st.balances.items():
+            if acct != ESCROW:
+                target[(acct, asset)] += bal
+        for h in st.open_holds:  # locked coins open in their owner's balance
+            target[(h.account, h.asset)] += h.amount
+        for asset in sorted({a for _, a in st.balances}):
+            left = st.balance(ESCROW, asset) - sum(h.amount for h in st.open_holds if h.asset == asset)
+            if left:
+                raise StateError(f"{asset}: escrow holds {left} more than the open holds explain")
+        by_asset: dict[str, list[Posting]] = defaultdict(list)
+        for (acct, asset), bal in sorted(target.items()):
+            if bal > 0:
+                by_asset[asset].append(Posting(OPENING, acct, asset, bal))
+            elif bal < 0:
+                ledger.open_account(acct, allow_negative=True)
+                by_asset[asset].append(Posting(acct, OPENING, asset, -bal))
+        for asset, postings in sorted(by_asset.items()):
+            ledger.post(TransferRequest(tuple(postings), EntryType.OPENING_BALANCE, f"opening:{asset}", "state",
+                                        f"{st.source}@{st.day}"))
+        for acct in st.frozen:
+            ledger.freeze(acct)
+
+    # -- people and metrics ------------------------------------------------------------------
+    def carry_over(self, m: EconomyModel) -> None:
+        st, r = self.state, m.random
+        self._seed_facts(m)
+        histories = list(st.users)
+        users = [User(m, h.uid, bettor=h.bettor) for h in histories]
+        self._assign_traits(users, histories)
+        rw, b = m.config.rewards, m.behaviour
+        pay = rw.daily_login + (rw.streak_bonus / rw.streak_days if rw.daily_login > 0 else 0.0)
+        for u, h in zip(users, histories, strict=True):
+            u.joined = (h.joined - st.at).total_seconds()
+            u.sessions, u.streak, u.purchases = h.sessions, h.streak, h.purchases
+            u.last_day = (h.last_session - st.at.date()).days if h.last_session else -1
+            u.satisfaction = _replayed_satisfaction(m, u, h)
+            u.session_cost = u.want_cost()
+            age = -u.joined / 86400.0
+            afford = min(1.0, u.coin_balance() / u.session_cost)
+            p = session_chance(b, u.traits, pay=pay, affordable=afford, age_days=age)
+            last = h.last_session or h.joined.date()
+            if r.random() >= _alive_chance(churn_hazard(b, u.satisfaction), p, (st.day - last).days):
+                continue  # churned unseen: the account stays, nobody comes back to it
+            self.alive += 1
+            m.users.append(u)
+            if u.bettor:
+                m.bettors.append(u)
+            self.resumed.append(u)
+            m.env.process(u.carry_on(None, today=-1))
+        m.uid_offset = max([int(a[6:]) for (a, _) in st.balances if a[:6] == "user:u" and a[6:].isdigit()]
+                           + [len(histories)])
+        # cumulative metrics continue the source's; the opening is no day's flow
+        c, ledger = m.counts, m.ledger
+        c["arrivals"] = len(histories)
+        m._last.update(issued=-ledger.balance(MINT), burned=ledger.balance(BURN),
+                       revenue=ledger.balance(PLATFORM, "USD"), arrivals=len(histories))
+        m._journal_seen = len(ledger.store.book.journal)  # type: ignore[attr-defined]
+
+    def _seed_facts(self, m: EconomyModel) -> None:
+        """The rules' journal facts (streak days, account age, activity) for the source's users."""
+        store = m.ledger.store
+        for h in self.state.users:
+            store.day_credits[(h.account, "DAILY_LOGIN")] = set(h.login_days)  # type: ignore[attr-defined]
+            store.day_credits[(h.account, "STREAK_BONUS")] = set(h.streak_days)  # type: ignore[attr-defined]
+            store.first_reward[h.account] = h.joined  # type: ignore[attr-defined]
+            store.activity[h.account] = h.activity  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _assign_traits(users: list[User], histories: list[Any]) -> None:
+        """Permute the users' own draws so ranks match: payers get the highest willingness
+        to pay (by what they paid), the others the rest by engagement (by sessions a day)."""
+        draws = [u.traits for u in users]
+        payers = sorted((i for i, h in enumerate(histories) if h.spent_cents > 0),
+                        key=lambda i: (histories[i].spent_cents, histories[i].sessions, i))
+        rest = [i for i, h in enumerate(histories) if h.spent_cents <= 0]
+        by_wtp = sorted(range(len(draws)), key=lambda j: draws[j].wtp_cents)
+        top = by_wtp[len(by_wtp) - len(payers):] if payers else []
+        others = sorted(by_wtp[:len(by_wtp) - len(payers)], key=lambda j: draws[j].engagement_logit)
+        end = max((h.last_session or h.joined.date() for h in histories), default=None)
+
+        def rate(i: int) -> float:
+            h = histories[i]
+            age = max(1, (end - h.joined.date()).days + 1) if end else 1
+            return h.sessions / age
+
+        rest.sort(key=lambda i: (rate(i), histories[i].sessions, i))
+        for i, j in zip(payers, top, strict=True):
+            users[i].traits = draws[j]
+        for i, j in zip(rest, others, strict=True):
+            users[i].traits = draws[j]
+
+
+def _forecast_scenario(scenario: Scenario, state: SourceState, days: int) -> Scenario:
+    """The scenario's population for a forecast: ``days`` days, new users at the source's
+    arrival rate over them (none on a first-day burst)."""
+    pop = scenario.population.model_copy(update={"days": days, "users": round(state.arrivals_per_day * days),
+                                                 "initial_share": 0.0})
+    return scenario.model_copy(update={"population": pop})
+
+
+def start_model(scenario: Scenario, state: SourceState, *, days: int, seed: int = 1,
+                check_each_day: bool = False) -> EconomyModel:
+    """An `EconomyModel` at ``state``, ready to run ``days`` days."""
+    sc = _forecast_scenario(scenario, state, days)
+    return EconomyModel(sc, seed=seed, check_each_day=check_each_day, origin=StateOrigin(state))
+
+
+def run_from_state(scenario: Scenario, state: SourceState, *, days: int, seed: int, root: str | Path | None,
+                   run_id: str, kind: str, meta: dict[str, Any], on_day: Callable[[int, int], None] | None = None
+                   ) -> tuple[EconomyModel, RunResult, StateOrigin]:
+    """Run ``days`` days from ``state`` and write the run (unless ``root`` is None) with
+    ``kind`` and ``meta`` as its parameters' "forecast" object."""
+    origin = StateOrigin(state)
+    model, res = run(_forecast_scenario(scenario, state, days), seed=seed, root=root, run_id=run_id, kind=kind,
+                     origin=origin, on_day=on_day, extra_parameters={"forecast": meta})
+    return model, res, origin
+
+
+# -- daily series and errors ----------------------------------------------------------------
+def daily_series(root: str | Path, run_id: str, first: date, last: date) -> dict[str, list[int]]:
+    """Per day ``first .. last`` of a warehouse source, from its journal (the same
+    definitions for production and a forecast run): ``actives`` users credited a daily
+    login, ``purchases`` (COIN_PURCHASE transactions), ``revenue_cents`` (REVENUE less
+    REVENUE_REFUND), ``issuance`` (COIN out of the mint, the opening aside) and ``burn``."""
+    glob = str(Path(root) / "entries" / f"run_id={run_id}" / "*.parquet").replace("'", "''")
+    con = duckdb.connect(":memory:")
+    con.execute("SET threads TO 2")
+    con.execute("SET TimeZone = 'UTC'")
+    rows = con.execute(f"""
+        SELECT time::DATE AS day,
+               count(DISTINCT to_account) FILTER (WHERE entry_type = 'DAILY_LOGIN'),
+               count(DISTINCT tx_id) FILTER (WHERE entry_type = 'COIN_PURCHASE'),
+               coalesce(sum(amount) FILTER (WHERE entry_type = 'REVENUE'), 0)
+                 - coalesce(sum(amount) FILTER (WHERE entry_type = 'REVENUE_REFUND'), 0),
+               coalesce(sum(amount) FILTER (WHERE asset = 'COIN' AND from_account = '{MINT}'
+                                            AND entry_type <> 'OPENING_BALANCE'), 0),
+               coalesce(sum(amount) FILTER (WHERE asset = 'COIN' AND to_account = '{BURN}'
+                                            AND entry_type <> 'OPENING_BALANCE'), 0)
+        FROM read_parquet('{glob}') WHERE time::DATE BETWEEN ? AND ? GROUP BY 1""", [first, last]).fetchall()
+    con.close()
+    by_day = {r[0]: r[1:] for r in rows}
+    n = (last - first).days + 1
+    out: dict[str, list[int]] = {k: [] for k in BACKTEST_METRICS}
+    for i in range(n):
+        vals = by_day.get(first + timedelta(days=i), (0, 0, 0, 0, 0))
+        for k, v in zip(BACKTEST_METRICS, vals, strict=True):
+            out[k].append(int(v))
+    return out
+
+
+def mape(forecast: Sequence[float], actual: Sequence[float]) -> float | None:
+    """Mean absolute percentage error over the days with a non-zero actual (None if none)."""
+    errs = [abs(f - a) / abs(a) for f, a in zip(forecast, actual, strict=True) if a]
+    return statistics.fmean(errs) if errs else None
+
+
+# -- back-test --------------------------------------------------------------------------------
+Calibrator = Callable[[Path, str, date, Scenario], tuple[Scenario, str]]
+
+
+def default_calibrator(root: Path, source: str, to_day: date, base: Scenario) -> tuple[Scenario, str]:
+    """`sim.calibrate.calibrate` over the fit days when it is available, else the base
+    scenario's behaviour as it is. Returns the scenario and a note saying which."""
+    try:
+        from . import calibrate as cal
+    except ImportError:
+        return base, "not calibrated (sim.calibrate is not available): the scenario's behaviour as it is"
+    fitted = cal.calibrate(root, source, to_day=to_day)
+    return fitted.scenario(base=base.name), f"calibrated on the fit days (fit error {fitted.fit_error})"
+
+
+class MetricScore(NamedTuple):
+    metric: str
+    actual_mean: float
+    forecast_mean: float
+    mape: float | None
+    seed_mapes: list[float | None]
+    coverage: float | None
+
+
+@dataclass
+class Backtest:
+    """A back-test: ``actual`` and ``runs`` (per seed) daily series, the scores per metric."""
+
+    group: str
+    source: str
+    fit_last: date
+    days: list[date]
+    actual: dict[str, list[int]]
+    runs: list[dict[str, list[int]]]
+    run_ids: list[str]
+    scores: list[MetricScore]
+    calibration: str
+
+
+def _band(runs: list[dict[str, list[int]]], metric: str) -> tuple[list[float], list[float], list[float]]:
+    """Per day: the mean across seeds and the band (lowest and highest seed)."""
+    cols = list(zip(*(r[metric] for r in runs), strict=True))
+    return ([statistics.fmean(c) for c in cols], [float(min(c)) for c in cols], [float(max(c)) for c in cols])
+
+
+def backtest(root: str | Path, source: str, fit_days: int, predict_days: int, *, seeds: int = 3,
+             scenario: str | Path = "baseline", calibrator: Calibrator = default_calibrator,
+             write: bool = True, on_day: Callable[[int, int], None] | None = None) -> Backtest:
+    """Fit on the source's first ``fit_days`` days, simulate the next ``predict_days`` from
+    the state at the last fit day on ``seeds`` seeds, score against what happened."""
+    root = Path(root)
+    if fit_days < 1 or predict_days < 1 or seeds < 1:
+        raise ForecastError(f"--fit-days, --predict-days and --seeds must be >= 1 (got {fit_days}, {predict_days}, "
+                            f"{seeds})")
+    first, last = source_days(root, source)
+    fit_last = first + timedelta(days=fit_days - 1)
+    have = (last - first).days + 1
+    if fit_days + predict_days > have:
+        raise ForecastError(f"source {source!r} has {have} days ({first} .. {last}): it cannot score "
+                            f"{fit_days} fit days + {predict_days} predicted days")
+    try:
+        base = load_scenario(scenario)
+    except ConfigError as err:
+        raise ForecastError(str(err)) from None
+    fitted, note = calibrator(root, source, fit_last, base)
+    state = read_state(root, source, fit_last)
+    group = "bt-" + hashlib.sha256(f"{source}|{fit_days}|{predict_days}|{seeds}|{fitted.parameters()}".encode()
+                                   ).hexdigest()[:10]
+    days = [fit_last + timedelta(days=i + 1) for i in range(predict_days)]
+    actual = daily_series(root, source, days[0], days[-1])
+    runs, run_ids = [], []
+    for seed in range(1, seeds + 1):
+        rid = f"{group}-s{seed}"
+        meta = {"variant": "backtest", "group": group, "from_day": fit_last.isoformat(), "source": source}
+        _, res, _ = run_from_state(fitted, state, days=predict_days, seed=seed, root=root if write else None,
+                                run_id=rid, kind="backtest", meta=meta, on_day=on_day)
+        run_ids.append(res.run_id)
+        runs.append(daily_series(root, rid, days[0], days[-1]) if write else {})
+    scores = []
+    for k in BACKTEST_METRICS:
+        mean, low, high = _band(runs, k)
+        inside = [lo <= a <= hi for a, lo, hi in zip(actual[k], low, high, strict=True) if a]
+        scores.append(MetricScore(k, statistics.fmean(actual[k]), statistics.fmean(mean), mape(mean, actual[k]),
+                                  [mape(r[k], actual[k]) for r in runs],
+                                  sum(inside) / len(inside) if inside else None))
+    return Backtest(group, source, fit_last, days, actual, runs, run_ids, scores, note)
+
+
+# -- forecast ---------------------------------------------------------------------------------
+def load_new_config(base: Scenario | str | Path, path: str | Path) -> Scenario:
+    """The base scenario with the overrides of a config file (``[rewards] daily_login = 5``)."""
+    p = Path(path)
+    try:
+        overrides = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ForecastError(f"config file not found: {p}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ForecastError(f"{p}: not valid TOML: {err}") from None
+    name = base if not isinstance(base, Scenario) else base.name
+    try:
+        return load_scenario(name, overrides=overrides)
+    except ConfigError as err:
+        raise ForecastError(f"{p}: {err}") from None
+
+
+def _changes(current: Scenario, new: Scenario) -> list[str]:
+    """Dotted keys whose values differ between the two scenarios' economy, behaviour and market."""
+    def flat(d: Any, prefix: str = "") -> dict[str, Any]:
+        if isinstance(d, dict):
+            out: dict[str, Any] = {}
+            for k, v in d.items():
+                out |= flat(v, f"{prefix}{k}.")
+            return out
+        return {prefix[:-1]: d}
+
+    a = flat({"economy": current.config.to_dict(), "behaviour": current.behaviour.model_dump(mode="json"),
+              "population": current.population.model_dump(mode="json")})
+    b = flat({"economy": new.config.to_dict(), "behaviour": new.behaviour.model_dump(mode="json"),
+              "population": new.population.model_dump(mode="json")})
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+def outcome(model: EconomyModel, origin: StateOrigin) -> dict[str, float]:
+    """A forecast run's figures (`FORECAST_METRICS`): COIN issued (all, and free: rewards
+    rather than purchases) and burned over the horizon (the opening aside), supply and the users' Gini at the end, revenue in cents,
+    mean daily actives and ``retention``, the share of the source's users with a session
+    in the last `RETENTION_DAYS` days."""
+    mv = model.datacollector.model_vars
+    days = len(mv["day"])
+    kept = sum(1 for u in origin.resumed if u.last_day >= days - RETENTION_DAYS)
+    n = len(origin.state.users)
+    return {"issuance": float(sum(mv["issued_today"])), "free_issuance": float(sum(mv["free_issued_today"])),
+            "burn": float(sum(mv["burned_today"])),
+            "supply": float(mv["circulating"][-1]), "revenue_cents": float(sum(mv["revenue_cents_today"])),
+            "actives": statistics.fmean(mv["logins_today"]) if days else 0.0,
+            "retention": kept / n if n else 0.0,
+            "gini": gini(model.user_balances())}
+
+
+@dataclass
+class Forecast:
+    """A forecast: per variant and seed the figures, and the paired differences."""
+
+    group: str
+    source: str
+    from_day: date
+    changes: list[str]
+    seeds: list[int]
+    figures: dict[str, list[dict[str, float]]]
+    run_ids: dict[str, list[str]]
+
+    @property
+    def no_change(self) -> bool:
+        return not self.changes
+
+    def summary(self, variant: str, metric: str) -> Interval:
+        return interval(f[metric] for f in self.figures[variant])
+
+    def difference(self, metric: str) -> Interval:
+        return paired([f[metric] for f in self.figures["new"]], [f[metric] for f in self.figures["current"]])
+
+
+def forecast(root: str | Path, config: str | Path, *, source: str = "prod", days: int = 90, seeds: int = 5,
+             scenario: str | Path = "baseline", write: bool = True,
+             on_day: Callable[[int, int], None] | None = None) -> Forecast:
+    """From ``source``'s state on its last day, simulate ``days`` days under ``scenario``
+    (the current config) and under it with ``config``'s overrides, on the same seeds."""
+    root = Path(root)
+    if days < 1 or seeds < 1:
+        raise ForecastError(f"--days and --seeds must be >= 1 (got {days}, {seeds})")
+    try:
+        current = load_scenario(scenario)
+    except ConfigError as err:
+        raise ForecastError(str(err)) from None
+    new = load_new_config(scenario, config)
+    state = read_state(root, source)
+    changes = _changes(current, new)
+    group = "fc-" + hashlib.sha256(f"{source}|{state.day}|{days}|{seeds}|{current.parameters()}|"
+                                   f"{new.parameters()}".encode()).hexdigest()[:10]
+    variants = {"current": current} if not changes else {"current": current, "new": new}
+    figures: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    run_ids: dict[str, list[str]] = {v: [] for v in variants}
+    seed_list = list(range(1, seeds + 1))
+    for seed in seed_list:
+        for variant, sc in variants.items():
+            rid = f"{group}-{variant}-s{seed}"
+            meta = {"variant": variant, "group": group, "from_day": state.day.isoformat(), "source": source}
+            model, res, origin = run_from_state(sc, state, days=days, seed=seed, root=root if write else None,
+                                                run_id=rid, kind="forecast", meta=meta, on_day=on_day)
+            figures[variant].append(outcome(model, origin))
+            run_ids[variant].append(res.run_id)
+    return Forecast(group, source, state.day, changes, seed_list, figures, run_ids)
+

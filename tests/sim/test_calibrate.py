@@ -1,0 +1,89 @@
+"""Calibration (sim/calibrate.py): bad input is refused with a message naming what is
+missing; a calibration of a run writes a scenario `load_scenario` reads back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from sim import load_scenario, run
+from sim.calibrate import CalibrationError, calibrate
+
+NO_MARKET = ["population.market.shoppers=0", "population.market.traders=0", "population.market.whales=0"]
+
+
+@pytest.fixture(scope="module")
+def small_source(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wh")
+    _, res = run(load_scenario("baseline", sets=NO_MARKET), users=400, days=14, seed=2, root=root)
+    return root, res.run_id
+
+
+def test_fewer_than_fifty_users_is_refused_naming_the_count(tmp_path):
+    _, res = run(load_scenario("baseline", sets=NO_MARKET), users=30, days=10, seed=1, root=tmp_path)
+    with pytest.raises(CalibrationError, match=r"30 app users .* at least 50"):
+        calibrate(tmp_path, res.run_id)
+
+
+def test_fewer_than_seven_days_is_refused_naming_the_window(small_source):
+    root, rid = small_source
+    with pytest.raises(CalibrationError, match=r"has 5 days .* at least 7"):
+        calibrate(root, rid, from_day=_start(), to_day=_start() + timedelta(days=4))
+
+
+def test_an_unknown_source_is_refused_listing_the_known_ones(small_source):
+    root, rid = small_source
+    with pytest.raises(CalibrationError, match=rid):
+        calibrate(root, "no-such-run")
+
+
+def test_a_source_without_purchases_is_refused(tmp_path):
+    sets = NO_MARKET + ["behaviour.wtp_median_cents=0.0001", "behaviour.wtp_sigma=0"]
+    _, res = run(load_scenario("baseline", sets=sets), users=120, days=8, seed=1, root=tmp_path)
+    with pytest.raises(CalibrationError, match="no purchases"):
+        calibrate(tmp_path, res.run_id)
+
+
+def test_an_empty_warehouse_is_refused(tmp_path):
+    with pytest.raises(CalibrationError, match="no entries table"):
+        calibrate(tmp_path, "prod")
+
+
+@pytest.fixture(scope="module")
+def small_fit(small_source):
+    root, rid = small_source
+    return calibrate(root, rid, workers=1, design_users=300)
+
+
+def test_a_calibration_fills_every_behaviour_parameter_and_an_interval_per_estimate(small_fit):
+    from sim.behaviour import Behaviour
+    from sim.calibrate import FITTED, READ_OFF
+
+    assert set(small_fit.behaviour) == set(Behaviour.model_fields)
+    assert set(small_fit.intervals) == set(FITTED) | set(READ_OFF)
+    for name, (lo, hi) in small_fit.intervals.items():
+        assert lo <= hi, name
+    assert small_fit.users == 400 and (small_fit.to_day - small_fit.from_day).days == 13
+    assert small_fit.fit_error >= 0
+
+
+def test_the_calibrated_scenario_file_loads_back_with_the_fitted_behaviour_and_provenance(small_fit, tmp_path):
+    path = tmp_path / "calibrated.toml"
+    path.write_text(small_fit.to_toml())
+    sc = load_scenario(path)
+    assert sc.name == "calibrated"
+    for name, value in small_fit.behaviour.items():
+        assert getattr(sc.behaviour, name) == pytest.approx(value), name
+    prov = sc.config.scenario["calibration"]
+    assert prov["source"] == small_fit.source and prov["users"] == 400 and prov["days"] == 14
+    assert set(prov["moments"]) == set(small_fit.moments)
+    assert prov["defaults_kept"] and prov["code_version"]
+    assert sc.population.users == 400 and sc.population.days == 14
+    assert small_fit.scenario().behaviour == sc.behaviour
+
+
+def _start():
+    from sim import START
+
+    return START.date()
