@@ -10,6 +10,7 @@ from . import (
     dash_cmds,
     demo_cmds,
     export_cmds,
+    forecast_cmds,  # noqa: F401 - adds `sim backtest` and `sim forecast` to sim_app
     ledger_cmds,
     service_cmds,
     sim_cmds,

@@ -312,6 +312,6 @@ def compare_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    from . import forecast_cmds  # noqa: F401 - adds `sim backtest` and `sim forecast` to sim_app
-
+    """Add `coinlab sim`; main.py imports forecast_cmds first, which adds `sim backtest` and
+    `sim forecast` to sim_app."""
     app.add_typer(sim_app, name="sim")

@@ -104,7 +104,9 @@ def observe_model(model: Any) -> Observed:
     actions = set(USER_ACTIONS)
     start = START.timestamp()
     acc, day, kind = [], [], []
-    for e in model.ledger.store.book.journal:
+    store = model.ledger.store  # a big run has spilled most of its journal to disk (sim.spill)
+    journal = store.entries() if getattr(store, "spill", None) is not None else store.book.journal
+    for e in journal:
         t = e.entry_type
         if t in wanted and e.asset == "COIN":
             acc.append(e.from_account if t in actions else e.to_account)
