@@ -87,3 +87,32 @@ def _start():
     from sim import START
 
     return START.date()
+
+
+# -- the command ------------------------------------------------------------------------------
+def test_sim_calibrate_writes_the_scenario_and_prints_estimates_and_moments(small_source, tmp_path):
+    from typer.testing import CliRunner
+
+    from coinlab_cli.main import app
+
+    root, rid = small_source
+    out = tmp_path / "cal.toml"
+    res = CliRunner().invoke(app, ["sim", "calibrate", "--source", rid, "--warehouse", str(root), "--out", str(out),
+                                   "--workers", "1", "--to", str(_start() + timedelta(days=9))])
+    assert res.exit_code == 0, res.output
+    assert "engagement_median" in res.output and "d7_retention" in res.output
+    sc = load_scenario(out)
+    assert sc.config.scenario["calibration"]["days"] == 10
+
+
+def test_sim_calibrate_of_a_thin_source_exits_2_and_writes_nothing(small_source, tmp_path):
+    from typer.testing import CliRunner
+
+    from coinlab_cli.main import app
+
+    root, rid = small_source
+    out = tmp_path / "cal.toml"
+    res = CliRunner().invoke(app, ["sim", "calibrate", "--source", rid, "--warehouse", str(root), "--out", str(out),
+                                   "--to", str(_start() + timedelta(days=3))])
+    assert res.exit_code == 2 and "at least 7" in res.output
+    assert not out.exists()
