@@ -1,9 +1,10 @@
-"""Simulator commands: `sim run`, `sim sweep`, `sim frontier`, `sim compare`, `sim list`, `sim behaviour`
-(`sim backtest` and `sim forecast` are in forecast_cmds.py)."""
+"""Simulator commands: `sim run`, `sim sweep`, `sim frontier`, `sim compare`, `sim calibrate`, `sim list`,
+`sim behaviour` (`sim backtest` and `sim forecast` are in forecast_cmds.py)."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -309,6 +310,54 @@ def compare_cmd(
     path = runs_dir / f"compare-{len(names)}scenarios-{seeds}seeds.json"
     path.write_text(dumps({"scenarios": names, "seeds": seeds, "findings": report}))
     console.print(f"findings: {path}")
+
+
+@sim_app.command("calibrate")
+def calibrate_cmd(
+    source: Annotated[str, typer.Option(help="prod (the production export) or a run id in the warehouse.")] = "prod",
+    warehouse: Annotated[Path | None, typer.Option(help="Warehouse root (default data/warehouse).")] = None,
+    from_: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"],
+                                                   help="First day of the window (default: the source's first).")] = None,
+    to: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"],
+                                                help="Last day of the window (default: the source's last).")] = None,
+    out: Annotated[Path, typer.Option(help="The calibrated scenario file to write.")] = Path(
+        "data/scenarios/calibrated.toml"),
+    base: Annotated[str, typer.Option(help="The scenario the fitted [behaviour] goes into.")] = "baseline",
+    seed: Annotated[int, typer.Option(help="Seed of the design simulations and the bootstrap.")] = 1,
+    workers: WorkersOption = 2,
+) -> None:
+    """Fit the behaviour model to a warehouse source (method of simulated moments; 90%
+    intervals by a bootstrap over users) and write a scenario with its provenance: the
+    moments matched, source against model, the intervals and the fit error."""
+    from sim.calibrate import CalibrationError, calibrate
+    from sim.warehouse import DEFAULT_ROOT
+
+    try:
+        with _progress() as progress:
+            task = progress.add_task("calibrating", total=None)
+            cal = calibrate(warehouse or DEFAULT_ROOT, source, from_day=from_.date() if from_ else None,
+                            to_day=to.date() if to else None, seed=seed, workers=workers,
+                            progress=lambda stage, done, total: progress.update(
+                                task, description=stage, completed=done, total=total))
+        text = cal.to_toml(base)
+    except (CalibrationError, ConfigError) as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    table = Table("parameter", "estimate", "90% interval", "default",
+                  title=f"{source}: {cal.users} users, {cal.from_day} to {cal.to_day}")
+    from sim.behaviour import Behaviour
+
+    for name, (lo, hi) in cal.intervals.items():
+        table.add_row(name, f"{cal.behaviour[name]:.4g}", f"{lo:.4g} .. {hi:.4g}",
+                      f"{Behaviour.model_fields[name].default:.4g}")
+    console.print(table)
+    moments = Table("moment", "source", "model", title=f"moments matched (fit error {cal.fit_error:.2f})")
+    for name, (src, model) in cal.moments.items():
+        moments.add_row(name, f"{src:.4g}", f"{model:.4g}")
+    console.print(moments)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    console.print(f"scenario: {out} ({len(cal.not_identified)} parameters kept at their defaults: not identified)")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,19 +9,20 @@ session rates and their spread, the streak response, wants per session, who buys
 which package and with which promo).
 
 The simulator is too slow to sit inside a generic optimiser, so each round simulates a
-small Latin-hypercube design around the current estimate (every design run on the same
-seed: common random numbers), fits a linear response surface of the moments to the
-parameters (the SMM Jacobian), and solves the weighted least-squares problem on it
-(`scipy.optimize.lsq_linear`, a trust region of 1.5 design radii); the next round
-shrinks the radius around the new estimate. Parameters move in unbounded coordinates
+small Latin-hypercube design around the current estimate (each run on its own seed:
+see `_design_seed` for why not one common seed), fits a linear response surface of the
+moments to the parameters (the SMM Jacobian) on every run so far near the estimate,
+and solves the weighted least-squares problem on it (`scipy.optimize.lsq_linear`, a
+trust region of 1.5 design radii); the next round shrinks the radius around the new
+estimate. Parameters move in unbounded coordinates
 (log of scales, logit of shares), so a step is relative.
 
 Weights are the inverse bootstrap variances of the source's moments. Intervals: a
 bootstrap over users (resample users, recompute the moments) with a one-step
-Gauss-Newton update from the fit through the last round's Jacobian, widened by
-``sqrt(1 + n / (S * R))`` for the simulation noise of R runs of S users each against n
-source users (the standard SMM variance inflation); 5% and 95% quantiles make the 90%
-interval. Proportions read off the data get the plain bootstrap interval.
+Gauss-Newton update from the last surface's centre, each sample on a surface refit to
+the design runs with their residuals resampled, so the simulation noise of the fit is in
+the interval as well as the data's; 5% and 95% quantiles make the 90% interval.
+Proportions read off the data get the plain bootstrap interval.
 
 Parameters the moments cannot tell apart are left at their defaults and listed as
 such in the provenance (`NOT_IDENTIFIED`), not faked.
@@ -101,6 +102,7 @@ APP_USERS_ONLY = {"market": {"shoppers": 0, "traders": 0, "whales": 0}, "pump": 
                   "sybil": {"farmers": 0}}
 ROUNDS = (0.5, 0.25, 0.12)  # design radius of each round, in the parameters' coordinates
 DESIGN_USERS = 3000  # users per design run (at most the source's)
+POOL = 2.5  # design runs within this many radii of the estimate (each coordinate) fit the surface
 BOOTSTRAP = 200
 
 
@@ -158,7 +160,7 @@ class Calibration:
             "source": self.source, "from_day": self.from_day, "to_day": self.to_day,
             "days": (self.to_day - self.from_day).days + 1, "users": self.users, "fit_error": round(self.fit_error, 4),
             "code_version": self.code_version, "seed": self.seed, "design_runs": self.design_runs,
-            "method": "simulated moments (linear response surface, common random numbers), sample proportions; "
+            "method": "simulated moments (linear response surfaces over Latin-hypercube designs), sample proportions; "
                       "90% intervals by a bootstrap over users with a one-step Gauss-Newton update",
             "intervals": {k: [_round(lo), _round(hi)] for k, (lo, hi) in self.intervals.items()},
             "moments": {k: {"source": _round(s), "model": _round(m)} for k, (s, m) in self.moments.items()},
@@ -299,7 +301,7 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
     num, den = moment_sums(feats)
     m_src = moment_values(feats)
     boot = _bootstrap(num, den, seed)
-    sd = np.nanstd(boot, axis=0)
+    sd = np.array([np.std(col[np.isfinite(col)]) if np.isfinite(col).sum() > 1 else 0.0 for col in boot.T])
     usable = np.isfinite(m_src) & (sd > 0)
 
     joined = obs.entries.filter(pl.col("entry_type") == "GUEST_INITIAL").group_by("account").agg(pl.col("day").min())
@@ -328,30 +330,31 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
     tell("simulating", 0, total)
     w = np.where(usable, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
     jac = np.zeros((len(MOMENTS), len(names)))
+    pts: list[np.ndarray] = []
+    sims: list[np.ndarray] = []
+    center = x
     for r, radius in enumerate(ROUNDS):
         unit = qmc.LatinHypercube(d=len(names), seed=seed + r).random(runs) * 2.0 - 1.0
-        points = x + radius * unit
-        jobs = [(design, {k: _from_x(k, v) for k, v in zip(names, pt, strict=True)}, sim_users, seed + 1000)
-                for pt in points]
-        sims = np.array(_run_all(jobs, workers, tick))
-        intercept, jac = _surface(unit * radius, sims)
+        points = list(x + radius * unit)
+        jobs = [(design, {k: _from_x(k, v) for k, v in zip(names, pt, strict=True)}, sim_users,
+                 _design_seed(seed, len(pts) + i)) for i, pt in enumerate(points)]
+        sims += _run_all(jobs, workers, tick)
+        pts += points
+        # the surface is fit on every run so far near the current estimate, not this round's only
+        near = [i for i, pt in enumerate(pts) if np.max(np.abs(pt - x)) <= POOL * radius]
+        dx, near_sims = np.array([pts[i] - x for i in near]), np.array([sims[i] for i in near])
+        intercept, jac = _surface(dx, near_sims)
         ok = usable & np.isfinite(intercept) & np.all(np.isfinite(jac), axis=1)
         step = lsq_linear(jac[ok] * w[ok, None], (m_src[ok] - intercept[ok]) * w[ok],
                           bounds=(-1.5 * radius, 1.5 * radius)).x
-        x = x + step
+        center, x = x, x + step
 
     fitted = {k: _from_x(k, v) for k, v in zip(names, x, strict=True)}
     behaviour = {**Behaviour().model_dump(), **read, **{k: float(f"{v:.4g}") for k, v in fitted.items()}}
-    model_m = _simulate(design, behaviour, n, seed + 1000)
+    model_m = _simulate(design, behaviour, n, _design_seed(seed, len(pts)))
     tick()
 
-    # intervals: one Gauss-Newton step per bootstrap sample through the last Jacobian
-    ok = usable & np.all(np.isfinite(jac), axis=1)
-    jw = jac[ok] * w[ok, None]
-    gain = np.linalg.pinv(jw) * w[ok]  # (J'WJ)^-1 J'W with W = diag(w^2)
-    inflate = math.sqrt(1.0 + n / (sim_users * runs))
-    dev = np.nan_to_num(boot[:, ok] - m_src[ok])
-    xs = x + inflate * dev @ gain.T
+    xs = _interval_draws(center, dx, near_sims, boot, m_src, w, usable, 1.5 * ROUNDS[-1], seed)
     intervals: dict[str, tuple[float, float]] = {}
     for i, k in enumerate(names):
         lo, hi = np.quantile(xs[:, i], [0.05, 0.95])
@@ -368,6 +371,38 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
                        source=source, from_day=first, to_day=last, users=n, initial_share=initial_share, seed=seed,
                        design_runs=runs * len(ROUNDS), code_version=code_version(),
                        not_identified=dict(NOT_IDENTIFIED))
+
+
+def _interval_draws(center: np.ndarray, dx: np.ndarray, sims: np.ndarray, boot: np.ndarray, m_src: np.ndarray,
+                    w: np.ndarray, usable: np.ndarray, bound: float, seed: int) -> np.ndarray:
+    """The estimate re-solved per bootstrap sample (one Gauss-Newton step from the last
+    surface's centre): the source's users resampled (``boot``: their moments) and the
+    design runs' residuals around the response surface resampled, so the interval holds
+    the simulation noise of the surface (intercept and Jacobian) as well as the data's."""
+    cols = usable & np.all(np.isfinite(sims), axis=0)
+    a = np.column_stack([np.ones(len(dx)), dx])
+    pa = np.linalg.pinv(a)
+    coef = pa @ sims[:, cols]
+    fitted = a @ coef
+    runs, k = a.shape
+    resid = (sims[:, cols] - fitted) * math.sqrt(runs / max(1, runs - k))  # undo the fit's shrinkage
+    rng = np.random.default_rng(seed + 7)
+    wc = w[cols]
+    out = np.empty((len(boot), dx.shape[1]))
+    for b, m_b in enumerate(boot[:, cols]):
+        c = pa @ (fitted + resid[rng.integers(0, runs, runs)])
+        target = np.where(np.isfinite(m_b), m_b, m_src[cols])
+        out[b] = center + lsq_linear(c[1:].T * wc[:, None], (target - c[0]) * wc, bounds=(-bound, bound)).x
+    return out
+
+
+def _design_seed(seed: int, i: int) -> int:
+    """Each design run has its own seed. The simulator draws everything from one random
+    stream, which diverges at the first draw two parameter sets make differently, so a
+    common seed buys no variance reduction; it does put one shared draw of noise into
+    every run, which the response surface cannot average out (measured: 8 of 17 intervals
+    held the truth with one seed, 13 of 17 with distinct ones)."""
+    return seed * 100_003 + 1000 + i
 
 
 def _idx(moment: str) -> int:
