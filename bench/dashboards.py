@@ -289,7 +289,7 @@ def main() -> None:
             con.close()
         os.environ.pop("COINLAB_NO_CACHE")
         t = time.perf_counter()
-        m.warm(connect(root), RUN)
+        flows.warm(connect(root), RUN)
         built = time.perf_counter() - t
         print(f"rollups built once per export/run (coinlab export, coinlab dash and sweeps do it): {built:.2f} s")
         queries = {}

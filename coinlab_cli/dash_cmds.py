@@ -41,7 +41,7 @@ def dash(
 def _warm(root: Path) -> None:
     from rich.progress import track
 
-    from dashboards.metrics import warm
+    from dashboards.flows import warm
     from dashboards.warehouse import connect, sources
 
     con = connect(root)

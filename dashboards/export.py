@@ -215,7 +215,7 @@ def export(url: str, root: str | Path, *, now: float | None = None, warm: bool =
     _save_state(root, state)
     rows["candles"] = _write_candles(root)
     if warm:
-        from .metrics import warm as build_rollups
+        from .flows import warm as build_rollups
         from .warehouse import connect
 
         build_rollups(connect(root), RUN_ID)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import polars as pl
 
 from .cache import cached
-from .metrics import BURN, MINT, Con, _df
+from .metrics import BURN, MINT, Con, _df, activity, flows, gini_over_time, revenue_daily
 
-__all__ = ["BURN_KINDS", "ISSUE_KINDS", "REWARD_TYPES", "by_kind", "coin_flow", "kind_of", "pool_daily", "pools"]
+__all__ = ["BURN_KINDS", "ISSUE_KINDS", "REWARD_TYPES", "by_kind", "coin_flow", "kind_of", "pool_daily", "pools", "warm"]
 
 # Rewards: minted for something a user did (DESIGN.md section 4's earn rules).
 REWARD_TYPES = ("GUEST_INITIAL", "SIGNUP_BONUS", "NEWSLETTER_BONUS", "DAILY_LOGIN", "STREAK_BONUS", "EARNED")
@@ -126,3 +126,14 @@ def pools(con: Con, run_id: str) -> pl.DataFrame:
                coalesce(dust_burn, 0)::BIGINT AS dust_burn, CASE WHEN open THEN 'open' ELSE 'settled' END AS status
         FROM s LEFT JOIN e USING (pool) ORDER BY opened DESC, s.pool"""
     return _df(con, sql, [run_id])
+
+
+def warm(con: Con, run_id: str) -> None:
+    """Build the cached rollups of ``run_id`` (after an export or a run), so the first
+    page view reads them instead of scanning the journal."""
+    flows(con, run_id)
+    activity(con, run_id)
+    revenue_daily(con, run_id)
+    gini_over_time(con, run_id, "COIN")
+    by_kind(con, run_id)
+    pool_daily(con, run_id)

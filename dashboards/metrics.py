@@ -29,7 +29,7 @@ __all__ = [
     "HOUSE_KINDS", "INTERVALS", "Concentration", "Headline", "RevenueSummary", "activity", "alerts", "candles",
     "concentration", "daily_active", "Facts", "facts", "flows", "gini_over_time", "halts", "headlines", "leaderboard", "lorenz", "market_summary",
     "order_book", "retention", "retention_summary", "revenue_by_package", "revenue_daily", "revenue_summary",
-    "supply_daily", "symbols", "top_holders", "velocity_daily", "warm",
+    "supply_daily", "symbols", "top_holders", "velocity_daily",
 ]
 
 Con = duckdb.DuckDBPyConnection
@@ -506,16 +506,3 @@ def headlines(con: Con, run_id: str, until: Any = None) -> list[Headline]:
         out.append(Headline(name, v, v - on(df, col, prev) if has_prev else None, unit, last))
     return out
 
-
-def warm(con: Con, run_id: str) -> None:
-    """Build the cached rollups of ``run_id`` (after an export or a run), so the first
-    page view reads them instead of scanning the journal."""
-    flows(con, run_id)
-    activity(con, run_id)
-    revenue_daily(con, run_id)
-    gini_over_time(con, run_id, "COIN")
-    # Issuance/burn by kind and the pools (dashboards.flows builds on this module).
-    from . import flows as by_kind
-
-    by_kind.by_kind(con, run_id)
-    by_kind.pool_daily(con, run_id)
