@@ -32,13 +32,15 @@ def backtest_cmd(
     source: SourceOption = "prod",
     seeds: SeedsOption = 3,
     scenario: Annotated[str, typer.Option(help="Base scenario the calibration starts from.")] = "baseline",
+    no_calibrate: Annotated[bool, typer.Option("--no-calibrate", help="Score the base scenario's behaviour as it "
+                                               "is instead of calibrating on the fit days.")] = False,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Fit on the source's first N days, simulate the next M from its state at day N and
     print the error (MAPE) of daily actives, purchases, revenue, issuance and burn
     against what happened, with the band across seeds. The forecast runs are written
     to the warehouse with kind 'backtest'."""
-    from sim.forecast import ForecastError, backtest
+    from sim.forecast import ForecastError, backtest, calibrated, uncalibrated
     from sim.warehouse import DEFAULT_ROOT
 
     root = warehouse or DEFAULT_ROOT
@@ -51,7 +53,8 @@ def backtest_cmd(
                 done[0] += 1
                 progress.update(task, completed=done[0])
 
-            bt = backtest(root, source, fit_days, predict_days, seeds=seeds, scenario=scenario, on_day=tick)
+            bt = backtest(root, source, fit_days, predict_days, seeds=seeds, scenario=scenario, on_day=tick,
+                          calibrator=uncalibrated if no_calibrate else calibrated)
     except (ForecastError, StateError) as err:
         err_console.print(f"[red]{err}[/red]")
         raise typer.Exit(2) from None
