@@ -322,7 +322,8 @@ def calibrated(root: Path, source: str, to_day: date, base: str, *,
     from .calibrate import CalibrationError, calibrate
 
     try:
-        fit = calibrate(root, source, to_day=to_day, **({"design_users": design_users} if design_users else {}))
+        fit = (calibrate(root, source, to_day=to_day) if design_users is None
+               else calibrate(root, source, to_day=to_day, design_users=design_users))
     except CalibrationError as err:
         raise ForecastError(f"cannot calibrate on the fit days: {err}") from None
     return fit.scenario(base=base), f"calibrated on {source} up to {to_day} (fit error {fit.fit_error:.2f})"
