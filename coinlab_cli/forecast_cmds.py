@@ -61,13 +61,13 @@ def backtest_cmd(
     table = Table(title=f"back-test {bt.group}: {bt.source}, fit to {bt.fit_last}, "
                         f"{bt.days[0]} .. {bt.days[-1]} predicted, {len(bt.runs)} seeds")
     for col in ("metric", "actual / day", "forecast / day", "MAPE (seed mean)", "MAPE per seed (min-max)",
-                "days inside the band"):
+                "days inside the band", "total error"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for s in bt.scores:
         per_seed = [x for x in s.seed_mapes if x is not None]
         spread = f"{_pct(min(per_seed))} - {_pct(max(per_seed))}" if per_seed else "-"
         table.add_row(s.metric, f"{s.actual_mean:,.1f}", f"{s.forecast_mean:,.1f}", _pct(s.mape), spread,
-                      _pct(s.coverage))
+                      _pct(s.coverage), _pct(s.total_error))
     console.print(table)
     console.print(f"calibration: {bt.calibration}")
     console.print(f"runs (kind backtest): {', '.join(bt.run_ids)} in {root}")

@@ -341,6 +341,7 @@ class MetricScore(NamedTuple):
     mape: float | None
     seed_mapes: list[float | None]
     coverage: float | None
+    total_error: float | None  # (forecast - actual) / actual over the whole horizon: the bias
 
 
 @dataclass
@@ -403,7 +404,8 @@ def backtest(root: str | Path, source: str, fit_days: int, predict_days: int, *,
         inside = [lo <= a <= hi for a, lo, hi in zip(actual[k], low, high, strict=True) if a]
         scores.append(MetricScore(k, statistics.fmean(actual[k]), statistics.fmean(mean), mape(mean, actual[k]),
                                   [mape(r[k], actual[k]) for r in runs],
-                                  sum(inside) / len(inside) if inside else None))
+                                  sum(inside) / len(inside) if inside else None,
+                                  sum(mean) / sum(actual[k]) - 1.0 if sum(actual[k]) else None))
     return Backtest(group, source, fit_last, days, actual, runs, run_ids, scores, note)
 
 
