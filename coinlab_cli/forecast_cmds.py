@@ -32,13 +32,15 @@ def backtest_cmd(
     source: SourceOption = "prod",
     seeds: SeedsOption = 3,
     scenario: Annotated[str, typer.Option(help="Base scenario the calibration starts from.")] = "baseline",
+    no_calibrate: Annotated[bool, typer.Option("--no-calibrate", help="Score the base scenario's behaviour as it "
+                                               "is instead of calibrating on the fit days.")] = False,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Fit on the source's first N days, simulate the next M from its state at day N and
     print the error (MAPE) of daily actives, purchases, revenue, issuance and burn
     against what happened, with the band across seeds. The forecast runs are written
     to the warehouse with kind 'backtest'."""
-    from sim.forecast import ForecastError, backtest
+    from sim.forecast import ForecastError, backtest, calibrated, uncalibrated
     from sim.warehouse import DEFAULT_ROOT
 
     root = warehouse or DEFAULT_ROOT
@@ -51,20 +53,21 @@ def backtest_cmd(
                 done[0] += 1
                 progress.update(task, completed=done[0])
 
-            bt = backtest(root, source, fit_days, predict_days, seeds=seeds, scenario=scenario, on_day=tick)
+            bt = backtest(root, source, fit_days, predict_days, seeds=seeds, scenario=scenario, on_day=tick,
+                          calibrator=uncalibrated if no_calibrate else calibrated)
     except (ForecastError, StateError) as err:
         err_console.print(f"[red]{err}[/red]")
         raise typer.Exit(2) from None
     table = Table(title=f"back-test {bt.group}: {bt.source}, fit to {bt.fit_last}, "
                         f"{bt.days[0]} .. {bt.days[-1]} predicted, {len(bt.runs)} seeds")
     for col in ("metric", "actual / day", "forecast / day", "MAPE (seed mean)", "MAPE per seed (min-max)",
-                "days inside the band"):
+                "days inside the band", "total error"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for s in bt.scores:
         per_seed = [x for x in s.seed_mapes if x is not None]
         spread = f"{_pct(min(per_seed))} - {_pct(max(per_seed))}" if per_seed else "-"
         table.add_row(s.metric, f"{s.actual_mean:,.1f}", f"{s.forecast_mean:,.1f}", _pct(s.mape), spread,
-                      _pct(s.coverage))
+                      _pct(s.coverage), _pct(s.total_error))
     console.print(table)
     console.print(f"calibration: {bt.calibration}")
     console.print(f"runs (kind backtest): {', '.join(bt.run_ids)} in {root}")

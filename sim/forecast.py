@@ -68,7 +68,7 @@ from .state import ESCROW, SourceState, StateError, read_state, source_days
 
 __all__ = [
     "BACKTEST_METRICS", "FORECAST_METRICS", "Backtest", "Forecast", "ForecastError", "StateOrigin", "backtest",
-    "daily_series", "forecast", "load_new_config", "mape", "start_model",
+    "calibrated", "daily_series", "forecast", "load_new_config", "mape", "start_model", "uncalibrated",
 ]
 
 OPENING = "system:opening"
@@ -311,18 +311,27 @@ def mape(forecast: Sequence[float], actual: Sequence[float]) -> float | None:
 
 
 # -- back-test --------------------------------------------------------------------------------
-Calibrator = Callable[[Path, str, date, Scenario], tuple[Scenario, str]]
+# (warehouse root, source, last fit day, base scenario name or path) -> (fitted scenario, a note saying how)
+Calibrator = Callable[[Path, str, date, str], tuple[Scenario, str]]
 
 
-def default_calibrator(root: Path, source: str, to_day: date, base: Scenario) -> tuple[Scenario, str]:
-    """`sim.calibrate.calibrate` over the fit days when it is available, else the base
-    scenario's behaviour as it is. Returns the scenario and a note saying which."""
+def calibrated(root: Path, source: str, to_day: date, base: str, *,
+               design_users: int | None = None) -> tuple[Scenario, str]:
+    """The back-test's fit step: `sim.calibrate.calibrate` on the source's days up to
+    ``to_day``, applied to the ``base`` scenario (``design_users``: smaller design runs)."""
+    from .calibrate import CalibrationError, calibrate
+
     try:
-        from . import calibrate as cal
-    except ImportError:
-        return base, "not calibrated (sim.calibrate is not available): the scenario's behaviour as it is"
-    fitted = cal.calibrate(root, source, to_day=to_day)
-    return fitted.scenario(base=base.name), f"calibrated on the fit days (fit error {fitted.fit_error})"
+        fit = (calibrate(root, source, to_day=to_day) if design_users is None
+               else calibrate(root, source, to_day=to_day, design_users=design_users))
+    except CalibrationError as err:
+        raise ForecastError(f"cannot calibrate on the fit days: {err}") from None
+    return fit.scenario(base=base), f"calibrated on {source} up to {to_day} (fit error {fit.fit_error:.2f})"
+
+
+def uncalibrated(root: Path, source: str, to_day: date, base: str) -> tuple[Scenario, str]:
+    """A fit step that keeps the base scenario's behaviour (to score the defaults)."""
+    return load_scenario(base), f"not calibrated: {base}'s behaviour as it is"
 
 
 class MetricScore(NamedTuple):
@@ -332,6 +341,7 @@ class MetricScore(NamedTuple):
     mape: float | None
     seed_mapes: list[float | None]
     coverage: float | None
+    total_error: float | None  # (forecast - actual) / actual over the whole horizon: the bias
 
 
 @dataclass
@@ -356,7 +366,7 @@ def _band(runs: list[dict[str, list[int]]], metric: str) -> tuple[list[float], l
 
 
 def backtest(root: str | Path, source: str, fit_days: int, predict_days: int, *, seeds: int = 3,
-             scenario: str | Path = "baseline", calibrator: Calibrator = default_calibrator,
+             scenario: str = "baseline", calibrator: Calibrator = calibrated,
              write: bool = True, on_day: Callable[[int, int], None] | None = None) -> Backtest:
     """Fit on the source's first ``fit_days`` days, simulate the next ``predict_days`` from
     the state at the last fit day on ``seeds`` seeds, score against what happened."""
@@ -371,10 +381,10 @@ def backtest(root: str | Path, source: str, fit_days: int, predict_days: int, *,
         raise ForecastError(f"source {source!r} has {have} days ({first} .. {last}): it cannot score "
                             f"{fit_days} fit days + {predict_days} predicted days")
     try:
-        base = load_scenario(scenario)
+        load_scenario(scenario)
     except ConfigError as err:
         raise ForecastError(str(err)) from None
-    fitted, note = calibrator(root, source, fit_last, base)
+    fitted, note = calibrator(root, source, fit_last, scenario)
     state = read_state(root, source, fit_last)
     group = "bt-" + hashlib.sha256(f"{source}|{fit_days}|{predict_days}|{seeds}|{fitted.parameters()}".encode()
                                    ).hexdigest()[:10]
@@ -394,7 +404,8 @@ def backtest(root: str | Path, source: str, fit_days: int, predict_days: int, *,
         inside = [lo <= a <= hi for a, lo, hi in zip(actual[k], low, high, strict=True) if a]
         scores.append(MetricScore(k, statistics.fmean(actual[k]), statistics.fmean(mean), mape(mean, actual[k]),
                                   [mape(r[k], actual[k]) for r in runs],
-                                  sum(inside) / len(inside) if inside else None))
+                                  sum(inside) / len(inside) if inside else None,
+                                  sum(mean) / sum(actual[k]) - 1.0 if sum(actual[k]) else None))
     return Backtest(group, source, fit_last, days, actual, runs, run_ids, scores, note)
 
 

@@ -15,6 +15,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 # What each notebook must print: the lines its prose calls the answer.
 ANSWERS = {
+    "backtest.ipynb": ["ANSWER actives:", "ANSWER money:"],
     "economy_health.ipynb": ["ANSWER inflation:", "ANSWER per active user:", "ANSWER daily10:"],
     "market_mechanism.ipynb": ["ANSWER steadier:", "ANSWER manipulation:", "ANSWER mechanism:"],
     "package_pricing.ipynb": ["ANSWER best schedule:", "ANSWER FIRST50 cost:", "ANSWER PRO cost:"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 
@@ -10,7 +11,16 @@ import pytest
 from typer.testing import CliRunner
 
 from coinlab_cli.main import app
-from sim.forecast import ForecastError, backtest, daily_series, forecast, mape, start_model
+from sim.forecast import (
+    ForecastError,
+    backtest,
+    calibrated,
+    daily_series,
+    forecast,
+    mape,
+    start_model,
+    uncalibrated,
+)
 from sim.scenario import load_scenario
 from sim.state import read_state
 
@@ -39,9 +49,10 @@ def test_mape_skips_days_with_nothing_to_compare():
     assert mape([1, 2], [0, 0]) is None
 
 
-def test_a_backtest_scores_every_metric_and_writes_backtest_runs(forecast_source):
+def test_a_calibrated_backtest_scores_every_metric_and_writes_backtest_runs(forecast_source):
     root, rid, _ = forecast_source
-    bt = backtest(root, rid, 20, 10, seeds=2)
+    bt = backtest(root, rid, 20, 10, seeds=2, calibrator=functools.partial(calibrated, design_users=600))
+    assert bt.calibration.startswith("calibrated on")
     scores = {s.metric: s for s in bt.scores}
     for k in ("actives", "purchases", "revenue_cents", "issuance"):
         assert scores[k].mape is not None and math.isfinite(scores[k].mape), k
@@ -59,7 +70,7 @@ def test_a_backtest_uses_the_calibration_step_it_is_given(forecast_source):
 
     def calibrator(root_, source, to_day, base):
         seen.append((source, to_day))
-        return load_scenario(base.name, sets=["behaviour.engagement_median=0.05"]), "test calibration"
+        return load_scenario(base, sets=["behaviour.engagement_median=0.05"]), "test calibration"
 
     bt = backtest(root, rid, 20, 5, seeds=1, calibrator=calibrator, write=True)
     assert seen == [(rid, bt.fit_last)] and bt.calibration == "test calibration"
@@ -71,7 +82,7 @@ def test_a_backtest_longer_than_the_source_is_refused_and_writes_nothing(forecas
     root, rid, _ = forecast_source
     before = len(_runs(root, "backtest"))
     with pytest.raises(ForecastError, match="has 30 days"):
-        backtest(root, rid, 25, 10)
+        backtest(root, rid, 25, 10, calibrator=uncalibrated)
     assert len(_runs(root, "backtest")) == before
 
 
@@ -116,7 +127,7 @@ def test_a_config_with_an_unknown_key_is_refused_before_anything_is_written(fore
 def test_backtest_command_prints_the_mape_table(forecast_source):
     root, rid, _ = forecast_source
     res = runner.invoke(app, ["sim", "backtest", "--source", rid, "--fit-days", "25", "--predict-days", "4",
-                              "--seeds", "2", "--warehouse", str(root)])
+                              "--seeds", "2", "--no-calibrate", "--warehouse", str(root)])
     assert res.exit_code == 0, res.output
     out = " ".join(res.output.split())
     assert "MAPE" in out and "actives" in out and "kind backtest" in out
@@ -138,7 +149,7 @@ def test_a_forecast_is_deterministic_for_a_seed(forecast_source):
 
 def test_daily_series_leave_the_opening_out_of_issuance(forecast_source, tmp_path):
     root, rid, _ = forecast_source
-    bt = backtest(root, rid, 28, 2, seeds=1)
+    bt = backtest(root, rid, 28, 2, seeds=1, calibrator=uncalibrated)
     got = daily_series(root, bt.run_ids[0], bt.days[0], bt.days[-1])
     st = read_state(root, rid, bt.fit_last)
     assert 0 < got["issuance"][0] < st.totals["issued"]
