@@ -1,6 +1,7 @@
 """Ledger throughput: transfers/s per store, each beside a reference from the same run.
 
     .venv/bin/python bench/ledger.py [--seconds 4] [--batch 50] [--skip-postgres]
+    .venv/bin/python bench/ledger.py --peer-sql ../shared/peers/pgledger [--rounds 5]
 
 - memory: `Ledger.transfer` on the in-memory store vs a bare dict-update loop that
   also appends a journal tuple (the least a ledger can do in Python).
@@ -9,6 +10,10 @@
   single transfers (one commit each) and batches (one commit per batch), vs the
   reference of a single-row INSERT + COMMIT per transfer with the same clients.
 Durable means acknowledged only after COMMIT returned.
+
+With ``--peer-sql DIR`` it runs only the comparison with pgledger (bench/ledger_peer.py):
+single durable transfers from 16 processes over 50 and over 100k accounts, and the
+shared-commit path, in alternating rounds; then `check` over the whole database.
 """
 
 from __future__ import annotations
@@ -124,7 +129,15 @@ def main() -> None:
     # queue behind each other (at 100 the 16-client figure drops by two thirds).
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--peer-sql", type=Path, help="pgledger's SQL folder: run only the comparison with it")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the pgledger comparison")
+    parser.add_argument("--clients", type=int, default=16, help="client processes of the pgledger comparison")
+    parser.add_argument("--threads", type=int, default=64, help="callers of the shared-commit process")
+    parser.add_argument("--sizes", default="50,100000", help="account counts of the pgledger comparison")
     args = parser.parse_args()
+    if args.peer_sql is not None:
+        peer_main(args)
+        return
     rows: list[tuple[str, float, str]] = []
 
     ours, ref = bench_memory(args.seconds)
@@ -169,6 +182,28 @@ def main() -> None:
     print(f"{'measurement':<{width}}  {'transfers/s':>12}  vs reference")
     for name, rate, note in rows:
         print(f"{name:<{width}}  {rate:>12,.0f}  {note}" if rate else name)
+
+
+def peer_main(args: argparse.Namespace) -> None:
+    from bench.ledger_peer import run_peer_bench
+    from tests.support.pg import PgCluster
+
+    cluster = PgCluster().start()
+    try:
+        url = cluster.create_database("peer")
+        upgrade(url)
+        dsn = f"host=127.0.0.1 port={cluster.port} user=postgres dbname=peer"
+        print(f"coinlab vs pgledger ({args.peer_sql}): {args.clients} client processes, {args.seconds:g} s a run, "
+              "fsync on", flush=True)
+        lines = run_peer_bench(url, dsn, args.peer_sql, rounds=args.rounds, seconds=args.seconds,
+                               clients=args.clients, threads=args.threads,
+                               sizes=[int(n) for n in args.sizes.split(",")])
+        report = Ledger(SqlStore(url)).check()
+        lines.append(f"coinlab check after the run: {'clean' if report.ok else report.problems[:3]} "
+                     f"({report.entries:,} entries)")
+    finally:
+        cluster.stop()
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
