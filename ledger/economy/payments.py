@@ -208,12 +208,15 @@ class Payments:
     def handle_webhook(self, payload: bytes | str, signature: str | None) -> WebhookResult:
         """Verify and apply one delivery. Raises WebhookRejected (nothing changed) when
         the signature, its timestamp or the body does not verify."""
+        # stripe-python checks the signature; the body is parsed once, here (construct_event
+        # would parse it a second time into an object we do not use).
         try:
-            stripe.Webhook.construct_event(payload, signature, self.webhook_secret,
-                                           tolerance=WEBHOOK_TOLERANCE)
+            stripe.WebhookSignature.verify_header(payload, signature, self.webhook_secret, WEBHOOK_TOLERANCE)
+            event = json.loads(payload)
         except (stripe.SignatureVerificationError, ValueError) as err:
             raise WebhookRejected(f"webhook rejected: {err}") from None
-        event = json.loads(payload)
+        if not isinstance(event, dict):
+            raise WebhookRejected("webhook rejected: the body is not a JSON object")
         return self.handle_event(event)
 
     def handle_event(self, event: dict[str, Any]) -> WebhookResult:

@@ -227,6 +227,16 @@ def test_a_forged_webhook_changes_nothing_in_sql(make_sql_economy, fake_stripe):
     assert _state(e) == before
 
 
+@pytest.mark.parametrize("body", ["[1, 2]", '"checkout.session.completed"', "null", "{not json"])
+def test_a_signed_body_that_is_not_a_json_object_is_rejected_and_changes_nothing(make_mem_economy, fake_stripe, body):
+    e = make_mem_economy()
+    _checkout(e)
+    before = _state(e)
+    with pytest.raises(WebhookRejected):
+        e.payments.handle_webhook(body.encode(), fake_stripe.sign(body, int(time.time())))
+    assert _state(e) == before
+
+
 def test_a_timestamp_inside_the_tolerance_is_accepted(make_mem_economy, fake_stripe):
     e = make_mem_economy()
     sid = _checkout(e)
