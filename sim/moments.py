@@ -169,7 +169,9 @@ def user_features(obs: Observed, *, streak_days: int = 7, package_prices: list[i
     )
     f = f.with_columns(*((pl.col(f"hit{k}").cast(pl.Boolean) & pl.col(f"elig{k}")).alias(f"hit{k}") for k in RETENTION_DAYS))
     cols = sorted({c for m in MOMENTS for c in (m.num, m.den)})
-    return f.select("account", *(pl.col(c).cast(pl.Float64).fill_null(0.0) for c in cols))
+    # Sorted: polars' group_by returns rows in any order, and the bootstrap draws users by
+    # row, so unsorted rows made two calibrations of the same source differ.
+    return f.select("account", *(pl.col(c).cast(pl.Float64).fill_null(0.0) for c in cols)).sort("account")
 
 
 def novelty_weeks(days: int) -> int:

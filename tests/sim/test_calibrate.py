@@ -56,6 +56,23 @@ def small_fit(small_source):
     return calibrate(root, rid, workers=1, design_users=300)
 
 
+def test_the_per_user_features_come_in_account_order_so_the_bootstrap_is_reproducible(small_source):
+    from dashboards.warehouse import connect
+    from sim.moments import observe_warehouse, user_features
+    from sim.state import source_days
+
+    root, rid = small_source
+    first, last = source_days(root, rid)
+    accounts = user_features(observe_warehouse(connect(root), rid, first, last))["account"].to_list()
+    assert len(accounts) > 300 and accounts == sorted(accounts)
+
+
+def test_two_calibrations_of_the_same_source_and_seed_agree(small_source, small_fit):
+    root, rid = small_source
+    again = calibrate(root, rid, workers=1, design_users=300)
+    assert again.behaviour == small_fit.behaviour and again.intervals == small_fit.intervals
+
+
 def test_a_calibration_fills_every_behaviour_parameter_and_an_interval_per_estimate(small_fit):
     from sim.behaviour import Behaviour
     from sim.calibrate import FITTED, READ_OFF
