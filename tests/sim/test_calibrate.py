@@ -155,8 +155,12 @@ def recovery(tmp_path_factory):
     return root, res.run_id, again.run_id, cal
 
 
-MISSED = pytest.mark.xfail(strict=True, reason="recovery target missed (8/17 intervals cover, worst estimate 57% off): "
-                           "the response surface is too noisy at 3000-user design runs; see the issue notes")
+# Measured (seed 3, deterministic since user_features is sorted): 7/17 intervals cover; the
+# worst estimates are reward_sensitivity_median -45%, novelty_decay -42%, wtp_median_cents
+# -35%. The moments leave those weakly identified (see the issue notes); strict, so a fix
+# that meets the target shows up as an XPASS failure and the marker must come off.
+MISSED = pytest.mark.xfail(strict=True, reason="recovery target missed (7/17 intervals cover, worst estimate 45% off): "
+                           "reward sensitivity, novelty and willingness to pay are weakly identified by the moments")
 
 
 @MISSED
@@ -178,7 +182,8 @@ def test_recovery_no_estimate_is_off_by_more_than_a_quarter(recovery):
     assert not off
 
 
-@pytest.mark.xfail(strict=False, reason="not yet run to completion: out of time")
+@pytest.mark.xfail(strict=True, reason="missed: the calibrated model's payer conversion is 2.4% against the "
+                   "source's 3.9% (-38%; willingness to pay estimated 35% low); D7 retention and actives are within 15%")
 def test_the_calibrated_model_reproduces_d7_retention_conversion_and_daily_actives(recovery):
     from dashboards import metrics
     from dashboards.warehouse import connect
