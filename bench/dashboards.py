@@ -278,15 +278,31 @@ PROBE = """(() => {
 })()"""
 
 
-def _serve(root: Path, checkout: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`coinlab dash` of ``checkout`` (its own code: run from there, on its path)."""
+# The floor under any page's first view: a bare Streamlit page drawing one 3-point Plotly chart.
+BARE = """import plotly.graph_objects as go
+import streamlit as st
+
+st.title("Bare")
+st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))
+"""
+
+
+def _serve(root: Path, checkout: Path, app: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`coinlab dash` of ``checkout`` (its own code: run from there, on its path), or
+    ``app`` served by plain `streamlit run` with the same options."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    proc = subprocess.Popen([sys.executable, "-m", "coinlab_cli.main", "dash", "--port", str(port), "--warehouse",
-                             str(root), "--no-warm"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, cwd=checkout, env=env)
+    if app is None:
+        argv = [sys.executable, "-m", "coinlab_cli.main", "dash", "--port", str(port), "--warehouse", str(root),
+                "--no-warm"]
+    else:
+        argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port), "--server.address",
+                "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            cwd=checkout, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -335,16 +351,21 @@ class Site:
         return _done(self.page, f"{self.name} switch to {name}"), _charts(self.page)
 
     def first_view(self, name: str) -> float:
-        """``name`` opened in a new browser context (no cache, a new session)."""
         path, title = URLS[name]
-        context = self.browser.new_context(viewport=VIEWPORT)
-        try:
-            context.add_init_script(f"{PROBE}; window.__bench.title = {title!r};")
-            page = context.new_page()
-            page.goto(f"{self.url}/{path}?source={RUN}", wait_until="commit")
-            return _done(page, f"{self.name} first view of {name}")
-        finally:
-            context.close()
+        return first_view(self.browser, f"{self.url}/{path}?source={RUN}", title, f"{self.name} first view of {name}")
+
+
+def first_view(browser: Any, url: str, title: str, what: str) -> float:
+    """``url`` opened in a new browser context (no cache, a new session): seconds from
+    the navigation's start until drawn."""
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        context.add_init_script(f"{PROBE}; window.__bench.title = {title!r};")
+        page = context.new_page()
+        page.goto(url, wait_until="commit")
+        return _done(page, what)
+    finally:
+        context.close()
 
 
 def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[str, dict[str, Any]]:
@@ -353,14 +374,18 @@ def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[s
     (which goes first alternates by round), so both see the same machine."""
     from playwright.sync_api import sync_playwright
 
+    bare = root.parent / f".bare-{os.getpid()}.py"
+    bare.write_text(BARE)
     servers = {name: _serve(root, path) for name, path in checkouts.items()}
+    servers["bare"] = _serve(root, checkouts["this"], bare)
     out: dict[str, dict[str, Any]] = {name: {p: {"switch": [], "first": [], "charts": 0} for p in URLS}
                                       for name in checkouts}
+    out["bare"] = {"first": []}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                sites = {name: Site(name, browser, url) for name, (_proc, url) in servers.items()}
+                sites = {name: Site(name, browser, url) for name, (_proc, url) in servers.items() if name != "bare"}
                 order = list(sites)
                 for rnd in range(repeat + 1):  # round 0 warms up (caches, Python imports, JIT)
                     names = order if rnd % 2 == 0 else order[::-1]
@@ -375,6 +400,9 @@ def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[s
                             t = sites[name].first_view(page)
                             if rnd:
                                 out[name][page]["first"].append(t)
+                    t = first_view(browser, servers["bare"][1], "Bare", "bare page")
+                    if rnd:
+                        out["bare"]["first"].append(t)
                     print(f"  round {rnd or 'warm-up'} done, load average {os.getloadavg()[0]:.1f}", flush=True)
             finally:
                 browser.close()
@@ -382,6 +410,7 @@ def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[s
         for proc, _url in servers.values():
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
+        bare.unlink(missing_ok=True)
     return out
 
 
@@ -466,6 +495,7 @@ def main() -> None:
             cells = "".join(f" {fig(drawn[n][page]['switch']):>11} {fig(drawn[n][page]['first']):>13}" for n in names)
             print(f"{page:<14}{cells} {drawn['this'][page]['charts']:>6} {queries[page]:8.2f}"
                   + (f" {uncached[page]:8.2f}" if uncached else ""))
+        print(f"floor: a bare Streamlit page with one 3-point Plotly chart, 1st view {fig(drawn['bare']['first'])}")
         print(f"load average {load0[0]:.1f} before, {load1[0]:.1f} {load1[1]:.1f} {load1[2]:.1f} after, "
               f"{os.cpu_count()} CPUs; {rows:,} journal rows")
         for what, label in (("switch", "page switch"), ("first", "first view")):
