@@ -315,15 +315,16 @@ def _serve(root: Path, checkout: Path, app: Path | None = None) -> tuple[subproc
             time.sleep(0.3)
 
 
-def _done(page: Any, what: str) -> float:
-    """Seconds on the page's clock from ``armed`` until drawn (see PROBE)."""
+def _done(page: Any, what: str) -> tuple[float, float]:
+    """Seconds on the page's clock from ``armed`` until drawn (see PROBE), and until the
+    script_finished message arrived."""
     try:
         page.wait_for_function("() => window.__bench.done !== null", timeout=120_000, polling=50)
     except Exception:
         state = page.evaluate("() => ({title: document.title, runs: window.__bench.runs, fin: window.__bench.fin})")
         raise RuntimeError(f"{what}: not drawn in 120 s ({state})") from None
-    armed, done = page.evaluate("() => [window.__bench.armed, window.__bench.done]")
-    return float(done - armed) / 1000
+    armed, done, fin = page.evaluate("() => [window.__bench.armed, window.__bench.done, window.__bench.fin]")
+    return float(done - armed) / 1000, float(fin - armed) / 1000
 
 
 def _charts(page: Any) -> int:
@@ -348,16 +349,16 @@ class Site:
         path, title = URLS[name]
         self.page.bring_to_front()
         self.page.evaluate("([title, path]) => window.__bench.arm(title, path)", [title, path])
-        return _done(self.page, f"{self.name} switch to {name}"), _charts(self.page)
+        return _done(self.page, f"{self.name} switch to {name}")[0], _charts(self.page)
 
-    def first_view(self, name: str) -> float:
+    def first_view(self, name: str) -> tuple[float, float]:
         path, title = URLS[name]
         return first_view(self.browser, f"{self.url}/{path}?source={RUN}", title, f"{self.name} first view of {name}")
 
 
-def first_view(browser: Any, url: str, title: str, what: str) -> float:
+def first_view(browser: Any, url: str, title: str, what: str) -> tuple[float, float]:
     """``url`` opened in a new browser context (no cache, a new session): seconds from
-    the navigation's start until drawn."""
+    the navigation's start until drawn, and until the script had finished."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
         context.add_init_script(f"{PROBE}; window.__bench.title = {title!r};")
@@ -378,9 +379,9 @@ def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[s
     bare.write_text(BARE)
     servers = {name: _serve(root, path) for name, path in checkouts.items()}
     servers["bare"] = _serve(root, checkouts["this"], bare)
-    out: dict[str, dict[str, Any]] = {name: {p: {"switch": [], "first": [], "charts": 0} for p in URLS}
+    out: dict[str, dict[str, Any]] = {name: {p: {"switch": [], "first": [], "ran": [], "charts": 0} for p in URLS}
                                       for name in checkouts}
-    out["bare"] = {"first": []}
+    out["bare"] = {"first": [], "ran": []}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -397,12 +398,14 @@ def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[s
                                 out[name][page]["charts"] = charts
                     for page in URLS:
                         for name in names:
-                            t = sites[name].first_view(page)
+                            t, ran = sites[name].first_view(page)
                             if rnd:
                                 out[name][page]["first"].append(t)
-                    t = first_view(browser, servers["bare"][1], "Bare", "bare page")
+                                out[name][page]["ran"].append(ran)
+                    t, ran = first_view(browser, servers["bare"][1], "Bare", "bare page")
                     if rnd:
                         out["bare"]["first"].append(t)
+                        out["bare"]["ran"].append(ran)
                     print(f"  round {rnd or 'warm-up'} done, load average {os.getloadavg()[0]:.1f}", flush=True)
             finally:
                 browser.close()
@@ -490,12 +493,17 @@ def main() -> None:
         head = "".join(f" {'switch ' + n:>11} {'1st view ' + n:>13}" for n in names)
         print(f"\nseconds until every chart is drawn, fastest/median of {args.repeat} "
               f"(switch: click in the sidebar of an open session; 1st view: a new browser context)")
-        print(f"{'page':<14}{head} {'charts':>6} {'queries':>8}" + (f" {'no cache':>8}" if uncached else ""))
+        print(f"{'page':<14}{head} {'charts':>6} {'queries':>8} {'1st: ran':>9}"
+              + (f" {'no cache':>8}" if uncached else ""))
         for page in URLS:
             cells = "".join(f" {fig(drawn[n][page]['switch']):>11} {fig(drawn[n][page]['first']):>13}" for n in names)
-            print(f"{page:<14}{cells} {drawn['this'][page]['charts']:>6} {queries[page]:8.2f}"
+            print(f"{page:<14}{cells} {drawn['this'][page]['charts']:>6} {queries[page]:8.2f} "
+                  f"{statistics.median(drawn['this'][page]['ran']):9.2f}"
                   + (f" {uncached[page]:8.2f}" if uncached else ""))
-        print(f"floor: a bare Streamlit page with one 3-point Plotly chart, 1st view {fig(drawn['bare']['first'])}")
+        print("charts: Plotly charts and tables drawn by this; queries: the page's metrics calls in Python, "
+              "rollups built; 1st: ran: median time on a first view until the script had finished (this)")
+        print(f"floor: a bare Streamlit page with one 3-point Plotly chart, 1st view {fig(drawn['bare']['first'])}"
+              f" (script finished at {statistics.median(drawn['bare']['ran']):.2f})")
         print(f"load average {load0[0]:.1f} before, {load1[0]:.1f} {load1[1]:.1f} {load1[2]:.1f} after, "
               f"{os.cpu_count()} CPUs; {rows:,} journal rows")
         for what, label in (("switch", "page switch"), ("first", "first view")):
