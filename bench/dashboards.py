@@ -30,26 +30,31 @@ rest is drawing), the floor (a bare Streamlit page with one 3-point Plotly chart
 view), each page's metrics calls alone in Python once the rollups are built, the
 one-off time to build them, and with ``--uncached`` those calls with no rollup cache.
 
-Measured 2026-12-06 over 10M journal rows, fastest/median of 3, main alternating in the
-same run, load average 5-6 on the 2 cores (other jobs running):
+Measured 2026-12-06 over 10M journal rows, fastest/median of 5, main alternating in the
+same run, load average 4-6 on the 2 cores (other jobs running):
 
     page           switch this  1st view this  switch main  1st view main  script done (1st, this)
-    overview         0.67/0.71      2.35/2.84     0.70/1.06      2.25/2.94     1.18
-    supply           0.58/0.61      3.49/3.51     0.47/0.58      3.10/3.85     1.24
-    concentration    0.39/0.50      2.61/2.90     0.46/0.67      2.71/2.74     1.28
-    revenue          0.48/0.71      2.75/3.00     0.49/0.69      2.86/3.04     1.36
-    pools            0.20/0.21      1.20/1.23     0.33/0.44      1.23/1.32     1.01
-    markets          0.57/0.89      2.90/2.92     0.61/0.75      3.03/3.60     2.33
-    experiments      0.51/0.69      3.04/3.16     0.55/0.89      3.04/3.60     1.19
-    floor (bare page, one 3-point Plotly chart): first view 0.52/1.74, script done at 0.67
+    overview         0.52/0.68      1.98/2.20     0.74/0.78      2.07/2.47     0.90
+    supply           0.37/0.66      2.15/2.19     0.52/0.75      2.24/2.59     0.89
+    concentration    0.32/0.42      2.13/2.28     0.40/0.48      2.08/2.38     1.03
+    revenue          0.36/0.48      2.33/2.58     0.43/0.48      2.21/2.49     1.19
+    pools            0.18/0.21      0.94/1.04     0.25/0.32      0.98/1.14     0.83
+    markets          0.48/0.59      2.35/2.48     0.58/0.68      2.32/2.39     2.03
+    experiments      0.40/0.50      2.30/2.79     0.50/0.59      2.47/2.82     1.12
+    floor (bare page, one 3-point Plotly chart): first view 0.51/1.31, script done at 0.51
 
-Page switch: met (every page < 1 s, median). First view: missed, 2.8-3.5 s (median) for
-the pages with charts, 0.8-1.5 s over the target. The script has finished by 1.0-1.4 s
-(Markets 2.3 s) of it, Streamlit's bundle and a new session included; the rest, 1.6-2.3
-s, is the browser loading and starting Plotly.js in the new tab and drawing 3-6 charts
-and tables. The floor shows Plotly's start-up alone costs ~1 s on this machine, so a
-first view under 2 s needs fewer or lighter charts on first paint, not faster queries:
-each page's queries take 0.01-0.2 s.
+(An earlier run, repeat 3 at load 5-6: switch 0.21-0.89 s median, main 0.44-1.06; first
+view 2.8-3.5 s, main 2.7-3.9.) Page switch: met, every page < 0.7 s median (< 0.9 s in
+the more loaded run); main is 0.0-0.1 s slower per page, Overview 0.1-0.35 s: it read its
+first and last day off a journal scan three times (date range, headlines, retention),
+0.05-0.07 s a scan, now off the daily rollup. First view: missed, 2.2-2.8 s median for
+the pages with charts (Pools, none: 1.0 s), 0.2-0.8 s over the target (0.8-1.5 s in the
+more loaded run). The script has finished by 0.9-1.2 s of it (Markets 2.0 s), Streamlit's
+bundle and a new session included; the rest, 1.1-1.7 s, is the new tab loading and
+starting Plotly.js and drawing 3-6 charts and tables. The floor shows a single trivial
+Plotly chart alone takes up to ~1.3 s to a first view here, so a first view under 2 s
+needs fewer or lighter charts on first paint, not faster queries: each page's queries
+take 0.01-0.13 s.
 """
 
 from __future__ import annotations
