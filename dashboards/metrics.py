@@ -27,7 +27,7 @@ from .cache import cached
 
 __all__ = [
     "HOUSE_KINDS", "INTERVALS", "Concentration", "Headline", "RevenueSummary", "activity", "alerts", "candles",
-    "concentration", "daily_active", "Facts", "facts", "flows", "gini_over_time", "halts", "headlines", "leaderboard", "lorenz", "market_summary",
+    "concentration", "daily_active", "days", "Facts", "facts", "flows", "gini_over_time", "halts", "headlines", "leaderboard", "lorenz", "market_summary",
     "order_book", "retention", "retention_summary", "revenue_by_package", "revenue_daily", "revenue_summary",
     "supply_daily", "symbols", "top_holders", "velocity_daily",
 ]
@@ -77,6 +77,16 @@ def flows(con: Con, run_id: str) -> pl.DataFrame:
                count(*) FILTER (WHERE {_TRADING}) AS volume_rows
         FROM entries WHERE run_id = ? GROUP BY ALL ORDER BY asset, day"""
     return _df(con, sql, [run_id])
+
+
+def days(con: Con, run_id: str) -> tuple[Any, Any]:
+    """The first and last day with a journal entry (any asset), or (None, None) for a
+    source without entries: read off the cached `flows` rollup (one row per day and
+    asset), so the date picker and the headlines do not scan the journal."""
+    df = flows(con, run_id)
+    if df.is_empty():
+        return None, None
+    return df["day"].min(), df["day"].max()
 
 
 _TRADING = (f"from_account NOT IN ('{MINT}', '{BURN}') AND to_account NOT IN ('{MINT}', '{BURN}') "
@@ -386,7 +396,7 @@ def retention(con: Con, run_id: str, max_offset: int = 30) -> pl.DataFrame:
 def retention_summary(con: Con, run_id: str, offsets: tuple[int, ...] = (1, 7, 30)) -> dict[int, float | None]:
     """Day-N retention over every cohort old enough to have a day N (None if none is)."""
     r = retention(con, run_id, max(offsets))
-    last = _one(con, "SELECT max(time)::DATE FROM entries WHERE run_id = ?", [run_id])[0]
+    last = days(con, run_id)[1]
     out: dict[int, float | None] = {}
     for k in offsets:
         if last is None:
@@ -478,7 +488,7 @@ def headlines(con: Con, run_id: str, until: Any = None) -> list[Headline]:
     """Supply, issued, burned, net revenue, active users and trades on the latest day
     with a journal entry (up to ``until`` when given), each with its change from the
     previous day."""
-    first, last = _one(con, "SELECT min(time)::DATE, max(time)::DATE FROM entries WHERE run_id = ?", [run_id])
+    first, last = days(con, run_id)
     if last is None:
         return []
     if until is not None and first <= until < last:

@@ -27,6 +27,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from . import metrics as m
 from .warehouse import DEFAULT_ROOT, Source, connect, sources
 
 __all__ = ["assets", "between", "coins", "connection", "date_range", "dollars", "explain", "figure", "log_toggle", "money",
@@ -135,11 +136,10 @@ def date_range(con: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> tuple[
     """The sidebar's date range, shared by every page (kept as ``from``/``to``); the
     picker spans the chosen sources' days. An empty range means everything."""
     ss = st.session_state
-    lo = hi = None
-    if run_ids:
-        marks = ", ".join("?" for _ in run_ids)
-        lo, hi = con.execute(f"SELECT min(time)::DATE, max(time)::DATE FROM entries WHERE run_id IN ({marks})",
-                             list(run_ids)).fetchall()[0]
+    # Each source's first and last day from its cached daily rollup, not a journal scan.
+    spans = [d for d in (m.days(con, r) for r in run_ids) if d[0] is not None]
+    lo = min((d[0] for d in spans), default=None)
+    hi = max((d[1] for d in spans), default=None)
     if lo is None or hi is None:
         return ss.get("from"), ss.get("to")
     start = min(max(ss.get("from") or lo, lo), hi)
