@@ -46,7 +46,7 @@ import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -54,12 +54,13 @@ import duckdb
 
 from ledger import BURN, MINT
 from ledger.economy.config import ConfigError
+from ledger.economy.payment_store import PaymentRecord, PaymentStatus
 from ledger.economy.rules import PLATFORM
 from ledger.model import EntryType, Posting, TransferRequest
 from market.coins import vesting_account
 
-from .agents import User
-from .behaviour import churn_hazard, session_chance
+from .agents import WAIT_FOR_COINS, User, package_options
+from .behaviour import Traits, choice_probability, churn_hazard, draw_traits, session_chance
 from .experiment import Interval, interval, paired
 from .model import EconomyModel, gini
 from .runner import RunResult, run
@@ -106,6 +107,68 @@ def _alive_chance(hazard: float, p_session: float, idle_days: int) -> float:
     return qd / (qd + dead) if qd + dead > 0 else 0.0
 
 
+CANDIDATES = 32  # trait vectors drawn from the population per resumed agent (posterior draw)
+
+
+def _pick(r: Any, candidates: list[Traits], loglik: Callable[[Traits], float]) -> Traits:
+    """One of ``candidates`` (prior draws) with probability proportional to its
+    likelihood: a draw from the posterior (sampling-importance-resampling)."""
+    lls = [loglik(c) for c in candidates]
+    top = max(lls)
+    weights = [math.exp(ll - top) for ll in lls]
+    x = r.random() * sum(weights)
+    for c, w in zip(candidates, weights, strict=True):
+        x -= w
+        if x < 0.0:
+            return c
+    return candidates[-1]
+
+
+def _purchase_loglik(m: EconomyModel, t: Traits, paid: Sequence[PaymentRecord], need: float) -> float:
+    """log P(the packages chosen | traits): each paid checkout's logit probability, with
+    the promo the user took (FIRST50) among its options."""
+    b, ll = m.behaviour, 0.0
+    for rec in paid:
+        options = package_options(m, first=rec.promo_code is not None, is_pro=t.is_pro,
+                                  promo_ok=rec.promo_code is not None)
+        p = choice_probability(options, (rec.package_id, rec.promo_code), t.wtp_cents, need, b.price_sensitivity,
+                               b.need_discount)
+        ll += math.log(max(p, 1e-300))
+    return ll
+
+
+def _refill_loglik(m: EconomyModel, t: Traits, paid: Sequence[PaymentRecord], budget: int, cut: datetime) -> float:
+    """log P(a trader's checkouts | traits) under `sim.agents.refill`: the checkouts fall
+    into refills (each ~`WAIT_FOR_COINS` after the last, or just after midnight when the
+    daily limit stopped one); each is chosen against what was still missing (the whole
+    budget on the first refill, four fifths of it later: a refill starts under a fifth),
+    and a refill that ended short of the budget ended with "buy nothing"."""
+    b, ll = m.behaviour, 0.0
+    refills: list[list[PaymentRecord]] = []
+    for rec in sorted(paid, key=lambda p: p.created_at):
+        prev = refills[-1][-1].created_at if refills else None
+        gap = (rec.created_at - prev).total_seconds() if prev is not None else math.inf
+        next_day = prev is not None and rec.created_at.date() > prev.date() and rec.created_at.hour == 0
+        if gap <= 2 * WAIT_FOR_COINS + 600 or next_day:
+            refills[-1].append(rec)
+        else:
+            refills.append([rec])
+    sens, disc = b.price_sensitivity, b.need_discount
+    for i, recs in enumerate(refills):
+        missing = float(budget if i == 0 else budget - budget // 5)
+        for rec in recs:
+            options = package_options(m, first=rec.promo_code is not None, is_pro=t.is_pro,
+                                      promo_ok=rec.promo_code is not None)
+            p = choice_probability(options, (rec.package_id, rec.promo_code), t.wtp_cents, missing, sens, disc)
+            ll += math.log(max(p, 1e-300))
+            missing -= rec.base_coins + rec.bonus_coins
+        still_buying = recs[-1].created_at > cut - timedelta(seconds=2 * WAIT_FOR_COINS)
+        if missing > 0 and not still_buying:
+            options = package_options(m, first=False, is_pro=t.is_pro, promo_ok=False)
+            ll += math.log(max(choice_probability(options, None, t.wtp_cents, missing, sens, disc), 1e-300))
+    return ll
+
+
 class StateOrigin:
     """An `sim.model.Origin` from a source's state (see the module's docstring)."""
 
@@ -131,6 +194,8 @@ class StateOrigin:
             coin.released = c.allocation - st.balance(vesting_account(c.symbol), c.symbol) if coin.vests else c.allocation
             m.brand_coins[c.symbol] = coin
         self._post_opening(m)
+        m.present = st.present
+        self._carry_payments(m)
         from .agents import Seller
 
         for c in st.coins:
@@ -147,6 +212,17 @@ class StateOrigin:
                 m.count(f"opening_order_refused:{type(err).__name__}")
                 continue
             m.orders.append(order)
+
+    def _carry_payments(self, m: EconomyModel) -> None:
+        """The source's checkouts, so the economy knows who paid before (FIRST50 and the
+        first-purchase offer are once per user). Their session ids are prefixed with the
+        source (this run's simulated Stripe counts its own from 1), and they are not this
+        run's payments: the export leaves them out (`EconomyModel.carried_payments`)."""
+        store = m.economy.payments.store
+        for rec in self.state.payments:
+            sid = f"{self.state.source}:{rec.session_id}"
+            store.add(rec._replace(session_id=sid, idempotency_key=None, payment_intent=None))
+            m.carried_payments.add(sid)
 
     def _post_opening(self, m: EconomyModel) -> None:
         st, ledger = self.state, m.ledger
@@ -211,6 +287,32 @@ class StateOrigin:
         m._last.update(issued=-ledger.balance(MINT), burned=ledger.balance(BURN),
                        revenue=ledger.balance(PLATFORM, "USD"), arrivals=len(histories))
         m._journal_seen = len(ledger.store.book.journal)  # type: ignore[attr-defined]
+        self._resume_traders(m)
+
+    def paid(self) -> dict[str, list[PaymentRecord]]:
+        """The source's paid checkouts by account."""
+        out: dict[str, list[PaymentRecord]] = defaultdict(list)
+        for rec in self.state.payments:
+            if rec.status == PaymentStatus.PAID:
+                out[f"user:{rec.user_id}"].append(rec)
+        return out
+
+    def _resume_traders(self, m: EconomyModel) -> None:
+        """Traders and whales in the source go on funded (`Trader.resumed`): traits drawn
+        given the packages they chose (their need: the budget), and ``refilling`` if the
+        daily purchase limit stopped their buying on the source's last day."""
+        st, r, b = self.state, m.random, m.behaviour
+        paid, limit = self.paid(), m.config.purchases.daily_limit_cents
+        for t in m.traders:
+            if not t.resumed:
+                continue
+            recs = paid.get(t.account, [])
+            if recs:
+                cands = [draw_traits(b, r, wtp_median_cents=b.trader_wtp_cents) for _ in range(CANDIDATES)]
+                t.traits = _pick(r, cands, lambda c, recs=recs, t=t: _refill_loglik(m, c, recs, t.budget, st.at))
+            today = sum(rec.price_cents for rec in recs if rec.created_at.date() == st.day)
+            t.refilling = (today > 0 and today + max(rec.price_cents for rec in recs) > limit
+                           and st.balance(t.account) < t.budget)
 
     def _seed_facts(self, m: EconomyModel) -> None:
         """The rules' journal facts (streak days, account age, activity) for the source's users."""

@@ -17,7 +17,11 @@ of ``at_day`` (UTC) and reads, as of that moment:
   then; the remaining quantity is the quantity less the fills traded before it) and the
   open pool stakes and belt challenges (holds with ref_type ``pool`` /
   ``belt_challenge``);
-- the arrival rate of new users over the last `ARRIVAL_WINDOW_DAYS` days.
+- the arrival rate of new users over the last `ARRIVAL_WINDOW_DAYS` days;
+- the accounts present (any journal entry before the cut: agents with no arrival reward,
+  such as traders, included) and the payments created before the cut, each with its
+  status at the cut (paid then, or not paid), so a resumed economy knows who already
+  used a promo or a first-purchase offer.
 
 The source is production (``prod``) or a simulation run id; both have the same layout
 (sim/warehouse.py). Everything here is read-only and integer where it is money.
@@ -33,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from ledger.economy.payment_store import PaymentRecord, PaymentStatus
 
 __all__ = [
     "ARRIVAL_WINDOW_DAYS", "ActiveDay", "CoinState", "OpenHold", "OpenOrder", "SourceState", "StateError",
@@ -145,6 +151,8 @@ class SourceState:
     open_holds: tuple[OpenHold, ...]
     arrivals_per_day: float
     totals: dict[str, int] = field(default_factory=dict)
+    present: frozenset[str] = frozenset()
+    payments: tuple[PaymentRecord, ...] = ()
 
     @property
     def at(self) -> datetime:
@@ -298,8 +306,25 @@ def _read(con: duckdb.DuckDBPyConnection, source: str, first: date, day: date, c
     joined_in = sum(1 for u in users if window_start <= u.joined.date() <= day) if app else 0
     rate = joined_in / n_days if n_days > 0 else 0.0
     totals = {"issued": -balances.get(("system:mint", "COIN"), 0), "burned": balances.get(("system:burn", "COIN"), 0)}
+    present = frozenset(a for (a,) in q("""SELECT to_account FROM entries WHERE time < ?1
+                                            UNION SELECT from_account FROM entries WHERE time < ?1""",
+                                         [cut]).fetchall())
     return SourceState(source, day, first, balances, allow_negative, frozen, users, coins, orders, holds, rate,
-                       totals)
+                       totals, present, _payments(q, cut))
+
+
+def _payments(q: Any, cut: datetime) -> tuple[PaymentRecord, ...]:
+    """The checkouts created before the cut, as they stood at the cut: paid (paid before
+    it) or not (failed, expired or still open then)."""
+    rows = q(f"""SELECT session_id, user_id, package_id, price_cents, currency, base_coins, bonus_coins, promo_code,
+                        {_naive('created_at')}, paid_at < ?1
+                 FROM payments WHERE created_at < ?1 ORDER BY created_at, session_id""", [cut]).fetchall()
+    out = []
+    for sid, user, pkg, price, cur, base, bonus, promo, created, paid in rows:
+        at = created.replace(tzinfo=UTC)
+        out.append(PaymentRecord(sid, user, pkg, int(price), cur, int(base), int(bonus), promo,
+                                 PaymentStatus.PAID if paid else PaymentStatus.EXPIRED, at, at))
+    return tuple(out)
 
 
 def _users(q: Any, cut: datetime, roles: dict[str, str | None]) -> tuple[UserHistory, ...]:
