@@ -63,11 +63,19 @@ class StateError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ActiveDay:
-    """One day a user was active: the reward credits (coins each) and the actions done."""
+    """One day a user was active, event by event as the behaviour model feels them: the
+    rewards per event (the arrival's credits together, then the session's login and
+    streak credits together), the actions done, whether it was a session (a daily login),
+    the COIN balance at the end of the day, the paid checkouts that day and the bets
+    (pool stakes and belt challenges) settled that day, each its net coins won (> 0) or
+    lost (< 0)."""
 
     day: date
     rewards: tuple[int, ...]
     done: int
+    session: bool = False
+    balance: int = 0
+    bets: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,10 +354,37 @@ def _users(q: Any, cut: datetime, roles: dict[str, str | None]) -> tuple[UserHis
     bettors = {a for (a,) in q("SELECT DISTINCT account FROM holds WHERE ref_type = 'pool' AND created_at < ?",
                                [cut]).fetchall()}
     rewards: dict[tuple[str, date], list[int]] = defaultdict(list)
-    for a, d, amt in q(f"""SELECT to_account, time::DATE, amount FROM entries
-                          WHERE entry_type IN {REWARDS} AND from_account = 'system:mint' AND time < ?
-                          ORDER BY id""", [cut]).fetchall():
+    for a, d, _, amt in q(f"""SELECT to_account, time::DATE,
+                                 entry_type IN ('DAILY_LOGIN', 'STREAK_BONUS') AS login, sum(amount)::BIGINT
+                          FROM entries WHERE entry_type IN {REWARDS} AND from_account = 'system:mint' AND time < ?
+                          GROUP BY ALL ORDER BY 1, 2, 3""", [cut]).fetchall():
         rewards[(a, d)].append(int(amt))
+    # the COIN balance at the end of each day with entries, per user
+    balance = {(a, d): int(b) for a, d, b in q("""
+        WITH d AS (SELECT account, day, sum(delta) AS delta FROM (
+                       SELECT to_account AS account, time::DATE AS day, amount AS delta FROM entries
+                       WHERE asset = 'COIN' AND time < ?1 AND to_account LIKE 'user:%'
+                       UNION ALL SELECT from_account, time::DATE, -amount FROM entries
+                       WHERE asset = 'COIN' AND time < ?1 AND from_account LIKE 'user:%') GROUP BY ALL)
+        SELECT account, day, sum(delta) OVER (PARTITION BY account ORDER BY day) FROM d""", [cut]).fetchall()}
+    # bets settled before the cut: per bettor and pool (or challenge), what came back less
+    # what was staked, on the day it was settled (a voided pool or a cancelled challenge
+    # is no bet)
+    bets: dict[tuple[str, date], list[int]] = defaultdict(list)
+    for a, d, net in q("""
+        WITH staked AS (SELECT from_account AS account, ref_type, ref_id, sum(amount) AS amount FROM entries
+                        WHERE entry_type IN ('STAKE', 'BELT_CHALLENGE_ENTRY') AND time < ?1 GROUP BY ALL),
+             settled AS (SELECT ref_type, ref_id, min(time)::DATE AS day FROM entries
+                         WHERE time < ?1 AND (entry_type = 'CHALLENGE_PAYOUT'
+                               OR (entry_type = 'HOLD_RELEASE' AND ref_type = 'pool' AND to_account LIKE 'pool:%'))
+                         GROUP BY ALL),
+             got AS (SELECT to_account AS account, ref_type, ref_id, sum(amount) AS amount FROM entries
+                     WHERE entry_type IN ('STAKE_PAYOUT', 'CHALLENGE_PAYOUT') AND time < ?1 GROUP BY ALL)
+        SELECT s.account, t.day, (coalesce(g.amount, 0) - s.amount)::BIGINT
+        FROM staked s JOIN settled t ON t.ref_type = s.ref_type AND t.ref_id = s.ref_id
+        LEFT JOIN got g ON g.account = s.account AND g.ref_type = s.ref_type AND g.ref_id = s.ref_id
+        ORDER BY 1, 2, s.ref_id""", [cut]).fetchall():
+        bets[(a, d)].append(int(net))
     done: dict[tuple[str, date], int] = {}
     for a, d, n in q(f"""SELECT account, day, count(*) FROM (
                             SELECT DISTINCT from_account AS account, time::DATE AS day, coalesce(ref_id, tx_id) AS what
@@ -359,7 +394,7 @@ def _users(q: Any, cut: datetime, roles: dict[str, str | None]) -> tuple[UserHis
                      [cut]).fetchall():
         done[(a, d)] = int(n)
     per_user: dict[str, set[date]] = defaultdict(set)
-    for a, d in list(rewards) + list(done):
+    for a, d in list(rewards) + list(done) + list(bets):
         per_user[a].add(d)
     out = []
     month = (cut - timedelta(days=31)).date()
@@ -367,7 +402,10 @@ def _users(q: Any, cut: datetime, roles: dict[str, str | None]) -> tuple[UserHis
         logins = credit_days.get((a, "DAILY_LOGIN"), [])
         streaks = credit_days.get((a, "STREAK_BONUS"), [])
         role = roles.get(a)
-        days = tuple(ActiveDay(d, tuple(rewards.get((a, d), ())), done.get((a, d), 0)) for d in sorted(per_user[a]))
+        login_set = set(logins)
+        days = tuple(ActiveDay(d, tuple(rewards.get((a, d), ())), done.get((a, d), 0), d in login_set,
+                               balance.get((a, d), 0), tuple(bets.get((a, d), ())))
+                     for d in sorted(per_user[a]))
         out.append(UserHistory(
             a, role, joined[a], len(logins), logins[-1] if logins else None, _streak(logins) if logins else 0,
             int(purchases.get(a, 0)), int(spent.get(a, 0)), role == "bettor" or (role is None and a in bettors),
