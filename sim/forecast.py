@@ -349,7 +349,8 @@ class StateOrigin:
     def _resume_traders(self, m: EconomyModel) -> None:
         """Traders and whales in the source go on funded (`Trader.resumed`): traits drawn
         given the packages they chose (their need: the budget), and ``refilling`` if the
-        daily purchase limit stopped their buying on the source's last day."""
+        daily purchase limit stopped their buying on the source's last day with less than
+        the budget (coins locked in its open orders counted: they come back as they expire)."""
         st, r, b = self.state, m.random, m.behaviour
         paid, limit = self.paid(), m.config.purchases.daily_limit_cents
         for t in m.traders:
@@ -357,8 +358,9 @@ class StateOrigin:
                 continue
             recs = paid.get(t.account, [])
             today = sum(rec.price_cents for rec in recs if rec.created_at.date() == st.day)
+            held = sum(h.amount for h in st.open_holds if h.account == t.account and h.asset == "COIN")
             t.refilling = (today > 0 and today + max(rec.price_cents for rec in recs) > limit
-                           and st.balance(t.account) < t.budget)
+                           and st.balance(t.account) + held < t.budget)
             if recs:
                 cands = [draw_traits(b, r, wtp_median_cents=b.trader_wtp_cents) for _ in range(CANDIDATES)]
                 t.traits = _pick(r, cands, lambda c, recs=recs, t=t: _refill_loglik(m, c, recs, t.budget,
