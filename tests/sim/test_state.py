@@ -145,3 +145,37 @@ def test_a_state_outside_the_source_or_of_an_unknown_source_is_refused(forecast_
         read_state(root, rid, date(2025, 12, 1))
     with pytest.raises(StateError, match="no warehouse source 'nope'"):
         read_state(root, "nope")
+
+
+def test_the_state_holds_the_accounts_present_and_the_payments_as_they_stood(forecast_source):
+    """Agents without an arrival reward (traders) are present; each checkout created before
+    the cut is there with its status at the cut (paid then, or not), none after it."""
+    root, rid, _ = forecast_source
+    st = read_state(root, rid, DAY20)
+    traders = {a for a in st.present if a.startswith("user:trader")}
+    assert traders and not traders & {u.account for u in st.users}
+    assert {u.account for u in st.users} <= st.present
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    glob = str(root / "payments" / f"run_id={rid}" / "*.parquet")
+    n, paid = con.execute(f"SELECT count(*), count(*) FILTER (WHERE paid_at < ?1) FROM read_parquet('{glob}') "
+                          "WHERE created_at < ?1", [st.at]).fetchall()[0]
+    con.close()
+    assert len(st.payments) == n and sum(p.status == "paid" for p in st.payments) == paid
+    assert all(p.created_at < st.at for p in st.payments)
+    spent = {u.account: u.spent_cents for u in st.users}
+    for acct, cents in spent.items():
+        if cents:
+            assert cents == sum(p.price_cents for p in st.payments if f"user:{p.user_id}" == acct and p.status == "paid")
+            break
+
+
+def test_active_days_carry_sessions_balances_and_settled_bets(forecast_source):
+    root, rid, model = forecast_source
+    st = read_state(root, rid)
+    for h in st.users[:200]:
+        assert sum(d.session for d in h.days) == h.sessions
+        if h.days:
+            assert h.days[-1].balance == st.balance(h.account) or h.days[-1].day < st.day
+    bets = [n for h in st.users for d in h.days for n in d.bets]
+    assert any(n < 0 for n in bets) and any(n > 0 for n in bets)
