@@ -363,8 +363,13 @@ class StateOrigin:
                            and st.balance(t.account) + held < t.budget)
             if recs:
                 cands = [draw_traits(b, r, wtp_median_cents=b.trader_wtp_cents) for _ in range(CANDIDATES)]
-                t.traits = _pick(r, cands, lambda c, recs=recs, t=t: _refill_loglik(m, c, recs, t.budget,
-                                                                                   t.refilling))
+                budget, refilling = t.budget, t.refilling
+
+                def loglik(c: Traits, recs: list[PaymentRecord] = recs, budget: int = budget,
+                           refilling: bool = refilling) -> float:
+                    return _refill_loglik(m, c, recs, budget, refilling)
+
+                t.traits = _pick(r, cands, loglik)
 
     def _seed_facts(self, m: EconomyModel) -> None:
         """The rules' journal facts (streak days, account age, activity) for the source's users."""
@@ -418,8 +423,8 @@ class StateOrigin:
                 plain = package_options(m, first=False, is_pro=c.is_pro, promo_ok=False)
                 none = choice_probability(plain, None, c.wtp_cents, need, sens, disc)
                 if not paid:  # a first purchase: FIRST50 among the options, if the user takes it
-                    promo = package_options(m, first=True, is_pro=c.is_pro, promo_ok=True)
-                    none = uptake * choice_probability(promo, None, c.wtp_cents, need, sens, disc) \
+                    first50 = package_options(m, first=True, is_pro=c.is_pro, promo_ok=True)
+                    none = uptake * choice_probability(first50, None, c.wtp_cents, need, sens, disc) \
                         + (1.0 - uptake) * none
                 wants = -math.expm1(-b.unlocks_per_session * c.appetite)
                 ll += shorts * math.log(max(1e-300, 1.0 - wants + wants * none))
