@@ -114,14 +114,23 @@ def _replayed_satisfaction(model: EconomyModel, t: Traits, history: Any,
     per event (the arrival's credits together, the login's and the streak's together),
     the actions done and, on a session that ran short and bought nothing (`_short`), the
     wants given up (`_given_up`, in expectation)."""
+    return _replay(model, t, history, paid_days)[0]
+
+
+def _replay(model: EconomyModel, t: Traits, history: Any,
+            paid_days: frozenset[date] | set[date] = frozenset()) -> tuple[float, float]:
+    """`_replayed_satisfaction` and the log of the chance the user stayed between their
+    sessions: each gap survived at the churn hazard the last session left (the hazard
+    `User.next_event` draws the churn with)."""
     b, rs = model.behaviour, t.reward_sensitivity
     gave_up = b.pain_given_up * math.log1p(_given_up(model, t))
-    s, last = 0.0, None
+    s, last, survival, stay = 0.0, None, 0.0, 0.0
     for d in history.days:
         for net in d.bets:
             pain = b.pain_loss * math.log1p(abs(net) / 100.0)
             s += pain / LOSS_AVERSION if net > 0 else -pain
         if d.session and last is not None:
+            survival += (d.day - last).days * stay
             s *= 0.5 ** ((d.day - last).days / b.satisfaction_half_life_days)
         s += sum(b.joy_reward * rs * math.log1p(c / b.reward_scale_coins) for c in d.rewards if c > 0)
         if d.session or d.done:
@@ -129,8 +138,8 @@ def _replayed_satisfaction(model: EconomyModel, t: Traits, history: Any,
         if _short(model, d, paid_days):
             s -= gave_up
         if d.session:
-            last = d.day
-    return s
+            last, stay = d.day, math.log1p(-_clamp(churn_hazard(b, s)))
+    return s, survival
 
 
 def _idle(hazard: float, p_session: float, idle_days: int) -> tuple[float, float]:
@@ -386,9 +395,9 @@ class StateOrigin:
         with probability proportional to the likelihood of the user's history (`_pick`):
 
         - sessions: after the first (at arrival), ``sessions - 1`` of the days up to the
-          last one, at the candidate's session chance (at the middle of that age), all of
-          them survived at its hazard (from its replayed satisfaction); then no session in
-          the idle days since, alive or gone (`_idle`);
+          last one, at the candidate's session chance (at the middle of that age), each
+          gap between two sessions survived at the hazard the first left (`_replay`); then
+          no session in the idle days since, alive or gone (`_idle`);
         - purchases: each paid checkout's package by the logit, against the coins the
           candidate needs (a session's wants x its session chance x ``need_days``);
         - declines: each session that ran short and bought nothing (`_short`) had a want
@@ -407,9 +416,10 @@ class StateOrigin:
             u.traits = c
             cost = u.want_cost()
             afford = min(1.0, balance / cost)
-            hz = _clamp(churn_hazard(b, _replayed_satisfaction(m, c, h, paid_days)))
+            sat, survival = _replay(m, c, h, paid_days)
+            hz = _clamp(churn_hazard(b, sat))
             p = _clamp(session_chance(b, c, pay=pay, affordable=afford, age_days=n / 2))
-            ll = k * math.log(p) + (n - k) * math.log1p(-p) + n * math.log1p(-hz)
+            ll = k * math.log(p) + (n - k) * math.log1p(-p) + survival
             p_now = _clamp(session_chance(b, c, pay=pay, affordable=afford, age_days=age))
             if idle > 0:
                 ll += math.log(max(1e-300, sum(_idle(hz, p_now, idle))))

@@ -239,7 +239,7 @@ def test_the_same_seed_resumes_the_same_users_the_same_way(forecast_source):
         people = [(u.uid, u.traits, u.satisfaction) for u in m.users]
         traders = [(t.uid, t.traits, t.resumed, t.refilling) for t in m.traders]
         m.run_days(3)
-        pays = sorted((p.user_id, p.package_id, p.promo_code, str(p.created_at)) for p in m.economy.payments.store.all()
+        pays = sorted((p.user_id, p.package_id, p.promo_code or "", str(p.created_at)) for p in m.economy.payments.store.all()
                       if p.session_id not in m.carried_payments)
         seen.append((people, traders, pays, dict(m.datacollector.model_vars)["logins_today"]))
     assert seen[0] == seen[1]
@@ -283,7 +283,7 @@ def test_an_uncalibrated_backtest_is_not_biased(tmp_path_factory):
     """Back-testing the model that made the source: the forecast's total over the horizon
     lands near what happened (the old resumption overshot actives by ~25%, purchases by
     ~50% and issuance by ~100% on this source: traders bought their budget again, users
-    were too loyal). Measured: actives +1%, purchases -2%, issuance +12%."""
+    were too loyal). Measured: actives +2%, purchases -8%, issuance +0%."""
     root = tmp_path_factory.mktemp("bias_wh")
     _, res = run(load_scenario("baseline"), users=1000, days=30, seed=4, root=root)
     bt = backtest(root, res.run_id, 20, 10, seeds=4, calibrator=uncalibrated)
