@@ -51,7 +51,7 @@ import hashlib
 import math
 import statistics
 import tomllib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -156,6 +156,26 @@ def _alive_chance(hazard: float, p_session: float, idle_days: int) -> float:
         return 1.0
     qd, dead = _idle(hazard, p_session, idle_days)
     return qd / (qd + dead) if qd + dead > 0 else 0.0
+
+
+def _claims_pmf(model: EconomyModel, t: Traits, done: int) -> float:
+    """P(a session acts on ``done`` claims | appetite): the larger of its votes and its
+    unlocks (each Poisson), at most ``claims_per_day`` (`User.wants`)."""
+    b = model.behaviour
+    lv, lu = b.votes_per_session * t.appetite, b.unlocks_per_session * t.appetite
+
+    def cdf(lam: float, k: int) -> float:
+        if k < 0:
+            return 0.0
+        term = total = math.exp(-lam)
+        for i in range(1, k + 1):
+            term *= lam / i
+            total += term
+        return min(1.0, total)
+
+    if done >= b.claims_per_day:
+        return 1.0 - cdf(lv, b.claims_per_day - 1) * cdf(lu, b.claims_per_day - 1)
+    return cdf(lv, done) * cdf(lu, done) - cdf(lv, done - 1) * cdf(lu, done - 1)
 
 
 def _clamp(p: float) -> float:
@@ -400,6 +420,7 @@ class StateOrigin:
           no session in the idle days since, alive or gone (`_idle`);
         - purchases: each paid checkout's package by the logit, against the coins the
           candidate needs (a session's wants x its session chance x ``need_days``);
+        - appetite: the claims acted on in each session the balance covered (`_claims_pmf`);
         - declines: each session that ran short and bought nothing (`_short`) had a want
           it could not pay for (the chance it wanted an unlock) and bought nothing.
         """
@@ -410,6 +431,10 @@ class StateOrigin:
         idle, age = (st.day - last).days, (st.day - joined).days
         balance = u.coin_balance()
         shorts = sum(1 for d in h.days if _short(m, d, paid_days))
+        # claims acted on in the sessions the balance covered (a bettor's stakes count too: not used)
+        spend = m.config.spend
+        covered = Counter(d.done for d in h.days if d.session and not h.bettor
+                          and d.balance >= max(spend.vote, spend.deep_analysis_unlock))
         sens, disc, uptake = b.price_sensitivity, b.need_discount, b.promo_uptake
 
         def loglik(c: Traits) -> float:
@@ -429,6 +454,8 @@ class StateOrigin:
                 options = package_options(m, first=promo, is_pro=c.is_pro, promo_ok=promo)
                 ll += math.log(max(1e-300, choice_probability(options, (rec.package_id, rec.promo_code),
                                                               c.wtp_cents, need, sens, disc)))
+            for done, times in covered.items():
+                ll += times * math.log(max(1e-300, _claims_pmf(m, c, done)))
             if shorts:
                 plain = package_options(m, first=False, is_pro=c.is_pro, promo_ok=False)
                 none = choice_probability(plain, None, c.wtp_cents, need, sens, disc)

@@ -283,7 +283,7 @@ def test_an_uncalibrated_backtest_is_not_biased(tmp_path_factory):
     """Back-testing the model that made the source: the forecast's total over the horizon
     lands near what happened (the old resumption overshot actives by ~25%, purchases by
     ~50% and issuance by ~100% on this source: traders bought their budget again, users
-    were too loyal). Measured: actives +2%, purchases -8%, issuance +0%."""
+    were too loyal). Measured: actives -2%, purchases -3%, issuance +2%."""
     root = tmp_path_factory.mktemp("bias_wh")
     _, res = run(load_scenario("baseline"), users=1000, days=30, seed=4, root=root)
     bt = backtest(root, res.run_id, 20, 10, seeds=4, calibrator=uncalibrated)
