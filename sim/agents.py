@@ -513,11 +513,18 @@ class Trader(SimAgent):
         self.budget = budget
         self.momentum = model.random.random() < model.pop.market.momentum_share
         self.traits = draw_traits(model.behaviour, model.random, wtp_median_cents=model.behaviour.trader_wtp_cents)
+        # resumed from a source's state (`sim.forecast`): funded already, it buys again only
+        # when the balance falls under a fifth of the budget, or if it was ``refilling``
+        # (stopped by the daily purchase limit) when the source's day ended
+        self.resumed = False
+        self.refilling = False
 
     def life(self, delay: float) -> Life:
         m, env, r = self.model, self.model.env, self.model.random
         yield env.timeout(delay)
-        yield from refill(m, self.uid, self.traits, self.budget)
+        if not self.resumed or self.refilling:
+            yield from refill(m, self.uid, self.traits, self.budget)
+        self.refilling = False
         if not m.sellers:
             return
         while True:
@@ -740,7 +747,8 @@ class Follower(SimAgent):
         m, env, r = self.model, self.model.env, self.model.random
         p = m.pop.pump
         yield env.timeout(delay)
-        yield from refill(m, self.uid, self.traits, p.follower_budget_coins)
+        if self.account not in m.present:  # a follower in a source's state was funded there
+            yield from refill(m, self.uid, self.traits, p.follower_budget_coins)
         paid: dict[str, int] = {}
         while True:
             yield env.timeout(r.expovariate(p.follower_checks_per_day) * DAY)

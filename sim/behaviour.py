@@ -50,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "Behaviour",
     "Traits",
+    "choice_probability",
     "churn_hazard",
     "choose_package",
     "draw_traits",
@@ -252,6 +253,18 @@ def choose_package(r: random.Random, options: list[tuple[Any, int, int]], wtp_ce
     """Multinomial logit over ``options`` ``(choice, coins, price_cents)`` and buying
     nothing (utility 0). A package's utility is ``price_sensitivity`` per dollar of
     `package_value` minus price. Returns the chosen choice or None."""
+    weights, total = _logit_weights(options, wtp_cents, need_coins, price_sensitivity, discount)
+    x = r.random() * total
+    for choice, w in weights:
+        x -= w
+        if x < 0.0:
+            return choice
+    return None
+
+
+def _logit_weights(options: list[tuple[Any, int, int]], wtp_cents: float, need_coins: float,
+                   price_sensitivity: float, discount: float) -> tuple[list[tuple[Any, float]], float]:
+    """Each option's exp(utility), and their total with buying nothing's (exp(0))."""
     weights = []
     total = 1.0  # exp(0): buy nothing
     for choice, coins, price in options:
@@ -259,9 +272,13 @@ def choose_package(r: random.Random, options: list[tuple[Any, int, int]], wtp_ce
         w = math.exp(min(50.0, u))
         weights.append((choice, w))
         total += w
-    x = r.random() * total
-    for choice, w in weights:
-        x -= w
-        if x < 0.0:
-            return choice
-    return None
+    return weights, total
+
+
+def choice_probability(options: list[tuple[Any, int, int]], chosen: Any, wtp_cents: float, need_coins: float,
+                       price_sensitivity: float, discount: float) -> float:
+    """The chance `choose_package` picks ``chosen`` (an option's choice; None: nothing)."""
+    weights, total = _logit_weights(options, wtp_cents, need_coins, price_sensitivity, discount)
+    if chosen is None:
+        return 1.0 / total
+    return sum(w for c, w in weights if c == chosen) / total

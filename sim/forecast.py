@@ -15,18 +15,26 @@ empty ledger:
   (allocation, vesting, launch time) and their last trade price; their sellers act again.
 - **Users.** Each of the source's app users becomes a `User` with their history
   (joined, sessions, streak, last session, purchases, the rules' streak facts). Traits
-  are drawn from the scenario's (calibrated) population, one draw per user, and then
-  assigned by rank: the users who paid get the draws with the highest willingness to
-  pay (the more they paid, the higher), every other user the rest by engagement, ranked
-  by their sessions per day since joining. Drawing from the fitted population keeps its
-  distribution; matching ranks puts each draw on the user whose history it best
-  explains (a copula-style assignment; it is not a posterior draw per user).
-  Satisfaction is replayed from each user's history with the behaviour model's own
-  terms (rewards, actions done, the half-life); wants given up leave no trace in a
-  journal, so it is an upper bound. A user not seen for ``d`` days may have churned
+  are a posterior draw per user: `CANDIDATES` draws from the scenario's (calibrated)
+  population, one picked with probability proportional to the likelihood of the user's
+  history (sessions per day since joining, the idle days since the last one, the
+  packages bought, the short sessions that bought nothing; `StateOrigin._posterior`),
+  from the model's seeded random. Satisfaction is replayed event by event with the
+  behaviour model's own terms (`_replayed_satisfaction`: the arrival's and each login's
+  rewards, actions done, wants given up on a session that ran short and bought nothing,
+  bets won and lost, the half-life); wants given up leave no trace in a journal, so
+  those are the candidate's expected ones. A user not seen for ``d`` days may have churned
   unseen: they are kept with their posterior probability of being alive,
   ``q^d / (q^d + h (1 - q^d) / (1 - q))`` with daily hazard ``h`` and ``q = (1 - h)(1 - p)``
   (the "buy till you die" argument of BG/NBD, Fader, Hardie & Lee 2005).
+- **Agents without an arrival** (traders, whales, followers) whose accounts are in the
+  source (`SourceState.present`) go on from where they were: funded already, they buy
+  again only when they would have (a trader under a fifth of its budget, or one the
+  daily purchase limit stopped on the source's last day); a trader's traits are drawn
+  the same way, given the packages it chose in its refills.
+- **Payments.** The source's checkouts are loaded into the economy's payment store (who
+  paid before: FIRST50 and the first-purchase offer are once per user) and left out of
+  the run's export.
 - **New users** keep arriving at the source's observed rate (`SourceState.arrivals_per_day`),
   uniformly over the horizon.
 
@@ -43,7 +51,7 @@ import hashlib
 import math
 import statistics
 import tomllib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -54,17 +62,18 @@ import duckdb
 
 from ledger import BURN, MINT
 from ledger.economy.config import ConfigError
+from ledger.economy.payment_store import PaymentRecord, PaymentStatus
 from ledger.economy.rules import PLATFORM
 from ledger.model import EntryType, Posting, TransferRequest
 from market.coins import vesting_account
 
-from .agents import User
-from .behaviour import churn_hazard, session_chance
+from .agents import LOSS_AVERSION, WAIT_FOR_COINS, User, package_options
+from .behaviour import Traits, choice_probability, churn_hazard, draw_traits, session_chance
 from .experiment import Interval, interval, paired
 from .model import EconomyModel, gini
 from .runner import RunResult, run
 from .scenario import Scenario, load_scenario
-from .state import ESCROW, SourceState, StateError, read_state, source_days
+from .state import ESCROW, ActiveDay, SourceState, StateError, UserHistory, read_state, source_days
 
 __all__ = [
     "BACKTEST_METRICS", "FORECAST_METRICS", "Backtest", "Forecast", "ForecastError", "StateOrigin", "backtest",
@@ -82,28 +91,157 @@ class ForecastError(ValueError):
 
 
 # -- starting a model from a state -------------------------------------------------------------
-def _replayed_satisfaction(model: EconomyModel, user: User, history: Any) -> float:
-    """The behaviour model's satisfaction after the user's observed days: rewards and
-    actions done raise it, it halves every ``satisfaction_half_life_days``."""
-    b, rs = model.behaviour, user.traits.reward_sensitivity
-    s, prev = 0.0, None
+def _given_up(model: EconomyModel, t: Traits) -> float:
+    """Wants a session gives up when the balance is short: the unlocks it wants (the
+    dearer want) and the belt challenge, in expectation."""
+    b = model.behaviour
+    return min(float(b.claims_per_day), b.unlocks_per_session * t.appetite) + b.challenges_per_session * t.risk * t.appetite
+
+
+def _short(model: EconomyModel, d: ActiveDay, paid_days: frozenset[date] | set[date]) -> bool:
+    """A session that ended with less than the dearer want costs and bought nothing: the
+    user could not pay for a want and declined to buy (a purchase decision said no)."""
+    spend = model.config.spend
+    return d.session and d.balance < max(spend.vote, spend.deep_analysis_unlock) and d.day not in paid_days
+
+
+def _replayed_satisfaction(model: EconomyModel, t: Traits, history: Any,
+                           paid_days: frozenset[date] | set[date] = frozenset()) -> float:
+    """The behaviour model's satisfaction after the user's observed history, event by
+    event as `sim.agents.User` feels them: bets settled (at midnight, before the day's
+    session: a loss weighs `LOSS_AVERSION` times a gain), then at a session the decay
+    since the last one (it halves every ``satisfaction_half_life_days``), the rewards
+    per event (the arrival's credits together, the login's and the streak's together),
+    the actions done and, on a session that ran short and bought nothing (`_short`), the
+    wants given up (`_given_up`, in expectation)."""
+    return _replay(model, t, history, paid_days)[0]
+
+
+def _replay(model: EconomyModel, t: Traits, history: Any,
+            paid_days: frozenset[date] | set[date] = frozenset()) -> tuple[float, float]:
+    """`_replayed_satisfaction` and the log of the chance the user stayed between their
+    sessions: each gap survived at the churn hazard the last session left (the hazard
+    `User.next_event` draws the churn with)."""
+    b, rs = model.behaviour, t.reward_sensitivity
+    gave_up = b.pain_given_up * math.log1p(_given_up(model, t))
+    s, last, survival, stay = 0.0, None, 0.0, 0.0
     for d in history.days:
-        if prev is not None:
-            s *= 0.5 ** ((d.day - prev).days / b.satisfaction_half_life_days)
-        s += sum(b.joy_reward * rs * math.log1p(c / b.reward_scale_coins) for c in d.rewards)
-        s += b.joy_fulfilled * math.log1p(d.done)
-        prev = d.day
-    return s
+        for net in d.bets:
+            pain = b.pain_loss * math.log1p(abs(net) / 100.0)
+            s += pain / LOSS_AVERSION if net > 0 else -pain
+        if d.session and last is not None:
+            survival += (d.day - last).days * stay
+            s *= 0.5 ** ((d.day - last).days / b.satisfaction_half_life_days)
+        s += sum(b.joy_reward * rs * math.log1p(c / b.reward_scale_coins) for c in d.rewards if c > 0)
+        if d.session or d.done:
+            s += b.joy_fulfilled * math.log1p(d.done)
+        if _short(model, d, paid_days):
+            s -= gave_up
+        if d.session:
+            last, stay = d.day, math.log1p(-_clamp(churn_hazard(b, s)))
+    return s, survival
+
+
+def _idle(hazard: float, p_session: float, idle_days: int) -> tuple[float, float]:
+    """(P(no session and still a user after ``idle_days`` days), P(no session in them
+    because the user left on one of them)) with a daily hazard and session chance."""
+    q = (1.0 - hazard) * (1.0 - p_session)
+    qd = q ** idle_days
+    return qd, hazard * (1.0 - qd) / (1.0 - q) if q < 1.0 else 0.0
 
 
 def _alive_chance(hazard: float, p_session: float, idle_days: int) -> float:
     """P(still a user | no session for ``idle_days`` days since the last one)."""
     if idle_days <= 0:
         return 1.0
-    q = (1.0 - hazard) * (1.0 - p_session)
-    qd = q ** idle_days
-    dead = hazard * (1.0 - qd) / (1.0 - q) if q < 1.0 else 0.0
+    qd, dead = _idle(hazard, p_session, idle_days)
     return qd / (qd + dead) if qd + dead > 0 else 0.0
+
+
+def _claims_pmf(model: EconomyModel, t: Traits, done: int) -> float:
+    """P(a session acts on ``done`` claims | appetite): the larger of its votes and its
+    unlocks (each Poisson), at most ``claims_per_day`` (`User.wants`)."""
+    b = model.behaviour
+    lv, lu = b.votes_per_session * t.appetite, b.unlocks_per_session * t.appetite
+
+    def cdf(lam: float, k: int) -> float:
+        if k < 0:
+            return 0.0
+        term = total = math.exp(-lam)
+        for i in range(1, k + 1):
+            term *= lam / i
+            total += term
+        return min(1.0, total)
+
+    if done >= b.claims_per_day:
+        return 1.0 - cdf(lv, b.claims_per_day - 1) * cdf(lu, b.claims_per_day - 1)
+    return cdf(lv, done) * cdf(lu, done) - cdf(lv, done - 1) * cdf(lu, done - 1)
+
+
+def _clamp(p: float) -> float:
+    return min(1.0 - 1e-12, max(1e-12, p))
+
+
+CANDIDATES = 32  # trait vectors drawn from the population per resumed agent (posterior draw)
+
+
+def _pick(r: Any, candidates: list[Traits], loglik: Callable[[Traits], float]) -> Traits:
+    """One of ``candidates`` (prior draws) with probability proportional to its
+    likelihood: a draw from the posterior (sampling-importance-resampling)."""
+    lls = [loglik(c) for c in candidates]
+    top = max(lls)
+    weights = [math.exp(ll - top) for ll in lls]
+    x = r.random() * sum(weights)
+    for c, w in zip(candidates, weights, strict=True):
+        x -= w
+        if x < 0.0:
+            return c
+    return candidates[-1]
+
+
+def _purchase_loglik(m: EconomyModel, t: Traits, paid: Sequence[PaymentRecord], need: float) -> float:
+    """log P(the packages chosen | traits): each paid checkout's logit probability, with
+    the promo the user took (FIRST50) among its options."""
+    b, ll = m.behaviour, 0.0
+    for rec in paid:
+        options = package_options(m, first=rec.promo_code is not None, is_pro=t.is_pro,
+                                  promo_ok=rec.promo_code is not None)
+        p = choice_probability(options, (rec.package_id, rec.promo_code), t.wtp_cents, need, b.price_sensitivity,
+                               b.need_discount)
+        ll += math.log(max(p, 1e-300))
+    return ll
+
+
+def _refill_loglik(m: EconomyModel, t: Traits, paid: Sequence[PaymentRecord], budget: int, refilling: bool) -> float:
+    """log P(a trader's checkouts | traits) under `sim.agents.refill`: the checkouts fall
+    into refills (each ~`WAIT_FOR_COINS` after the last, or just after midnight when the
+    daily limit stopped one); each is chosen against what was still missing (the whole
+    budget on the first refill, four fifths of it later: a refill starts under a fifth),
+    and a refill that ended short of the budget ended with "buy nothing" (but for the
+    last one if the daily limit stopped it on the source's last day: ``refilling``)."""
+    b, ll = m.behaviour, 0.0
+    refills: list[list[PaymentRecord]] = []
+    for rec in sorted(paid, key=lambda p: p.created_at):
+        prev = refills[-1][-1].created_at if refills else None
+        gap = (rec.created_at - prev).total_seconds() if prev is not None else math.inf
+        next_day = prev is not None and rec.created_at.date() > prev.date() and rec.created_at.hour == 0
+        if gap <= 2 * WAIT_FOR_COINS + 600 or next_day:
+            refills[-1].append(rec)
+        else:
+            refills.append([rec])
+    sens, disc = b.price_sensitivity, b.need_discount
+    for i, recs in enumerate(refills):
+        missing = float(budget if i == 0 else budget - budget // 5)
+        for rec in recs:
+            options = package_options(m, first=rec.promo_code is not None, is_pro=t.is_pro,
+                                      promo_ok=rec.promo_code is not None)
+            p = choice_probability(options, (rec.package_id, rec.promo_code), t.wtp_cents, missing, sens, disc)
+            ll += math.log(max(p, 1e-300))
+            missing -= rec.base_coins + rec.bonus_coins
+        if missing > 0 and not (refilling and i == len(refills) - 1):
+            options = package_options(m, first=False, is_pro=t.is_pro, promo_ok=False)
+            ll += math.log(max(choice_probability(options, None, t.wtp_cents, missing, sens, disc), 1e-300))
+    return ll
 
 
 class StateOrigin:
@@ -131,6 +269,8 @@ class StateOrigin:
             coin.released = c.allocation - st.balance(vesting_account(c.symbol), c.symbol) if coin.vests else c.allocation
             m.brand_coins[c.symbol] = coin
         self._post_opening(m)
+        m.present = st.present
+        self._carry_payments(m)
         from .agents import Seller
 
         for c in st.coins:
@@ -147,6 +287,17 @@ class StateOrigin:
                 m.count(f"opening_order_refused:{type(err).__name__}")
                 continue
             m.orders.append(order)
+
+    def _carry_payments(self, m: EconomyModel) -> None:
+        """The source's checkouts, so the economy knows who paid before (FIRST50 and the
+        first-purchase offer are once per user). Their session ids are prefixed with the
+        source (this run's simulated Stripe counts its own from 1), and they are not this
+        run's payments: the export leaves them out (`EconomyModel.carried_payments`)."""
+        store = m.economy.payments.store
+        for rec in self.state.payments:
+            sid = f"{self.state.source}:{rec.session_id}"
+            store.add(rec._replace(session_id=sid, idempotency_key=None, payment_intent=None))
+            m.carried_payments.add(sid)
 
     def _post_opening(self, m: EconomyModel) -> None:
         st, ledger = self.state, m.ledger
@@ -182,14 +333,17 @@ class StateOrigin:
         self._seed_facts(m)
         histories = list(st.users)
         users = [User(m, h.uid, bettor=h.bettor) for h in histories]
-        self._assign_traits(users, histories)
         rw, b = m.config.rewards, m.behaviour
         pay = rw.daily_login + (rw.streak_bonus / rw.streak_days if rw.daily_login > 0 else 0.0)
+        paid = self.paid()
         for u, h in zip(users, histories, strict=True):
             u.joined = (h.joined - st.at).total_seconds()
             u.sessions, u.streak, u.purchases = h.sessions, h.streak, h.purchases
             u.last_day = (h.last_session - st.at.date()).days if h.last_session else -1
-            u.satisfaction = _replayed_satisfaction(m, u, h)
+            recs = paid.get(h.account, [])
+            paid_days = frozenset(rec.created_at.date() for rec in recs)
+            u.traits = self._posterior(m, u, h, recs, paid_days, pay)
+            u.satisfaction = _replayed_satisfaction(m, u.traits, h, paid_days)
             u.session_cost = u.want_cost()
             age = -u.joined / 86400.0
             afford = min(1.0, u.coin_balance() / u.session_cost)
@@ -211,6 +365,40 @@ class StateOrigin:
         m._last.update(issued=-ledger.balance(MINT), burned=ledger.balance(BURN),
                        revenue=ledger.balance(PLATFORM, "USD"), arrivals=len(histories))
         m._journal_seen = len(ledger.store.book.journal)  # type: ignore[attr-defined]
+        self._resume_traders(m)
+
+    def paid(self) -> dict[str, list[PaymentRecord]]:
+        """The source's paid checkouts by account."""
+        out: dict[str, list[PaymentRecord]] = defaultdict(list)
+        for rec in self.state.payments:
+            if rec.status == PaymentStatus.PAID:
+                out[f"user:{rec.user_id}"].append(rec)
+        return out
+
+    def _resume_traders(self, m: EconomyModel) -> None:
+        """Traders and whales in the source go on funded (`Trader.resumed`): traits drawn
+        given the packages they chose (their need: the budget), and ``refilling`` if the
+        daily purchase limit stopped their buying on the source's last day with less than
+        the budget (coins locked in its open orders counted: they come back as they expire)."""
+        st, r, b = self.state, m.random, m.behaviour
+        paid, limit = self.paid(), m.config.purchases.daily_limit_cents
+        for t in m.traders:
+            if not t.resumed:
+                continue
+            recs = paid.get(t.account, [])
+            today = sum(rec.price_cents for rec in recs if rec.created_at.date() == st.day)
+            held = sum(h.amount for h in st.open_holds if h.account == t.account and h.asset == "COIN")
+            t.refilling = (today > 0 and today + max(rec.price_cents for rec in recs) > limit
+                           and st.balance(t.account) + held < t.budget)
+            if recs:
+                cands = [draw_traits(b, r, wtp_median_cents=b.trader_wtp_cents) for _ in range(CANDIDATES)]
+                budget, refilling = t.budget, t.refilling
+
+                def loglik(c: Traits, recs: list[PaymentRecord] = recs, budget: int = budget,
+                           refilling: bool = refilling) -> float:
+                    return _refill_loglik(m, c, recs, budget, refilling)
+
+                t.traits = _pick(r, cands, loglik)
 
     def _seed_facts(self, m: EconomyModel) -> None:
         """The rules' journal facts (streak days, account age, activity) for the source's users."""
@@ -221,29 +409,65 @@ class StateOrigin:
             store.first_reward[h.account] = h.joined  # type: ignore[attr-defined]
             store.activity[h.account] = h.activity  # type: ignore[attr-defined]
 
-    @staticmethod
-    def _assign_traits(users: list[User], histories: list[Any]) -> None:
-        """Permute the users' own draws so ranks match: payers get the highest willingness
-        to pay (by what they paid), the others the rest by engagement (by sessions a day)."""
-        draws = [u.traits for u in users]
-        payers = sorted((i for i, h in enumerate(histories) if h.spent_cents > 0),
-                        key=lambda i: (histories[i].spent_cents, histories[i].sessions, i))
-        rest = [i for i, h in enumerate(histories) if h.spent_cents <= 0]
-        by_wtp = sorted(range(len(draws)), key=lambda j: draws[j].wtp_cents)
-        top = by_wtp[len(by_wtp) - len(payers):] if payers else []
-        others = sorted(by_wtp[:len(by_wtp) - len(payers)], key=lambda j: draws[j].engagement_logit)
-        end = max((h.last_session or h.joined.date() for h in histories), default=None)
+    def _posterior(self, m: EconomyModel, u: User, h: UserHistory, paid: list[PaymentRecord],
+                   paid_days: frozenset[date], pay: float) -> Traits:
+        """The user's traits: `CANDIDATES` draws from the scenario's population, one picked
+        with probability proportional to the likelihood of the user's history (`_pick`):
 
-        def rate(i: int) -> float:
-            h = histories[i]
-            age = max(1, (end - h.joined.date()).days + 1) if end else 1
-            return h.sessions / age
+        - sessions: after the first (at arrival), ``sessions - 1`` of the days up to the
+          last one, at the candidate's session chance (at the middle of that age), each
+          gap between two sessions survived at the hazard the first left (`_replay`); then
+          no session in the idle days since, alive or gone (`_idle`);
+        - purchases: each paid checkout's package by the logit, against the coins the
+          candidate needs (a session's wants x its session chance x ``need_days``);
+        - appetite: the claims acted on in each session the balance covered (`_claims_pmf`);
+        - declines: each session that ran short and bought nothing (`_short`) had a want
+          it could not pay for (the chance it wanted an unlock) and bought nothing.
+        """
+        st, b = self.state, m.behaviour
+        joined = h.joined.date()
+        last = h.last_session or joined
+        n, k = (last - joined).days, max(0, h.sessions - 1)
+        idle, age = (st.day - last).days, (st.day - joined).days
+        balance = u.coin_balance()
+        shorts = sum(1 for d in h.days if _short(m, d, paid_days))
+        # claims acted on in the sessions the balance covered (a bettor's stakes count too: not used)
+        spend = m.config.spend
+        covered = Counter(d.done for d in h.days if d.session and not h.bettor
+                          and d.balance >= max(spend.vote, spend.deep_analysis_unlock))
+        sens, disc, uptake = b.price_sensitivity, b.need_discount, b.promo_uptake
 
-        rest.sort(key=lambda i: (rate(i), histories[i].sessions, i))
-        for i, j in zip(payers, top, strict=True):
-            users[i].traits = draws[j]
-        for i, j in zip(rest, others, strict=True):
-            users[i].traits = draws[j]
+        def loglik(c: Traits) -> float:
+            u.traits = c
+            cost = u.want_cost()
+            afford = min(1.0, balance / cost)
+            sat, survival = _replay(m, c, h, paid_days)
+            hz = _clamp(churn_hazard(b, sat))
+            p = _clamp(session_chance(b, c, pay=pay, affordable=afford, age_days=n / 2))
+            ll = k * math.log(p) + (n - k) * math.log1p(-p) + survival
+            p_now = _clamp(session_chance(b, c, pay=pay, affordable=afford, age_days=age))
+            if idle > 0:
+                ll += math.log(max(1e-300, sum(_idle(hz, p_now, idle))))
+            need = cost * p_now * b.need_days
+            for rec in paid:
+                promo = rec.promo_code is not None
+                options = package_options(m, first=promo, is_pro=c.is_pro, promo_ok=promo)
+                ll += math.log(max(1e-300, choice_probability(options, (rec.package_id, rec.promo_code),
+                                                              c.wtp_cents, need, sens, disc)))
+            for done, times in covered.items():
+                ll += times * math.log(max(1e-300, _claims_pmf(m, c, done)))
+            if shorts:
+                plain = package_options(m, first=False, is_pro=c.is_pro, promo_ok=False)
+                none = choice_probability(plain, None, c.wtp_cents, need, sens, disc)
+                if not paid:  # a first purchase: FIRST50 among the options, if the user takes it
+                    first50 = package_options(m, first=True, is_pro=c.is_pro, promo_ok=True)
+                    none = uptake * choice_probability(first50, None, c.wtp_cents, need, sens, disc) \
+                        + (1.0 - uptake) * none
+                wants = -math.expm1(-b.unlocks_per_session * c.appetite)
+                ll += shorts * math.log(max(1e-300, 1.0 - wants + wants * none))
+            return ll
+
+        return _pick(m.random, [draw_traits(b, m.random) for _ in range(CANDIDATES)], loglik)
 
 
 def _forecast_scenario(scenario: Scenario, state: SourceState, days: int) -> Scenario:

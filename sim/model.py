@@ -220,6 +220,11 @@ class EconomyModel(mesa.Model):
         self.sellers: list[Seller] = []
         self.users: list[User] = []
         self.bettors: list[User] = []
+        # A source's state (origin): the accounts already in it (its agents go on from
+        # where they were, they do not arrive again) and the payment records carried over
+        # from it (known to the economy, not this run's payments: not exported).
+        self.present: frozenset[str] = frozenset()
+        self.carried_payments: set[str] = set()
         if origin is not None:
             origin.open(self)
         else:
@@ -288,10 +293,11 @@ class EconomyModel(mesa.Model):
         mk = pop.market
         for i in range(mk.shoppers if self.sellers else 0):
             Shopper(self, f"shopper{i + 1}").start(r.random() * DAY)
+        self.traders: list[Trader] = []  # whales too
         for i in range(mk.traders if self.sellers else 0):
-            Trader(self, f"trader{i + 1}", mk.trader_budget_coins).start(self._arrival_time())
+            self._trader(Trader(self, f"trader{i + 1}", mk.trader_budget_coins))
         for i in range(mk.whales if self.sellers else 0):
-            Whale(self, f"whale{i + 1}", mk.whale_budget_coins).start(self._arrival_time())
+            self._trader(Whale(self, f"whale{i + 1}", mk.whale_budget_coins))
         for i in range(pop.pump.rings if self.sellers else 0):
             PumpRing(self, f"ring{i + 1}").start(r.random() * 3600)
         for i in range(pop.pump.followers if pop.pump.rings and self.sellers else 0):
@@ -300,8 +306,18 @@ class EconomyModel(mesa.Model):
             SybilFarmer(self, f"sybil{i + 1}").start(r.random() * DAY)
         self.env.process(self._arrivals())
 
-    def _arrival_time(self) -> float:
-        """``initial_share`` of arrivals on the first day, the rest uniformly over the horizon."""
+    def _trader(self, trader: Trader) -> None:
+        """Start a trader: at its arrival time, or at once if it is in the source's state."""
+        trader.resumed = trader.account in self.present
+        trader.start(self._arrival_time(trader.account))
+        self.traders.append(trader)
+
+    def _arrival_time(self, account: str | None = None) -> float:
+        """``initial_share`` of arrivals on the first day, the rest uniformly over the
+        horizon; an agent whose account is ``present`` in the source's state is already
+        here (0: it goes on at once)."""
+        if account is not None and account in self.present:
+            return 0.0
         r, pop = self.random, self.pop
         return r.random() * DAY * (1 if r.random() < pop.initial_share else pop.days)
 

@@ -162,6 +162,7 @@ def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[st
         ((o.id, o.symbol, o.account, o.side, o.kind, o.price, o.quantity, o.filled, o.remaining, o.tif,
           o.post_only, o.status, o.reason, o.created_at, o.expires_at) for o in model.orders)))
     w("candles", _candles(model))
+    carried = model.carried_payments  # a source's payments known to a resumed run: not its own
     w("payments", _cols(
         "session_id user_id package_id price_cents currency base_coins bonus_coins promo_code status created_at "
         "updated_at expires_at paid_at payment_intent fulfil_tx refunded_cents coins_clawed_back shortfall_coins "
@@ -169,7 +170,7 @@ def _export(model: EconomyModel, root: str | Path, run_id: str, summary: dict[st
         ((p.session_id, p.user_id, p.package_id, p.price_cents, p.currency, p.base_coins, p.bonus_coins,
           p.promo_code, p.status, p.created_at, p.updated_at, p.expires_at, p.paid_at, p.payment_intent,
           p.fulfil_tx, p.refunded_cents, p.coins_clawed_back, p.shortfall_coins, p.disputed, p.failure_reason)
-         for p in model.economy.payments.store.all())))
+         for p in model.economy.payments.store.all() if p.session_id not in carried)))
     w("holds", _cols("hold_id account asset amount status created_at expires_at settled_at ref_type ref_id",
                      (tuple(h) for h in store.all_holds())))
     alerts: list[tuple[Any, ...]] = [(a.time, "defense", a.symbol or None, a.defense, a.action, a.reason, a.account, a.order_id)

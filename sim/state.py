@@ -17,7 +17,11 @@ of ``at_day`` (UTC) and reads, as of that moment:
   then; the remaining quantity is the quantity less the fills traded before it) and the
   open pool stakes and belt challenges (holds with ref_type ``pool`` /
   ``belt_challenge``);
-- the arrival rate of new users over the last `ARRIVAL_WINDOW_DAYS` days.
+- the arrival rate of new users over the last `ARRIVAL_WINDOW_DAYS` days;
+- the accounts present (any journal entry before the cut: agents with no arrival reward,
+  such as traders, included) and the payments created before the cut, each with its
+  status at the cut (paid then, or not paid), so a resumed economy knows who already
+  used a promo or a first-purchase offer.
 
 The source is production (``prod``) or a simulation run id; both have the same layout
 (sim/warehouse.py). Everything here is read-only and integer where it is money.
@@ -33,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from ledger.economy.payment_store import PaymentRecord, PaymentStatus
 
 __all__ = [
     "ARRIVAL_WINDOW_DAYS", "ActiveDay", "CoinState", "OpenHold", "OpenOrder", "SourceState", "StateError",
@@ -57,11 +63,19 @@ class StateError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ActiveDay:
-    """One day a user was active: the reward credits (coins each) and the actions done."""
+    """One day a user was active, event by event as the behaviour model feels them: the
+    rewards per event (the arrival's credits together, then the session's login and
+    streak credits together), the actions done, whether it was a session (a daily login),
+    the COIN balance at the end of the day, the paid checkouts that day and the bets
+    (pool stakes and belt challenges) settled that day, each its net coins won (> 0) or
+    lost (< 0)."""
 
     day: date
     rewards: tuple[int, ...]
     done: int
+    session: bool = False
+    balance: int = 0
+    bets: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +159,8 @@ class SourceState:
     open_holds: tuple[OpenHold, ...]
     arrivals_per_day: float
     totals: dict[str, int] = field(default_factory=dict)
+    present: frozenset[str] = frozenset()
+    payments: tuple[PaymentRecord, ...] = ()
 
     @property
     def at(self) -> datetime:
@@ -298,8 +314,25 @@ def _read(con: duckdb.DuckDBPyConnection, source: str, first: date, day: date, c
     joined_in = sum(1 for u in users if window_start <= u.joined.date() <= day) if app else 0
     rate = joined_in / n_days if n_days > 0 else 0.0
     totals = {"issued": -balances.get(("system:mint", "COIN"), 0), "burned": balances.get(("system:burn", "COIN"), 0)}
+    present = frozenset(a for (a,) in q("""SELECT to_account FROM entries WHERE time < ?1
+                                            UNION SELECT from_account FROM entries WHERE time < ?1""",
+                                         [cut]).fetchall())
     return SourceState(source, day, first, balances, allow_negative, frozen, users, coins, orders, holds, rate,
-                       totals)
+                       totals, present, _payments(q, cut))
+
+
+def _payments(q: Any, cut: datetime) -> tuple[PaymentRecord, ...]:
+    """The checkouts created before the cut, as they stood at the cut: paid (paid before
+    it) or not (failed, expired or still open then)."""
+    rows = q(f"""SELECT session_id, user_id, package_id, price_cents, currency, base_coins, bonus_coins, promo_code,
+                        {_naive('created_at')}, paid_at < ?1
+                 FROM payments WHERE created_at < ?1 ORDER BY created_at, session_id""", [cut]).fetchall()
+    out = []
+    for sid, user, pkg, price, cur, base, bonus, promo, created, paid in rows:
+        at = created.replace(tzinfo=UTC)
+        out.append(PaymentRecord(sid, user, pkg, int(price), cur, int(base), int(bonus), promo,
+                                 PaymentStatus.PAID if paid else PaymentStatus.EXPIRED, at, at))
+    return tuple(out)
 
 
 def _users(q: Any, cut: datetime, roles: dict[str, str | None]) -> tuple[UserHistory, ...]:
@@ -321,10 +354,37 @@ def _users(q: Any, cut: datetime, roles: dict[str, str | None]) -> tuple[UserHis
     bettors = {a for (a,) in q("SELECT DISTINCT account FROM holds WHERE ref_type = 'pool' AND created_at < ?",
                                [cut]).fetchall()}
     rewards: dict[tuple[str, date], list[int]] = defaultdict(list)
-    for a, d, amt in q(f"""SELECT to_account, time::DATE, amount FROM entries
-                          WHERE entry_type IN {REWARDS} AND from_account = 'system:mint' AND time < ?
-                          ORDER BY id""", [cut]).fetchall():
+    for a, d, _, amt in q(f"""SELECT to_account, time::DATE,
+                                 entry_type IN ('DAILY_LOGIN', 'STREAK_BONUS') AS login, sum(amount)::BIGINT
+                          FROM entries WHERE entry_type IN {REWARDS} AND from_account = 'system:mint' AND time < ?
+                          GROUP BY ALL ORDER BY 1, 2, 3""", [cut]).fetchall():
         rewards[(a, d)].append(int(amt))
+    # the COIN balance at the end of each day with entries, per user
+    balance = {(a, d): int(b) for a, d, b in q("""
+        WITH d AS (SELECT account, day, sum(delta) AS delta FROM (
+                       SELECT to_account AS account, time::DATE AS day, amount AS delta FROM entries
+                       WHERE asset = 'COIN' AND time < ?1 AND to_account LIKE 'user:%'
+                       UNION ALL SELECT from_account, time::DATE, -amount FROM entries
+                       WHERE asset = 'COIN' AND time < ?1 AND from_account LIKE 'user:%') GROUP BY ALL)
+        SELECT account, day, sum(delta) OVER (PARTITION BY account ORDER BY day) FROM d""", [cut]).fetchall()}
+    # bets settled before the cut: per bettor and pool (or challenge), what came back less
+    # what was staked, on the day it was settled (a voided pool or a cancelled challenge
+    # is no bet)
+    bets: dict[tuple[str, date], list[int]] = defaultdict(list)
+    for a, d, net in q("""
+        WITH staked AS (SELECT from_account AS account, ref_type, ref_id, sum(amount) AS amount FROM entries
+                        WHERE entry_type IN ('STAKE', 'BELT_CHALLENGE_ENTRY') AND time < ?1 GROUP BY ALL),
+             settled AS (SELECT ref_type, ref_id, min(time)::DATE AS day FROM entries
+                         WHERE time < ?1 AND (entry_type = 'CHALLENGE_PAYOUT'
+                               OR (entry_type = 'HOLD_RELEASE' AND ref_type = 'pool' AND to_account LIKE 'pool:%'))
+                         GROUP BY ALL),
+             got AS (SELECT to_account AS account, ref_type, ref_id, sum(amount) AS amount FROM entries
+                     WHERE entry_type IN ('STAKE_PAYOUT', 'CHALLENGE_PAYOUT') AND time < ?1 GROUP BY ALL)
+        SELECT s.account, t.day, (coalesce(g.amount, 0) - s.amount)::BIGINT
+        FROM staked s JOIN settled t ON t.ref_type = s.ref_type AND t.ref_id = s.ref_id
+        LEFT JOIN got g ON g.account = s.account AND g.ref_type = s.ref_type AND g.ref_id = s.ref_id
+        ORDER BY 1, 2, s.ref_id""", [cut]).fetchall():
+        bets[(a, d)].append(int(net))
     done: dict[tuple[str, date], int] = {}
     for a, d, n in q(f"""SELECT account, day, count(*) FROM (
                             SELECT DISTINCT from_account AS account, time::DATE AS day, coalesce(ref_id, tx_id) AS what
@@ -334,7 +394,7 @@ def _users(q: Any, cut: datetime, roles: dict[str, str | None]) -> tuple[UserHis
                      [cut]).fetchall():
         done[(a, d)] = int(n)
     per_user: dict[str, set[date]] = defaultdict(set)
-    for a, d in list(rewards) + list(done):
+    for a, d in list(rewards) + list(done) + list(bets):
         per_user[a].add(d)
     out = []
     month = (cut - timedelta(days=31)).date()
@@ -342,7 +402,10 @@ def _users(q: Any, cut: datetime, roles: dict[str, str | None]) -> tuple[UserHis
         logins = credit_days.get((a, "DAILY_LOGIN"), [])
         streaks = credit_days.get((a, "STREAK_BONUS"), [])
         role = roles.get(a)
-        days = tuple(ActiveDay(d, tuple(rewards.get((a, d), ())), done.get((a, d), 0)) for d in sorted(per_user[a]))
+        login_set = set(logins)
+        days = tuple(ActiveDay(d, tuple(rewards.get((a, d), ())), done.get((a, d), 0), d in login_set,
+                               balance.get((a, d), 0), tuple(bets.get((a, d), ())))
+                     for d in sorted(per_user[a]))
         out.append(UserHistory(
             a, role, joined[a], len(logins), logins[-1] if logins else None, _streak(logins) if logins else 0,
             int(purchases.get(a, 0)), int(spent.get(a, 0)), role == "bettor" or (role is None and a in bettors),
