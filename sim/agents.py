@@ -513,11 +513,15 @@ class Trader(SimAgent):
         self.budget = budget
         self.momentum = model.random.random() < model.pop.market.momentum_share
         self.traits = draw_traits(model.behaviour, model.random, wtp_median_cents=model.behaviour.trader_wtp_cents)
-        # resumed from a source's state (`sim.forecast`): funded already, it buys again only
-        # when the balance falls under a fifth of the budget, or if it was ``refilling``
-        # (stopped by the daily purchase limit) when the source's day ended
-        self.resumed = False
+        # set by `sim.forecast` for a resumed trader stopped by the daily purchase limit
+        # when the source's day ended: it finishes its refill
         self.refilling = False
+
+    @property
+    def resumed(self) -> bool:
+        """In a source's state (`sim.forecast`): funded already, it buys again only when
+        the balance falls under a fifth of the budget, or if it was ``refilling``."""
+        return self.account in self.model.present
 
     def life(self, delay: float) -> Life:
         m, env, r = self.model, self.model.env, self.model.random

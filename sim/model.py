@@ -308,7 +308,6 @@ class EconomyModel(mesa.Model):
 
     def _trader(self, trader: Trader) -> None:
         """Start a trader: at its arrival time, or at once if it is in the source's state."""
-        trader.resumed = trader.account in self.present
         trader.start(self._arrival_time(trader.account))
         self.traders.append(trader)
 
