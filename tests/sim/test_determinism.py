@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from sim import load_scenario, run
 from sim.warehouse import RUN_TABLES
@@ -32,3 +33,38 @@ def test_different_seeds_differ(tmp_path):
     eb = pq.read_table(b.paths["entries"]).drop_columns(["run_id"])
     assert not ea.equals(eb)
     assert a.summary["issued"] != b.summary["issued"] or a.summary["trades"] != b.summary["trades"]
+
+
+def test_a_day_leaves_the_callers_garbage_collector_as_it_found_it():
+    """The model collects rarely while a day runs (sim.model.DAY_GC_THRESHOLDS); the
+    process it runs in (a test, the CLI, a dashboard's sweep) gets its own settings back,
+    also when the day fails."""
+    import gc
+
+    from sim import EconomyModel
+    from sim.model import DAY_GC_THRESHOLDS
+
+    before = gc.get_threshold()
+    assert before != DAY_GC_THRESHOLDS
+    model = EconomyModel(load_scenario("baseline"), users=30, days=2, seed=1)
+    seen = []
+    model.env.process(_watch(model.env, seen))
+    model.step()
+    assert seen == [DAY_GC_THRESHOLDS]
+    assert gc.get_threshold() == before
+
+    def fail():
+        raise RuntimeError("a day that fails")
+        yield  # pragma: no cover  (a generator: a SimPy process)
+
+    model.env.process(fail())
+    with pytest.raises(RuntimeError, match="a day that fails"):
+        model.step()
+    assert gc.get_threshold() == before
+
+
+def _watch(env, seen):
+    import gc
+
+    yield env.timeout(1)
+    seen.append(gc.get_threshold())
