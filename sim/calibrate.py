@@ -126,7 +126,8 @@ class Calibration:
     (every parameter; those not fitted at their defaults); ``intervals``: 90% interval of
     each estimated parameter; ``moments``: name -> (source value, calibrated model value);
     ``fit_error``: root mean square of the moment errors in units of the source's
-    bootstrap standard error (about 1-1.5 is a fit within sampling noise)."""
+    bootstrap standard error (about 1-1.5 is a fit within sampling noise); ``errors``: each
+    moment's own error in those units (model - source), to see which moments the fit misses."""
 
     behaviour: dict[str, float | int]
     intervals: dict[str, tuple[float, float]]
@@ -141,6 +142,7 @@ class Calibration:
     design_runs: int = 0
     code_version: str = ""
     not_identified: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, float] = field(default_factory=dict)
 
     def scenario(self, base: str = "baseline") -> Scenario:
         """The ``base`` scenario with the fitted ``[behaviour]`` and the source's size."""
@@ -173,7 +175,8 @@ class Calibration:
             "method": "simulated moments (linear response surfaces over Latin-hypercube designs), sample proportions; "
                       "90% intervals by a bootstrap over users with a one-step Gauss-Newton update",
             "intervals": {k: [_round(lo), _round(hi)] for k, (lo, hi) in self.intervals.items()},
-            "moments": {k: {"source": _round(s), "model": _round(m)} for k, (s, m) in self.moments.items()},
+            "moments": {k: {"source": _round(s), "model": _round(m), "error_se": _round(self.errors.get(k, math.nan))}
+                        for k, (s, m) in self.moments.items()},
             "defaults_kept": dict(self.not_identified),
         }
 
@@ -377,10 +380,11 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
     fit_error = float(np.sqrt(np.mean(err[usable & np.isfinite(model_m)] ** 2)))
     moments = {m.name: (float(s), float(v)) for m, s, v in zip(MOMENTS, m_src, model_m, strict=True)
                if math.isfinite(s)}
+    errors = {m.name: float(e) for m, e, ok in zip(MOMENTS, err, usable, strict=True) if ok and math.isfinite(e)}
     return Calibration(behaviour=behaviour, intervals=intervals, moments=moments, fit_error=fit_error,
                        source=source, from_day=first, to_day=last, users=n, initial_share=initial_share, seed=seed,
                        design_runs=runs * len(ROUNDS), code_version=code_version(),
-                       not_identified=dict(NOT_IDENTIFIED))
+                       not_identified=dict(NOT_IDENTIFIED), errors=errors)
 
 
 def _interval_draws(center: np.ndarray, dx: np.ndarray, sims: np.ndarray, boot: np.ndarray, m_src: np.ndarray,
