@@ -351,9 +351,11 @@ def calibrate_cmd(
         table.add_row(name, f"{cal.behaviour[name]:.4g}", f"{lo:.4g} .. {hi:.4g}",
                       f"{Behaviour.model_fields[name].default:.4g}")
     console.print(table)
-    moments = Table("moment", "source", "model", title=f"moments matched (fit error {cal.fit_error:.2f})")
+    moments = Table("moment", "source", "model", "error (s.e.)",
+                    title=f"moments matched (fit error {cal.fit_error:.2f})")
     for name, (src, model) in cal.moments.items():
-        moments.add_row(name, f"{src:.4g}", f"{model:.4g}")
+        e = cal.errors.get(name)
+        moments.add_row(name, f"{src:.4g}", f"{model:.4g}", "" if e is None else f"{e:+.1f}")
     console.print(moments)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -155,15 +155,14 @@ def recovery(tmp_path_factory):
     return root, res.run_id, again.run_id, cal
 
 
-# Measured (seed 3, deterministic since user_features is sorted): 7/17 intervals cover; the
-# worst estimates are reward_sensitivity_median -45%, novelty_decay -42%, wtp_median_cents
-# -35%. The moments leave those weakly identified (see the issue notes); strict, so a fix
-# that meets the target shows up as an XPASS failure and the marker must come off.
-MISSED = pytest.mark.xfail(strict=True, reason="recovery target missed (7/17 intervals cover, worst estimate 45% off): "
-                           "reward sensitivity, novelty and willingness to pay are weakly identified by the moments")
-
-
-@MISSED
+# Measured (seed 3, deterministic since user_features is sorted): 14/17 intervals cover
+# (was 7/17 before the moments novelty_drop, return_before_eve, dry users and conversion
+# and the wider last design radius); signup_share (a sample proportion 1.8 standard errors
+# from the truth), wtp_median_cents and wtp_sigma miss. The worst estimates are
+# wtp_median_cents -45% and wtp_sigma +28% (near-collinear: both move the tail of
+# willingness to pay above list price, where the 118 buyers are) and novelty_decay -33%
+# (its interval holds the truth; 3000 users x 60 days barely see it). Strict, so a fix that
+# meets the target shows up as an XPASS failure and the marker must come off.
 def test_recovery_at_least_eighty_percent_of_the_ninety_percent_intervals_hold_the_true_value(recovery):
     *_, cal = recovery
     covered = [k for k, v in TRUE.items() if cal.intervals[k][0] <= v <= cal.intervals[k][1]]
@@ -175,15 +174,17 @@ def test_recovery_at_least_eighty_percent_of_the_ninety_percent_intervals_hold_t
     assert len(covered) >= 0.8 * len(TRUE), sorted(set(TRUE) - set(covered))
 
 
-@MISSED
+@pytest.mark.xfail(strict=True, reason="missed: wtp_median_cents -45% and wtp_sigma +28% (near-collinear in the "
+                   "buyers' tail), novelty_decay -33% (weak at 3000 users x 60 days)")
 def test_recovery_no_estimate_is_off_by_more_than_a_quarter(recovery):
     *_, cal = recovery
     off = {k: round(cal.behaviour[k] / v - 1, 3) for k, v in TRUE.items() if abs(cal.behaviour[k] / v - 1) > 0.25}
     assert not off
 
 
-@pytest.mark.xfail(strict=True, reason="missed: the calibrated model's payer conversion is 2.4% against the "
-                   "source's 3.9% (-38%; willingness to pay estimated 35% low); D7 retention and actives are within 15%")
+# Measured: D7 retention +2.2%, payer conversion 3.60% against 3.90% (-7.5%; was -38% before
+# the conversion moment), daily actives +0.9%. Little margin: calibrating with seed 2 instead
+# of 1 (other design draws) gave conversion -18%, D7 -10.5%, actives -9.5%.
 def test_the_calibrated_model_reproduces_d7_retention_conversion_and_daily_actives(recovery):
     from dashboards import metrics
     from dashboards.warehouse import connect
