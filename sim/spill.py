@@ -64,6 +64,7 @@ _ENTRY_FIELDS = list(Entry._fields)
 
 _ENTRY_ROW = pa.struct(list(SCHEMAS["entries"])[2:])  # Entry's fields, in its order
 _METADATA = Entry._fields.index("metadata")
+_ENTRY_SCHEMA = pa.schema(list(_ENTRY_ROW))
 
 
 def entry_table(entries: Sequence[Entry]) -> pa.Table:
@@ -71,12 +72,15 @@ def entry_table(entries: Sequence[Entry]) -> pa.Table:
     enabled = gc.isenabled()
     gc.disable()  # a million short-lived values: a collection pass would only rescan them
     try:
-        rows: Sequence[tuple[Any, ...]] = entries
-        if any(e[_METADATA] is not None for e in entries):  # rare: encode it as JSON text
-            rows = [e if e[_METADATA] is None else (*e[:_METADATA], to_json(e[_METADATA]), *e[_METADATA + 1:])
-                    for e in entries]
-        # Arrow reads the tuples straight into a struct column: no transposing in Python.
-        return pa.Table.from_struct_array(pa.array(rows, _ENTRY_ROW))
+        # Transposed in C (zip) and read column by column: 2.4x faster than Arrow reading
+        # the tuples as structs (1.4 s against 3.4 s per million entries), and a spill
+        # converts every entry the simulator writes.
+        columns: list[Sequence[Any]] = list(zip(*entries, strict=True)) or [() for _ in _ENTRY_FIELDS]
+        metadata = columns[_METADATA]
+        if any(m is not None for m in metadata):  # rare: encode it as JSON text
+            columns[_METADATA] = [None if m is None else to_json(m) for m in metadata]
+        return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, _ENTRY_ROW, strict=True)],
+                                    schema=_ENTRY_SCHEMA)
     finally:
         if enabled:
             gc.enable()
