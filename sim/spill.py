@@ -7,7 +7,7 @@ life: right for a test or a short run, impossible for a million users over a yea
 - the journal is spilled to Parquet files in a scratch directory once it holds
   ``spill_rows`` entries (at the end of a day, so a transaction is never split). The
   export then writes the run's ``entries`` and ``transactions`` from the spilled parts
-  and the tail still in memory (`journal_columns` builds both for any run of entries);
+  and the tail still in memory (`entry_table` and `transactions_of` build them from any run of whole transactions);
   the store's readers (`iter_journal`, `iter_chain`, `entries`, so `ledger.check`) read
   the parts back, so every invariant is still checked over the whole history.
 - idempotency keys are forgotten after a retention window (`KEY_WINDOW_DAYS` simulated
