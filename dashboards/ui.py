@@ -16,6 +16,7 @@ a new session starts from the URL, so a link reproduces the view.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from datetime import date
@@ -31,7 +32,8 @@ from . import metrics as m
 from .warehouse import DEFAULT_ROOT, Source, connect, sources
 
 __all__ = ["assets", "between", "coins", "connection", "date_range", "dollars", "explain", "figure", "log_toggle", "money",
-           "pct", "period", "pick_asset", "pick_source", "pick_sources", "span", "style", "warehouse_root"]
+           "pct", "period", "pick_asset", "pick_source", "pick_sources", "preload_charts", "span", "style",
+           "warehouse_root"]
 
 _STATE = ("source", "compare", "from", "to")
 
@@ -44,6 +46,33 @@ def connection() -> duckdb.DuckDBPyConnection:
     """A new in-memory connection per rerun: cheap (views only), never shared between
     sessions, and it sees runs written since the last rerun."""
     return connect(warehouse_root())
+
+
+# -- the browser's chart code, fetched early ---------------------------------------------------
+# Streamlit's frontend fetches the code of a chart (Plotly.js, 4.7 MB; the table's) only
+# when the first such element arrives, late in a new tab's first run, and then compiles
+# it: most of a first view's wait. Importing those chunks as soon as the app's first
+# message arrives overlaps that with the page's script. The chunks' names carry a hash:
+# read from the installed Streamlit, none when its build has no such file.
+_CHUNKS = ("PlotlyChart", "DataFrame")
+
+
+@functools.cache
+def _chunks() -> tuple[str, ...]:
+    static = Path(st.__file__).parent / "static" / "static" / "js"
+    return tuple(p.name for name in _CHUNKS for p in sorted(static.glob(f"{name}.*.js"))[:1])
+
+
+def preload_charts() -> None:
+    """Start loading the chart and table code in the browser (nothing is drawn)."""
+    names = _chunks()
+    if not names:
+        return
+    # Resolved against Streamlit's own bundle, as its lazy imports are: the same URL is
+    # the same module, loaded once (and a base URL path is kept).
+    st.html("<script>(() => { const i = document.querySelector('script[src*=\"/static/js/index.\"]');"
+            f" if (i) for (const n of {list(names)!r}) import(new URL('./' + n, i.src).href).catch(() => {{}}); }})()"
+            "</script>", unsafe_allow_javascript=True)
 
 
 # -- view state: session first, mirrored in the URL -------------------------------------------
