@@ -12,7 +12,18 @@ from __future__ import annotations
 import polars as pl
 
 from .cache import cached
-from .metrics import BURN, MINT, Con, _df, activity, flows, gini_over_time, leaderboard, market_summary, revenue_daily
+from .metrics import (
+    BURN,
+    MINT,
+    Con,
+    _df,
+    activity,
+    flows,
+    gini_over_time,
+    leaderboard,
+    market_summary,
+    revenue_daily,
+)
 
 __all__ = ["BURN_KINDS", "ISSUE_KINDS", "REWARD_TYPES", "by_kind", "coin_flow", "kind_of", "pool_daily", "pools", "warm"]
 

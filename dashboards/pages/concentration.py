@@ -39,8 +39,9 @@ if src is not None:
     # The whole 0..1 scale: a zoomed axis makes a 0.01 drift look like a collapse.
     fig.update_yaxes(range=[0, 1])
     right.plotly_chart(ui.style(fig, x="day (UTC)", y="Gini (0 equal .. 1 one holder)"), key="gini")
-    st.subheader("Top holders")
-    st.dataframe(m.top_holders(con, src.run_id, asset, 50), hide_index=True, column_config={
-        "role": "role (simulated agent)", "balance": st.column_config.NumberColumn(f"balance ({asset})",
-                                                                                   format="localized"),
-        "share": st.column_config.NumberColumn("share of holders' coins", format="percent")})
+    if ui.more_charts(["top holders"]):
+        st.subheader("Top holders")
+        st.dataframe(m.top_holders(con, src.run_id, asset, 50), hide_index=True, column_config={
+            "role": "role (simulated agent)", "balance": st.column_config.NumberColumn(f"balance ({asset})",
+                                                                                       format="localized"),
+            "share": st.column_config.NumberColumn("share of holders' coins", format="percent")})

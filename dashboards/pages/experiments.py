@@ -89,7 +89,9 @@ else:
     daily = daily.with_columns(pl.col("run_id").replace_strict(owner).alias("source"))
     fans = (("supply", "COIN supply", "coins in circulation"), ("active", "Active users", "users active per day"),
             ("net_dollars", "Net revenue", "dollars per day"))
-    for col, (y, title, y_title) in zip(st.columns(3), fans, strict=True):
+    # The supply fan first; the other two on demand (beside it).
+    more = ui.more_charts([title for _y, title, _t in fans[1:]])
+    for col, (y, title, y_title) in zip(st.columns(3), fans[:3 if more else 1], strict=False):
         fig = charts.fan(daily, x="day_of_run", y=y, by="source", title=title, y_title=y_title)
         if y == "net_dollars":
             fig.update_yaxes(tickprefix="$")

@@ -42,14 +42,15 @@ if src is not None:
                          go.Bar(x=x, y=daily["dust_burn"].to_list(), name="dust burn")])
         fig.update_layout(title="House burn per day", barmode="stack")
         right.plotly_chart(ui.style(fig, x="day (UTC)", y="coins burned per day"), key="house_burn")
-        fig = go.Figure(go.Scatter(x=part["day"].to_list(), y=part["participation"].to_list(), mode="lines+markers",
-                                   name="stakers / active users"))
-        fig.update_layout(title="Participation: share of the day's active users who staked")
-        st.plotly_chart(ui.style(fig, x="day (UTC)", y="share of active users", percent_axis=True),
-                        key="participation")
-        st.subheader("Pools (newest first)")
-        st.dataframe(ui.between(flows.pools(con, src.run_id), "opened"), hide_index=True, column_config={
-            "opened": st.column_config.DatetimeColumn("opened (UTC)", format="YYYY-MM-DD HH:mm"),
-            "staked": st.column_config.NumberColumn("coins staked", format="localized"),
-            "payouts": st.column_config.NumberColumn("paid out", format="localized"),
-            "house_burn": "house fee burned", "dust_burn": "dust burned"})
+        if ui.more_charts(["participation", "pools table"]):
+            fig = go.Figure(go.Scatter(x=part["day"].to_list(), y=part["participation"].to_list(), mode="lines+markers",
+                                       name="stakers / active users"))
+            fig.update_layout(title="Participation: share of the day's active users who staked")
+            st.plotly_chart(ui.style(fig, x="day (UTC)", y="share of active users", percent_axis=True),
+                            key="participation")
+            st.subheader("Pools (newest first)")
+            st.dataframe(ui.between(flows.pools(con, src.run_id), "opened"), hide_index=True, column_config={
+                "opened": st.column_config.DatetimeColumn("opened (UTC)", format="YYYY-MM-DD HH:mm"),
+                "staked": st.column_config.NumberColumn("coins staked", format="localized"),
+                "payouts": st.column_config.NumberColumn("paid out", format="localized"),
+                "house_burn": "house fee burned", "dust_burn": "dust burned"})
