@@ -240,13 +240,15 @@ VIEWPORT = {"width": 1400, "height": 1000}
 # for the ForwardMsg ``script_finished`` (field 6, a varint: 0 is FINISHED_SUCCESSFULLY)
 # and from then on checks every animation frame whether the page is drawn: its title is
 # the expected one, no status widget, skeleton or stale element (one of the previous
-# page's, removed once the run is over) is left, every Plotly chart has its SVG and a
-# drawn layer per trace, every Vega chart its canvas or SVG and every table its canvas.
+# page's, removed once the run is over) is left, every chart and table the run sent is
+# in the page (counted off the websocket too: React can add the last ones a frame after
+# script_finished), every Plotly chart has its SVG and a drawn layer per trace, every
+# Vega chart its canvas or SVG and every table its canvas.
 # ``done`` is the page's clock (performance.now) at the first frame it is; the time
 # counts from the click on the navigation link (``armed``) or, in a new tab, from the
 # navigation's start (0 on that clock).
 PROBE = """(() => {
-    const s = window.__bench = {title: null, armed: 0, fin: null, done: null, runs: []};
+    const s = window.__bench = {title: null, armed: 0, fin: null, done: null, runs: [], charts: 0};
     const varint = (b, p) => {
         let x = 0, m = 1;
         for (;;) {
@@ -256,18 +258,38 @@ PROBE = """(() => {
             m *= 128;
         }
     };
-    const finished = buf => {  // the top-level fields of a ForwardMsg: is it script_finished, and how
-        const b = new Uint8Array(buf), p = {i: 0};
-        while (p.i < b.length) {
+    // The top-level fields of a protobuf message in b[lo, hi): [field, wire type, value or [start, end)].
+    const fields = (b, lo, hi) => {
+        const out = [], p = {i: lo};
+        while (p.i < hi) {
             const tag = varint(b, p), field = Math.floor(tag / 8), wire = tag % 8;
-            if (wire === 0) { const v = varint(b, p); if (field === 6) return v; }
-            else if (wire === 2) { const n = varint(b, p); p.i += n; }
-            else if (wire === 1) p.i += 8; else if (wire === 5) p.i += 4; else return null;
+            if (wire === 0) out.push([field, 0, varint(b, p)]);
+            else if (wire === 2) { const n = varint(b, p); out.push([field, 2, [p.i, p.i + n]]); p.i += n; }
+            else if (wire === 1) p.i += 8; else if (wire === 5) p.i += 4; else return out;
         }
-        return null;
+        return out;
+    };
+    const finished = b => {  // is a ForwardMsg script_finished, and how
+        const f = fields(b, 0, b.length).find(([field, wire]) => field === 6 && wire === 0);
+        return f ? f[2] : null;
+    };
+    // Is a ForwardMsg a new chart or table (delta 5 > new_element 3 > plotly_chart 16,
+    // dataframe 40 or vega_lite_chart 41)? Counted, so the page is not taken for drawn
+    // before every chart the script sent is in the page (React may not have added one yet).
+    const chart = b => {
+        for (const [field, wire, d] of fields(b, 0, b.length)) {
+            if (field !== 5 || wire !== 2) continue;
+            for (const [f2, w2, e] of fields(b, d[0], d[1]))
+                if (f2 === 3 && w2 === 2 && fields(b, e[0], e[1]).some(([f3]) => f3 === 16 || f3 === 40 || f3 === 41))
+                    return true;
+        }
+        return false;
     };
     const drawn = () => {
         const h1 = document.querySelector('h1');
+        const n = document.querySelectorAll('[data-testid="stPlotlyChart"], [data-testid="stDataFrame"], '
+            + '[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"]').length;
+        if (n < s.charts) return false;
         if (!h1 || !h1.textContent.startsWith(s.title)) return false;
         if (document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"], [data-stale="true"]'))
             return false;
@@ -288,7 +310,7 @@ PROBE = """(() => {
         if (drawn()) s.done = performance.now(); else requestAnimationFrame(watch);
     };
     s.arm = (title, link) => {  // a page switch: click the navigation link to ``link``
-        s.title = title; s.fin = s.done = null; s.runs = [];
+        s.title = title; s.fin = s.done = null; s.runs = []; s.charts = 0;
         const a = [...document.querySelectorAll('[data-testid="stSidebarNav"] a')]
             .find(a => new URL(a.href).pathname.replace(/\\/$/, '') === (link ? '/' + link : ''));
         if (!a) throw new Error('no navigation link to /' + link);
@@ -303,7 +325,8 @@ PROBE = """(() => {
             this.addEventListener('message', e => {
                 if (!(e.data instanceof ArrayBuffer)) return;
                 let status = null;
-                try { status = finished(e.data); } catch (err) { return; }
+                const b = new Uint8Array(e.data);
+                try { status = finished(b); if (chart(b)) s.charts++; } catch (err) { return; }
                 if (status === null) return;
                 const t = performance.now();
                 s.runs.push([t, status]);
