@@ -318,6 +318,15 @@ PROBE = """(() => {
         a.click();
         return s.armed;
     };
+    s.more = () => {  // the page's "More charts" toggle: click it (null: the page has none)
+        const t = [...document.querySelectorAll('[data-testid="stCheckbox"]')]
+            .find(c => c.textContent.startsWith('More charts'));
+        if (!t) return null;
+        s.fin = s.done = null; s.runs = []; s.charts = 0;
+        s.armed = performance.now();
+        t.querySelector('input').click();
+        return s.armed;
+    };
     const Socket = window.WebSocket;
     window.WebSocket = class extends Socket {
         constructor(...args) {
@@ -337,13 +346,14 @@ PROBE = """(() => {
 })()"""
 
 
-# The floor under any page's first view: a bare Streamlit page drawing one 3-point Plotly chart.
-BARE = """import plotly.graph_objects as go
-import streamlit as st
-
-st.title("Bare")
-st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))
-"""
+# The floors under any page's first view: a bare Streamlit page with a title and, as a
+# page's first chart, nothing, one Vega-Lite chart (Streamlit's own charts) or one Plotly
+# chart of 3 points.
+BARE = {
+    "streamlit": "",
+    "vega": "import pandas as pd\n\nst.line_chart(pd.DataFrame({'x': [1, 2, 3], 'y': [1, 3, 2]}), x='x', y='y')\n",
+    "plotly": "import plotly.graph_objects as go\n\nst.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))\n",
+}
 
 
 def _serve(root: Path, checkout: Path, app: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
@@ -410,20 +420,26 @@ class Site:
         self.page.evaluate("([title, path]) => window.__bench.arm(title, path)", [title, path])
         return _done(self.page, f"{self.name} switch to {name}")[0], _charts(self.page)
 
-    def first_view(self, name: str) -> tuple[float, float]:
+    def first_view(self, name: str) -> tuple[float, float, float | None]:
         path, title = URLS[name]
         return first_view(self.browser, f"{self.url}/{path}?source={RUN}", title, f"{self.name} first view of {name}")
 
 
-def first_view(browser: Any, url: str, title: str, what: str) -> tuple[float, float]:
+def first_view(browser: Any, url: str, title: str, what: str) -> tuple[float, float, float | None]:
     """``url`` opened in a new browser context (no cache, a new session): seconds from
-    the navigation's start until drawn, and until the script had finished."""
+    the navigation's start until drawn, and until the script had finished; then, in that
+    tab, seconds from a click on the page's "More charts" toggle until every chart is
+    drawn (None: the page has no such toggle)."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
         context.add_init_script(f"{PROBE}; window.__bench.title = {title!r};")
         page = context.new_page()
         page.goto(url, wait_until="commit")
-        return _done(page, what)
+        drawn, ran = _done(page, what)
+        more = None
+        if page.evaluate("() => window.__bench.more()") is not None:
+            more = _done(page, f"{what}, more charts")[0]
+        return drawn, ran, more
     finally:
         context.close()
 
@@ -434,18 +450,22 @@ def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[s
     (which goes first alternates by round), so both see the same machine."""
     from playwright.sync_api import sync_playwright
 
-    bare = root.parent / f".bare-{os.getpid()}.py"
-    bare.write_text(BARE)
+    bare = {k: root.parent / f".bare-{k}-{os.getpid()}.py" for k in BARE}
+    for k, path in bare.items():
+        path.write_text(f'import streamlit as st\n\nst.title("Bare")\n{BARE[k]}')
     servers = {name: _serve(root, path) for name, path in checkouts.items()}
-    servers["bare"] = _serve(root, checkouts["this"], bare)
-    out: dict[str, dict[str, Any]] = {name: {p: {"switch": [], "first": [], "ran": [], "charts": 0} for p in URLS}
-                                      for name in checkouts}
-    out["bare"] = {"first": [], "ran": []}
+    floors: dict[str, str] = {}
+    for k, path in bare.items():
+        servers[f"bare-{k}"] = _serve(root, checkouts["this"], path)
+        floors[k] = servers[f"bare-{k}"][1]
+    out: dict[str, dict[str, Any]] = {name: {p: {"switch": [], "first": [], "ran": [], "more": [], "charts": 0}
+                                             for p in URLS} for name in checkouts}
+    out["bare"] = {k: {"first": [], "ran": []} for k in BARE}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                sites = {name: Site(name, browser, url) for name, (_proc, url) in servers.items() if name != "bare"}
+                sites = {name: Site(name, browser, servers[name][1]) for name in checkouts}
                 order = list(sites)
                 for rnd in range(repeat + 1):  # round 0 warms up (caches, Python imports, JIT)
                     names = order if rnd % 2 == 0 else order[::-1]
@@ -457,14 +477,17 @@ def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[s
                                 out[name][page]["charts"] = charts
                     for page in URLS:
                         for name in names:
-                            t, ran = sites[name].first_view(page)
+                            t, ran, more = sites[name].first_view(page)
                             if rnd:
                                 out[name][page]["first"].append(t)
                                 out[name][page]["ran"].append(ran)
-                    t, ran = first_view(browser, servers["bare"][1], "Bare", "bare page")
-                    if rnd:
-                        out["bare"]["first"].append(t)
-                        out["bare"]["ran"].append(ran)
+                                if more is not None:
+                                    out[name][page]["more"].append(more)
+                    for k, url in floors.items():
+                        t, ran, _more = first_view(browser, url, "Bare", f"bare page ({k})")
+                        if rnd:
+                            out["bare"][k]["first"].append(t)
+                            out["bare"][k]["ran"].append(ran)
                     print(f"  round {rnd or 'warm-up'} done, load average {os.getloadavg()[0]:.1f}", flush=True)
             finally:
                 browser.close()
@@ -472,7 +495,8 @@ def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[s
         for proc, _url in servers.values():
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
-        bare.unlink(missing_ok=True)
+        for path in bare.values():
+            path.unlink(missing_ok=True)
     return out
 
 
@@ -552,17 +576,21 @@ def main() -> None:
         head = "".join(f" {'switch ' + n:>11} {'1st view ' + n:>13}" for n in names)
         print(f"\nseconds until every chart is drawn, fastest/median of {args.repeat} "
               f"(switch: click in the sidebar of an open session; 1st view: a new browser context)")
-        print(f"{'page':<14}{head} {'charts':>6} {'queries':>8} {'1st: ran':>9}"
+        print(f"{'page':<14}{head} {'more this':>10} {'charts':>6} {'queries':>8} {'1st: ran':>9}"
               + (f" {'no cache':>8}" if uncached else ""))
         for page in URLS:
             cells = "".join(f" {fig(drawn[n][page]['switch']):>11} {fig(drawn[n][page]['first']):>13}" for n in names)
-            print(f"{page:<14}{cells} {drawn['this'][page]['charts']:>6} {queries[page]:8.2f} "
-                  f"{statistics.median(drawn['this'][page]['ran']):9.2f}"
+            more = drawn["this"][page]["more"]
+            print(f"{page:<14}{cells} {fig(more) if more else '-':>10} {drawn['this'][page]['charts']:>6} "
+                  f"{queries[page]:8.2f} {statistics.median(drawn['this'][page]['ran']):9.2f}"
                   + (f" {uncached[page]:8.2f}" if uncached else ""))
-        print("charts: Plotly charts and tables drawn by this; queries: the page's metrics calls in Python, "
-              "rollups built; 1st: ran: median time on a first view until the script had finished (this)")
-        print(f"floor: a bare Streamlit page with one 3-point Plotly chart, 1st view {fig(drawn['bare']['first'])}"
-              f" (script finished at {statistics.median(drawn['bare']['ran']):.2f})")
+        print("more: in the first view's tab, a click on the page's \"More charts\" toggle until all its charts are "
+              "drawn; charts: Plotly charts and tables a page switch drew (this); queries: the page's metrics calls "
+              "in Python, rollups built; 1st: ran: median time on a first view until the script had finished (this)")
+        for k, label in (("streamlit", "no chart"), ("vega", "one 3-point Vega-Lite chart (st.line_chart)"),
+                         ("plotly", "one 3-point Plotly chart")):
+            print(f"floor: a bare Streamlit page with a title and {label}, 1st view {fig(drawn['bare'][k]['first'])}"
+                  f" (script finished at {statistics.median(drawn['bare'][k]['ran']):.2f})")
         print(f"load average {load0[0]:.1f} before, {load1[0]:.1f} {load1[1]:.1f} {load1[2]:.1f} after, "
               f"{os.cpu_count()} CPUs; {rows:,} journal rows")
         for what, label in (("switch", "page switch"), ("first", "first view")):
