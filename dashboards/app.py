@@ -16,8 +16,6 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from dashboards import ui  # noqa: E402  (the project is on sys.path now)
-
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/supply.py", title="Supply", icon=":material/savings:"),
@@ -29,6 +27,4 @@ PAGES = [
 ]
 
 st.set_page_config(page_title="coinlab", layout="wide")
-# First: a new tab starts fetching the chart code while the page's script runs.
-ui.preload_charts()
 st.navigation(PAGES).run()

@@ -10,6 +10,7 @@ from dashboards import metrics as m
 from dashboards import ui
 
 st.title("Concentration")
+ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
 ui.explain("How evenly coins are held at the end of the source: the Lorenz curve, top holders and the shares "
            "of the largest ones (system and platform accounts excluded); Gini over time follows the date range.")
 con = ui.connection()

@@ -14,6 +14,7 @@ from dashboards import ui
 from dashboards.alerts import ADVERSARIAL_ROLES, in_words
 
 st.title("Markets")
+ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
 ui.explain("Brand-coin trading: candlesticks with volume and the alerts that fired on them, the resting order "
            "book, the busiest coins and traders (adversarial accounts of a simulation flagged), and every "
            "defense and detector alert in words.")

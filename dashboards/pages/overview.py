@@ -9,6 +9,7 @@ from dashboards import charts, flows, ui
 from dashboards import metrics as m
 
 st.title("Overview")
+ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
 ui.explain("Headline figures for the last day of the date range in the chosen source (production or a "
            "simulated run), with the change from the day before; supply, issuance by kind, activity and retention.")
 con = ui.connection()

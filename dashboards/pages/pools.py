@@ -19,6 +19,7 @@ if src is not None:
     if daily.is_empty():
         st.info("No pool stakes in this source and period (pools open in Phase 2 scenarios, e.g. phase2_pools).")
     else:
+        ui.preload_charts()  # only here: a page with no chart to draw would pay for it
         active = ui.between(m.daily_active(con, src.run_id))
         part = daily.join(active.select("day", "active"), on="day", how="left").with_columns(
             pl.when(pl.col("active") > 0).then(pl.col("stakers") / pl.col("active")).alias("participation"))

@@ -11,6 +11,7 @@ from dashboards import metrics as m
 from dashboards import ui
 
 st.title("Revenue")
+ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
 ui.explain("Money from coin packages, in dollars: gross sales, refunds and net per day, which packages sell, "
            "the bonus coins given away, revenue per paying user and the share of users who pay.")
 con = ui.connection()

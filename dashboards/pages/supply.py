@@ -11,6 +11,7 @@ from dashboards import charts, flows, ui
 from dashboards import metrics as m
 
 st.title("Supply")
+ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
 ui.explain("Coins issued (rewards by type, purchased, purchase bonuses, admin grants) against coins burned "
            "(house fee, dust, redeem, spend burns) each day, where they flowed, the total supply it adds up to, "
            "and how often coins change hands (velocity).")
