@@ -20,41 +20,56 @@ switch*, a click on the page in the sidebar of an open session, and a *first vie
 page's link (``?source=bench``) opened in a new browser context (no cache, a new
 session). Either ends when Streamlit's ``script_finished`` message has come over the
 websocket and every chart is drawn: no status widget, skeleton or stale element left,
-every Plotly chart with its SVG and a drawn layer per trace, every table its canvas
-(`PROBE`, on the page's own clock, performance.now, checked every animation frame). A
-warm-up round comes first; ``--repeat N`` rounds give the fastest and the median.
-``--reference DIR`` serves another checkout (its own code) beside this one over the
-same warehouse, and the two alternate page by page, so both figures come from the same
-machine state. Also printed: a first view's time until the script had finished (the
-rest is drawing), the floor (a bare Streamlit page with one 3-point Plotly chart, first
-view), each page's metrics calls alone in Python once the rollups are built, the
-one-off time to build them, and with ``--uncached`` those calls with no rollup cache.
+every chart and table the run sent in the page (counted off the websocket: React can add
+the last ones a frame after script_finished, which once let a page count as drawn
+before its chart was there), every Plotly chart with its SVG and a drawn layer per
+trace, every table its canvas (`PROBE`, on the page's own clock, performance.now,
+checked every animation frame). Pages open with their main charts and draw the others
+on demand: in the first view's tab, a click on the page's *More charts* toggle is timed
+too, until all its charts are drawn. A warm-up round comes first; ``--repeat N`` rounds
+give the fastest and the median. ``--reference DIR`` serves another checkout (its own
+code) beside this one over the same warehouse, and the two alternate page by page, so
+both figures come from the same machine state. Also printed: a first view's time until
+the script had finished (the rest is drawing), the floors (a bare Streamlit page with a
+title and no chart, one Vega-Lite chart or one Plotly chart: first view), each page's
+metrics calls alone in Python once the rollups are built, the one-off time to build
+them, and with ``--uncached`` those calls with no rollup cache.
 
 Measured 2026-12-06 over 10M journal rows, fastest/median of 5, main alternating in the
-same run, load average 4-6 on the 2 cores (other jobs running):
+same run, load average 7-9 on the 2 cores during the rounds (other jobs running):
 
-    page           switch this  1st view this  switch main  1st view main  script done (1st, this)
-    overview         0.52/0.68      1.98/2.20     0.74/0.78      2.07/2.47     0.90
-    supply           0.37/0.66      2.15/2.19     0.52/0.75      2.24/2.59     0.89
-    concentration    0.32/0.42      2.13/2.28     0.40/0.48      2.08/2.38     1.03
-    revenue          0.36/0.48      2.33/2.58     0.43/0.48      2.21/2.49     1.19
-    pools            0.18/0.21      0.94/1.04     0.25/0.32      0.98/1.14     0.83
-    markets          0.48/0.59      2.35/2.48     0.58/0.68      2.32/2.39     2.03
-    experiments      0.40/0.50      2.30/2.79     0.50/0.59      2.47/2.82     1.12
-    floor (bare page, one 3-point Plotly chart): first view 0.51/1.31, script done at 0.51
+    page           switch this  1st view this  more this  switch main  1st view main  script done (1st, this)
+    overview         0.50/0.60      2.48/3.11  0.53/0.80    0.79/1.03      3.16/3.25     1.22
+    supply           0.60/0.83      2.99/3.45  0.96/1.07    0.66/0.79      3.36/3.81     1.37
+    concentration    0.41/0.63      2.58/2.89  0.63/0.77    0.39/0.57      2.67/3.53     1.36
+    revenue          0.52/0.64      2.67/2.74  0.67/0.76    0.55/0.77      2.97/3.88     1.48
+    pools            0.23/0.28      1.22/1.46          -    0.25/0.32      1.36/1.56     1.14
+    markets          0.41/0.65      2.80/3.64  0.52/0.78    0.93/1.17      3.08/3.50     1.54
+    experiments      0.63/0.94      3.35/4.06  0.53/0.63    0.58/0.89      3.58/4.37     1.49
+    floors, first view: Streamlit alone 0.66/0.73, one Vega-Lite chart 1.14/1.22, one Plotly chart 1.56/1.91
 
-(An earlier run, repeat 3 at load 5-6: switch 0.21-0.89 s median, main 0.44-1.06; first
-view 2.8-3.5 s, main 2.7-3.9.) Page switch: met, every page < 0.7 s median (< 0.9 s in
-the more loaded run); main is 0.0-0.1 s slower per page, Overview 0.1-0.35 s: it read its
-first and last day off a journal scan three times (date range, headlines, retention),
-0.05-0.07 s a scan, now off the daily rollup. First view: missed, 2.2-2.8 s median for
-the pages with charts (Pools, none: 1.0 s), 0.2-0.8 s over the target (0.8-1.5 s in the
-more loaded run). The script has finished by 0.9-1.2 s of it (Markets 2.0 s), Streamlit's
-bundle and a new session included; the rest, 1.1-1.7 s, is the new tab loading and
-starting Plotly.js and drawing 3-6 charts and tables. The floor shows a single trivial
-Plotly chart alone takes up to ~1.3 s to a first view here, so a first view under 2 s
-needs fewer or lighter charts on first paint, not faster queries: each page's queries
-take 0.01-0.13 s.
+(An earlier run at load 5-8, before Pools preloaded Plotly.js only when it draws: first
+view 3.15-4.23 s median for the pages with charts, main 3.53-4.33; Pools 1.66, main 1.40;
+floors 0.76, 1.25 and 2.08.)
+
+Page switch: met, < 1 s median on every page. First view: missed. The pages with charts
+take 2.7-4.1 s median here, 0.1-1.1 s less than main in the same run (3.3-4.4; Markets
+0.1 s more, within the noise); Pools (no pool in this warehouse, so no chart) 1.5 s (main
+1.6). The floors say why: at this load a bare Streamlit page with one 3-point Plotly
+chart takes 1.9 s median by itself (0.7 with no chart, 1.2 with one Vega-Lite chart).
+Plotly.js is a 4.7 MB chunk each new tab fetches, compiles and starts, ~1 s of CPU in
+the renderer, and CPU, not latency, is what a first view waits for on 2 shared cores:
+Chromium's processes use 3-3.6 s of CPU a first view of Overview or Revenue (1.9-2.2 for
+the Plotly floor, 0.9-1.0 for Streamlit alone), the server 0.4-0.5 s. Hence the changes:
+a page opens with its main charts (1-2) and draws the rest on demand (the *More charts*
+toggle, 0.6-1.1 s median in the open tab, stays on across pages for the session); the
+page imports the Plotly chunk as its first element, so it loads while the script runs (a
+modulepreload in Streamlit's index.html itself, tried through a rewritten response,
+gained nothing more); Markets' two trade-tape scans are cached (its script finished at
+2.0 s, now 1.5 like the others); the first-paint charts are graph objects, not
+plotly.express (~0.1 s a chart of server time, profiled). Under 2 s at this load needs a
+first paint without Plotly.js (Vega-Lite's floor is 0.7 s lower) or a machine not shared
+with other jobs.
 """
 
 from __future__ import annotations
