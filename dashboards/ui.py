@@ -71,7 +71,10 @@ def preload_charts() -> None:
         return
     # Resolved against Streamlit's own bundle, as its lazy imports are: the same URL is
     # the same module, loaded once (and a base URL path is kept).
-    st.html("<script>(() => { const i = document.querySelector('script[src*=\"/static/js/index.\"]');"
+    # The element itself is hidden: an empty one still took a gap in the layout.
+    st.html("<style>[data-testid=stElementContainer]:has([data-coinlab-preload]) {display: none}</style>"
+            "<script data-coinlab-preload>(() => {"
+            " const i = document.querySelector('script[src*=\"/static/js/index.\"]');"
             f" if (i) for (const n of {list(names)!r}) import(new URL('./' + n, i.src).href).catch(() => {{}}); }})()"
             "</script>", unsafe_allow_javascript=True)
 
