@@ -171,6 +171,15 @@ def test_further_charts_are_drawn_only_on_demand_and_stay_on_across_pages(app_en
     assert len(_charts(at)) == 2 and not at.dataframe
 
 
+def test_a_page_with_charts_preloads_plotly_and_one_without_does_not(app_env):
+    def preloads(at: AppTest) -> bool:
+        return any("PlotlyChart." in h.proto.body for h in at.get("html"))
+
+    assert preloads(_open("overview", app_env["run_id"]))
+    assert not preloads(_open("pools", app_env["run_id"])), "a baseline run has no pools: nothing to draw"
+    assert preloads(_open("pools", app_env["pools_run"]))
+
+
 def test_experiments_compares_production_with_a_run_in_dollars_and_percent(app_env):
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["compare"] = [PROD, app_env["run_id"]]
