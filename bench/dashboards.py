@@ -20,41 +20,56 @@ switch*, a click on the page in the sidebar of an open session, and a *first vie
 page's link (``?source=bench``) opened in a new browser context (no cache, a new
 session). Either ends when Streamlit's ``script_finished`` message has come over the
 websocket and every chart is drawn: no status widget, skeleton or stale element left,
-every Plotly chart with its SVG and a drawn layer per trace, every table its canvas
-(`PROBE`, on the page's own clock, performance.now, checked every animation frame). A
-warm-up round comes first; ``--repeat N`` rounds give the fastest and the median.
-``--reference DIR`` serves another checkout (its own code) beside this one over the
-same warehouse, and the two alternate page by page, so both figures come from the same
-machine state. Also printed: a first view's time until the script had finished (the
-rest is drawing), the floor (a bare Streamlit page with one 3-point Plotly chart, first
-view), each page's metrics calls alone in Python once the rollups are built, the
-one-off time to build them, and with ``--uncached`` those calls with no rollup cache.
+every chart and table the run sent in the page (counted off the websocket: React can add
+the last ones a frame after script_finished, which once let a page count as drawn
+before its chart was there), every Plotly chart with its SVG and a drawn layer per
+trace, every table its canvas (`PROBE`, on the page's own clock, performance.now,
+checked every animation frame). Pages open with their main charts and draw the others
+on demand: in the first view's tab, a click on the page's *More charts* toggle is timed
+too, until all its charts are drawn. A warm-up round comes first; ``--repeat N`` rounds
+give the fastest and the median. ``--reference DIR`` serves another checkout (its own
+code) beside this one over the same warehouse, and the two alternate page by page, so
+both figures come from the same machine state. Also printed: a first view's time until
+the script had finished (the rest is drawing), the floors (a bare Streamlit page with a
+title and no chart, one Vega-Lite chart or one Plotly chart: first view), each page's
+metrics calls alone in Python once the rollups are built, the one-off time to build
+them, and with ``--uncached`` those calls with no rollup cache.
 
 Measured 2026-12-06 over 10M journal rows, fastest/median of 5, main alternating in the
-same run, load average 4-6 on the 2 cores (other jobs running):
+same run, load average 7-9 on the 2 cores during the rounds (other jobs running):
 
-    page           switch this  1st view this  switch main  1st view main  script done (1st, this)
-    overview         0.52/0.68      1.98/2.20     0.74/0.78      2.07/2.47     0.90
-    supply           0.37/0.66      2.15/2.19     0.52/0.75      2.24/2.59     0.89
-    concentration    0.32/0.42      2.13/2.28     0.40/0.48      2.08/2.38     1.03
-    revenue          0.36/0.48      2.33/2.58     0.43/0.48      2.21/2.49     1.19
-    pools            0.18/0.21      0.94/1.04     0.25/0.32      0.98/1.14     0.83
-    markets          0.48/0.59      2.35/2.48     0.58/0.68      2.32/2.39     2.03
-    experiments      0.40/0.50      2.30/2.79     0.50/0.59      2.47/2.82     1.12
-    floor (bare page, one 3-point Plotly chart): first view 0.51/1.31, script done at 0.51
+    page           switch this  1st view this  more this  switch main  1st view main  script done (1st, this)
+    overview         0.50/0.60      2.48/3.11  0.53/0.80    0.79/1.03      3.16/3.25     1.22
+    supply           0.60/0.83      2.99/3.45  0.96/1.07    0.66/0.79      3.36/3.81     1.37
+    concentration    0.41/0.63      2.58/2.89  0.63/0.77    0.39/0.57      2.67/3.53     1.36
+    revenue          0.52/0.64      2.67/2.74  0.67/0.76    0.55/0.77      2.97/3.88     1.48
+    pools            0.23/0.28      1.22/1.46          -    0.25/0.32      1.36/1.56     1.14
+    markets          0.41/0.65      2.80/3.64  0.52/0.78    0.93/1.17      3.08/3.50     1.54
+    experiments      0.63/0.94      3.35/4.06  0.53/0.63    0.58/0.89      3.58/4.37     1.49
+    floors, first view: Streamlit alone 0.66/0.73, one Vega-Lite chart 1.14/1.22, one Plotly chart 1.56/1.91
 
-(An earlier run, repeat 3 at load 5-6: switch 0.21-0.89 s median, main 0.44-1.06; first
-view 2.8-3.5 s, main 2.7-3.9.) Page switch: met, every page < 0.7 s median (< 0.9 s in
-the more loaded run); main is 0.0-0.1 s slower per page, Overview 0.1-0.35 s: it read its
-first and last day off a journal scan three times (date range, headlines, retention),
-0.05-0.07 s a scan, now off the daily rollup. First view: missed, 2.2-2.8 s median for
-the pages with charts (Pools, none: 1.0 s), 0.2-0.8 s over the target (0.8-1.5 s in the
-more loaded run). The script has finished by 0.9-1.2 s of it (Markets 2.0 s), Streamlit's
-bundle and a new session included; the rest, 1.1-1.7 s, is the new tab loading and
-starting Plotly.js and drawing 3-6 charts and tables. The floor shows a single trivial
-Plotly chart alone takes up to ~1.3 s to a first view here, so a first view under 2 s
-needs fewer or lighter charts on first paint, not faster queries: each page's queries
-take 0.01-0.13 s.
+(An earlier run at load 5-8, before Pools preloaded Plotly.js only when it draws: first
+view 3.15-4.23 s median for the pages with charts, main 3.53-4.33; Pools 1.66, main 1.40;
+floors 0.76, 1.25 and 2.08.)
+
+Page switch: met, < 1 s median on every page. First view: missed. The pages with charts
+take 2.7-4.1 s median here, 0.1-1.1 s less than main in the same run (3.3-4.4; Markets
+0.1 s more, within the noise); Pools (no pool in this warehouse, so no chart) 1.5 s (main
+1.6). The floors say why: at this load a bare Streamlit page with one 3-point Plotly
+chart takes 1.9 s median by itself (0.7 with no chart, 1.2 with one Vega-Lite chart).
+Plotly.js is a 4.7 MB chunk each new tab fetches, compiles and starts, ~1 s of CPU in
+the renderer, and CPU, not latency, is what a first view waits for on 2 shared cores:
+Chromium's processes use 3-3.6 s of CPU a first view of Overview or Revenue (1.9-2.2 for
+the Plotly floor, 0.9-1.0 for Streamlit alone), the server 0.4-0.5 s. Hence the changes:
+a page opens with its main charts (1-2) and draws the rest on demand (the *More charts*
+toggle, 0.6-1.1 s median in the open tab, stays on across pages for the session); the
+page imports the Plotly chunk as its first element, so it loads while the script runs (a
+modulepreload in Streamlit's index.html itself, tried through a rewritten response,
+gained nothing more); Markets' two trade-tape scans are cached (its script finished at
+2.0 s, now 1.5 like the others); the first-paint charts are graph objects, not
+plotly.express (~0.1 s a chart of server time, profiled). Under 2 s at this load needs a
+first paint without Plotly.js (Vega-Lite's floor is 0.7 s lower) or a machine not shared
+with other jobs.
 """
 
 from __future__ import annotations
@@ -240,13 +255,15 @@ VIEWPORT = {"width": 1400, "height": 1000}
 # for the ForwardMsg ``script_finished`` (field 6, a varint: 0 is FINISHED_SUCCESSFULLY)
 # and from then on checks every animation frame whether the page is drawn: its title is
 # the expected one, no status widget, skeleton or stale element (one of the previous
-# page's, removed once the run is over) is left, every Plotly chart has its SVG and a
-# drawn layer per trace, every Vega chart its canvas or SVG and every table its canvas.
+# page's, removed once the run is over) is left, every chart and table the run sent is
+# in the page (counted off the websocket too: React can add the last ones a frame after
+# script_finished), every Plotly chart has its SVG and a drawn layer per trace, every
+# Vega chart its canvas or SVG and every table its canvas.
 # ``done`` is the page's clock (performance.now) at the first frame it is; the time
 # counts from the click on the navigation link (``armed``) or, in a new tab, from the
 # navigation's start (0 on that clock).
 PROBE = """(() => {
-    const s = window.__bench = {title: null, armed: 0, fin: null, done: null, runs: []};
+    const s = window.__bench = {title: null, armed: 0, fin: null, done: null, runs: [], charts: 0};
     const varint = (b, p) => {
         let x = 0, m = 1;
         for (;;) {
@@ -256,18 +273,38 @@ PROBE = """(() => {
             m *= 128;
         }
     };
-    const finished = buf => {  // the top-level fields of a ForwardMsg: is it script_finished, and how
-        const b = new Uint8Array(buf), p = {i: 0};
-        while (p.i < b.length) {
+    // The top-level fields of a protobuf message in b[lo, hi): [field, wire type, value or [start, end)].
+    const fields = (b, lo, hi) => {
+        const out = [], p = {i: lo};
+        while (p.i < hi) {
             const tag = varint(b, p), field = Math.floor(tag / 8), wire = tag % 8;
-            if (wire === 0) { const v = varint(b, p); if (field === 6) return v; }
-            else if (wire === 2) { const n = varint(b, p); p.i += n; }
-            else if (wire === 1) p.i += 8; else if (wire === 5) p.i += 4; else return null;
+            if (wire === 0) out.push([field, 0, varint(b, p)]);
+            else if (wire === 2) { const n = varint(b, p); out.push([field, 2, [p.i, p.i + n]]); p.i += n; }
+            else if (wire === 1) p.i += 8; else if (wire === 5) p.i += 4; else return out;
         }
-        return null;
+        return out;
+    };
+    const finished = b => {  // is a ForwardMsg script_finished, and how
+        const f = fields(b, 0, b.length).find(([field, wire]) => field === 6 && wire === 0);
+        return f ? f[2] : null;
+    };
+    // Is a ForwardMsg a new chart or table (delta 5 > new_element 3 > plotly_chart 16,
+    // dataframe 40 or vega_lite_chart 41)? Counted, so the page is not taken for drawn
+    // before every chart the script sent is in the page (React may not have added one yet).
+    const chart = b => {
+        for (const [field, wire, d] of fields(b, 0, b.length)) {
+            if (field !== 5 || wire !== 2) continue;
+            for (const [f2, w2, e] of fields(b, d[0], d[1]))
+                if (f2 === 3 && w2 === 2 && fields(b, e[0], e[1]).some(([f3]) => f3 === 16 || f3 === 40 || f3 === 41))
+                    return true;
+        }
+        return false;
     };
     const drawn = () => {
         const h1 = document.querySelector('h1');
+        const n = document.querySelectorAll('[data-testid="stPlotlyChart"], [data-testid="stDataFrame"], '
+            + '[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"]').length;
+        if (n < s.charts) return false;
         if (!h1 || !h1.textContent.startsWith(s.title)) return false;
         if (document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"], [data-stale="true"]'))
             return false;
@@ -288,12 +325,21 @@ PROBE = """(() => {
         if (drawn()) s.done = performance.now(); else requestAnimationFrame(watch);
     };
     s.arm = (title, link) => {  // a page switch: click the navigation link to ``link``
-        s.title = title; s.fin = s.done = null; s.runs = [];
+        s.title = title; s.fin = s.done = null; s.runs = []; s.charts = 0;
         const a = [...document.querySelectorAll('[data-testid="stSidebarNav"] a')]
             .find(a => new URL(a.href).pathname.replace(/\\/$/, '') === (link ? '/' + link : ''));
         if (!a) throw new Error('no navigation link to /' + link);
         s.armed = performance.now();
         a.click();
+        return s.armed;
+    };
+    s.more = () => {  // the page's "More charts" toggle: click it (null: the page has none)
+        const t = [...document.querySelectorAll('[data-testid="stCheckbox"]')]
+            .find(c => c.textContent.startsWith('More charts'));
+        if (!t) return null;
+        s.fin = s.done = null; s.runs = []; s.charts = 0;
+        s.armed = performance.now();
+        t.querySelector('input').click();
         return s.armed;
     };
     const Socket = window.WebSocket;
@@ -303,7 +349,8 @@ PROBE = """(() => {
             this.addEventListener('message', e => {
                 if (!(e.data instanceof ArrayBuffer)) return;
                 let status = null;
-                try { status = finished(e.data); } catch (err) { return; }
+                const b = new Uint8Array(e.data);
+                try { status = finished(b); if (chart(b)) s.charts++; } catch (err) { return; }
                 if (status === null) return;
                 const t = performance.now();
                 s.runs.push([t, status]);
@@ -314,13 +361,14 @@ PROBE = """(() => {
 })()"""
 
 
-# The floor under any page's first view: a bare Streamlit page drawing one 3-point Plotly chart.
-BARE = """import plotly.graph_objects as go
-import streamlit as st
-
-st.title("Bare")
-st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))
-"""
+# The floors under any page's first view: a bare Streamlit page with a title and, as a
+# page's first chart, nothing, one Vega-Lite chart (Streamlit's own charts) or one Plotly
+# chart of 3 points.
+BARE = {
+    "streamlit": "",
+    "vega": "import pandas as pd\n\nst.line_chart(pd.DataFrame({'x': [1, 2, 3], 'y': [1, 3, 2]}), x='x', y='y')\n",
+    "plotly": "import plotly.graph_objects as go\n\nst.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))\n",
+}
 
 
 def _serve(root: Path, checkout: Path, app: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
@@ -387,20 +435,26 @@ class Site:
         self.page.evaluate("([title, path]) => window.__bench.arm(title, path)", [title, path])
         return _done(self.page, f"{self.name} switch to {name}")[0], _charts(self.page)
 
-    def first_view(self, name: str) -> tuple[float, float]:
+    def first_view(self, name: str) -> tuple[float, float, float | None]:
         path, title = URLS[name]
         return first_view(self.browser, f"{self.url}/{path}?source={RUN}", title, f"{self.name} first view of {name}")
 
 
-def first_view(browser: Any, url: str, title: str, what: str) -> tuple[float, float]:
+def first_view(browser: Any, url: str, title: str, what: str) -> tuple[float, float, float | None]:
     """``url`` opened in a new browser context (no cache, a new session): seconds from
-    the navigation's start until drawn, and until the script had finished."""
+    the navigation's start until drawn, and until the script had finished; then, in that
+    tab, seconds from a click on the page's "More charts" toggle until every chart is
+    drawn (None: the page has no such toggle)."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
         context.add_init_script(f"{PROBE}; window.__bench.title = {title!r};")
         page = context.new_page()
         page.goto(url, wait_until="commit")
-        return _done(page, what)
+        drawn, ran = _done(page, what)
+        more = None
+        if page.evaluate("() => window.__bench.more()") is not None:
+            more = _done(page, f"{what}, more charts")[0]
+        return drawn, ran, more
     finally:
         context.close()
 
@@ -411,18 +465,22 @@ def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[s
     (which goes first alternates by round), so both see the same machine."""
     from playwright.sync_api import sync_playwright
 
-    bare = root.parent / f".bare-{os.getpid()}.py"
-    bare.write_text(BARE)
+    bare = {k: root.parent / f".bare-{k}-{os.getpid()}.py" for k in BARE}
+    for k, path in bare.items():
+        path.write_text(f'import streamlit as st\n\nst.title("Bare")\n{BARE[k]}')
     servers = {name: _serve(root, path) for name, path in checkouts.items()}
-    servers["bare"] = _serve(root, checkouts["this"], bare)
-    out: dict[str, dict[str, Any]] = {name: {p: {"switch": [], "first": [], "ran": [], "charts": 0} for p in URLS}
-                                      for name in checkouts}
-    out["bare"] = {"first": [], "ran": []}
+    floors: dict[str, str] = {}
+    for k, path in bare.items():
+        servers[f"bare-{k}"] = _serve(root, checkouts["this"], path)
+        floors[k] = servers[f"bare-{k}"][1]
+    out: dict[str, dict[str, Any]] = {name: {p: {"switch": [], "first": [], "ran": [], "more": [], "charts": 0}
+                                             for p in URLS} for name in checkouts}
+    out["bare"] = {k: {"first": [], "ran": []} for k in BARE}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                sites = {name: Site(name, browser, url) for name, (_proc, url) in servers.items() if name != "bare"}
+                sites = {name: Site(name, browser, servers[name][1]) for name in checkouts}
                 order = list(sites)
                 for rnd in range(repeat + 1):  # round 0 warms up (caches, Python imports, JIT)
                     names = order if rnd % 2 == 0 else order[::-1]
@@ -434,14 +492,17 @@ def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[s
                                 out[name][page]["charts"] = charts
                     for page in URLS:
                         for name in names:
-                            t, ran = sites[name].first_view(page)
+                            t, ran, more = sites[name].first_view(page)
                             if rnd:
                                 out[name][page]["first"].append(t)
                                 out[name][page]["ran"].append(ran)
-                    t, ran = first_view(browser, servers["bare"][1], "Bare", "bare page")
-                    if rnd:
-                        out["bare"]["first"].append(t)
-                        out["bare"]["ran"].append(ran)
+                                if more is not None:
+                                    out[name][page]["more"].append(more)
+                    for k, url in floors.items():
+                        t, ran, _more = first_view(browser, url, "Bare", f"bare page ({k})")
+                        if rnd:
+                            out["bare"][k]["first"].append(t)
+                            out["bare"][k]["ran"].append(ran)
                     print(f"  round {rnd or 'warm-up'} done, load average {os.getloadavg()[0]:.1f}", flush=True)
             finally:
                 browser.close()
@@ -449,7 +510,8 @@ def browser_times(root: Path, checkouts: dict[str, Path], repeat: int) -> dict[s
         for proc, _url in servers.values():
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
-        bare.unlink(missing_ok=True)
+        for path in bare.values():
+            path.unlink(missing_ok=True)
     return out
 
 
@@ -529,17 +591,21 @@ def main() -> None:
         head = "".join(f" {'switch ' + n:>11} {'1st view ' + n:>13}" for n in names)
         print(f"\nseconds until every chart is drawn, fastest/median of {args.repeat} "
               f"(switch: click in the sidebar of an open session; 1st view: a new browser context)")
-        print(f"{'page':<14}{head} {'charts':>6} {'queries':>8} {'1st: ran':>9}"
+        print(f"{'page':<14}{head} {'more this':>10} {'charts':>6} {'queries':>8} {'1st: ran':>9}"
               + (f" {'no cache':>8}" if uncached else ""))
         for page in URLS:
             cells = "".join(f" {fig(drawn[n][page]['switch']):>11} {fig(drawn[n][page]['first']):>13}" for n in names)
-            print(f"{page:<14}{cells} {drawn['this'][page]['charts']:>6} {queries[page]:8.2f} "
-                  f"{statistics.median(drawn['this'][page]['ran']):9.2f}"
+            more = drawn["this"][page]["more"]
+            print(f"{page:<14}{cells} {fig(more) if more else '-':>10} {drawn['this'][page]['charts']:>6} "
+                  f"{queries[page]:8.2f} {statistics.median(drawn['this'][page]['ran']):9.2f}"
                   + (f" {uncached[page]:8.2f}" if uncached else ""))
-        print("charts: Plotly charts and tables drawn by this; queries: the page's metrics calls in Python, "
-              "rollups built; 1st: ran: median time on a first view until the script had finished (this)")
-        print(f"floor: a bare Streamlit page with one 3-point Plotly chart, 1st view {fig(drawn['bare']['first'])}"
-              f" (script finished at {statistics.median(drawn['bare']['ran']):.2f})")
+        print("more: in the first view's tab, a click on the page's \"More charts\" toggle until all its charts are "
+              "drawn; charts: Plotly charts and tables a page switch drew (this); queries: the page's metrics calls "
+              "in Python, rollups built; 1st: ran: median time on a first view until the script had finished (this)")
+        for k, label in (("streamlit", "no chart"), ("vega", "one 3-point Vega-Lite chart (st.line_chart)"),
+                         ("plotly", "one 3-point Plotly chart")):
+            print(f"floor: a bare Streamlit page with a title and {label}, 1st view {fig(drawn['bare'][k]['first'])}"
+                  f" (script finished at {statistics.median(drawn['bare'][k]['ran']):.2f})")
         print(f"load average {load0[0]:.1f} before, {load1[0]:.1f} {load1[1]:.1f} {load1[2]:.1f} after, "
               f"{os.cpu_count()} CPUs; {rows:,} journal rows")
         for what, label in (("switch", "page switch"), ("first", "first view")):

@@ -12,7 +12,18 @@ from __future__ import annotations
 import polars as pl
 
 from .cache import cached
-from .metrics import BURN, MINT, Con, _df, activity, flows, gini_over_time, revenue_daily
+from .metrics import (
+    BURN,
+    MINT,
+    Con,
+    _df,
+    activity,
+    flows,
+    gini_over_time,
+    leaderboard,
+    market_summary,
+    revenue_daily,
+)
 
 __all__ = ["BURN_KINDS", "ISSUE_KINDS", "REWARD_TYPES", "by_kind", "coin_flow", "kind_of", "pool_daily", "pools", "warm"]
 
@@ -137,3 +148,5 @@ def warm(con: Con, run_id: str) -> None:
     gini_over_time(con, run_id, "COIN")
     by_kind(con, run_id)
     pool_daily(con, run_id)
+    market_summary(con, run_id)
+    leaderboard(con, run_id)

@@ -299,6 +299,8 @@ def candles(con: Con, run_id: str, symbol: str, interval: str = "1h") -> pl.Data
 
 
 
+# Cached: the Markets page's two scans of the trade tape were most of its script's time.
+@cached
 def market_summary(con: Con, run_id: str, since: Any = None, until: Any = None) -> pl.DataFrame:
     """Per coin, over trades from ``since`` to ``until`` (dates; None: open end):
     ``trades``, ``volume`` (coins), ``quote_volume`` and ``fees`` (COIN), ``last_price``,
@@ -312,6 +314,7 @@ def market_summary(con: Con, run_id: str, since: Any = None, until: Any = None) 
     return _df(con, sql, [run_id, since, until])
 
 
+@cached
 def leaderboard(con: Con, run_id: str, limit: int = 20, since: Any = None, until: Any = None) -> pl.DataFrame:
     """Traders by COIN traded (both sides) from ``since`` to ``until``: ``account``,
     ``trades``, ``bought`` and ``sold`` (coins), ``quote_volume`` and ``fees`` (COIN)."""

@@ -16,6 +16,7 @@ a new session starts from the URL, so a link reproduces the view.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from datetime import date
@@ -30,8 +31,9 @@ import streamlit as st
 from . import metrics as m
 from .warehouse import DEFAULT_ROOT, Source, connect, sources
 
-__all__ = ["assets", "between", "coins", "connection", "date_range", "dollars", "explain", "figure", "log_toggle", "money",
-           "pct", "period", "pick_asset", "pick_source", "pick_sources", "span", "style", "warehouse_root"]
+__all__ = ["assets", "between", "coins", "connection", "date_range", "dollars", "explain", "figure", "log_toggle",
+           "money", "more_charts", "pct", "period", "pick_asset", "pick_source", "pick_sources", "preload_charts",
+           "span", "style", "warehouse_root"]
 
 _STATE = ("source", "compare", "from", "to")
 
@@ -44,6 +46,37 @@ def connection() -> duckdb.DuckDBPyConnection:
     """A new in-memory connection per rerun: cheap (views only), never shared between
     sessions, and it sees runs written since the last rerun."""
     return connect(warehouse_root())
+
+
+# -- the browser's chart code, fetched early ---------------------------------------------------
+# Streamlit's frontend fetches the code of a Plotly chart (Plotly.js, a 4.7 MB chunk) only
+# when the first chart arrives, then compiles and starts it: a large part of a new tab's
+# first view. Importing that chunk as soon as the app's first message arrives lets it
+# load while the page's script still runs. (Not the table's chunk: a page that opens
+# without a table would pay for it.) The chunk's name carries a hash: read from the
+# installed Streamlit; nothing is preloaded when its build has no such file.
+_CHUNKS = ("PlotlyChart",)
+
+
+@functools.cache
+def _chunks() -> tuple[str, ...]:
+    static = Path(st.__file__).parent / "static" / "static" / "js"
+    return tuple(p.name for name in _CHUNKS for p in sorted(static.glob(f"{name}.*.js"))[:1])
+
+
+def preload_charts() -> None:
+    """Start loading the chart code in the browser (nothing is drawn)."""
+    names = _chunks()
+    if not names:
+        return
+    # Resolved against Streamlit's own bundle, as its lazy imports are: the same URL is
+    # the same module, loaded once (and a base URL path is kept).
+    # The element itself is hidden: an empty one still took a gap in the layout.
+    st.html("<style>[data-testid=stElementContainer]:has([data-coinlab-preload]) {display: none}</style>"
+            "<script data-coinlab-preload>(() => {"
+            " const i = document.querySelector('script[src*=\"/static/js/index.\"]');"
+            f" if (i) for (const n of {list(names)!r}) import(new URL('./' + n, i.src).href).catch(() => {{}}); }})()"
+            "</script>", unsafe_allow_javascript=True)
 
 
 # -- view state: session first, mirrored in the URL -------------------------------------------
@@ -234,6 +267,19 @@ def figure(value: int, unit: str, *, signed: bool = False) -> str:
 
 def log_toggle(key: str, help: str = "One day (often the first) can dwarf the rest: a log axis shows them all.") -> bool:
     return st.toggle("Log scale", key=key, help=help)
+
+
+def more_charts(names: Sequence[str]) -> bool:
+    """A toggle under a page's main charts: whether to draw its further ones, ``names``.
+
+    A new tab spends most of its first view compiling Plotly.js and drawing charts in
+    the browser, each chart adding to it; so a page opens with its main charts and the
+    others are one click away. The choice is kept (``more``) for the session: every page
+    shows all its charts once it is on."""
+    ss = st.session_state
+    ss["_more_pick"] = bool(ss.get("more"))
+    return st.toggle(f"More charts: {', '.join(names)}", key="_more_pick", on_change=_copy,
+                     args=("_more_pick", "more"), help="Kept on every page until switched off.")
 
 
 def style(fig: go.Figure, *, x: str, y: str, log: bool = False, money_axis: bool = False,

@@ -13,6 +13,7 @@ from dashboards import scenarios as sc
 from dashboards.warehouse import sources
 
 st.title("Experiments")
+ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
 ui.explain("Compare production, forecasts and simulated runs side by side: figures with their difference and %, "
            "and fan charts (median and 90% band across seeds). Change any economy knob and run it against the "
            "current economy on the same seeds.")
@@ -89,7 +90,9 @@ else:
     daily = daily.with_columns(pl.col("run_id").replace_strict(owner).alias("source"))
     fans = (("supply", "COIN supply", "coins in circulation"), ("active", "Active users", "users active per day"),
             ("net_dollars", "Net revenue", "dollars per day"))
-    for col, (y, title, y_title) in zip(st.columns(3), fans, strict=True):
+    # The supply fan first; the other two on demand (beside it).
+    more = ui.more_charts([title for _y, title, _t in fans[1:]])
+    for col, (y, title, y_title) in zip(st.columns(3), fans[:3 if more else 1], strict=False):
         fig = charts.fan(daily, x="day_of_run", y=y, by="source", title=title, y_title=y_title)
         if y == "net_dollars":
             fig.update_yaxes(tickprefix="$")

@@ -14,6 +14,7 @@ from dashboards import ui
 from dashboards.alerts import ADVERSARIAL_ROLES, in_words
 
 st.title("Markets")
+ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
 ui.explain("Brand-coin trading: candlesticks with volume and the alerts that fired on them, the resting order "
            "book, the busiest coins and traders (adversarial accounts of a simulation flagged), and every "
            "defense and detector alert in words.")
@@ -70,17 +71,6 @@ if src is not None and syms:
     fig.update_yaxes(title_text="coins traded", row=2, col=1)
     fig.update_xaxes(title_text="time (UTC)", row=2, col=1)
     st.plotly_chart(fig, key="candles")
-    book = m.order_book(con, src.run_id, symbol)
-    if book.height:
-        depth = px.area(book, x="price", y="depth", color="side", line_shape="hv",
-                        title=f"{symbol} order book depth (resting orders)")
-        st.plotly_chart(ui.style(depth, x="price (COIN per coin)", y="coins resting (cumulative)"), key="depth")
-    else:
-        st.caption("No resting orders for this coin.")
-    st.subheader("Coins")
-    st.dataframe(summary, hide_index=True, column_config={
-        "volume": "coins traded", "quote_volume": "COIN traded", "fees": "fees (COIN)",
-        "last_price": "last price (COIN)", "high": "high (COIN)", "low": "low (COIN)"})
     st.subheader("Traders by volume")
     lb = m.leaderboard(con, src.run_id, 20, lo, hi).with_columns(
         pl.col("account").map_elements(flag, return_dtype=pl.String).alias("flag"))
@@ -91,18 +81,30 @@ if src is not None and syms:
     st.dataframe(lb.select("flag", *[c for c in lb.columns if c != "flag"]), hide_index=True, column_config={
         "flag": "adversarial?", "bought": "coins bought", "sold": "coins sold", "quote_volume": "COIN traded",
         "fees": "fees (COIN)"})
-    st.subheader("Defenses and alerts")
-    h = m.halts(con, src.run_id)
-    if h.height:
-        st.dataframe(h, hide_index=True, column_config={"name": "defense or detector", "count": "times acted",
-                                                         "halts": "trading paused"})
-        every = ui.between(m.alerts(con, src.run_id), "time")
-        words = [in_words(n, r) for n, r in zip(every["name"].to_list(), every["reason"].to_list(), strict=True)]
-        every = every.with_columns(pl.Series("what happened", words, dtype=pl.String),
-                                   pl.col("account").map_elements(flag, return_dtype=pl.String).alias("flag"))
-        st.dataframe(every.select("time", "kind", "symbol", "name", "action", "what happened", "account", "flag"),
-                     hide_index=True, column_config={
-                         "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm"),
-                         "flag": "adversarial?"})
-    else:
-        st.caption("No defense acted and no detector flag.")
+    if ui.more_charts(["order book depth", "coins table", "defenses and alerts"]):
+        book = m.order_book(con, src.run_id, symbol)
+        if book.height:
+            depth = px.area(book, x="price", y="depth", color="side", line_shape="hv",
+                            title=f"{symbol} order book depth (resting orders)")
+            st.plotly_chart(ui.style(depth, x="price (COIN per coin)", y="coins resting (cumulative)"), key="depth")
+        else:
+            st.caption("No resting orders for this coin.")
+        st.subheader("Coins")
+        st.dataframe(summary, hide_index=True, column_config={
+            "volume": "coins traded", "quote_volume": "COIN traded", "fees": "fees (COIN)",
+            "last_price": "last price (COIN)", "high": "high (COIN)", "low": "low (COIN)"})
+        st.subheader("Defenses and alerts")
+        h = m.halts(con, src.run_id)
+        if h.height:
+            st.dataframe(h, hide_index=True, column_config={"name": "defense or detector", "count": "times acted",
+                                                             "halts": "trading paused"})
+            every = ui.between(m.alerts(con, src.run_id), "time")
+            words = [in_words(n, r) for n, r in zip(every["name"].to_list(), every["reason"].to_list(), strict=True)]
+            every = every.with_columns(pl.Series("what happened", words, dtype=pl.String),
+                                       pl.col("account").map_elements(flag, return_dtype=pl.String).alias("flag"))
+            st.dataframe(every.select("time", "kind", "symbol", "name", "action", "what happened", "account", "flag"),
+                         hide_index=True, column_config={
+                             "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm"),
+                             "flag": "adversarial?"})
+        else:
+            st.caption("No defense acted and no detector flag.")

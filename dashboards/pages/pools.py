@@ -19,6 +19,7 @@ if src is not None:
     if daily.is_empty():
         st.info("No pool stakes in this source and period (pools open in Phase 2 scenarios, e.g. phase2_pools).")
     else:
+        ui.preload_charts()  # only here: a page with no chart to draw would pay for it
         active = ui.between(m.daily_active(con, src.run_id))
         part = daily.join(active.select("day", "active"), on="day", how="left").with_columns(
             pl.when(pl.col("active") > 0).then(pl.col("stakers") / pl.col("active")).alias("participation"))
@@ -42,14 +43,15 @@ if src is not None:
                          go.Bar(x=x, y=daily["dust_burn"].to_list(), name="dust burn")])
         fig.update_layout(title="House burn per day", barmode="stack")
         right.plotly_chart(ui.style(fig, x="day (UTC)", y="coins burned per day"), key="house_burn")
-        fig = go.Figure(go.Scatter(x=part["day"].to_list(), y=part["participation"].to_list(), mode="lines+markers",
-                                   name="stakers / active users"))
-        fig.update_layout(title="Participation: share of the day's active users who staked")
-        st.plotly_chart(ui.style(fig, x="day (UTC)", y="share of active users", percent_axis=True),
-                        key="participation")
-        st.subheader("Pools (newest first)")
-        st.dataframe(ui.between(flows.pools(con, src.run_id), "opened"), hide_index=True, column_config={
-            "opened": st.column_config.DatetimeColumn("opened (UTC)", format="YYYY-MM-DD HH:mm"),
-            "staked": st.column_config.NumberColumn("coins staked", format="localized"),
-            "payouts": st.column_config.NumberColumn("paid out", format="localized"),
-            "house_burn": "house fee burned", "dust_burn": "dust burned"})
+        if ui.more_charts(["participation", "pools table"]):
+            fig = go.Figure(go.Scatter(x=part["day"].to_list(), y=part["participation"].to_list(), mode="lines+markers",
+                                       name="stakers / active users"))
+            fig.update_layout(title="Participation: share of the day's active users who staked")
+            st.plotly_chart(ui.style(fig, x="day (UTC)", y="share of active users", percent_axis=True),
+                            key="participation")
+            st.subheader("Pools (newest first)")
+            st.dataframe(ui.between(flows.pools(con, src.run_id), "opened"), hide_index=True, column_config={
+                "opened": st.column_config.DatetimeColumn("opened (UTC)", format="YYYY-MM-DD HH:mm"),
+                "staked": st.column_config.NumberColumn("coins staked", format="localized"),
+                "payouts": st.column_config.NumberColumn("paid out", format="localized"),
+                "house_burn": "house fee burned", "dust_burn": "dust burned"})

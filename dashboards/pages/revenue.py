@@ -11,6 +11,7 @@ from dashboards import metrics as m
 from dashboards import ui
 
 st.title("Revenue")
+ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
 ui.explain("Money from coin packages, in dollars: gross sales, refunds and net per day, which packages sell, "
            "the bonus coins given away, revenue per paying user and the share of users who pay.")
 con = ui.connection()
@@ -33,14 +34,15 @@ if src is not None:
                      go.Scatter(x=x, y=(daily["net"] / 100).to_list(), name="net")])
     fig.update_layout(title="Revenue per day", barmode="relative")
     st.plotly_chart(ui.style(fig, x="day (UTC)", y="dollars per day", money_axis=True, log=log), key="daily")
-    pk = m.revenue_by_package(con, src.run_id, lo, hi)
-    dollars = pk.with_columns([(pl.col(c) / 100).alias(c.replace("_cents", "")) for c in
-                               ("gross_cents", "refunded_cents", "net_cents")]).drop(
-        "gross_cents", "refunded_cents", "net_cents")
-    left, right = st.columns(2)
-    fig = px.bar(dollars, x="package_id", y="net", title="Net revenue by package")
-    left.plotly_chart(ui.style(fig, x="package", y="net revenue (dollars)", money_axis=True), key="packages")
-    right.dataframe(dollars, hide_index=True, column_config={
-        "package_id": "package", "sales": "sales",
-        **{c: st.column_config.NumberColumn(c + " ($)", format="dollar") for c in ("gross", "refunded", "net")},
-        "base_coins": "coins sold", "bonus_coins": "bonus coins"})
+    if ui.more_charts(["net revenue by package", "packages table"]):
+        pk = m.revenue_by_package(con, src.run_id, lo, hi)
+        dollars = pk.with_columns([(pl.col(c) / 100).alias(c.replace("_cents", "")) for c in
+                                   ("gross_cents", "refunded_cents", "net_cents")]).drop(
+            "gross_cents", "refunded_cents", "net_cents")
+        left, right = st.columns(2)
+        fig = px.bar(dollars, x="package_id", y="net", title="Net revenue by package")
+        left.plotly_chart(ui.style(fig, x="package", y="net revenue (dollars)", money_axis=True), key="packages")
+        right.dataframe(dollars, hide_index=True, column_config={
+            "package_id": "package", "sales": "sales",
+            **{c: st.column_config.NumberColumn(c + " ($)", format="dollar") for c in ("gross", "refunded", "net")},
+            "base_coins": "coins sold", "bonus_coins": "bonus coins"})

@@ -96,6 +96,20 @@ def test_every_page_renders_its_charts_in_chromium_without_streamlits_developer_
         assert page.get_by_role("button", name="Deploy").count() == 0
 
 
+def test_more_charts_are_drawn_on_demand_in_chromium(server, browser_page):
+    page = browser_page
+    page.goto(f"{server}/?source=prod")
+    settled(page, "Overview")
+    assert page.locator(".js-plotly-plot").count() == 2, "supply and actives only, on first paint"
+    toggle = page.get_by_test_id("stCheckbox").filter(has_text="More charts")  # its label takes the click
+    toggle.click()
+    kinds = page.locator(".js-plotly-plot").filter(has_text="issued and burned by kind")
+    kinds.locator(".main-svg").first.wait_for(timeout=60_000)
+    settled(page, "Overview")
+    toggle.click()  # off again: the other tests in this browser session see the defaults
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 2", timeout=60_000)
+
+
 def test_a_run_picked_on_overview_is_still_picked_on_every_page_reached_by_the_navigation(
         server, browser_page, warehouse):
     page = browser_page

@@ -3,6 +3,7 @@ export, and shows the metrics library's numbers."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import polars as pl
@@ -17,9 +18,10 @@ from tests.dashboards.conftest import APP
 PAGES = ["overview", "supply", "concentration", "revenue", "pools", "markets", "experiments"]
 
 
-def _open(page: str, run_id: str) -> AppTest:
+def _open(page: str, run_id: str, *, more: bool = False) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["source"] = run_id
+    at.session_state["more"] = more
     at.run()
     at.switch_page(f"pages/{page}.py")
     return at.run()
@@ -29,10 +31,11 @@ def _run_id(env: dict[str, Any], which: str) -> str:
     return PROD if which == "prod" else env["run_id"]
 
 
+@pytest.mark.parametrize("more", [False, True])
 @pytest.mark.parametrize("which", ["sim", "prod"])
 @pytest.mark.parametrize("page", PAGES)
-def test_page_renders_without_exception(app_env, page, which):
-    at = _open(page, _run_id(app_env, which))
+def test_page_renders_without_exception(app_env, page, which, more):
+    at = _open(page, _run_id(app_env, which), more=more)
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value.lower() == page
     assert at.caption, "every page explains itself in one line"
@@ -138,13 +141,43 @@ def test_pools_page_shows_the_resolved_pools_house_fee_and_dust(app_env):
 def test_markets_opens_on_the_busiest_coin_and_flags_the_ring(app_env):
     run_id = app_env["pump_run"]
     busiest = m.market_summary(connect(app_env["root"]), run_id)["symbol"][0]
-    at = _open("markets", run_id)
+    at = _open("markets", run_id, more=True)
     assert at.selectbox(key="symbol").value == busiest
     assert any("adversarial" in w.value for w in at.warning)
-    leaders = at.dataframe[1].value
+    leaders = at.dataframe[0].value  # first: the coins table is on demand, below it
     assert leaders["flag"].str.startswith("adversarial: ring").any()
     every = at.dataframe[-1].value
     assert not every["what happened"].str.startswith("{").any()
+
+
+def _charts(at: AppTest) -> list[str]:
+    """The Plotly charts drawn, by title."""
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def test_further_charts_are_drawn_only_on_demand_and_stay_on_across_pages(app_env):
+    """A page opens with its main charts (a new tab's wait is mostly the browser drawing
+    charts); a toggle draws the others, and keeps doing so on every page."""
+    at = _open("overview", app_env["run_id"])
+    assert _charts(at) == ["COIN supply (end of day)", "Active and new users"]
+    assert "issued and burned by kind" in at.toggle(key="_more_pick").label
+    at.toggle(key="_more_pick").set_value(True).run()
+    assert not at.exception
+    assert _charts(at)[2:] == ["COIN issued and burned by kind", "Retention by cohort (blank: not reached yet)"]
+    at.switch_page("pages/supply.py").run()
+    assert at.toggle(key="_more_pick").value is True
+    assert len(_charts(at)) == 4 and at.dataframe, "the sankey, its table and velocity too"
+    at.toggle(key="_more_pick").set_value(False).run()
+    assert len(_charts(at)) == 2 and not at.dataframe
+
+
+def test_a_page_with_charts_preloads_plotly_and_one_without_does_not(app_env):
+    def preloads(at: AppTest) -> bool:
+        return any("PlotlyChart." in h.proto.body for h in at.get("html"))
+
+    assert preloads(_open("overview", app_env["run_id"]))
+    assert not preloads(_open("pools", app_env["run_id"])), "a baseline run has no pools: nothing to draw"
+    assert preloads(_open("pools", app_env["pools_run"]))
 
 
 def test_experiments_compares_production_with_a_run_in_dollars_and_percent(app_env):
