@@ -99,6 +99,8 @@ def main() -> None:
     print(f"worst error: {worst} {errors[worst]:+.1%}; beyond {MAX_ERROR:.0%}: "
           + (", ".join(f"{k} {errors[k]:+.1%}" for k in beyond) if beyond else "none (target met)"))
     print(f"fit error {cal.fit_error:.2f} (moments' RMS error at the estimate, source standard errors)")
+    worst_m = sorted(cal.errors.items(), key=lambda kv: -abs(kv[1]))[:6]
+    print("worst-fit moments (source standard errors): " + ", ".join(f"{k} {e:+.1f}" for k, e in worst_m))
     print(f"{'metric':18s} {'source':>9s} {'refit':>9s} {'error':>8s}")
     for name, s, f in (("D7 retention", f_src.retention[7], f_fit.retention[7]),
                        ("payer conversion", f_src.conversion, f_fit.conversion),
