@@ -136,12 +136,10 @@ def test_sim_calibrate_of_a_thin_source_exits_2_and_writes_nothing(small_source,
 
 
 # -- parameter recovery -----------------------------------------------------------------------
-# A population with known, non-default parameters (every fitted one moved off its default).
-TRUE = {"engagement_median": 0.3, "engagement_sigma": 1.8, "novelty_decay": 0.15, "churn_base": -1.4,
-        "churn_satisfaction": 1.2, "reward_sensitivity_median": 0.45, "votes_per_session": 0.5,
-        "unlocks_per_session": 0.3, "appetite_sigma": 1.3, "challenges_per_session": 0.07,
-        "wtp_median_cents": 0.12, "wtp_sigma": 1.1, "trait_correlation": 0.55, "price_sensitivity": 1.2,
-        "promo_uptake": 0.6, "signup_share": 0.6, "newsletter_share": 0.35}
+# A population with known, non-default parameters (every fitted one moved off its default),
+# defined once in bench/recovery.py (which measures the recovery at larger sources).
+from bench.recovery import TRUE  # noqa: E402
+
 RECOVERY_USERS, RECOVERY_DAYS = 3000, 60
 
 
@@ -161,8 +159,12 @@ def recovery(tmp_path_factory):
 # from the truth), wtp_median_cents and wtp_sigma miss. The worst estimates are
 # wtp_median_cents -45% and wtp_sigma +28% (near-collinear: both move the tail of
 # willingness to pay above list price, where the 118 buyers are) and novelty_decay -33%
-# (its interval holds the truth; 3000 users x 60 days barely see it). Strict, so a fix that
-# meets the target shows up as an XPASS failure and the marker must come off.
+# (its interval holds the truth; 3000 users x 60 days barely see it). Not the source's size:
+# bench/recovery.py at 20k users x 90 days meets it with calibration seed 2 but misses with
+# seeds 1 and 3 (wtp_median_cents -40%/-46% with wtp_sigma up, challenges_per_session
+# -31%/-34%, novelty_decay +53% with seed 1), and 10k x 90 misses too (README, "Recovery,
+# measured"): weakly identified ridges on which the fit's end point depends on the design. Strict, so a fix that meets the target shows up as an XPASS failure and the
+# marker must come off.
 def test_recovery_at_least_eighty_percent_of_the_ninety_percent_intervals_hold_the_true_value(recovery):
     *_, cal = recovery
     covered = [k for k, v in TRUE.items() if cal.intervals[k][0] <= v <= cal.intervals[k][1]]
@@ -174,8 +176,9 @@ def test_recovery_at_least_eighty_percent_of_the_ninety_percent_intervals_hold_t
     assert len(covered) >= 0.8 * len(TRUE), sorted(set(TRUE) - set(covered))
 
 
-@pytest.mark.xfail(strict=True, reason="missed: wtp_median_cents -45% and wtp_sigma +28% (near-collinear in the "
-                   "buyers' tail), novelty_decay -33% (weak at 3000 users x 60 days)")
+@pytest.mark.xfail(strict=True, reason="missed: wtp_median_cents -45%, novelty_decay -33%, wtp_sigma +28%; a bigger "
+                   "source alone does not fix it (bench/recovery.py: 20k x 90 meets it with calibration seed 2, misses "
+                   "with seeds 1 and 3): weak ridges where the fit's end point depends on the design draws")
 def test_recovery_no_estimate_is_off_by_more_than_a_quarter(recovery):
     *_, cal = recovery
     off = {k: round(cal.behaviour[k] / v - 1, 3) for k, v in TRUE.items() if abs(cal.behaviour[k] / v - 1) > 0.25}
