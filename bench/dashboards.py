@@ -35,8 +35,23 @@ title and no chart, one Vega-Lite chart or one Plotly chart: first view), each p
 metrics calls alone in Python once the rollups are built, the one-off time to build
 them, and with ``--uncached`` those calls with no rollup cache.
 
-Measured 2026-12-06 over 10M journal rows, fastest/median of 5, main alternating in the
-same run, load average 7-9 on the 2 cores during the rounds (other jobs running):
+Measured 2026-12-06 over 10M journal rows, fastest/median of 5, the code at the start of
+the session (428b84d) alternating in the same run as the reference, load average 1.1
+before and 2.5-3.5 during (a simulation at nice 19 beside it):
+
+    page           switch this  1st view this  switch ref  1st view ref  more this  script done (1st, this)
+    overview         0.33/0.43      1.94/2.14   0.59/0.64     2.06/2.39  0.50/0.53     0.89
+    supply           0.44/0.52      2.10/2.25   0.49/0.52     2.44/2.52  0.61/0.67     0.90
+    concentration    0.29/0.37      2.05/2.09   0.32/0.38     2.33/2.48  0.50/0.59     0.91
+    revenue          0.34/0.36      2.04/2.22   0.38/0.40     2.43/2.60  0.65/0.69     0.99
+    pools            0.18/0.21      0.95/1.10   0.21/0.24     0.94/1.10          -     0.92
+    markets          0.33/0.46      2.35/2.42   0.55/0.68     2.54/2.72  0.41/0.51     1.00
+    experiments      0.48/0.55      2.41/2.53   0.45/0.57     2.46/2.62  0.37/0.40     1.00
+    floors, first view: Streamlit alone 0.48/0.54, one Vega-Lite chart 0.75/0.85, one Plotly chart 1.30/1.35
+
+First view: missed by 0.1-0.5 s (2.09-2.53 s median for the pages with charts), 0.1-0.3 s
+faster than the reference on each of them. The run the changes were made with, at load
+7-9 (main as the reference):
 
     page           switch this  1st view this  more this  switch main  1st view main  script done (1st, this)
     overview         0.50/0.60      2.48/3.11  0.53/0.80    0.79/1.03      3.16/3.25     1.22
@@ -52,8 +67,8 @@ same run, load average 7-9 on the 2 cores during the rounds (other jobs running)
 view 3.15-4.23 s median for the pages with charts, main 3.53-4.33; Pools 1.66, main 1.40;
 floors 0.76, 1.25 and 2.08.)
 
-Page switch: met, < 1 s median on every page. First view: missed. The pages with charts
-take 2.7-4.1 s median here, 0.1-1.1 s less than main in the same run (3.3-4.4; Markets
+Page switch: met, < 1 s median on every page. First view: missed. At load 7-9 the pages with charts
+took 2.7-4.1 s median, 0.1-1.1 s less than main in the same run (3.3-4.4; Markets
 0.1 s more, within the noise); Pools (no pool in this warehouse, so no chart) 1.5 s (main
 1.6). The floors say why: at this load a bare Streamlit page with one 3-point Plotly
 chart takes 1.9 s median by itself (0.7 with no chart, 1.2 with one Vega-Lite chart).
