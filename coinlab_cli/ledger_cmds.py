@@ -58,7 +58,7 @@ def db_upgrade(
 def check(
     db: DbOption = DEFAULT_URL,
     anchor: Annotated[bool, typer.Option(
-        "--anchor", help="Print only the journal's head anchor (<entry id>:<hash>) to keep elsewhere.")] = False,
+        "--anchor", help="Print only the journal's anchor (<entry id>:<hash> of chain 1, then ,<chain>:<entry id>:<hash> per other chain in use) to keep elsewhere.")] = False,
     expect_anchor: Annotated[str | None, typer.Option(
         help="An anchor printed earlier: fail if the history up to it changed.")] = None,
 ) -> None:

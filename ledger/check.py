@@ -6,12 +6,13 @@ account's entries chain (an entry's `before` is the previous entry's `after`), t
 replayed balances equal the stored ones, that every asset sums to zero, that no account
 that may not go negative is negative, and that escrow holds exactly the LOCKED holds.
 
-Authenticity: recomputes the hash chain (ledger.engine.entry_hash) and compares it with
-the hashes stored with the entries and the stored head, so an entry changed, inserted
-or deleted after it was written shows even when its balances add up. The report's
-``anchor`` (``<last id>:<hash>``) is the recomputed head: kept somewhere else, it is
-what ``expect_anchor`` later proves the history up to it against, even if someone
-rewrote the whole chain. Cross-checks the tables: every entry has its transaction,
+Authenticity: recomputes the hash chains (ledger.engine.entry_hash; the journal is a
+few chains, so concurrent writers need not wait for each other's disk flush, see
+ledger.sql.schema.journal_head) and compares them with the hashes stored with the
+entries and the stored heads, so an entry changed, inserted or deleted after it was
+written shows even when its balances add up. The report's ``anchor`` is the recomputed
+heads: kept somewhere else, it is what ``expect_anchor`` later proves the history up to
+it against, even if someone rewrote every chain. Cross-checks the tables: every entry has its transaction,
 every transaction its entries, every idempotency key its transaction and every keyed
 transaction its key.
 """
@@ -33,7 +34,9 @@ class CheckReport(NamedTuple):
     entries: int
     accounts: int
     problems: tuple[str, ...]
-    anchor: str = f"0:{GENESIS}"  # the recomputed chain's head, `<last entry id>:<hash>`
+    # The recomputed chains' heads: `<last entry id>:<hash>` of chain 1, then
+    # `<chain>:<last entry id>:<hash>` of each other chain with entries, joined by commas.
+    anchor: str = f"0:{GENESIS}"
 
     @property
     def ok(self) -> bool:
@@ -41,8 +44,9 @@ class CheckReport(NamedTuple):
 
 
 def check_store(store: Store, *, max_problems: int = 100, expect_anchor: str | None = None) -> CheckReport:
-    """``expect_anchor``: an anchor an earlier check reported (``<id>:<hash>``, or the
-    bare hash); a problem unless the recomputed chain still has that hash at that entry."""
+    """``expect_anchor``: an anchor an earlier check reported (see `CheckReport.anchor`;
+    a bare hash means chain 1 at any entry); a problem unless every chain it names still
+    has that hash at that entry."""
     snapshot = getattr(store, "snapshot", None)
     if snapshot is not None:  # SQL: read every input from one consistent snapshot
         with snapshot() as view:
@@ -50,13 +54,24 @@ def check_store(store: Store, *, max_problems: int = 100, expect_anchor: str | N
     return _check(store, max_problems, expect_anchor)
 
 
-def _parse_anchor(anchor: str) -> tuple[int | None, str]:
-    at, sep, digest = anchor.strip().rpartition(":")
-    if not sep:
-        return None, digest.lower()
-    if not at.isdigit():
-        raise ValueError(f"an anchor is <entry id>:<hash>, got {anchor!r}")
-    return int(at), digest.lower()
+def _parse_anchor(anchor: str) -> dict[int, tuple[int | None, str]]:
+    """chain -> (entry id or None, hash) of each part of an anchor."""
+    wanted: dict[int, tuple[int | None, str]] = {}
+    for part in anchor.strip().split(","):
+        fields = part.strip().split(":")
+        if len(fields) > 3 or not all(f.isdigit() for f in fields[:-1]) or not fields[-1]:
+            raise ValueError(f"an anchor is <entry id>:<hash>, or <chain>:<entry id>:<hash> for each chain, "
+                             f"joined by commas; got {anchor!r}")
+        chain = int(fields[0]) if len(fields) == 3 else 1
+        wanted[chain] = (int(fields[-2]) if len(fields) > 1 else None, fields[-1].lower())
+    return wanted
+
+
+def _anchor(heads: dict[int, tuple[int, str]]) -> str:
+    """The recomputed heads as an anchor: ``<last id>:<hash>`` for chain 1, and
+    ``<chain>:<last id>:<hash>`` for each other chain that has entries."""
+    parts = [f"{at}:{h}" if c == 1 else f"{c}:{at}:{h}" for c, (at, h) in sorted(heads.items())]
+    return ",".join(parts) or f"0:{GENESIS}"
 
 
 def _check(store: Store, max_problems: int, expect_anchor: str | None = None) -> CheckReport:
@@ -66,30 +81,37 @@ def _check(store: Store, max_problems: int, expect_anchor: str | None = None) ->
         if len(problems) < max_problems:
             problems.append(text)
 
-    want_at, want_hash = _parse_anchor(expect_anchor) if expect_anchor else (None, "")
-    anchor_found = not expect_anchor or (want_hash == GENESIS and want_at in (None, 0))
+    wanted = _parse_anchor(expect_anchor) if expect_anchor else {}
+    missing = {c for c, (at, h) in wanted.items() if not (h == GENESIS and at in (None, 0))}
     replayed: dict[tuple[str, str], int] = defaultdict(int)
     entry_keys: dict[str, str | None] = {}  # tx id -> the idempotency key its entries carry
     n = 0
-    # `chained` is the chain recomputed from genesis (what anchors are); `prev` follows
-    # the stored hashes, so one changed entry is reported once, not with all after it.
-    chained = prev = GENESIS
+    # Per chain: `chained` is the chain recomputed from genesis (what anchors are);
+    # `prev` follows the stored hashes, so one changed entry is reported once, not with
+    # all after it; `ends` is its last entry id.
+    chained: dict[int, str] = {}
+    prev: dict[int, str] = {}
+    ends: dict[int, int] = {}
     last_id = 0
-    for e, stored_hash in store.iter_chain():
+    for e, chain, stored_hash in store.iter_chain():
         n += 1
-        expected = entry_hash(prev, e)
-        chained = expected if chained == prev else entry_hash(chained, e)
+        before = prev.get(chain, GENESIS)
+        expected = entry_hash(before, e)
+        was = chained.get(chain, GENESIS)
+        chained[chain] = expected if was == before else entry_hash(was, e)
         if stored_hash is None:
             problem(f"entry {e.id}: no chain hash")
         elif stored_hash != expected:
-            problem(f"entry {e.id}: its hash does not match its fields and the entry before it "
+            problem(f"entry {e.id}: its hash does not match its fields and the entry before it in chain {chain} "
                     "(the journal was changed after it was written)")
-        prev = stored_hash or expected
+        prev[chain] = stored_hash or expected
         if e.id <= last_id:
             problem(f"entry {e.id}: ids out of order after {last_id}")
-        last_id = e.id
-        if not anchor_found and chained == want_hash and want_at in (None, e.id):
-            anchor_found = True
+        last_id = ends[chain] = e.id
+        if chain in missing:
+            at, want_hash = wanted[chain]
+            if chained[chain] == want_hash and at in (None, e.id):
+                missing.discard(chain)
         tx_key = entry_keys.setdefault(e.tx_id, e.idempotency_key)
         if tx_key != e.idempotency_key:
             problem(f"entry {e.id}: idempotency key {e.idempotency_key!r}, its transaction's other entries {tx_key!r}")
@@ -106,11 +128,16 @@ def _check(store: Store, max_problems: int, expect_anchor: str | None = None) ->
             problem(f"entry {e.id}: {e.to_account} had {replayed[tkey]} {e.asset}, entry says {e.to_before}")
         replayed[tkey] += e.amount
 
-    if expect_anchor and not anchor_found:
-        problem(f"anchor {expect_anchor}: the journal's history up to it has changed (or it is not in this journal)")
-    head = store.chain_head()
-    if head is not None and head != (last_id, prev if n else GENESIS):
-        problem(f"chain head: stored {head[0]}:{head[1] or '-'}, journal ends at {last_id}:{prev if n else GENESIS}")
+    if missing:
+        problem(f"anchor {expect_anchor}: the journal's history up to it has changed in chain "
+                f"{', '.join(map(str, sorted(missing)))} (or it is not in this journal)")
+    heads = store.chain_heads()
+    if heads is not None:
+        for chain in sorted(heads.keys() | ends.keys()):
+            stored_at, stored_hash = heads.get(chain, (0, ""))
+            at, h = ends.get(chain, 0), prev.get(chain, GENESIS)
+            if (stored_at, stored_hash) != (at, h):
+                problem(f"chain {chain} head: stored {stored_at}:{stored_hash or '-'}, journal ends at {at}:{h}")
     _cross_check(store, entry_keys, problem)
 
     stored = {(acct, asset): bal for acct, asset, bal in store.stored_balances()}
@@ -143,7 +170,8 @@ def _check(store: Store, max_problems: int, expect_anchor: str | None = None) ->
             problem(
                 f"escrow {asset}: holds {stored.get((ESCROW, asset), 0)} but LOCKED holds add up to {locked.get(asset, 0)}"
             )
-    return CheckReport(n, len({acct for acct, _ in stored}), tuple(problems), f"{last_id}:{chained}")
+    anchor = _anchor({c: (ends[c], h) for c, h in chained.items()})
+    return CheckReport(n, len({acct for acct, _ in stored}), tuple(problems), anchor)
 
 
 def _cross_check(store: Store, entry_keys: dict[str, str | None], problem: Callable[[str], None]) -> None:

@@ -103,18 +103,19 @@ class MemoryStore:
     def iter_journal(self) -> Iterator[Entry]:
         return iter(self.book.journal)
 
-    def iter_chain(self) -> Iterator[tuple[Entry, str | None]]:
-        """The journal with its chain, sealed first up to the newest entry (the engine's
-        `seal`, as the SQL store runs it on write): entries sealed by an earlier read are
-        checked against the hashes they had then."""
+    def iter_chain(self) -> Iterator[tuple[Entry, int, str | None]]:
+        """The journal, all of it in chain 1 (one writer), sealed first up to the newest
+        entry (the engine's `seal`, as the SQL store runs it on write): entries sealed by
+        an earlier read are checked against the hashes they had then."""
         hashes, journal = self._hashes, self.book.journal
         if len(journal) > len(hashes):
             hashes.extend(seal(hashes[-1] if hashes else GENESIS, journal[len(hashes):]))
             self._head = (journal[-1].id, hashes[-1])
-        return zip(journal, hashes, strict=False)  # shorter than the hashes if entries were removed
+        # shorter than the hashes if entries were removed
+        return ((e, 1, h) for e, h in zip(journal, hashes, strict=False))
 
-    def chain_head(self) -> tuple[int, str] | None:
-        return self._head
+    def chain_heads(self) -> dict[int, tuple[int, str]] | None:
+        return {1: self._head}
 
     def iter_transactions(self) -> Iterable[TxRow]:
         """The transactions, as the journal has them (memory keeps no table of its own)."""

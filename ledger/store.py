@@ -75,11 +75,13 @@ class Store(Protocol):
 
     def all_holds(self) -> Iterable[Hold]: ...
 
-    def iter_chain(self) -> Iterator[tuple[Entry, str | None]]:
-        """Every journal entry in id order, with the chain hash stored with it."""
+    def iter_chain(self) -> Iterator[tuple[Entry, int, str | None]]:
+        """Every journal entry in id order, with its chain and the hash stored with it
+        (each entry's hash chains to the entry before it in the same chain)."""
 
-    def chain_head(self) -> tuple[int, str] | None:
-        """The stored head of the chain (last entry id, its hash), where a store keeps one."""
+    def chain_heads(self) -> dict[int, tuple[int, str]] | None:
+        """The stored head of each chain (its last entry id, that entry's hash; (0,
+        GENESIS) for an empty chain), where a store keeps them."""
 
     def iter_transactions(self) -> Iterable[TxRow]: ...
 

@@ -211,19 +211,19 @@ class SpillingStore(IndexedMemoryStore):
         spilled = self.spill.iter_entries() if self.spill else iter(())
         return chain(spilled, self.book.journal)
 
-    def iter_chain(self) -> Iterator[tuple[Entry, str | None]]:
+    def iter_chain(self) -> Iterator[tuple[Entry, int, str | None]]:
         if self.spill is None:
             return super().iter_chain()
         return self._chain_all()
 
-    def _chain_all(self) -> Iterator[tuple[Entry, str | None]]:
+    def _chain_all(self) -> Iterator[tuple[Entry, int, str | None]]:
         """Seals the whole history as it is read (spilled parts are files, not objects
         anyone can change in place) and records the head it reaches."""
         prev, last = GENESIS, 0
         for e in self.iter_journal():
             prev = entry_hash(prev, e)
             last = e.id
-            yield e, prev
+            yield e, 1, prev
         self._head = (last, prev)
 
     def iter_transactions(self) -> Iterable[TxRow]:

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
-    "APPEND_ONLY", "accounts", "assets", "balances", "entries", "holds", "idempotency_keys", "journal_head", "metadata",
+    "APPEND_ONLY", "CHAINS", "accounts", "assets", "balances", "entries", "holds", "idempotency_keys", "journal_head", "metadata",
     "transactions",
 ]
 
@@ -71,7 +71,8 @@ transactions = Table(
 )
 
 # The journal: append-only (triggers in the migrations refuse UPDATE, DELETE and
-# TRUNCATE). ``hash`` chains each entry to the one before (ledger.engine.entry_hash).
+# TRUNCATE). ``hash`` chains each entry to the one before it in its ``chain``
+# (ledger.engine.entry_hash); see journal_head.
 entries = Table(
     "entries", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
@@ -92,15 +93,23 @@ entries = Table(
     Column("metadata", JSON),
     Column("note", Text),
     Column("hash", Hash),
+    Column("chain", SmallInteger, nullable=False, server_default="1"),
     Index("ix_entries_tx_id", "tx_id"),
     Index("ix_entries_from_account", "from_account", "id"),
     Index("ix_entries_to_account", "to_account", "id"),
     Index("ix_entries_time", "time"),
 )
 
-# The chain's head: one row (id 1), the last journal id and its hash. A batch locks it
-# to number and chain its entries after the last committed one, so journal ids never
-# skip and follow commit order.
+# The journal is CHAINS hash chains, each with its head here: row ``id`` is chain
+# ``id``'s last entry id and hash. A batch locks one head, a free one on PostgreSQL
+# (SKIP LOCKED), and chains its entries after it. With a single chain every commit
+# waited for the one before it to be durable (its fsync) before it could read the hash
+# to chain after, so concurrent writers could not share a disk flush; with one chain
+# per concurrent writer they do. Journal ids come from one sequence, taken once the
+# batch holds its balance rows and its head, so they rise in commit order per account
+# and per chain (what `check` replays by); they may skip (a batch rolled back).
+# SQLite has one writer at a time: it uses chain 1 only, numbered from its head.
+CHAINS = 16
 journal_head = Table(
     "journal_head", metadata,
     Column("id", SmallInteger, primary_key=True, autoincrement=False),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import random
 import threading
 import time
 import uuid
@@ -61,7 +62,7 @@ _MAX_ATTEMPTS = 20
 # statement has a fixed text psycopg parses once, whatever the batch size.
 _ENTRY_COLUMNS = [c.name for c in s.entries.columns]
 _ENTRY_TYPES = ["bigint", "text", "timestamptz", "text", "text", "bigint", "text", "text", "bigint",
-                "bigint", "bigint", "bigint", "text", "text", "text", "json", "text", "text"]
+                "bigint", "bigint", "bigint", "text", "text", "text", "json", "text", "text", "smallint"]
 _HOLD_COLUMNS = [c.name for c in s.holds.columns]
 _HOLD_TYPES = ["text", "text", "text", "bigint", "text", "timestamptz", "timestamptz", "timestamptz", "text", "text"]
 
@@ -73,10 +74,19 @@ def _unnest(columns: Sequence[str], types: Sequence[str], prefix: str) -> str:
 # One statement for a batch's idempotency-key locks, taken in ascending order.
 _PG_KEY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k "
                      "ORDER BY k) AS ordered")
-# The chain's head, locked until the commit: a batch numbers and chains its entries after
-# the last committed one (taken last, once every other row is locked, so the lock is
-# held only while the batch writes).
-_PG_LOCK_HEAD = text("SELECT last_id, hash FROM journal_head WHERE id = 1 FOR UPDATE")
+# A chain's head, locked until the commit, and the batch's journal ids: a free head if
+# there is one (SKIP LOCKED: concurrent batches take different chains and commit side by
+# side), taken last, once every other row is locked. The ids are drawn once the head is
+# held, so they rise along each chain and, the balance rows being held too, per account.
+_PG_TAKE_FREE_CHAIN = text(
+    "WITH head AS MATERIALIZED (SELECT id, hash FROM journal_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+    "SELECT head.id, head.hash, nextval(pg_get_serial_sequence('entries', 'id')) AS entry_id "
+    "FROM head, generate_series(1, :n) ORDER BY entry_id")
+# Every head is busy (more concurrent batches than chains): wait for one.
+_PG_TAKE_CHAIN = text(
+    "WITH head AS MATERIALIZED (SELECT id, hash FROM journal_head WHERE id = :chain FOR UPDATE) "
+    "SELECT head.id, head.hash, nextval(pg_get_serial_sequence('entries', 'id')) AS entry_id "
+    "FROM head, generate_series(1, :n) ORDER BY entry_id")
 # The balance rows a batch touches, locked, and the flags (allow_negative, frozen) of
 # their accounts, in one round trip: rows with an asset are balances, rows without are
 # flagged accounts.
@@ -113,7 +123,8 @@ _PG_WRITES = {
     "holds": "UPDATE holds AS h SET amount = v.amount, status = v.status, settled_at = v.settled_at FROM "
              + _unnest(["id", "amount", "status", "settled_at"], ["text", "bigint", "text", "timestamptz"], "h_")
              + " AS v(id, amount, status, settled_at) WHERE h.id = v.id",
-    "head": "UPDATE journal_head SET last_id = CAST(:head_id AS bigint), hash = CAST(:head_hash AS text) WHERE id = 1",
+    "head": "UPDATE journal_head SET last_id = CAST(:head_id AS bigint), hash = CAST(:head_hash AS text) "
+            "WHERE id = CAST(:head_chain AS smallint)",
 }
 
 
@@ -191,10 +202,9 @@ def _key_lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-def _chain(journal: list[Entry], last_id: int, head: str) -> tuple[list[int], list[str]]:
-    """A batch's entries numbered after the chain's head and sealed after its hash."""
-    new_ids = list(range(last_id + 1, last_id + 1 + len(journal)))
-    return new_ids, seal(head, [e._replace(id=i) for e, i in zip(journal, new_ids, strict=True)])
+def _chain(journal: list[Entry], new_ids: list[int], head: str) -> list[str]:
+    """The hashes of a batch's entries, numbered ``new_ids``, sealed after its chain's head."""
+    return seal(head, [e._replace(id=i) for e, i in zip(journal, new_ids, strict=True)])
 
 
 def _entry(row: Any) -> Entry:
@@ -571,14 +581,20 @@ class SqlStore:
         return {e.id: new_id for e, new_id in zip(book.journal, new_ids, strict=True)}
 
     def _write_pg(self, conn: Connection, rows: _Rows) -> list[int]:
-        last_id, head = conn.execute(_PG_LOCK_HEAD).one()
-        new_ids, hashes = _chain(rows.journal, last_id, head)
+        n = len(rows.journal)
+        taken = conn.execute(_PG_TAKE_FREE_CHAIN, {"n": n}).all()
+        if not taken:
+            taken = conn.execute(_PG_TAKE_CHAIN, {"n": n, "chain": random.randint(1, s.CHAINS)}).all()
+        chain, head = taken[0].id, taken[0].hash
+        new_ids = [r.entry_id for r in taken]
+        hashes = _chain(rows.journal, new_ids, head)
         columns: list[list[Any]] = [list(c) for c in zip(*rows.journal, strict=True)]
         columns[0] = new_ids
         columns[15] = [None if m is None else json.dumps(m) for m in columns[15]]
         columns.append(hashes)
+        columns.append([chain] * n)
         params: dict[str, Any] = dict(zip(_ENTRY_COLUMNS, columns, strict=True))
-        params.update(head_id=new_ids[-1], head_hash=hashes[-1])
+        params.update(head_id=new_ids[-1], head_hash=hashes[-1], head_chain=chain)
         params.update(t_id=[t.id for t in rows.applied], t_time=[t.time for t in rows.applied],
                       t_entry_type=[t.entry_type for t in rows.applied],
                       t_idempotency_key=[t.idempotency_key for t in rows.applied],
@@ -605,11 +621,14 @@ class SqlStore:
         return new_ids
 
     def _write_rows(self, conn: Connection, rows: _Rows) -> list[int]:
-        """The portable path (SQLite, one writer at a time): plain inserts and updates."""
+        """The portable path (SQLite, one writer at a time): plain inserts and updates, and
+        chain 1 only, numbered from its head."""
         last_id, head = conn.execute(select(s.journal_head.c.last_id, s.journal_head.c.hash)
                                      .where(s.journal_head.c.id == 1)).one()
-        new_ids, hashes = _chain(rows.journal, last_id, head)
-        entries = [dict(e._asdict(), id=i, hash=h) for e, i, h in zip(rows.journal, new_ids, hashes, strict=True)]
+        new_ids = list(range(last_id + 1, last_id + 1 + len(rows.journal)))
+        hashes = _chain(rows.journal, new_ids, head)
+        entries = [dict(e._asdict(), id=i, hash=h, chain=1)
+                   for e, i, h in zip(rows.journal, new_ids, hashes, strict=True)]
         conn.execute(insert(s.entries), entries)
         conn.execute(update(s.journal_head).where(s.journal_head.c.id == 1)
                      .values(last_id=new_ids[-1], hash=hashes[-1]))
@@ -730,13 +749,13 @@ class SqlStore:
         with self.snapshot() as snap:
             return list(snap.all_holds())
 
-    def iter_chain(self) -> Iterator[tuple[Entry, str | None]]:
+    def iter_chain(self) -> Iterator[tuple[Entry, int, str | None]]:
         with self.snapshot() as snap:
             yield from snap.iter_chain()
 
-    def chain_head(self) -> tuple[int, str] | None:
+    def chain_heads(self) -> dict[int, tuple[int, str]] | None:
         with self.snapshot() as snap:
-            return snap.chain_head()
+            return snap.chain_heads()
 
     def iter_transactions(self) -> Iterable[TxRow]:
         with self.snapshot() as snap:
@@ -768,15 +787,14 @@ class _Snapshot:
     def all_holds(self) -> Iterable[Hold]:
         return [_hold(r) for r in self.conn.execute(select(s.holds))]
 
-    def iter_chain(self) -> Iterator[tuple[Entry, str | None]]:
+    def iter_chain(self) -> Iterator[tuple[Entry, int, str | None]]:
         result = self.conn.execution_options(yield_per=5000).execute(select(s.entries).order_by(s.entries.c.id))
         for row in result:
-            yield _entry(row), row.hash
+            yield _entry(row), row.chain, row.hash
 
-    def chain_head(self) -> tuple[int, str] | None:
-        row = self.conn.execute(select(s.journal_head.c.last_id, s.journal_head.c.hash)
-                                .where(s.journal_head.c.id == 1)).first()
-        return (0, "") if row is None else (row.last_id, row.hash)
+    def chain_heads(self) -> dict[int, tuple[int, str]] | None:
+        h = s.journal_head.c
+        return {r.id: (r.last_id, r.hash) for r in self.conn.execute(select(h.id, h.last_id, h.hash))}
 
     def iter_transactions(self) -> Iterable[TxRow]:
         t = s.transactions.c

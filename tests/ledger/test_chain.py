@@ -61,13 +61,13 @@ def _forge_second_mint(conn) -> None:
 def _rechain(url: str) -> None:
     """Recompute every stored hash and the head, as an owner covering their tracks would."""
     store = SqlStore(url)
-    journal = [e for e, _h in store.iter_chain()]
+    journal = [e for e, _c, _h in store.iter_chain()]
     store.engine.dispose()
     hashes = seal(GENESIS, journal)
     with as_owner(url, "entries") as conn:
         for e, h in zip(journal, hashes, strict=True):
             conn.execute(text("UPDATE entries SET hash = :h WHERE id = :i"), {"h": h, "i": e.id})
-        conn.execute(text("UPDATE journal_head SET hash = :h"), {"h": hashes[-1]})
+        conn.execute(text("UPDATE journal_head SET hash = :h WHERE id = 1"), {"h": hashes[-1]})
 
 
 def test_every_store_chains_its_journal_from_genesis(ledger):
@@ -76,11 +76,12 @@ def test_every_store_chains_its_journal_from_genesis(ledger):
     hold = ledger.lock(ALICE, 2)
     ledger.release(hold.id, BOB, 2)
     chain = list(ledger.store.iter_chain())
-    journal = [e for e, _h in chain]
+    journal = [e for e, _c, _h in chain]
     assert [e.id for e in journal] == list(range(1, len(journal) + 1))
-    assert [h for _e, h in chain] == seal(GENESIS, journal)
+    assert {c for _e, c, _h in chain} == {1}  # one writer: one chain
+    assert [h for _e, _c, h in chain] == seal(GENESIS, journal)
     report = ledger.check()
-    assert report.ok and report.anchor == f"{journal[-1].id}:{chain[-1][1]}"
+    assert report.ok and report.anchor == f"{journal[-1].id}:{chain[-1][2]}"
 
 
 def test_an_empty_journal_anchors_at_genesis(ledger):
@@ -95,7 +96,7 @@ def test_a_forged_entry_whose_balances_add_up_fails_the_chain(db_url):
         _forge_second_mint(conn)
     problems = ledger.check().problems
     assert problems == ("entry 2: its hash does not match its fields and the entry before it "
-                        "(the journal was changed after it was written)",)
+                        "in chain 1 (the journal was changed after it was written)",)
 
 
 def test_a_forged_entry_in_memory_fails_the_chain(memory_ledger):
@@ -143,7 +144,7 @@ def test_a_truncated_tail_disagrees_with_the_head(db_url):
         conn.execute(text("UPDATE balances SET balance = 10 WHERE account = 'user:alice'"))
         conn.execute(text("DELETE FROM balances WHERE account = 'user:bob'"))
     problems = ledger.check().problems
-    assert any(p.startswith("chain head: stored 2:") for p in problems)
+    assert any(p.startswith("chain 1 head: stored 2:") for p in problems)
 
 
 def test_a_deleted_idempotency_key_is_detected(db_url):
@@ -214,5 +215,72 @@ def test_the_memory_store_and_sql_chain_the_same_history_alike(db_url, clock):
     mem, sql = Ledger(MemoryStore(), clock=clock), Ledger(SqlStore(db_url), clock=clock)
     for ledger in (mem, sql):
         ledger.mint(ALICE, 10, key="k", metadata={"b": 1, "a": [True, None]}, ref_type="t", ref_id="r", note="n")
-    (m, _), (s, _) = next(iter(mem.store.iter_chain())), next(iter(sql.store.iter_chain()))
-    assert seal(GENESIS, [m._replace(tx_id=s.tx_id)]) == [h for _e, h in sql.store.iter_chain()]
+    (m, _, _), (s, _, _) = next(iter(mem.store.iter_chain())), next(iter(sql.store.iter_chain()))
+    assert seal(GENESIS, [m._replace(tx_id=s.tx_id)]) == [h for _e, _c, h in sql.store.iter_chain()]
+
+
+@contextmanager
+def holding_chain(url: str, chain: int) -> Iterator[None]:
+    """Another writer's open transaction holding ``chain``'s head."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("SELECT 1 FROM journal_head WHERE id = :c FOR UPDATE"), {"c": chain})
+        yield
+    engine.dispose()
+
+
+def _chains(url: str) -> dict[int, int]:
+    store = SqlStore(url)
+    chains = {e.id: c for e, c, _h in store.iter_chain()}
+    store.engine.dispose()
+    return chains
+
+
+def test_a_writer_takes_another_chain_while_the_first_is_busy(pg_url):
+    ledger = Ledger(SqlStore(pg_url))
+    ledger.mint(ALICE, 10)
+    with holding_chain(pg_url, 1):
+        ledger.transfer(ALICE, BOB, 4)  # would wait for the holder on a single chain
+    ledger.mint(BOB, 1)
+    assert _chains(pg_url) == {1: 1, 2: 2, 3: 1}
+    report = ledger.check()
+    assert report.ok, report.problems
+    assert report.anchor.count(",") == 1 and report.anchor.split(",")[1].startswith("2:2:")
+    anchor = runner.invoke(app, ["check", "--db", pg_url, "--anchor"]).output.strip()
+    assert anchor == report.anchor
+    assert runner.invoke(app, ["check", "--db", pg_url, "--expect-anchor", anchor]).exit_code == 0
+
+
+def test_a_changed_entry_in_a_second_chain_is_caught_and_the_anchor_names_it(pg_url):
+    ledger = Ledger(SqlStore(pg_url))
+    ledger.mint(ALICE, 10)
+    with holding_chain(pg_url, 1):
+        ledger.transfer(ALICE, BOB, 4, note="rent")
+    anchor = ledger.check().anchor
+    with as_owner(pg_url, "entries") as conn:
+        conn.execute(text("UPDATE entries SET note = 'gift' WHERE id = 2"))
+    assert ledger.check().problems == (
+        "entry 2: its hash does not match its fields and the entry before it in chain 2 "
+        "(the journal was changed after it was written)",)
+    forged = ledger.check(expect_anchor=anchor).problems
+    assert any(p.startswith(f"anchor {anchor}: the journal's history up to it has changed in chain 2 ")
+               for p in forged)
+
+
+def test_the_last_entry_of_a_second_chain_deleted_disagrees_with_its_head(pg_url):
+    ledger = Ledger(SqlStore(pg_url))
+    ledger.mint(ALICE, 10)
+    with holding_chain(pg_url, 1):
+        ledger.mint(BOB, 4)
+    with as_owner(pg_url, "entries", "transactions") as conn:
+        conn.execute(text("DELETE FROM transactions WHERE id = (SELECT tx_id FROM entries WHERE id = 2)"))
+        conn.execute(text("DELETE FROM entries WHERE id = 2"))
+        conn.execute(text("DELETE FROM balances WHERE account = 'user:bob'"))
+        conn.execute(text("UPDATE balances SET balance = balance + 4 WHERE account = 'system:mint'"))
+    problems = ledger.check().problems
+    assert len(problems) == 1 and problems[0].startswith("chain 2 head: stored 2:"), problems
+
+
+def test_an_anchor_that_is_not_an_anchor_is_refused(ledger):
+    with pytest.raises(ValueError, match="an anchor is"):
+        ledger.check(expect_anchor="1:2:3:abc")

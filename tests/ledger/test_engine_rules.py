@@ -83,7 +83,7 @@ def test_journal_ids_never_skip_past_refused_requests(funded):
     funded.post(TransferRequest((Posting(ALICE, BOB, "COIN", 1), Posting(BOB, CAROL, "COIN", 2)),
                                 EntryType.TRANSFER))
     funded.transfer(ALICE, CAROL, 1)
-    ids = [e.id for e, _h in funded.store.iter_chain()]
+    ids = [e.id for e, _c, _h in funded.store.iter_chain()]
     assert ids == list(range(1, len(ids) + 1)) and len(ids) == 6
 
 

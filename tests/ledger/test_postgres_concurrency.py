@@ -105,6 +105,27 @@ def test_concurrent_batches_over_shared_accounts_conserve_money(pg_url):
     assert ledger.check().ok
 
 
+def test_writers_on_separate_accounts_commit_in_several_chains_that_all_check(pg_url):
+    stores = [SqlStore(pg_url) for _ in range(WORKERS)]
+
+    def own_accounts(i: int) -> None:
+        ledger = Ledger(stores[i])
+        ledger.mint(f"user:w{i}", 100)
+        for _ in range(20):
+            ledger.transfer(f"user:w{i}", f"user:v{i}", 1)
+
+    assert not any(_race(WORKERS, own_accounts))
+    store = SqlStore(pg_url)
+    chains = [c for _e, c, _h in store.iter_chain()]
+    assert len(chains) == WORKERS * 21
+    assert len(set(chains)) > 1  # racing writers did not queue behind one head
+    ledger = Ledger(store)
+    assert [ledger.balance(f"user:v{i}") for i in range(WORKERS)] == [20] * WORKERS
+    report = ledger.check()
+    assert report.ok, report.problems
+    assert report.anchor.count(",") == len(set(chains)) - 1  # one part per chain used
+
+
 def test_sigkill_mid_batch_loses_nothing_acknowledged(pg_url, tmp_path: Path):
     Ledger(SqlStore(pg_url)).mint("user:source", 10**9)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}

@@ -48,8 +48,8 @@ def _state(url: str) -> tuple[tuple[str, ...], set[str]]:
 
 def test_the_history_is_one_line_through_every_layer():
     script = ScriptDirectory.from_config(database.config())
-    assert [r.revision for r in script.walk_revisions()] == ["0005", "0004", "0003", "0002", "0001"]
-    assert script.get_heads() == ["0005"]
+    assert [r.revision for r in script.walk_revisions()] == ["0006", "0005", "0004", "0003", "0002", "0001"]
+    assert script.get_heads() == ["0006"]
 
 
 def test_a_database_upgraded_before_the_layout_upgrades_to_the_same_schema(empty_url):
@@ -79,7 +79,7 @@ def test_the_chain_migration_backfills_an_existing_journal(empty_url):
     entries_0003 = Table("entries", MetaData(), *(
         Column(c.name, DateTime(timezone=True) if c.name == "time" else JSON if c.name == "metadata"
                else BigInteger if isinstance(c.type, BigInteger) else String)
-        for c in sql_schema.entries.columns if c.name != "hash"))
+        for c in sql_schema.entries.columns if c.name not in ("hash", "chain")))
     database.upgrade(empty_url, "0003")
     Ledger(SqlStore(empty_url))  # assets and system accounts, as 0003's code made them
     t = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
@@ -103,8 +103,9 @@ def test_the_chain_migration_backfills_an_existing_journal(empty_url):
     database.upgrade(empty_url)
     store = SqlStore(empty_url)
     chain = list(store.iter_chain())
-    assert [h for _e, h in chain] == seal(GENESIS, [e for e, _h in chain])
-    assert store.chain_head() == (2, chain[-1][1])
+    assert [h for _e, _c, h in chain] == seal(GENESIS, [e for e, _c, _h in chain])
+    assert {c for _e, c, _h in chain} == {1}  # the journal before the chains were several
+    assert store.chain_heads() == {1: (2, chain[-1][2]), **{c: (0, GENESIS) for c in range(2, sql_schema.CHAINS + 1)}}
     ledger = Ledger(store)
     assert ledger.mint("user:carol", 1).entries[0].id == 3
     report = ledger.check()
@@ -168,3 +169,34 @@ def test_without_a_password_the_app_role_cannot_log_in(pg_url):
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :r"), {"r": role}) is False
     engine.dispose()
+
+
+def _downgrade(url: str, revision: str) -> None:
+    cfg = database.config()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+    engine.dispose()
+
+
+def test_the_chains_migration_goes_back_to_one_chain_only_while_one_is_used(pg_url):
+    from sqlalchemy import text
+
+    from ledger import Ledger
+    from ledger.sql import SqlStore
+
+    ledger = Ledger(SqlStore(pg_url))
+    ledger.mint("user:alice", 5)
+    _downgrade(pg_url, "0005")  # every entry is in chain 1: nothing is lost
+    database.upgrade(pg_url)
+    ledger = Ledger(SqlStore(pg_url))
+    assert ledger.check().ok
+    engine = make_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("SELECT 1 FROM journal_head WHERE id = 1 FOR UPDATE"))
+        ledger.mint("user:bob", 3)  # takes chain 2 while chain 1 is held
+    engine.dispose()
+    with pytest.raises(RuntimeError, match="chains other than 1"):
+        _downgrade(pg_url, "0005")
+    assert _state(pg_url)[0] == ("0006",) and ledger.check().ok
