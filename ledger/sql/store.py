@@ -74,19 +74,23 @@ def _unnest(columns: Sequence[str], types: Sequence[str], prefix: str) -> str:
 # One statement for a batch's idempotency-key locks, taken in ascending order.
 _PG_KEY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k "
                      "ORDER BY k) AS ordered")
-# A chain's head, locked until the commit, and the batch's journal ids: a free head if
-# there is one (SKIP LOCKED: concurrent batches take different chains and commit side by
-# side), taken last, once every other row is locked. The ids are drawn once the head is
-# held, so they rise along each chain and, the balance rows being held too, per account.
-_PG_TAKE_FREE_CHAIN = text(
-    "WITH head AS MATERIALIZED (SELECT id, hash FROM journal_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-    "SELECT head.id, head.hash, nextval(pg_get_serial_sequence('entries', 'id')) AS entry_id "
-    "FROM head, generate_series(1, :n) ORDER BY entry_id")
+
+
+def _take_chain(head: str) -> Any:
+    """A chain's head (the one ``head`` picks), locked until the commit, and the batch's
+    :n journal ids, in one statement. Taken last, once every other row is locked; the ids
+    are drawn once the head is held, so they rise along each chain and, the balance rows
+    being held too, per account."""
+    return text(f"WITH head AS MATERIALIZED (SELECT id, hash FROM journal_head {head}) "
+                "SELECT head.id, head.hash, nextval(pg_get_serial_sequence('entries', 'id')) AS entry_id "
+                "FROM head, generate_series(1, :n) ORDER BY entry_id")
+
+
+# A free head if there is one (SKIP LOCKED): concurrent batches take different chains
+# and commit side by side.
+_PG_TAKE_FREE_CHAIN = _take_chain("ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED")
 # Every head is busy (more concurrent batches than chains): wait for one.
-_PG_TAKE_CHAIN = text(
-    "WITH head AS MATERIALIZED (SELECT id, hash FROM journal_head WHERE id = :chain FOR UPDATE) "
-    "SELECT head.id, head.hash, nextval(pg_get_serial_sequence('entries', 'id')) AS entry_id "
-    "FROM head, generate_series(1, :n) ORDER BY entry_id")
+_PG_TAKE_CHAIN = _take_chain("WHERE id = :chain FOR UPDATE")
 # The balance rows a batch touches, locked, and the flags (allow_negative, frozen) of
 # their accounts, in one round trip: rows with an asset are balances, rows without are
 # flagged accounts.
