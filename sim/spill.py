@@ -124,7 +124,10 @@ class JournalSpill:
         """Append ``entries`` (whole transactions) as the next part."""
         t0 = time.process_time()
         self.parts += 1
-        pq.write_table(entry_table(entries), self._path(self.parts), compression="zstd")
+        # No dictionary pages: the columns are mostly distinct strings (keys, tx ids), so
+        # dictionaries cost a third of the write and make the part larger (a 384k-entry
+        # part: 0.15 s and 7.0 MB without, 0.22 s and 8.2 MB with).
+        pq.write_table(entry_table(entries), self._path(self.parts), compression="zstd", use_dictionary=False)
         self.rows += len(entries)
         self.cpu_seconds += time.process_time() - t0
 
