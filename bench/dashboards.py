@@ -329,8 +329,14 @@ PROBE = """(() => {
             const traces = gd._fullData.filter(t => t.visible === true).length;
             if (gd.querySelectorAll('.trace, .hm, .sankey').length < traces) return false;
         }
-        for (const c of document.querySelectorAll('[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"]'))
-            if (!c.querySelector('canvas, svg')) return false;
+        // Vega draws into a canvas (Streamlit's choice for many marks) or an SVG, both of
+        // class "marks" (not the toolbar's icons); an SVG must hold its data marks, not
+        // only axes. (On a canvas Streamlit inserts the data and redraws in the same task
+        // as the first draw, so a frame never shows it empty.)
+        for (const c of document.querySelectorAll('[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"]')) {
+            const v = c.querySelector('canvas.marks, svg.marks');
+            if (!v || !v.clientWidth || (v.tagName === 'svg' && !v.querySelector('.role-mark > *'))) return false;
+        }
         for (const c of document.querySelectorAll('[data-testid="stDataFrame"]'))
             if (!c.querySelector('canvas')) return false;
         return true;
@@ -427,8 +433,8 @@ def _done(page: Any, what: str) -> tuple[float, float]:
 
 
 def _charts(page: Any) -> int:
-    return int(page.evaluate("() => document.querySelectorAll('.js-plotly-plot, [data-testid=\"stDataFrame\"]')"
-                             ".length"))
+    return int(page.evaluate("() => document.querySelectorAll('.js-plotly-plot, [data-testid=\"stVegaLiteChart\"], "
+                             "[data-testid=\"stDataFrame\"]').length"))
 
 
 class Site:
@@ -615,7 +621,7 @@ def main() -> None:
                   f"{queries[page]:8.2f} {statistics.median(drawn['this'][page]['ran']):9.2f}"
                   + (f" {uncached[page]:8.2f}" if uncached else ""))
         print("more: in the first view's tab, a click on the page's \"More charts\" toggle until all its charts are "
-              "drawn; charts: Plotly charts and tables a page switch drew (this); queries: the page's metrics calls "
+              "drawn; charts: charts (Vega-Lite, Plotly) and tables a page switch drew (this); queries: the page's metrics calls "
               "in Python, rollups built; 1st: ran: median time on a first view until the script had finished (this)")
         for k, label in (("streamlit", "no chart"), ("vega", "one 3-point Vega-Lite chart (st.line_chart)"),
                          ("plotly", "one 3-point Plotly chart")):

@@ -4,7 +4,6 @@ sweep's frontier."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
@@ -13,7 +12,7 @@ from dashboards import scenarios as sc
 from dashboards.warehouse import sources
 
 st.title("Experiments")
-ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
+ui.preload_charts()  # first: the browser loads the chart code while this script runs
 ui.explain("Compare production, forecasts and simulated runs side by side: figures with their difference and %, "
            "and fan charts (median and 90% band across seeds). Change any economy knob and run it against the "
            "current economy on the same seeds.")
@@ -93,10 +92,8 @@ else:
     # The supply fan first; the other two on demand (beside it).
     more = ui.more_charts([title for _y, title, _t in fans[1:]])
     for col, (y, title, y_title) in zip(st.columns(3), fans[:3 if more else 1], strict=False):
-        fig = charts.fan(daily, x="day_of_run", y=y, by="source", title=title, y_title=y_title)
-        if y == "net_dollars":
-            fig.update_yaxes(tickprefix="$")
-        col.plotly_chart(fig, key=f"fan_{y}")
+        col.altair_chart(charts.fan(daily, x="day_of_run", y=y, by="source", title=title, y_title=y_title,
+                                    money=y == "net_dollars"), key=f"fan_{y}")
 
 st.subheader("Sweeps")
 sweep_ids = sc.sweeps(con)
@@ -123,13 +120,8 @@ else:
         "seeds": [r.value.n for r in rows]}, strict=False), hide_index=True)
     if {"victims_losses", "honest_volume_coin"} <= set(metrics) and len(variants) > 1:
         pts = frontier_points(results, control)
-        fig = go.Figure()
-        for on, colour in ((True, "#d62728"), (False, "#7f7f7f")):
-            sel = [p for p in pts if p.on_frontier is on]
-            fig.add_scatter(x=[p.losses.mean for p in sel], y=[p.honest.mean for p in sel], mode="markers+text",
-                            text=[p.variant for p in sel], textposition="top center",
-                            marker={"color": colour, "size": 10},
-                            name="on the frontier" if on else "dominated")
-        fig.update_layout(title="Defense frontier: victims' realised losses vs honest volume kept")
-        st.plotly_chart(ui.style(fig, x="victims' realised losses (COIN, mean over seeds)",
-                                 y="honest trading volume (COIN, mean over seeds)"), key="frontier")
+        points = pl.DataFrame({"variant": [p.variant for p in pts], "losses": [p.losses.mean for p in pts],
+                               "honest": [p.honest.mean for p in pts], "on_frontier": [p.on_frontier for p in pts]})
+        st.altair_chart(charts.frontier(points, "Defense frontier: victims' realised losses vs honest volume kept",
+                                        x_title="victims' realised losses (COIN, mean over seeds)",
+                                        y_title="honest trading volume (COIN, mean over seeds)"), key="frontier")
