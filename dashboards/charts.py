@@ -234,7 +234,9 @@ def fan(df: pl.DataFrame, *, x: str, y: str, by: str, title: str, y_title: str,
     # The legend names each band and each median line, in the source's colour.
     names = [n for k in keys for n in ([f"{k}: 90% of seeds"] if k in seeded else []) + [f"{k}: median"]]
     colours = [PALETTE[keys.index(n.rsplit(": ", 1)[0]) % len(PALETTE)] for n in names]
-    colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=names, range=colours))
+    # Under the chart and untruncated: a source's label is long and the fans stand three abreast.
+    colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=names, range=colours),
+                       legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=600))
     s = stats.with_columns(pl.col(by).cast(pl.String).alias("source"))
     xenc = alt.X(f"{x}:Q", title="day of the run")
     tips = [alt.Tooltip("source:N"), alt.Tooltip(f"{x}:Q", title="day of the run"),

@@ -110,10 +110,10 @@ def test_more_charts_are_drawn_on_demand_in_chromium(server, browser_page):
     assert page.locator(VEGA).count() == 2, "supply and actives only, on first paint"
     toggle = page.get_by_test_id("stCheckbox").filter(has_text="More charts")  # its label takes the click
     toggle.click()
-    # The chart's key names its element (st-key-...).
-    for key in ("kinds", "retention"):
-        page.locator(f".st-key-{key} canvas, .st-key-{key} svg.marks").first.wait_for(timeout=60_000)
+    page.wait_for_function(f"document.querySelectorAll('{DRAWN}').length === 4", timeout=60_000)
     settled(page, "Overview")
+    # (the heatmap's many cells are drawn on a canvas; the bars' few in an SVG, with its title)
+    assert page.locator(f"{VEGA} svg.marks").filter(has_text="issued and burned by kind").count() == 1
     toggle.click()  # off again: the other tests in this browser session see the defaults
     page.wait_for_function(f"document.querySelectorAll('{VEGA}').length === 2", timeout=60_000)
 
@@ -169,7 +169,7 @@ def test_a_small_sweep_run_from_the_experiments_page_draws_its_fan_chart(server,
     settled(page, "Experiments")
     # The rerun that follows the sweep redraws the charts: wait for the band of the sweep's
     # two seeds rather than reading whichever chart is on screen at that moment.
-    fan = page.locator(".st-key-fan_supply svg.marks").filter(has_text="COIN supply").filter(has_text="90% of seeds")
+    fan = page.locator(f"{VEGA} svg.marks").filter(has_text="COIN supply").filter(has_text="90% of seeds")
     fan.first.wait_for(timeout=60_000)
     assert "median" in fan.first.text_content()
     page.screenshot(path=str(SHOTS / "experiments-sweep.png"), full_page=True)
