@@ -46,8 +46,9 @@ def yaxis(field: str, title: str, *, log: bool = False, money: bool = False, per
 
 
 def _day(field: str = "day", title: str = DAY) -> alt.X:
-    # A day is a band (a bar spans its day); utc: no shift by the browser's time zone.
-    return alt.X(f"utcyearmonthdate({field}):T", title=title)
+    # A day is a band (a bar spans its day); utc: no shift by the browser's time zone;
+    # ticks a day apart at least (a short range otherwise labels one day several times).
+    return alt.X(f"utcyearmonthdate({field}):T", title=title, axis=alt.Axis(tickMinStep=86_400_000))
 
 
 def _tip(field: str, title: str, *, money: bool = False, percent: bool = False, day: bool = False) -> alt.Tooltip:

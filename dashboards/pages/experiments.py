@@ -17,46 +17,51 @@ ui.explain("Compare production, forecasts and simulated runs side by side: figur
            "and fan charts (median and 90% band across seeds). Change any economy knob and run it against the "
            "current economy on the same seeds.")
 
-with st.expander("Run a sweep: change the economy, simulate it against the current one", expanded=False):
-    names = sc.scenario_names()
-    c = st.columns(5)
-    name = c[0].selectbox("Scenario", names, index=names.index("baseline") if "baseline" in names else 0,
-                          key="sw_name")
-    users = int(c[1].number_input("Users", 10, 20_000, 300, step=50, key="sw_users"))
-    days = int(c[2].number_input("Days", 1, 365, 14, key="sw_days"))
-    seeds = int(c[3].number_input("Seeds", 1, 50, 3, key="sw_seeds",
-                                  help="Both economies run on the same seeds (common random numbers)."))
-    workers = int(c[4].number_input("Workers", 1, 8, 2, key="sw_workers", help="processes running seeds at once"))
-    knobs = sc.knobs(name)
-    values: dict[str, object] = {}
-    tabs = st.tabs([title for title, _ in sc.SECTIONS])
-    for tab, (title, _) in zip(tabs, sc.SECTIONS, strict=True):
-        cols = tab.columns(4)
-        for i, knob in enumerate(k for k in knobs if k.section == title):
-            col, key = cols[i % 4], f"knob_{name}_{knob.key}"
-            if knob.kind == "bool":
-                values[knob.key] = col.checkbox(knob.label, bool(knob.default), key=key)
-            elif knob.kind == "int":
-                values[knob.key] = int(col.number_input(knob.label, 0, None, int(knob.default), key=key))
+# Built only while open (a rerun on toggling it): the form is a widget per economy knob,
+# dozens of them, which a first view would otherwise draw hidden.
+sweep = st.expander("Run a sweep: change the economy, simulate it against the current one", key="sw_open",
+                    on_change="rerun")
+if sweep.open:
+    with sweep:
+        names = sc.scenario_names()
+        c = st.columns(5)
+        name = c[0].selectbox("Scenario", names, index=names.index("baseline") if "baseline" in names else 0,
+                              key="sw_name")
+        users = int(c[1].number_input("Users", 10, 20_000, 300, step=50, key="sw_users"))
+        days = int(c[2].number_input("Days", 1, 365, 14, key="sw_days"))
+        seeds = int(c[3].number_input("Seeds", 1, 50, 3, key="sw_seeds",
+                                      help="Both economies run on the same seeds (common random numbers)."))
+        workers = int(c[4].number_input("Workers", 1, 8, 2, key="sw_workers", help="processes running seeds at once"))
+        knobs = sc.knobs(name)
+        values: dict[str, object] = {}
+        tabs = st.tabs([title for title, _ in sc.SECTIONS])
+        for tab, (title, _) in zip(tabs, sc.SECTIONS, strict=True):
+            cols = tab.columns(4)
+            for i, knob in enumerate(k for k in knobs if k.section == title):
+                col, key = cols[i % 4], f"knob_{name}_{knob.key}"
+                if knob.kind == "bool":
+                    values[knob.key] = col.checkbox(knob.label, bool(knob.default), key=key)
+                elif knob.kind == "int":
+                    values[knob.key] = int(col.number_input(knob.label, 0, None, int(knob.default), key=key))
+                else:
+                    values[knob.key] = col.text_input(knob.label, str(knob.default), key=key)
+        changed = sc.changes({k.key: k.default for k in knobs}, values)
+        st.caption("Changes: " + (", ".join(changed) if changed else "none (runs the current economy only)"))
+        if st.button("Run sweep", type="primary", key="sw_run"):
+            bar = st.progress(0.0, text="simulating...")
+
+            def show(done: int, total: int) -> None:
+                bar.progress(done / total, text=f"{done} of {total} runs done")
+
+            try:
+                ran = sc.run_sweep(ui.warehouse_root(), name, changed, users, days, seeds, workers=workers,
+                                   on_progress=show)
+            except ValueError as err:  # a bad knob value (ConfigError, ExperimentError): nothing was run
+                st.error(f"Not run: {err}")
             else:
-                values[knob.key] = col.text_input(knob.label, str(knob.default), key=key)
-    changed = sc.changes({k.key: k.default for k in knobs}, values)
-    st.caption("Changes: " + (", ".join(changed) if changed else "none (runs the current economy only)"))
-    if st.button("Run sweep", type="primary", key="sw_run"):
-        bar = st.progress(0.0, text="simulating...")
-
-        def show(done: int, total: int) -> None:
-            bar.progress(done / total, text=f"{done} of {total} runs done")
-
-        try:
-            ran = sc.run_sweep(ui.warehouse_root(), name, changed, users, days, seeds, workers=workers,
-                               on_progress=show)
-        except ValueError as err:  # a bad knob value (ConfigError, ExperimentError): nothing was run
-            st.error(f"Not run: {err}")
-        else:
-            bar.progress(1.0, text="done")
-            st.session_state["compare"] = [ids[0] for ids in ran.values()]
-            st.success(f"Simulated {sum(len(v) for v in ran.values())} runs: " + ", ".join(ran))
+                bar.progress(1.0, text="done")
+                st.session_state["compare"] = [ids[0] for ids in ran.values()]
+                st.success(f"Simulated {sum(len(v) for v in ran.values())} runs: " + ", ".join(ran))
 
 con = ui.connection()
 found = sources(con)

@@ -75,6 +75,9 @@ def test_revenue_figures_equal_the_metrics_library(app_env):
 
 def test_experiments_page_sweeps_a_tuned_economy_against_the_current_one_on_the_same_seeds(app_env):
     at = _open("experiments", app_env["run_id"])
+    assert not at.number_input, "the sweep's form is built only once its expander is open"
+    at.session_state["sw_open"] = True
+    at.run()
     at.number_input(key="sw_users").set_value(10)
     at.number_input(key="sw_days").set_value(2)
     at.number_input(key="sw_seeds").set_value(2)
