@@ -19,10 +19,10 @@ ui.explain("Compare production, forecasts and simulated runs side by side: figur
 
 # Built only while open (a rerun on toggling it): the form is a widget per economy knob,
 # dozens of them, which a first view would otherwise draw hidden.
-sweep = st.expander("Run a sweep: change the economy, simulate it against the current one", key="sw_open",
+form = st.expander("Run a sweep: change the economy, simulate it against the current one", key="sw_open",
                     on_change="rerun")
-if sweep.open:
-    with sweep:
+if form.open:
+    with form:
         names = sc.scenario_names()
         c = st.columns(5)
         name = c[0].selectbox("Scenario", names, index=names.index("baseline") if "baseline" in names else 0,
