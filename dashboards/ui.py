@@ -52,22 +52,26 @@ def connection() -> duckdb.DuckDBPyConnection:
 # with Vega's expression interpreter, ~0.8 MB) only when the first chart arrives, then
 # compiles and starts it: a part of a new tab's first view. Importing those chunks as
 # soon as the app's first message arrives lets them load while the page's script still
-# runs. (Not Plotly.js, 4.7 MB, which only the Sankey drawn on demand needs; not the
-# table's chunk: a page that opens without a table would pay for it.) The chunks' names
-# carry a hash: read from the installed Streamlit; nothing is preloaded when its build
-# has no such file.
-_CHUNKS = ("ArrowVegaLiteChart", "embed", "vega-interpreter")
+# runs. (Not Plotly.js, 4.7 MB, which only the Sankey drawn on demand needs.) A page
+# that opens with a table also asks for the table's chunks (~1.2 MB; 0.1-0.15 s off
+# Markets' first view, measured alternating): one without would pay for them. The
+# chunks' names carry a hash: read from the installed Streamlit; nothing is preloaded
+# when its build has no such file.
+_CHARTS = ("ArrowVegaLiteChart", "embed", "vega-interpreter")
+_TABLES = ("DataFrame", "arrowFormatUtils")
 
 
 @functools.cache
-def _chunks() -> tuple[str, ...]:
+def _chunks(table: bool) -> tuple[str, ...]:
     static = Path(st.__file__).parent / "static" / "static" / "js"
-    return tuple(p.name for name in _CHUNKS for p in sorted(static.glob(f"{name}.*.js"))[:1])
+    return tuple(p.name for name in _CHARTS + (_TABLES if table else ())
+                 for p in sorted(static.glob(f"{name}.*.js"))[:1])
 
 
-def preload_charts() -> None:
-    """Start loading the chart code in the browser (nothing is drawn)."""
-    names = _chunks()
+def preload_charts(*, table: bool = False) -> None:
+    """Start loading the chart code in the browser, and the table's with ``table``
+    (nothing is drawn)."""
+    names = _chunks(table)
     if not names:
         return
     # Resolved against Streamlit's own bundle, as its lazy imports are: the same URL is

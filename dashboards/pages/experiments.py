@@ -12,7 +12,7 @@ from dashboards import scenarios as sc
 from dashboards.warehouse import sources
 
 st.title("Experiments")
-ui.preload_charts()  # first: the browser loads the chart code while this script runs
+ui.preload_charts(table=True)  # first: the browser loads the chart and table code while this runs
 ui.explain("Compare production, forecasts and simulated runs side by side: figures with their difference and %, "
            "and fan charts (median and 90% band across seeds). Change any economy knob and run it against the "
            "current economy on the same seeds.")

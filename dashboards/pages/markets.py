@@ -11,7 +11,7 @@ from dashboards import metrics as m
 from dashboards.alerts import ADVERSARIAL_ROLES, in_words
 
 st.title("Markets")
-ui.preload_charts()  # first: the browser loads the chart code while this script runs
+ui.preload_charts(table=True)  # first: the browser loads the chart and table code while this runs
 ui.explain("Brand-coin trading: candlesticks with volume and the alerts that fired on them, the resting order "
            "book, the busiest coins and traders (adversarial accounts of a simulation flagged), and every "
            "defense and detector alert in words.")

@@ -215,10 +215,11 @@ def test_first_paint_has_no_plotly_chart_only_the_on_demand_sankey_is_one(app_en
 
 def test_a_page_with_charts_preloads_the_chart_code_and_one_without_does_not(app_env):
     def preloads(at: AppTest) -> set[str]:
-        return {name for h in at.get("html") for name in ("ArrowVegaLiteChart.", "PlotlyChart.")
+        return {name for h in at.get("html") for name in ("ArrowVegaLiteChart.", "PlotlyChart.", "DataFrame.")
                 if name in h.proto.body}
 
-    assert preloads(_open("overview", app_env["run_id"])) == {"ArrowVegaLiteChart."}, "not Plotly.js"
+    assert preloads(_open("overview", app_env["run_id"])) == {"ArrowVegaLiteChart."}, "not Plotly.js, no table"
+    assert preloads(_open("markets", app_env["pump_run"])) == {"ArrowVegaLiteChart.", "DataFrame."}, "traders"
     assert not preloads(_open("pools", app_env["run_id"])), "a baseline run has no pools: nothing to draw"
     assert preloads(_open("pools", app_env["pools_run"])) == {"ArrowVegaLiteChart."}
 
