@@ -192,9 +192,11 @@ def candles(cd: pl.DataFrame, alerts: pl.DataFrame, *, title: str, seconds: floa
             tooltip=[alt.Tooltip("utcyearmonthdatehoursminutes(time):T", title="time (UTC)"),
                      alt.Tooltip("words:N", title="what happened")])
         prices.append(alert)
-    # Volume first, behind the candles (its axis on the right).
-    return alt.LayerChart(layer=[volume, alt.LayerChart(layer=prices)], title=title, height=420).resolve_scale(
-        y="independent")
+    # Volume first, behind the candles (its axis on the right). On a canvas: ~1,100 marks
+    # for a year of daily candles, which as SVG elements took a first view 0.15-0.3 s
+    # longer (measured alternating; Streamlit itself switches only past 2,000).
+    return alt.LayerChart(layer=[volume, alt.LayerChart(layer=prices)], title=title, height=420,
+                          usermeta={"embedOptions": {"renderer": "canvas"}}).resolve_scale(y="independent")
 
 
 def depth(book: pl.DataFrame, title: str) -> alt.Chart:

@@ -299,6 +299,7 @@ def test_markets_draws_the_alerts_on_the_candles_in_words(app_env):
     symbol = chart["title"].split(" ")[0]
     views = _views(chart)
     assert [v["mark"]["type"] for v in views] == ["bar", "rule", "bar", "point"], "volume, wicks, bodies, alerts"
+    assert chart["usermeta"]["embedOptions"]["renderer"] == "canvas", "many marks: faster on a canvas"
     assert {v["encoding"]["y"]["title"] for v in views if "title" in v["encoding"]["y"]} == {
         "price (COIN per coin)", "coins traded"}
     candles = _layer_data(chart, views[1])
