@@ -37,7 +37,7 @@ metrics calls alone in Python once the rollups are built, the one-off time to bu
 them, and with ``--uncached`` those calls with no rollup cache.
 
 Measured 2026-12-06 over 10M journal rows, fastest/median of 5, the charts in Vega-Lite
-(2f0c403 and after: this) alternating in the same run with the code before (3550838,
+(b2b3962: this) alternating in the same run with the code before (3550838,
 Plotly: ref), load average 5.3 before and 4-8 during (other jobs on the 2 cores):
 
     page           switch this  1st view this  switch ref  1st view ref  more this  script done (1st, this)

@@ -261,6 +261,11 @@ def test_revenue_is_drawn_in_dollars_and_concentration_in_percent(app_env):
     assert sorted(bars.filter(pl.col("series") == "gross")["dollars"].to_list()) == sorted(
         (cents["gross"] / 100).to_list())
     assert (bars.filter(pl.col("series") == "refunds")["dollars"] <= 0).all()
+    at.toggle(key="revenue_log").set_value(True).run()
+    daily = _chart(at, "Revenue per day")
+    assert {v["encoding"]["y"]["scale"]["type"] for v in _views(daily)} == {"log"}
+    assert {v["encoding"]["y"]["title"] for v in _views(daily)} == {"dollars per day (log)"}
+    assert (_layer_data(daily, daily["layer"][0])["dollars"] > 0).all(), "refunds drawn upward, no zero"
     package = _chart(at, "Net revenue by package")
     assert package["encoding"]["y"]["axis"]["format"] == "$,.2f"
     assert package["encoding"]["y"]["title"] == "net revenue (dollars)"
