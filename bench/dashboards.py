@@ -22,8 +22,9 @@ session). Either ends when Streamlit's ``script_finished`` message has come over
 websocket and every chart is drawn: no status widget, skeleton or stale element left,
 every chart and table the run sent in the page (counted off the websocket: React can add
 the last ones a frame after script_finished, which once let a page count as drawn
-before its chart was there), every Plotly chart with its SVG and a drawn layer per
-trace, every table its canvas (`PROBE`, on the page's own clock, performance.now,
+before its chart was there), every Vega-Lite chart its canvas or its SVG with the data
+marks in it, every Plotly chart with its SVG and a drawn layer per trace, every table
+its canvas (`PROBE`, on the page's own clock, performance.now,
 checked every animation frame). Pages open with their main charts and draw the others
 on demand: in the first view's tab, a click on the page's *More charts* toggle is timed
 too, until all its charts are drawn. A warm-up round comes first; ``--repeat N`` rounds
@@ -35,9 +36,36 @@ title and no chart, one Vega-Lite chart or one Plotly chart: first view), each p
 metrics calls alone in Python once the rollups are built, the one-off time to build
 them, and with ``--uncached`` those calls with no rollup cache.
 
-Measured 2026-12-06 over 10M journal rows, fastest/median of 5, the code at the start of
-the session (428b84d) alternating in the same run as the reference, load average 1.1
-before and 2.5-3.5 during (a simulation at nice 19 beside it):
+Measured 2026-12-06 over 10M journal rows, fastest/median of 5, the charts in Vega-Lite
+(b2b3962: this) alternating in the same run with the code before (3550838,
+Plotly: ref), load average 5.3 before and 4-8 during (other jobs on the 2 cores):
+
+    page           switch this  1st view this  switch ref  1st view ref  more this  script done (1st, this)
+    overview         0.32/0.37      1.54/1.70   0.34/0.44     2.04/2.49  0.61/0.74     1.10
+    supply           0.37/0.49      1.43/1.66   0.40/0.45     2.16/2.66  1.24/1.46     1.01
+    concentration    0.29/0.38      1.53/1.68   0.26/0.34     2.16/2.47  0.49/0.58     1.39
+    revenue          0.36/0.40      1.48/1.62   0.32/0.41     2.23/2.49  0.49/0.51     1.16
+    pools            0.17/0.22      0.97/1.06   0.17/0.19     0.98/1.23          -     0.89
+    markets          0.38/0.55      1.70/2.06   0.35/0.39     2.25/2.51  0.41/0.45     1.36
+    experiments      0.29/0.36      1.60/1.93   0.39/0.65     2.57/2.84  0.40/0.50     1.20
+    floors, first view: Streamlit alone 0.59/0.76, one Vega-Lite chart 0.94/1.11, one Plotly chart 1.58/1.97
+
+First view: 0.5-0.9 s less than the reference on every page with charts; under 2 s
+median on all but Markets (2.06, fastest 1.70) at this load, at which the floors are
+~1.4 times those of the quieter run below (0.76/1.11/1.97 against 0.54/0.85/1.35). What
+did it: every chart but the Sankey (Supply's *More charts*, so the only Plotly.js left,
+1.2-1.5 s for that click) is Vega-Lite; Experiments builds its sweep form (a widget per
+economy knob) only once its expander is opened (2.46 -> 1.84 s alone); Markets and
+Experiments, which open with a table, preload the table's code as well as Vega's
+(Markets 2.12 -> 1.98); Markets' candles (~1,100 marks) are drawn on a canvas (2.33 ->
+2.05). What Markets still spends beyond the other pages is its traders table (0.2 s:
+1.81 s with it left out, measured alternating). Where a first view goes, Markets at load
+~6: the script has finished at 1.3-1.5 s (Streamlit's own boot, the websocket, the
+sidebar's widgets, the run), then ~0.35 s of Vega-Lite compiling and drawing the candles
+and ~0.1 s the table (Chromium's long tasks).
+
+The run before, with Plotly, at load 1.1 before and 2.5-3.5 during (the code at 428b84d
+as the reference):
 
     page           switch this  1st view this  switch ref  1st view ref  more this  script done (1st, this)
     overview         0.33/0.43      1.94/2.14   0.59/0.64     2.06/2.39  0.50/0.53     0.89
@@ -49,9 +77,7 @@ before and 2.5-3.5 during (a simulation at nice 19 beside it):
     experiments      0.48/0.55      2.41/2.53   0.45/0.57     2.46/2.62  0.37/0.40     1.00
     floors, first view: Streamlit alone 0.48/0.54, one Vega-Lite chart 0.75/0.85, one Plotly chart 1.30/1.35
 
-First view: missed by 0.1-0.5 s (2.09-2.53 s median for the pages with charts), 0.1-0.3 s
-faster than the reference on each of them. The run the changes were made with, at load
-7-9 (main as the reference):
+And before that, at load 7-9 (main as the reference):
 
     page           switch this  1st view this  more this  switch main  1st view main  script done (1st, this)
     overview         0.50/0.60      2.48/3.11  0.53/0.80    0.79/1.03      3.16/3.25     1.22
@@ -67,8 +93,8 @@ faster than the reference on each of them. The run the changes were made with, a
 view 3.15-4.23 s median for the pages with charts, main 3.53-4.33; Pools 1.66, main 1.40;
 floors 0.76, 1.25 and 2.08.)
 
-Page switch: met, < 1 s median on every page. First view: missed. At load 7-9 the pages with charts
-took 2.7-4.1 s median, 0.1-1.1 s less than main in the same run (3.3-4.4; Markets
+Page switch: met, < 1 s median on every page, in every run. With Plotly, at load 7-9 the
+pages with charts took 2.7-4.1 s median, 0.1-1.1 s less than main in the same run (3.3-4.4; Markets
 0.1 s more, within the noise); Pools (no pool in this warehouse, so no chart) 1.5 s (main
 1.6). The floors say why: at this load a bare Streamlit page with one 3-point Plotly
 chart takes 1.9 s median by itself (0.7 with no chart, 1.2 with one Vega-Lite chart).
@@ -82,9 +108,8 @@ page imports the Plotly chunk as its first element, so it loads while the script
 modulepreload in Streamlit's index.html itself, tried through a rewritten response,
 gained nothing more); Markets' two trade-tape scans are cached (its script finished at
 2.0 s, now 1.5 like the others); the first-paint charts are graph objects, not
-plotly.express (~0.1 s a chart of server time, profiled). Under 2 s at this load needs a
-first paint without Plotly.js (Vega-Lite's floor is 0.7 s lower) or a machine not shared
-with other jobs.
+plotly.express (~0.1 s a chart of server time, profiled). Under 2 s at that load needed a
+first paint without Plotly.js (Vega-Lite's floor is 0.7 s lower): the run at the top.
 """
 
 from __future__ import annotations
@@ -329,8 +354,14 @@ PROBE = """(() => {
             const traces = gd._fullData.filter(t => t.visible === true).length;
             if (gd.querySelectorAll('.trace, .hm, .sankey').length < traces) return false;
         }
-        for (const c of document.querySelectorAll('[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"]'))
-            if (!c.querySelector('canvas, svg')) return false;
+        // Vega draws into a canvas (Streamlit's choice for many marks) or an SVG, both of
+        // class "marks" (not the toolbar's icons); an SVG must hold its data marks, not
+        // only axes. (On a canvas Streamlit inserts the data and redraws in the same task
+        // as the first draw, so a frame never shows it empty.)
+        for (const c of document.querySelectorAll('[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"]')) {
+            const v = c.querySelector('canvas.marks, svg.marks');
+            if (!v || !v.clientWidth || (v.tagName === 'svg' && !v.querySelector('.role-mark > *'))) return false;
+        }
         for (const c of document.querySelectorAll('[data-testid="stDataFrame"]'))
             if (!c.querySelector('canvas')) return false;
         return true;
@@ -427,8 +458,8 @@ def _done(page: Any, what: str) -> tuple[float, float]:
 
 
 def _charts(page: Any) -> int:
-    return int(page.evaluate("() => document.querySelectorAll('.js-plotly-plot, [data-testid=\"stDataFrame\"]')"
-                             ".length"))
+    return int(page.evaluate("() => document.querySelectorAll('.js-plotly-plot, [data-testid=\"stVegaLiteChart\"], "
+                             "[data-testid=\"stDataFrame\"]').length"))
 
 
 class Site:
@@ -615,7 +646,7 @@ def main() -> None:
                   f"{queries[page]:8.2f} {statistics.median(drawn['this'][page]['ran']):9.2f}"
                   + (f" {uncached[page]:8.2f}" if uncached else ""))
         print("more: in the first view's tab, a click on the page's \"More charts\" toggle until all its charts are "
-              "drawn; charts: Plotly charts and tables a page switch drew (this); queries: the page's metrics calls "
+              "drawn; charts: charts (Vega-Lite, Plotly) and tables a page switch drew (this); queries: the page's metrics calls "
               "in Python, rollups built; 1st: ran: median time on a first view until the script had finished (this)")
         for k, label in (("streamlit", "no chart"), ("vega", "one 3-point Vega-Lite chart (st.line_chart)"),
                          ("plotly", "one 3-point Plotly chart")):

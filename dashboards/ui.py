@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
@@ -33,7 +32,7 @@ from .warehouse import DEFAULT_ROOT, Source, connect, sources
 
 __all__ = ["assets", "between", "coins", "connection", "date_range", "dollars", "explain", "figure", "log_toggle",
            "money", "more_charts", "pct", "period", "pick_asset", "pick_source", "pick_sources", "preload_charts",
-           "span", "style", "warehouse_root"]
+           "span", "warehouse_root"]
 
 _STATE = ("source", "compare", "from", "to")
 
@@ -49,24 +48,30 @@ def connection() -> duckdb.DuckDBPyConnection:
 
 
 # -- the browser's chart code, fetched early ---------------------------------------------------
-# Streamlit's frontend fetches the code of a Plotly chart (Plotly.js, a 4.7 MB chunk) only
-# when the first chart arrives, then compiles and starts it: a large part of a new tab's
-# first view. Importing that chunk as soon as the app's first message arrives lets it
-# load while the page's script still runs. (Not the table's chunk: a page that opens
-# without a table would pay for it.) The chunk's name carries a hash: read from the
-# installed Streamlit; nothing is preloaded when its build has no such file.
-_CHUNKS = ("PlotlyChart",)
+# Streamlit's frontend fetches the code of a Vega-Lite chart (its element, and vega-embed
+# with Vega's expression interpreter, ~0.8 MB) only when the first chart arrives, then
+# compiles and starts it: a part of a new tab's first view. Importing those chunks as
+# soon as the app's first message arrives lets them load while the page's script still
+# runs. (Not Plotly.js, 4.7 MB, which only the Sankey drawn on demand needs.) A page
+# that opens with a table also asks for the table's chunks (~1.2 MB; 0.1-0.15 s off
+# Markets' first view, measured alternating): one without would pay for them. The
+# chunks' names carry a hash: read from the installed Streamlit; nothing is preloaded
+# when its build has no such file.
+_CHARTS = ("ArrowVegaLiteChart", "embed", "vega-interpreter")
+_TABLES = ("DataFrame", "arrowFormatUtils")
 
 
 @functools.cache
-def _chunks() -> tuple[str, ...]:
+def _chunks(table: bool) -> tuple[str, ...]:
     static = Path(st.__file__).parent / "static" / "static" / "js"
-    return tuple(p.name for name in _CHUNKS for p in sorted(static.glob(f"{name}.*.js"))[:1])
+    return tuple(p.name for name in _CHARTS + (_TABLES if table else ())
+                 for p in sorted(static.glob(f"{name}.*.js"))[:1])
 
 
-def preload_charts() -> None:
-    """Start loading the chart code in the browser (nothing is drawn)."""
-    names = _chunks()
+def preload_charts(*, table: bool = False) -> None:
+    """Start loading the chart code in the browser, and the table's with ``table``
+    (nothing is drawn)."""
+    names = _chunks(table)
     if not names:
         return
     # Resolved against Streamlit's own bundle, as its lazy imports are: the same URL is
@@ -272,7 +277,7 @@ def log_toggle(key: str, help: str = "One day (often the first) can dwarf the re
 def more_charts(names: Sequence[str]) -> bool:
     """A toggle under a page's main charts: whether to draw its further ones, ``names``.
 
-    A new tab spends most of its first view compiling Plotly.js and drawing charts in
+    A new tab spends most of its first view compiling chart code and drawing charts in
     the browser, each chart adding to it; so a page opens with its main charts and the
     others are one click away. The choice is kept (``more``) for the session: every page
     shows all its charts once it is on."""
@@ -280,16 +285,3 @@ def more_charts(names: Sequence[str]) -> bool:
     ss["_more_pick"] = bool(ss.get("more"))
     return st.toggle(f"More charts: {', '.join(names)}", key="_more_pick", on_change=_copy,
                      args=("_more_pick", "more"), help="Kept on every page until switched off.")
-
-
-def style(fig: go.Figure, *, x: str, y: str, log: bool = False, money_axis: bool = False,
-          percent_axis: bool = False) -> go.Figure:
-    """Axis titles with units, dollars or percent tick formats, an optional log y axis."""
-    fig.update_layout(xaxis_title=x, yaxis_title=y, legend_title_text="")
-    if money_axis:
-        fig.update_yaxes(tickprefix="$", tickformat=",.2f")
-    if percent_axis:
-        fig.update_yaxes(tickformat=".1%")
-    if log:
-        fig.update_yaxes(type="log")
-    return fig

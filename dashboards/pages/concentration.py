@@ -3,14 +3,13 @@ accounts are left out)."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
+from dashboards import charts, ui
 from dashboards import metrics as m
-from dashboards import ui
 
 st.title("Concentration")
-ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
+ui.preload_charts()  # first: the browser loads the chart code while this script runs
 ui.explain("How evenly coins are held at the end of the source: the Lorenz curve, top holders and the shares "
            "of the largest ones (system and platform accounts excluded); Gini over time follows the date range.")
 con = ui.connection()
@@ -26,21 +25,11 @@ if src is not None:
     cols[4].metric("HHI", f"{c.hhi:.4f}", help="sum of squared shares: 1/holders (even) .. 1 (one holder)")
     cols[5].metric("Nakamoto coefficient", f"{c.nakamoto:,}", help="the fewest holders that together hold > 50%")
     left, right = st.columns(2)
-    lz = m.lorenz(con, src.run_id, asset)
-    fig = go.Figure([go.Scatter(x=lz["population"].to_list(), y=lz["wealth"].to_list(), name="Lorenz curve",
-                                fill="tozeroy"),
-                     go.Scatter(x=[0, 1], y=[0, 1], name="equality", line={"dash": "dash"})])
-    fig.update_layout(title="Lorenz curve")
-    fig.update_xaxes(tickformat=".0%")
-    left.plotly_chart(ui.style(fig, x="share of holders (poorest first)", y="share of coins", percent_axis=True),
-                      key="lorenz")
+    left.altair_chart(charts.lorenz(m.lorenz(con, src.run_id, asset), "Lorenz curve"), key="lorenz")
     g = ui.between(m.gini_over_time(con, src.run_id, asset))
-    # A graph object, not plotly.express (~0.1 s a chart on the server).
-    fig = go.Figure(go.Scatter(x=g["day"].to_list(), y=g["gini"].to_list(), mode="lines+markers", name="Gini"))
-    fig.update_layout(title="Gini over time")
     # The whole 0..1 scale: a zoomed axis makes a 0.01 drift look like a collapse.
-    fig.update_yaxes(range=[0, 1])
-    right.plotly_chart(ui.style(fig, x="day (UTC)", y="Gini (0 equal .. 1 one holder)"), key="gini")
+    right.altair_chart(charts.line(g, y="gini", title="Gini over time", y_title="Gini (0 equal .. 1 one holder)",
+                                   points=True, domain=(0, 1)), key="gini")
     if ui.more_charts(["top holders"]):
         st.subheader("Top holders")
         st.dataframe(m.top_holders(con, src.run_id, asset, 50), hide_index=True, column_config={

@@ -4,7 +4,6 @@ sweep's frontier."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
@@ -13,51 +12,56 @@ from dashboards import scenarios as sc
 from dashboards.warehouse import sources
 
 st.title("Experiments")
-ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
+ui.preload_charts(table=True)  # first: the browser loads the chart and table code while this runs
 ui.explain("Compare production, forecasts and simulated runs side by side: figures with their difference and %, "
            "and fan charts (median and 90% band across seeds). Change any economy knob and run it against the "
            "current economy on the same seeds.")
 
-with st.expander("Run a sweep: change the economy, simulate it against the current one", expanded=False):
-    names = sc.scenario_names()
-    c = st.columns(5)
-    name = c[0].selectbox("Scenario", names, index=names.index("baseline") if "baseline" in names else 0,
-                          key="sw_name")
-    users = int(c[1].number_input("Users", 10, 20_000, 300, step=50, key="sw_users"))
-    days = int(c[2].number_input("Days", 1, 365, 14, key="sw_days"))
-    seeds = int(c[3].number_input("Seeds", 1, 50, 3, key="sw_seeds",
-                                  help="Both economies run on the same seeds (common random numbers)."))
-    workers = int(c[4].number_input("Workers", 1, 8, 2, key="sw_workers", help="processes running seeds at once"))
-    knobs = sc.knobs(name)
-    values: dict[str, object] = {}
-    tabs = st.tabs([title for title, _ in sc.SECTIONS])
-    for tab, (title, _) in zip(tabs, sc.SECTIONS, strict=True):
-        cols = tab.columns(4)
-        for i, knob in enumerate(k for k in knobs if k.section == title):
-            col, key = cols[i % 4], f"knob_{name}_{knob.key}"
-            if knob.kind == "bool":
-                values[knob.key] = col.checkbox(knob.label, bool(knob.default), key=key)
-            elif knob.kind == "int":
-                values[knob.key] = int(col.number_input(knob.label, 0, None, int(knob.default), key=key))
+# Built only while open (a rerun on toggling it): the form is a widget per economy knob,
+# dozens of them, which a first view would otherwise draw hidden.
+form = st.expander("Run a sweep: change the economy, simulate it against the current one", key="sw_open",
+                    on_change="rerun")
+if form.open:
+    with form:
+        names = sc.scenario_names()
+        c = st.columns(5)
+        name = c[0].selectbox("Scenario", names, index=names.index("baseline") if "baseline" in names else 0,
+                              key="sw_name")
+        users = int(c[1].number_input("Users", 10, 20_000, 300, step=50, key="sw_users"))
+        days = int(c[2].number_input("Days", 1, 365, 14, key="sw_days"))
+        seeds = int(c[3].number_input("Seeds", 1, 50, 3, key="sw_seeds",
+                                      help="Both economies run on the same seeds (common random numbers)."))
+        workers = int(c[4].number_input("Workers", 1, 8, 2, key="sw_workers", help="processes running seeds at once"))
+        knobs = sc.knobs(name)
+        values: dict[str, object] = {}
+        tabs = st.tabs([title for title, _ in sc.SECTIONS])
+        for tab, (title, _) in zip(tabs, sc.SECTIONS, strict=True):
+            cols = tab.columns(4)
+            for i, knob in enumerate(k for k in knobs if k.section == title):
+                col, key = cols[i % 4], f"knob_{name}_{knob.key}"
+                if knob.kind == "bool":
+                    values[knob.key] = col.checkbox(knob.label, bool(knob.default), key=key)
+                elif knob.kind == "int":
+                    values[knob.key] = int(col.number_input(knob.label, 0, None, int(knob.default), key=key))
+                else:
+                    values[knob.key] = col.text_input(knob.label, str(knob.default), key=key)
+        changed = sc.changes({k.key: k.default for k in knobs}, values)
+        st.caption("Changes: " + (", ".join(changed) if changed else "none (runs the current economy only)"))
+        if st.button("Run sweep", type="primary", key="sw_run"):
+            bar = st.progress(0.0, text="simulating...")
+
+            def show(done: int, total: int) -> None:
+                bar.progress(done / total, text=f"{done} of {total} runs done")
+
+            try:
+                ran = sc.run_sweep(ui.warehouse_root(), name, changed, users, days, seeds, workers=workers,
+                                   on_progress=show)
+            except ValueError as err:  # a bad knob value (ConfigError, ExperimentError): nothing was run
+                st.error(f"Not run: {err}")
             else:
-                values[knob.key] = col.text_input(knob.label, str(knob.default), key=key)
-    changed = sc.changes({k.key: k.default for k in knobs}, values)
-    st.caption("Changes: " + (", ".join(changed) if changed else "none (runs the current economy only)"))
-    if st.button("Run sweep", type="primary", key="sw_run"):
-        bar = st.progress(0.0, text="simulating...")
-
-        def show(done: int, total: int) -> None:
-            bar.progress(done / total, text=f"{done} of {total} runs done")
-
-        try:
-            ran = sc.run_sweep(ui.warehouse_root(), name, changed, users, days, seeds, workers=workers,
-                               on_progress=show)
-        except ValueError as err:  # a bad knob value (ConfigError, ExperimentError): nothing was run
-            st.error(f"Not run: {err}")
-        else:
-            bar.progress(1.0, text="done")
-            st.session_state["compare"] = [ids[0] for ids in ran.values()]
-            st.success(f"Simulated {sum(len(v) for v in ran.values())} runs: " + ", ".join(ran))
+                bar.progress(1.0, text="done")
+                st.session_state["compare"] = [ids[0] for ids in ran.values()]
+                st.success(f"Simulated {sum(len(v) for v in ran.values())} runs: " + ", ".join(ran))
 
 con = ui.connection()
 found = sources(con)
@@ -93,10 +97,8 @@ else:
     # The supply fan first; the other two on demand (beside it).
     more = ui.more_charts([title for _y, title, _t in fans[1:]])
     for col, (y, title, y_title) in zip(st.columns(3), fans[:3 if more else 1], strict=False):
-        fig = charts.fan(daily, x="day_of_run", y=y, by="source", title=title, y_title=y_title)
-        if y == "net_dollars":
-            fig.update_yaxes(tickprefix="$")
-        col.plotly_chart(fig, key=f"fan_{y}")
+        col.altair_chart(charts.fan(daily, x="day_of_run", y=y, by="source", title=title, y_title=y_title,
+                                    money=y == "net_dollars"), key=f"fan_{y}")
 
 st.subheader("Sweeps")
 sweep_ids = sc.sweeps(con)
@@ -123,13 +125,8 @@ else:
         "seeds": [r.value.n for r in rows]}, strict=False), hide_index=True)
     if {"victims_losses", "honest_volume_coin"} <= set(metrics) and len(variants) > 1:
         pts = frontier_points(results, control)
-        fig = go.Figure()
-        for on, colour in ((True, "#d62728"), (False, "#7f7f7f")):
-            sel = [p for p in pts if p.on_frontier is on]
-            fig.add_scatter(x=[p.losses.mean for p in sel], y=[p.honest.mean for p in sel], mode="markers+text",
-                            text=[p.variant for p in sel], textposition="top center",
-                            marker={"color": colour, "size": 10},
-                            name="on the frontier" if on else "dominated")
-        fig.update_layout(title="Defense frontier: victims' realised losses vs honest volume kept")
-        st.plotly_chart(ui.style(fig, x="victims' realised losses (COIN, mean over seeds)",
-                                 y="honest trading volume (COIN, mean over seeds)"), key="frontier")
+        points = pl.DataFrame({"variant": [p.variant for p in pts], "losses": [p.losses.mean for p in pts],
+                               "honest": [p.honest.mean for p in pts], "on_frontier": [p.on_frontier for p in pts]})
+        st.altair_chart(charts.frontier(points, "Defense frontier: victims' realised losses vs honest volume kept",
+                                        x_title="victims' realised losses (COIN, mean over seeds)",
+                                        y_title="honest trading volume (COIN, mean over seeds)"), key="frontier")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from dashboards import flows, ui
+from dashboards import charts, flows, ui
 from dashboards import metrics as m
 
 st.title("Pools")
@@ -33,22 +32,16 @@ if src is not None:
         cols[4].metric("House fee burned", ui.coins(total["house_burn"]), help="the pools' fee, destroyed")
         cols[5].metric("Dust burned", ui.coins(total["dust_burn"]), help="payout rounding remainders, destroyed")
         left, right = st.columns(2)
-        x = daily["day"].to_list()
-        fig = go.Figure([go.Bar(x=x, y=daily["staked"].to_list(), name="staked"),
-                         go.Bar(x=x, y=daily["payouts"].to_list(), name="paid to winners"),
-                         go.Bar(x=x, y=daily["refunds"].to_list(), name="refunded")])
-        fig.update_layout(title="Coins into and out of pools per day", barmode="group")
-        left.plotly_chart(ui.style(fig, x="day (UTC)", y="coins per day"), key="pool_flows")
-        fig = go.Figure([go.Bar(x=x, y=daily["house_burn"].to_list(), name="house fee burn"),
-                         go.Bar(x=x, y=daily["dust_burn"].to_list(), name="dust burn")])
-        fig.update_layout(title="House burn per day", barmode="stack")
-        right.plotly_chart(ui.style(fig, x="day (UTC)", y="coins burned per day"), key="house_burn")
+        left.altair_chart(charts.bars(daily, {"staked": "staked", "payouts": "paid to winners", "refunds": "refunded"},
+                                      title="Coins into and out of pools per day", y_title="coins per day"),
+                          key="pool_flows")
+        right.altair_chart(charts.bars(daily, {"house_burn": "house fee burn", "dust_burn": "dust burn"},
+                                       title="House burn per day", y_title="coins burned per day", grouped=False),
+                           key="house_burn")
         if ui.more_charts(["participation", "pools table"]):
-            fig = go.Figure(go.Scatter(x=part["day"].to_list(), y=part["participation"].to_list(), mode="lines+markers",
-                                       name="stakers / active users"))
-            fig.update_layout(title="Participation: share of the day's active users who staked")
-            st.plotly_chart(ui.style(fig, x="day (UTC)", y="share of active users", percent_axis=True),
-                            key="participation")
+            st.altair_chart(charts.line(part, y="participation", points=True, percent=True,
+                                        title="Participation: share of the day's active users who staked",
+                                        y_title="share of active users"), key="participation")
             st.subheader("Pools (newest first)")
             st.dataframe(ui.between(flows.pools(con, src.run_id), "opened"), hide_index=True, column_config={
                 "opened": st.column_config.DatetimeColumn("opened (UTC)", format="YYYY-MM-DD HH:mm"),

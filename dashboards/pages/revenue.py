@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import plotly.express as px
-import plotly.graph_objects as go
+import altair as alt
 import polars as pl
 import streamlit as st
 
+from dashboards import charts, ui
 from dashboards import metrics as m
-from dashboards import ui
 
 st.title("Revenue")
-ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
+ui.preload_charts()  # first: the browser loads the chart code while this script runs
 ui.explain("Money from coin packages, in dollars: gross sales, refunds and net per day, which packages sell, "
            "the bonus coins given away, revenue per paying user and the share of users who pay.")
 con = ui.connection()
@@ -28,20 +27,18 @@ if src is not None:
     cols[5].metric("Bonus coins given", ui.coins(r.bonus_coins))
     log = ui.log_toggle("revenue_log")
     daily = ui.between(m.revenue_daily(con, src.run_id))
-    x = daily["day"].to_list()
-    fig = go.Figure([go.Bar(x=x, y=(daily["gross"] / 100).to_list(), name="gross"),
-                     go.Bar(x=x, y=(-daily["refunds"] / 100).to_list(), name="refunds"),
-                     go.Scatter(x=x, y=(daily["net"] / 100).to_list(), name="net")])
-    fig.update_layout(title="Revenue per day", barmode="relative")
-    st.plotly_chart(ui.style(fig, x="day (UTC)", y="dollars per day", money_axis=True, log=log), key="daily")
+    st.altair_chart(charts.revenue(daily, "Revenue per day", log=log), key="daily")
     if ui.more_charts(["net revenue by package", "packages table"]):
         pk = m.revenue_by_package(con, src.run_id, lo, hi)
         dollars = pk.with_columns([(pl.col(c) / 100).alias(c.replace("_cents", "")) for c in
                                    ("gross_cents", "refunded_cents", "net_cents")]).drop(
             "gross_cents", "refunded_cents", "net_cents")
         left, right = st.columns(2)
-        fig = px.bar(dollars, x="package_id", y="net", title="Net revenue by package")
-        left.plotly_chart(ui.style(fig, x="package", y="net revenue (dollars)", money_axis=True), key="packages")
+        left.altair_chart(alt.Chart(dollars, title="Net revenue by package").mark_bar().encode(
+            x=alt.X("package_id:N", title="package", sort=None),
+            y=charts.yaxis("net", "net revenue (dollars)", money=True),
+            tooltip=[alt.Tooltip("package_id:N", title="package"),
+                     alt.Tooltip("net:Q", title="net revenue", format=charts.MONEY)]), key="packages")
         right.dataframe(dollars, hide_index=True, column_config={
             "package_id": "package", "sales": "sales",
             **{c: st.column_config.NumberColumn(c + " ($)", format="dollar") for c in ("gross", "refunded", "net")},

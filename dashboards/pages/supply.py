@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import plotly.express as px
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
@@ -11,7 +9,7 @@ from dashboards import charts, flows, ui
 from dashboards import metrics as m
 
 st.title("Supply")
-ui.preload_charts()  # first: the browser loads Plotly.js while this script runs
+ui.preload_charts()  # first: the browser loads the chart code while this script runs
 ui.explain("Coins issued (rewards by type, purchased, purchase bonuses, admin grants) against coins burned "
            "(house fee, dust, redeem, spend burns) each day, where they flowed, the total supply it adds up to, "
            "and how often coins change hands (velocity).")
@@ -31,12 +29,10 @@ if src is not None:
     cols[1].metric("Burned", ui.coins(burned))
     cols[2].metric("Returned to the mint", ui.coins(unminted), help="refund clawbacks and negative adjustments")
     cols[3].metric("Net change in supply", ui.coins(issued - burned - unminted))
-    st.plotly_chart(charts.flow_by_kind(kinds, f"{asset}: issuance and burn by kind", log=log), key="flows")
+    st.altair_chart(charts.flow_by_kind(kinds, f"{asset}: issuance and burn by kind", log=log), key="flows")
     sup = ui.between(m.supply_daily(con, src.run_id, asset))
-    # A graph object, not plotly.express (~0.1 s a chart on the server).
-    fig = go.Figure(go.Scatter(x=sup["day"].to_list(), y=sup["supply"].to_list(), mode="lines", name="supply"))
-    fig.update_layout(title=f"{asset} total supply (end of day)")
-    st.plotly_chart(ui.style(fig, x="day (UTC)", y=f"{asset} in circulation", log=log), key="supply")
+    st.altair_chart(charts.line(sup, y="supply", title=f"{asset} total supply (end of day)",
+                                y_title=f"{asset} in circulation", log=log), key="supply")
     if ui.more_charts(["coin flow (sankey) with its table", "velocity"]):
         by = (kinds.group_by("direction", "kind").agg(pl.col("amount").sum())
               .sort("direction", "amount", descending=[False, True]))
@@ -51,5 +47,5 @@ if src is not None:
             "share": st.column_config.ProgressColumn("share of the flow", format="percent", min_value=0,
                                                      max_value=1)})
         vel = ui.between(m.velocity_daily(con, src.run_id, asset))
-        fig = px.line(vel, x="day", y="velocity", title="Velocity (coins changing hands / supply, per day)")
-        st.plotly_chart(ui.style(fig, x="day (UTC)", y="turns of the supply per day"), key="velocity")
+        st.altair_chart(charts.line(vel, y="velocity", title="Velocity (coins changing hands / supply, per day)",
+                                    y_title="turns of the supply per day"), key="velocity")

@@ -71,10 +71,16 @@ def browser_page(server) -> Iterator[Page]:
             browser.close()
 
 
+# A chart as drawn: a Vega-Lite chart's canvas or SVG (Streamlit draws one with many
+# marks on a canvas), a Plotly chart's SVG.
+DRAWN = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks, .js-plotly-plot .main-svg'
+VEGA = '[data-testid="stVegaLiteChart"]'
+
+
 def settled(page: Page, title: str) -> None:
     """The page's heading is up, a chart is drawn and the script has finished."""
     page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
-    page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+    page.locator(DRAWN).first.wait_for(timeout=30_000)
     # Streamlit shows its status widget while the script is still running.
     page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0, title
@@ -92,7 +98,8 @@ def test_every_page_renders_its_charts_in_chromium_without_streamlits_developer_
         page.goto(f"{server}/{path}")
         settled(page, title)
         page.screenshot(path=str(SHOTS / f"{title.lower()}.png"), full_page=True)
-        assert page.locator(".js-plotly-plot").count() >= 1, title
+        assert page.locator(DRAWN).count() >= 1, title
+        assert page.locator(".js-plotly-plot").count() == 0, f"{title}: no Plotly.js on a first paint"
         assert page.get_by_role("button", name="Deploy").count() == 0
 
 
@@ -100,14 +107,15 @@ def test_more_charts_are_drawn_on_demand_in_chromium(server, browser_page):
     page = browser_page
     page.goto(f"{server}/?source=prod")
     settled(page, "Overview")
-    assert page.locator(".js-plotly-plot").count() == 2, "supply and actives only, on first paint"
+    assert page.locator(VEGA).count() == 2, "supply and actives only, on first paint"
     toggle = page.get_by_test_id("stCheckbox").filter(has_text="More charts")  # its label takes the click
     toggle.click()
-    kinds = page.locator(".js-plotly-plot").filter(has_text="issued and burned by kind")
-    kinds.locator(".main-svg").first.wait_for(timeout=60_000)
+    page.wait_for_function(f"document.querySelectorAll('{DRAWN}').length === 4", timeout=60_000)
     settled(page, "Overview")
+    # (the heatmap's many cells are drawn on a canvas; the bars' few in an SVG, with its title)
+    assert page.locator(f"{VEGA} svg.marks").filter(has_text="issued and burned by kind").count() == 1
     toggle.click()  # off again: the other tests in this browser session see the defaults
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 2", timeout=60_000)
+    page.wait_for_function(f"document.querySelectorAll('{VEGA}').length === 2", timeout=60_000)
 
 
 def test_a_run_picked_on_overview_is_still_picked_on_every_page_reached_by_the_navigation(
@@ -161,7 +169,7 @@ def test_a_small_sweep_run_from_the_experiments_page_draws_its_fan_chart(server,
     settled(page, "Experiments")
     # The rerun that follows the sweep redraws the charts: wait for the band of the sweep's
     # two seeds rather than reading whichever chart is on screen at that moment.
-    fan = page.locator(".js-plotly-plot").filter(has_text="COIN supply").filter(has_text="90% of seeds")
+    fan = page.locator(f"{VEGA} svg.marks").filter(has_text="COIN supply").filter(has_text="90% of seeds")
     fan.first.wait_for(timeout=60_000)
-    assert "median" in fan.first.inner_text()
+    assert "median" in fan.first.text_content()
     page.screenshot(path=str(SHOTS / "experiments-sweep.png"), full_page=True)

@@ -4,9 +4,12 @@ export, and shows the metrics library's numbers."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.ipc
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -72,6 +75,9 @@ def test_revenue_figures_equal_the_metrics_library(app_env):
 
 def test_experiments_page_sweeps_a_tuned_economy_against_the_current_one_on_the_same_seeds(app_env):
     at = _open("experiments", app_env["run_id"])
+    assert not at.number_input, "the sweep's form is built only once its expander is open"
+    at.session_state["sw_open"] = True
+    at.run()
     at.number_input(key="sw_users").set_value(10)
     at.number_input(key="sw_days").set_value(2)
     at.number_input(key="sw_seeds").set_value(2)
@@ -150,9 +156,36 @@ def test_markets_opens_on_the_busiest_coin_and_flags_the_ring(app_env):
     assert not every["what happened"].str.startswith("{").any()
 
 
+def _vega(at: AppTest) -> list[dict[str, Any]]:
+    """The Vega-Lite charts drawn: each spec, with its datasets (Arrow, named in the
+    spec's layers) read back as ``_data``: name -> DataFrame."""
+    specs = []
+    for c in at.get("vega_lite_chart"):
+        spec = json.loads(c.proto.spec)
+        spec["_data"] = {d.name: pl.from_arrow(pa.ipc.open_stream(d.data.data).read_all()) for d in c.proto.datasets}
+        specs.append(spec)
+    return specs
+
+
+def _chart(at: AppTest, title: str) -> dict[str, Any]:
+    return next(s for s in _vega(at) if s["title"] == title)
+
+
 def _charts(at: AppTest) -> list[str]:
-    """The Plotly charts drawn, by title."""
-    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    """Every chart drawn (Vega-Lite, then Plotly), by title."""
+    return [s["title"] for s in _vega(at)] + [json.loads(c.proto.spec)["layout"]["title"]["text"]
+                                              for c in at.get("plotly_chart")]
+
+
+def _views(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """A spec's single views (its layers, nested or not)."""
+    if "layer" in spec:
+        return [v for layer in spec["layer"] for v in _views(layer)]
+    return [spec]
+
+
+def _layer_data(spec: dict[str, Any], view: dict[str, Any]) -> pl.DataFrame:
+    return spec["_data"][(view.get("data") or spec["data"])["name"]]
 
 
 def test_further_charts_are_drawn_only_on_demand_and_stay_on_across_pages(app_env):
@@ -171,13 +204,119 @@ def test_further_charts_are_drawn_only_on_demand_and_stay_on_across_pages(app_en
     assert len(_charts(at)) == 2 and not at.dataframe
 
 
-def test_a_page_with_charts_preloads_plotly_and_one_without_does_not(app_env):
-    def preloads(at: AppTest) -> bool:
-        return any("PlotlyChart." in h.proto.body for h in at.get("html"))
+def test_first_paint_has_no_plotly_chart_only_the_on_demand_sankey_is_one(app_env):
+    """Plotly.js costs a new tab ~0.5 s more than Vega-Lite: no page opens with it."""
+    for page in PAGES:
+        at = _open(page, app_env["pools_run"] if page == "pools" else app_env["run_id"])
+        assert not at.get("plotly_chart"), page
+    at = _open("supply", app_env["run_id"], more=True)
+    assert [json.loads(c.proto.spec)["data"][0]["type"] for c in at.get("plotly_chart")] == ["sankey"]
 
-    assert preloads(_open("overview", app_env["run_id"]))
+
+def test_a_page_with_charts_preloads_the_chart_code_and_one_without_does_not(app_env):
+    def preloads(at: AppTest) -> set[str]:
+        return {name for h in at.get("html") for name in ("ArrowVegaLiteChart.", "PlotlyChart.", "DataFrame.")
+                if name in h.proto.body}
+
+    assert preloads(_open("overview", app_env["run_id"])) == {"ArrowVegaLiteChart."}, "not Plotly.js, no table"
+    assert preloads(_open("markets", app_env["pump_run"])) == {"ArrowVegaLiteChart.", "DataFrame."}, "traders"
     assert not preloads(_open("pools", app_env["run_id"])), "a baseline run has no pools: nothing to draw"
-    assert preloads(_open("pools", app_env["pools_run"]))
+    assert preloads(_open("pools", app_env["pools_run"])) == {"ArrowVegaLiteChart."}
+
+
+def test_charts_carry_their_units_and_the_supply_goes_log_on_the_toggle(app_env):
+    run_id = app_env["run_id"]
+    at = _open("overview", run_id)
+    supply = _chart(at, "COIN supply (end of day)")
+    assert supply["encoding"]["x"]["title"] == "day (UTC)" and "utc" in supply["encoding"]["x"]["timeUnit"]
+    assert supply["encoding"]["y"]["title"] == "COIN in circulation"
+    assert "scale" not in supply["encoding"]["y"]
+    want = m.supply_daily(connect(app_env["root"]), run_id, "COIN")
+    assert _layer_data(supply, supply)["supply"].to_list() == want["supply"].to_list()
+    active = _chart(at, "Active and new users")
+    assert active["encoding"]["y"]["title"] == "users per day"
+    assert active["encoding"]["color"]["scale"]["domain"] == ["active users", "new users"]
+    at.toggle(key="overview_log").set_value(True)
+    at.toggle(key="_more_pick").set_value(True).run()
+    supply = _chart(at, "COIN supply (end of day)")
+    assert supply["encoding"]["y"]["scale"]["type"] == "log"
+    assert (_layer_data(supply, supply)["supply"] > 0).all(), "no zero on a log axis"
+    kinds = _chart(at, "COIN issued and burned by kind")
+    assert kinds["encoding"]["y"] == kinds["encoding"]["y"] | {"title": "coins per day (log)", "scale": {"type": "log"}}
+    at.toggle(key="overview_log").set_value(False).run()
+    kinds = _chart(at, "COIN issued and burned by kind")
+    assert kinds["mark"]["type"] == "bar" and kinds["encoding"]["y"]["title"] == "coins per day (issued +, burned -)"
+    data = _layer_data(kinds, kinds)
+    assert (data.filter(pl.col("direction") == "issued")["coins"] > 0).all()
+    assert (data.filter(pl.col("direction") == "burned")["coins"] < 0).all(), "burns below zero"
+
+
+def test_revenue_is_drawn_in_dollars_and_concentration_in_percent(app_env):
+    at = _open("revenue", PROD, more=True)
+    daily = _chart(at, "Revenue per day")
+    assert {v["encoding"]["y"]["axis"]["format"] for v in _views(daily)} == {"$,.2f"}
+    assert {v["encoding"]["y"]["title"] for v in _views(daily)} == {"dollars per day (refunds below zero)"}
+    bars = _layer_data(daily, daily["layer"][0])
+    cents = m.revenue_daily(connect(app_env["root"]), PROD)
+    assert sorted(bars.filter(pl.col("series") == "gross")["dollars"].to_list()) == sorted(
+        (cents["gross"] / 100).to_list())
+    assert (bars.filter(pl.col("series") == "refunds")["dollars"] <= 0).all()
+    at.toggle(key="revenue_log").set_value(True).run()
+    daily = _chart(at, "Revenue per day")
+    assert {v["encoding"]["y"]["scale"]["type"] for v in _views(daily)} == {"log"}
+    assert {v["encoding"]["y"]["title"] for v in _views(daily)} == {"dollars per day (log)"}
+    assert (_layer_data(daily, daily["layer"][0])["dollars"] > 0).all(), "refunds drawn upward, no zero"
+    package = _chart(at, "Net revenue by package")
+    assert package["encoding"]["y"]["axis"]["format"] == "$,.2f"
+    assert package["encoding"]["y"]["title"] == "net revenue (dollars)"
+    at = _open("concentration", PROD)
+    curve = _chart(at, "Lorenz curve")
+    for view in _views(curve):
+        assert view["encoding"]["x"]["axis"]["format"] == ".0%"
+        assert view["encoding"]["x"]["title"] == "share of holders (poorest first)"
+        assert view["encoding"]["y"]["axis"]["format"] == ".1%" and view["encoding"]["y"]["title"] == "share of coins"
+    gini = _chart(at, "Gini over time")
+    assert gini["encoding"]["y"]["scale"]["domain"] == [0, 1]
+
+
+def test_retention_cells_a_cohort_has_not_reached_stay_blank(app_env):
+    at = _open("overview", app_env["run_id"], more=True)
+    heat = _chart(at, "Retention by cohort (blank: not reached yet)")
+    assert heat["encoding"]["color"]["scale"]["domain"] == [0, 1]
+    assert heat["encoding"]["color"]["legend"]["format"] == ".0%"
+    cells = _layer_data(heat, heat)
+    cohorts = m.retention(connect(app_env["root"]), app_env["run_id"], 30)
+    last = max(c + timedelta(days=o) for c, o in zip(cohorts["cohort"], cohorts["offset"], strict=True))
+    drawn = {(c, o) for c, o in zip(cells["cohort"].to_list(), cells["offset"].to_list(), strict=True)}
+    firsts = set(cohorts["cohort"].to_list())
+    assert drawn == {(c, o) for c in firsts for o in range(31) if c + timedelta(days=o) <= last}, \
+        "a cell per day each cohort has reached, none after"
+    assert len(drawn) < len(firsts) * len(set(cohorts["offset"].to_list())), "the unreached cells are blank"
+    rate = dict(zip(zip(cohorts["cohort"].to_list(), cohorts["offset"].to_list(), strict=True),
+                    cohorts["rate"].to_list(), strict=True))
+    assert all(r == rate.get((c, o), 0.0) for c, o, r in cells.select("cohort", "offset", "rate").iter_rows())
+
+
+def test_markets_draws_the_alerts_on_the_candles_in_words(app_env):
+    run_id = app_env["pump_run"]
+    at = _open("markets", run_id)
+    chart = next(s for s in _vega(at) if "markers: defenses" in s["title"])
+    symbol = chart["title"].split(" ")[0]
+    views = _views(chart)
+    assert [v["mark"]["type"] for v in views] == ["bar", "rule", "bar", "point"], "volume, wicks, bodies, alerts"
+    assert chart["usermeta"]["embedOptions"]["renderer"] == "canvas", "many marks: faster on a canvas"
+    assert {v["encoding"]["y"]["title"] for v in views if "title" in v["encoding"]["y"]} == {
+        "price (COIN per coin)", "coins traded"}
+    candles = _layer_data(chart, views[1])
+    assert {"open", "high", "low", "close", "volume"} <= set(candles.columns) and candles.height
+    marks = _layer_data(chart, views[3])
+    want = m.alerts(connect(app_env["root"]), run_id, 5_000).filter(pl.col("symbol") == symbol)
+    assert marks.height == want.height > 0
+    assert set(marks["kind"]) <= {"defense alert", "detector alert"}
+    assert not marks["words"].str.contains("{", literal=True).any(), "said in words, not as JSON"
+    # each just above the high of the candle it fell in
+    tops = marks.join_asof(candles.select("start", "high").sort("start"), left_on="time", right_on="start")
+    assert (tops["at"] - tops["high"] * 1.02).abs().max() < 1e-9
 
 
 def test_experiments_compares_production_with_a_run_in_dollars_and_percent(app_env):
