@@ -37,8 +37,21 @@ metrics calls alone in Python once the rollups are built, the one-off time to bu
 them, and with ``--uncached`` those calls with no rollup cache.
 
 Measured 2026-12-06 over 10M journal rows, fastest/median of 5, the charts in Vega-Lite
-(b2b3962: this) alternating in the same run with the code before (3550838,
-Plotly: ref), load average 5.3 before and 4-8 during (other jobs on the 2 cores):
+(e0713da: this) alternating in the same run with the Plotly code (3550838: ref), on a
+quieter machine: load average 1.6 before and 3.4-5 during (the browser and the servers):
+
+    page           switch this  1st view this  switch ref  1st view ref  more this  script done (1st, this)
+    overview         0.30/0.35      1.39/1.44   0.35/0.35     1.95/2.06  0.59/0.62     0.92
+    supply           0.28/0.40      1.39/1.52   0.41/0.41     1.93/2.03  1.16/1.24     0.97
+    concentration    0.26/0.32      1.44/1.46   0.25/0.29     1.95/2.09  0.45/0.46     1.11
+    revenue          0.31/0.31      1.42/1.49   0.35/0.36     2.06/2.13  0.45/0.49     1.14
+    pools            0.17/0.18      1.03/1.07   0.16/0.18     0.95/1.00          -     0.90
+    markets          0.36/0.39      1.67/1.73   0.34/0.37     2.26/2.34  0.40/0.41     1.08
+    experiments      0.27/0.29      1.43/1.52   0.48/0.48     2.48/2.57  0.32/0.37     0.99
+    floors, first view: Streamlit alone 0.54/0.56, one Vega-Lite chart 0.83/0.94, one Plotly chart 1.45/1.51
+
+Every page's first view under 2 s (target met). The same code earlier (b2b3962: this)
+at load 5.3 before and 4-8 during (other jobs on the 2 cores):
 
     page           switch this  1st view this  switch ref  1st view ref  more this  script done (1st, this)
     overview         0.32/0.37      1.54/1.70   0.34/0.44     2.04/2.49  0.61/0.74     1.10
