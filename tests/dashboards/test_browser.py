@@ -107,6 +107,8 @@ def test_more_charts_are_drawn_on_demand_in_chromium(server, browser_page):
     page = browser_page
     page.goto(f"{server}/?source=prod")
     settled(page, "Overview")
+    # The script may finish before React has added the second chart: wait for it first.
+    page.wait_for_function(f"document.querySelectorAll('{VEGA}').length >= 2", timeout=60_000)
     assert page.locator(VEGA).count() == 2, "supply and actives only, on first paint"
     toggle = page.get_by_test_id("stCheckbox").filter(has_text="More charts")  # its label takes the click
     toggle.click()
