@@ -85,7 +85,8 @@ else:
                f"against the first source. Money in dollars.")
     money = table["unit"] == "cents"
     shown = table.with_columns([pl.when(money).then(pl.col(c) / 100).otherwise(pl.col(c)).alias(c)
-                                for c in table.columns[2:] if not c.endswith(": %")])
+                                for c in table.columns[2:] if not c.endswith(": %")]
+                               + [pl.when(money).then(pl.lit("dollars")).otherwise(pl.col("unit")).alias("unit")])
     st.dataframe(shown, hide_index=True, column_config={
         c: st.column_config.NumberColumn(c, format="percent" if c.endswith(": %") else "localized")
         for c in shown.columns[2:]})

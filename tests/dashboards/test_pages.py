@@ -329,3 +329,4 @@ def test_experiments_compares_production_with_a_run_in_dollars_and_percent(app_e
     revenue = table[table["figure"] == "Net revenue"].iloc[0]
     net = m.revenue_summary(connect(app_env["root"]), PROD).net
     assert revenue[table.columns[2]] == pytest.approx(net / 100)
+    assert revenue["unit"] == "dollars", "the unit says what the column holds"
