@@ -95,11 +95,12 @@ else:
     daily = daily.with_columns(pl.col("run_id").replace_strict(owner).alias("source"))
     fans = (("supply", "COIN supply", "coins in circulation"), ("active", "Active users", "users active per day"),
             ("net_dollars", "Net revenue", "dollars per day"))
-    # The supply fan first; the other two on demand (beside it).
+    # The supply fan first; the other two on demand, below it. Full width: a source's label
+    # is long, and in a third of the page the legend cut it off.
     more = ui.more_charts([title for _y, title, _t in fans[1:]])
-    for col, (y, title, y_title) in zip(st.columns(3), fans[:3 if more else 1], strict=False):
-        col.altair_chart(charts.fan(daily, x="day_of_run", y=y, by="source", title=title, y_title=y_title,
-                                    money=y == "net_dollars"), key=f"fan_{y}")
+    for y, title, y_title in fans[:3 if more else 1]:
+        st.altair_chart(charts.fan(daily, x="day_of_run", y=y, by="source", title=title, y_title=y_title,
+                                   money=y == "net_dollars"), key=f"fan_{y}")
 
 st.subheader("Sweeps")
 sweep_ids = sc.sweeps(con)
