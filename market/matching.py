@@ -115,11 +115,15 @@ class CoinMarket:
             reason = guards.check_entry(order, now, self._coin_balance)
             if reason is not None:
                 return self._reject(order, reason)
-        # funds: the worst case of the whole order, so matching cannot run short midway
+        # funds: the worst case of the whole order, so matching cannot run short midway;
+        # and the top of the other side's heap, for the check below
+        price, tif = order.price, order.tif
+        resting = tif == "GTC" or tif == "GTD"
         if order.side == BUY:
-            quote = order.price * order.remaining
-            bps = self.max_bps if order.tif in ("GTC", "GTD") else self.taker_bps
+            quote = price * order.remaining
+            bps = self.max_bps if resting else self.taker_bps
             need, have = quote + quote * bps // 10000, self.balance(order.account, "COIN")
+            heap, key = self.book.ask_heap, price
         else:
             need = order.remaining
             have = self.balance(order.account, self.symbol)
@@ -132,17 +136,13 @@ class CoinMarket:
                                             f"{coin.allocation - coin.released} still vesting",
                                             order.account, order.id))
                     return self._reject(order, "vesting")
+            heap, key = self.book.bid_heap, -price
         if need > have:
             return self._reject(order, "insufficient_funds")
         # Nothing on the other side within the limit (every heap key is >= the top, and a
         # stale top only hides worse prices): a GTC/GTD limit order rests at once, without
         # the sweep's set-up (post-only too: it would not cross).
-        if order.side == BUY:
-            heap, key = self.book.ask_heap, order.price
-        else:
-            heap, key = self.book.bid_heap, -order.price
-        if ((not heap or heap[0] > key) and guards is None and order.kind == "limit"
-                and (order.tif == "GTC" or order.tif == "GTD")):
+        if resting and (not heap or heap[0] > key) and guards is None and order.kind == "limit":
             return self._rest(order, now)
         return self._execute(order, now)
 
@@ -246,7 +246,7 @@ class CoinMarket:
         taker_side = order.side
         taker_id = order.id
         taker_trades = order.trades
-        # RobustPrice.add, inlined: one call less per fill
+        # RobustPrice.add_trade, inlined: one call less per fill
         robust = self.robust
         robust_append = robust.trades.append
         stopped: str | None = None
@@ -297,7 +297,7 @@ class CoinMarket:
                     maker.status = _FILLED
                 taker_trades.append(trade)
                 self.last_price = price
-                robust_append((now, buyer, seller, price, qty, taker_id))
+                robust_append(trade)
                 robust._stale = True
                 emit(trade)
                 if guards is not None:
