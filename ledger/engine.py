@@ -338,55 +338,62 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
         return _post_one(book, req, now, tx_id, fp)
 
     balances = book.balances
-    working: dict[tuple[str, str], int] = {}
     entries: list[Entry] = []
+    created: list[tuple[str, str]] = []  # balance keys the legs so far added to the book
     next_id = book.next_entry_id
     # Escrow must always equal the LOCKED holds, so only a lock pays into it (locks never
     # reach this loop) and only a hold settlement pays out of it.
     may_pay_from_escrow = action is not None
     assets, frozen, negative_ok = book.assets, book.frozen, book.negative_ok
-    for frm, to, asset, amount, leg_type in postings:
-        if type(amount) is not int or not 0 < amount <= _AMOUNT_MAX:
-            raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount), field="amount")
-        if frm == to:
-            raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
-        if to == ESCROW or (frm == ESCROW and not may_pay_from_escrow):
-            raise InvalidRequest("escrow moves only through holds: lock into it, settle out of it")
-        if asset not in assets:
-            raise UnknownAsset(asset)
-        if frm in frozen and not _clawing_back(req, to):
-            raise AccountFrozen(frm)
-        if leg_type is not None and leg_type not in ENTRY_TYPES:
-            raise InvalidRequest(f"unknown entry type {leg_type!r}", entry_type=str(leg_type))
-        fkey = (frm, asset)
-        from_before = working.get(fkey)
-        if from_before is None:
+    # Each leg is applied to the balances as soon as it is checked (a later leg of the
+    # same transaction sees it), and its entry records the balances before; if a later
+    # leg fails, `_undo` puts those back from the entries, so the book is left untouched.
+    try:
+        for frm, to, asset, amount, leg_type in postings:
+            if type(amount) is not int or not 0 < amount <= _AMOUNT_MAX:
+                raise InvalidRequest(f"amount must be a positive integer, got {amount!r}", amount=str(amount),
+                                     field="amount")
+            if frm == to:
+                raise InvalidRequest(f"a posting cannot move money from {frm} to itself")
+            if to == ESCROW or (frm == ESCROW and not may_pay_from_escrow):
+                raise InvalidRequest("escrow moves only through holds: lock into it, settle out of it")
+            if asset not in assets:
+                raise UnknownAsset(asset)
+            if frm in frozen and not _clawing_back(req, to):
+                raise AccountFrozen(frm)
+            if leg_type is not None and leg_type not in ENTRY_TYPES:
+                raise InvalidRequest(f"unknown entry type {leg_type!r}", entry_type=str(leg_type))
+            fkey = (frm, asset)
             from_before = balances.get(fkey)
             if from_before is None:
                 check_address(frm)
                 from_before = 0
-        from_after = from_before - amount
-        if from_after < 0 and frm not in negative_ok:
-            had = balances.get(fkey, 0)
-            raise InsufficientFunds(frm, asset, required=had - from_after, balance=had)
-        tkey = (to, asset)
-        to_before = working.get(tkey)
-        if to_before is None:
+                created.append(fkey)
+            from_after = from_before - amount
+            if from_after < 0 and frm not in negative_ok:
+                had = _before(entries, fkey, from_before)
+                raise InsufficientFunds(frm, asset, required=had - from_after, balance=had)
+            tkey = (to, asset)
             to_before = balances.get(tkey)
             if to_before is None:
                 check_address(to)
                 to_before = 0
-        if to_before + amount > _BALANCE_MAX or from_after < _BALANCE_MIN:
-            _out_of_range(frm, to, asset)
-        working[fkey] = from_after
-        working[tkey] = to_before + amount
-        # Entries are built as we go (cheap) and simply dropped if a later leg fails.
-        entries.append(_new(Entry, (next_id, tx_id, now, leg_type or entry_type, asset, amount, frm, to, from_before,
-                                    from_after, to_before, to_before + amount, ref_type, ref_id, key, metadata, note)))
-        next_id += 1
+                created.append(tkey)
+            to_after = to_before + amount
+            if to_after > _BALANCE_MAX or from_after < _BALANCE_MIN:
+                _out_of_range(frm, to, asset)
+            # Everything about this leg is valid: apply it (undone if a later leg fails).
+            entries.append(_new(Entry, (next_id, tx_id, now, leg_type or entry_type, asset, amount, frm, to,
+                                        from_before, from_after, to_before, to_after, ref_type, ref_id, key,
+                                        metadata, note)))
+            balances[fkey] = from_after
+            balances[tkey] = to_after
+            next_id += 1
+    except BaseException:
+        _undo(balances, entries, created)
+        raise
 
     # Everything is valid: from here on nothing can fail.
-    balances.update(working)
     book.next_entry_id = next_id
     book.journal.extend(entries)
     hold_id = None
@@ -397,6 +404,30 @@ def post(book: Book, req: TransferRequest, now: datetime, tx_id: str) -> Transac
     if key is not None:
         book.keys[key] = (fp, tx)
     return tx
+
+
+def _before(entries: list[Entry], key: tuple[str, str], current: int) -> int:
+    """The balance ``key`` had before the transaction whose legs so far made ``entries``
+    (for an error message): the first of those legs that touched it says; else ``current``."""
+    account, asset = key
+    for e in entries:
+        if e[4] == asset:
+            if e[6] == account:
+                return e[8]
+            if e[7] == account:
+                return e[10]
+    return current
+
+
+def _undo(balances: dict[tuple[str, str], int], entries: list[Entry], created: list[tuple[str, str]]) -> None:
+    """Take back the legs of a failed transaction already applied to ``balances``: each
+    entry's balances before, newest first, then drop the keys the legs added."""
+    for e in reversed(entries):
+        asset = e[4]
+        balances[(e[6], asset)] = e[8]
+        balances[(e[7], asset)] = e[10]
+    for k in created:
+        balances.pop(k, None)
 
 
 def _post_one(book: Book, req: TransferRequest, now: datetime, tx_id: str, fp: str | None,

@@ -21,6 +21,7 @@ __all__ = [
     "Order",
     "OrderBook",
     "OrderStatus",
+    "new_order",
 ]
 
 BUY = "buy"
@@ -93,6 +94,38 @@ class Order:
         return (f"Order({self.id} {self.account} {self.side} {self.remaining}/{self.quantity}"
                 f" @{self.price} {self.kind} {self.tif} {self.status}"
                 f"{' ' + self.reason if self.reason else ''})")
+
+
+_object_new = object.__new__
+
+
+def new_order(id: int, symbol: str, account: str, side: str, kind: str, price: int, quantity: int,
+              tif: str, post_only: bool, expires_at: datetime | None, created_at: datetime | None) -> Order:
+    """``Order(...)`` with every argument given, built without the class call: calling a
+    class runs ``__init__`` through the type's slot (in CPython 3.11 a fresh interpreter
+    frame), which cost ~10% of a bare resting order. Sets exactly what ``__init__`` sets
+    (a test compares every slot)."""
+    self = _object_new(Order)
+    self.id = id
+    self.symbol = symbol
+    self.account = account
+    self.side = side
+    self.kind = kind
+    self.price = price
+    self.quantity = quantity
+    self.remaining = quantity
+    self.filled = 0
+    self.tif = tif
+    self.post_only = post_only
+    self.expires_at = expires_at
+    self.status = OrderStatus.NEW
+    self.hold_id = None
+    self.locked = 0
+    self.created_at = created_at
+    self.reason = None
+    self.trades = []
+    self.platform = False
+    return self
 
 
 class Level(NamedTuple):

@@ -21,7 +21,7 @@ from itertools import count
 from ledger import InvalidRequest, Ledger
 
 from . import coins as _coins
-from .book import BUY, SELL, TIFS, Order, OrderBook, OrderStatus
+from .book import BUY, SELL, TIFS, Order, OrderBook, OrderStatus, new_order
 from .coins import BrandCoin, CoinError
 from .config import MarketConfig
 from .defenses import DefenseAlert, RateLimiter
@@ -232,8 +232,8 @@ class Exchange:
             raise OrderError("expires_at is only for GTD orders")
         if post_only and tif not in ("GTC", "GTD"):
             raise OrderError("post-only orders are GTC or GTD")
-        order = Order(next(self._order_ids), symbol, account, side, "market" if market else "limit",
-                      price, quantity, tif, post_only, expires_at, now)
+        order = new_order(next(self._order_ids), symbol, account, side, "market" if market else "limit",
+                          price, quantity, tif, post_only, expires_at, now)
         rl = self.rate_limiter
         if rl is not None and account not in self.platform and not rl.allow(account, now):
             self._alert(DefenseAlert(now, "", "rate_limit", "rejected",

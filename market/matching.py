@@ -115,11 +115,15 @@ class CoinMarket:
             reason = guards.check_entry(order, now, self._coin_balance)
             if reason is not None:
                 return self._reject(order, reason)
-        # funds: the worst case of the whole order, so matching cannot run short midway
+        # funds: the worst case of the whole order, so matching cannot run short midway;
+        # and the top of the other side's heap, for the check below
+        price, tif = order.price, order.tif
+        resting = tif == "GTC" or tif == "GTD"
         if order.side == BUY:
-            quote = order.price * order.remaining
-            bps = self.max_bps if order.tif in ("GTC", "GTD") else self.taker_bps
+            quote = price * order.remaining
+            bps = self.max_bps if resting else self.taker_bps
             need, have = quote + quote * bps // 10000, self.balance(order.account, "COIN")
+            heap, key = self.book.ask_heap, price
         else:
             need = order.remaining
             have = self.balance(order.account, self.symbol)
@@ -132,8 +136,14 @@ class CoinMarket:
                                             f"{coin.allocation - coin.released} still vesting",
                                             order.account, order.id))
                     return self._reject(order, "vesting")
+            heap, key = self.book.bid_heap, -price
         if need > have:
             return self._reject(order, "insufficient_funds")
+        # Nothing on the other side within the limit (every heap key is >= the top, and a
+        # stale top only hides worse prices): a GTC/GTD limit order rests at once, without
+        # the sweep's set-up (post-only too: it would not cross).
+        if resting and (not heap or heap[0] > key) and guards is None and order.kind == "limit":
+            return self._rest(order, now)
         return self._execute(order, now)
 
     def rows_touched(self, account: str, side: str, quantity: int, price: int | None) -> set[tuple[str, str]]:
@@ -210,11 +220,6 @@ class CoinMarket:
         else:
             levels, heap, in_heap, sign = book.bids, book.bid_heap, book.bid_in_heap, -1
         limit_key = order.price * sign
-        # Nothing on the other side within the limit (every heap key is >= the top, and a
-        # stale top only hides worse prices): a resting order needs no matching set-up.
-        if ((not heap or heap[0] > limit_key) and self.guards is None and order.kind == "limit"
-                and (order.tif == "GTC" or order.tif == "GTD")):
-            return self._rest(order, now)
         if order.post_only:
             best = book.best_ask() if buy else book.best_bid()
             if best is not None and best * sign <= limit_key:
@@ -241,7 +246,9 @@ class CoinMarket:
         taker_side = order.side
         taker_id = order.id
         taker_trades = order.trades
-        robust_add = self.robust.add
+        # RobustPrice.add_trade, inlined: one call less per fill
+        robust = self.robust
+        robust_append = robust.trades.append
         stopped: str | None = None
         while remaining:
             while heap:
@@ -260,44 +267,50 @@ class CoinMarket:
                 assert guards is not None
                 stopped = guards.out_of_bounds(price, order, now, band)
                 break
-            maker = level[0]
-            if maker.account == account:
-                remaining, stopped = self._self_trade(order, maker, level, levels, price, remaining, now)
-                if stopped is not None:
+            while True:  # the level's orders in time priority, until it or the order runs out
+                maker = level[0]
+                if maker.account == account:
+                    remaining, stopped = self._self_trade(order, maker, level, levels, price, remaining, now)
+                    break  # the sweep looks at the level again: the resting order may have gone
+                qty = remaining if remaining < maker.remaining else maker.remaining
+                try:
+                    buyer_fee, seller_fee = fill(maker, account, price, qty)
+                except LedgerError:
+                    stopped = "insufficient_funds"  # the taker's funds moved under us (another writer)
                     break
-                continue
-            qty = remaining if remaining < maker.remaining else maker.remaining
-            try:
-                buyer_fee, seller_fee = fill(maker, account, price, qty)
-            except LedgerError:
-                stopped = "insufficient_funds"  # the taker's funds moved under us (another writer)
+                remaining -= qty
+                filled += qty
+                maker.remaining -= qty
+                maker.filled += qty
+                if buy:
+                    buyer, seller = account, maker.account
+                else:
+                    buyer, seller = maker.account, account
+                trade = _new(Trade, (next(trade_ids), symbol, now, price, qty, price * qty, buyer, seller,
+                                     taker_side, maker.id, taker_id, buyer_fee, seller_fee))
+                if not maker.remaining:
+                    level.popleft()
+                    if not level:
+                        del levels[price]
+                    del orders[maker.id]
+                    del live[maker.id]
+                    maker.status = _FILLED
+                taker_trades.append(trade)
+                self.last_price = price
+                robust_append(trade)
+                robust._stale = True
+                emit(trade)
+                if guards is not None:
+                    guards.on_trade(price, qty, buyer, seller, maker, now)
+                    lo, hi = guards.bounds(now, band)
+                if maker.platform:
+                    self._bought_back(maker, trade, now)
+                # done with this level; with the defenses on, the sweep checks the level's
+                # price against the bounds the trade may have moved
+                if not remaining or not level or guards is not None:
+                    break
+            if stopped is not None:
                 break
-            remaining -= qty
-            filled += qty
-            maker.remaining -= qty
-            maker.filled += qty
-            if buy:
-                buyer, seller = account, maker.account
-            else:
-                buyer, seller = maker.account, account
-            trade = _new(Trade, (next(trade_ids), symbol, now, price, qty, price * qty, buyer, seller,
-                                 taker_side, maker.id, taker_id, buyer_fee, seller_fee))
-            if not maker.remaining:
-                level.popleft()
-                if not level:
-                    del levels[price]
-                del orders[maker.id]
-                del live[maker.id]
-                maker.status = _FILLED
-            taker_trades.append(trade)
-            self.last_price = price
-            robust_add(now, buyer, seller, price, qty, taker_id)
-            emit(trade)
-            if guards is not None:
-                guards.on_trade(price, qty, buyer, seller, maker, now)
-                lo, hi = guards.bounds(now, band)
-            if maker.platform:
-                self._bought_back(maker, trade, now)
         order.filled = filled
         order.remaining = remaining
         if not remaining and stopped is None:
@@ -318,7 +331,25 @@ class CoinMarket:
             order.status = _CANCELLED
             order.reason = "insufficient_funds"
             return order
-        self.book.add(order)
+        # OrderBook.add, inlined: one call less per resting order
+        book = self.book
+        price = order.price
+        if order.side == BUY:
+            level = book.bids.get(price)
+            if level is None:
+                level = book.bids[price] = deque()
+                if price not in book.bid_in_heap:
+                    heappush(book.bid_heap, -price)
+                    book.bid_in_heap.add(price)
+        else:
+            level = book.asks.get(price)
+            if level is None:
+                level = book.asks[price] = deque()
+                if price not in book.ask_in_heap:
+                    heappush(book.ask_heap, price)
+                    book.ask_in_heap.add(price)
+        level.append(order)
+        book.orders[order.id] = order
         self.live[order.id] = order
         order.status = _OPEN
         if self.guards is not None:
@@ -400,7 +431,14 @@ class CoinMarket:
     def cancel(self, order: Order, status: str = _CANCELLED, reason: str = "cancelled") -> Order:
         """Take an open or queued order out and return its hold."""
         if order.status == _OPEN:
-            self.book.remove(order)
+            # OrderBook.remove, inlined: one call less per cancel
+            book = self.book
+            levels = book.bids if order.side == BUY else book.asks
+            level = levels[order.price]
+            level.remove(order)
+            if not level:
+                del levels[order.price]
+            del book.orders[order.id]
             self.settlement.release(order)
             if self.guards is not None:
                 self.guards.on_leave(order, order.remaining)

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from .config import ReferencePrice
+from .trades import Trade
 
 __all__ = ["MAX_TRADES", "RobustPrice", "rings"]
 
@@ -74,27 +75,34 @@ def rings(pairs: Iterable[tuple[str, str]], *, min_repeats: int, max_accounts: i
 
 
 class RobustPrice:
-    """The reference price of one coin, fed every trade with `add`."""
+    """The reference price of one coin, fed every trade with `add_trade` (or `add`).
+
+    The window keeps the trades themselves (matching appends each Trade it makes to
+    ``trades`` directly: no second record per fill)."""
 
     def __init__(self, config: ReferencePrice, initial_price: int) -> None:
         self.config = config
         self.window = timedelta(seconds=config.window_seconds)
         self.price = initial_price  # the last robust price
-        self.trades: deque[tuple[datetime, str, str, int, int, int | None]] = deque(maxlen=MAX_TRADES)
-        # (time, buyer, seller, price, quantity, taker order)
+        self.trades: deque[Trade] = deque(maxlen=MAX_TRADES)  # read: time, buyer, seller, price, quantity, taker order
         self._stale = False
 
     def add(self, time: datetime, buyer: str, seller: str, price: int, quantity: int,
             order: int | None = None) -> None:
         """A trade; ``order`` is the taker order's id (its fills are one trade to `rings`)."""
-        self.trades.append((time, buyer, seller, price, quantity, order))
+        self.add_trade(Trade(0, "", time, price, quantity, price * quantity, buyer, seller, "",
+                             taker_order_id=order))
+
+    def add_trade(self, trade: Trade) -> None:
+        """A trade (only its time, buyer, seller, price, quantity and taker order count)."""
+        self.trades.append(trade)
         self._stale = True
 
     def at(self, now: datetime) -> int:
         """The reference price at ``now``."""
         cutoff = now - self.window
         trades = self.trades
-        while trades and trades[0][0] <= cutoff:
+        while trades and trades[0][2] <= cutoff:  # its time
             trades.popleft()
             self._stale = True
         if self._stale:
@@ -111,7 +119,8 @@ class RobustPrice:
                 ring_of[account] = ring
         quote = qty = 0
         accounts = set()
-        for _, buyer, seller, price, quantity, _ in self.trades:
+        # unpacked, not read by field name: a Trade's field properties cost more
+        for _, _, _, price, quantity, _, buyer, seller, _, _, _, _, _ in self.trades:
             if buyer == seller or seller in ring_of.get(buyer, ()):
                 continue
             quote += price * quantity
@@ -122,10 +131,10 @@ class RobustPrice:
             self.price = quote // qty
 
 
-def _one_per_order(trades: Iterable[tuple[datetime, str, str, int, int, int | None]]) -> Iterable[tuple[str, str]]:
+def _one_per_order(trades: Iterable[Trade]) -> Iterable[tuple[str, str]]:
     """(buyer, seller) per trade, the consecutive fills of one taker order once."""
     last = None
-    for _, buyer, seller, _, _, order in trades:
+    for _, _, _, _, _, _, buyer, seller, _, _, order, _, _ in trades:
         if order is None or order != last:
             yield buyer, seller
         last = order

@@ -251,3 +251,41 @@ def test_a_keyed_request_with_a_non_text_asset_is_refused_cleanly(ledger, unchan
                           EntryType.TRANSFER, "odd-asset")
     with unchanged(), pytest.raises(UnknownAsset):
         ledger.post(req)
+
+
+DAVE = "user:dave"
+# A later leg fails after earlier legs moved money (into a new account, twice through
+# the same one): the whole request is refused and nothing it moved stays moved.
+LATE_FAILURES = [
+    (Posting(ALICE, BOB, "COIN", 200), InsufficientFunds),
+    (Posting(ALICE, BOB, "GOLD", 1), UnknownAsset),
+    (Posting(ALICE, BOB, "COIN", 0), InvalidRequest),
+    (Posting(ALICE, "bad address", "COIN", 1), InvalidRequest),
+    (Posting(MINT, BOB, "COIN", limits.BALANCE_MAX), InvalidRequest),
+    (Posting(ALICE, BOB, "COIN", 1, "NO_SUCH_TYPE"), InvalidRequest),
+]
+
+
+@pytest.mark.cases("last, error", LATE_FAILURES, everywhere=2)
+def test_a_failing_later_leg_leaves_no_earlier_leg_applied(funded, unchanged, last, error):
+    req = TransferRequest((Posting(ALICE, DAVE, "COIN", 30), Posting(DAVE, CAROL, "COIN", 20),
+                           Posting(BOB, DAVE, "COIN", 5), last), EntryType.TRANSFER)
+    with unchanged(), pytest.raises(error):
+        funded.post(req)
+    assert funded.balance(DAVE) == 0 and funded.balance(CAROL) == 0
+    # and the same legs without the failing one still apply as one transaction
+    tx = funded.post(req._replace(postings=req.postings[:3]))
+    assert [(e.from_before, e.from_after, e.to_before, e.to_after) for e in tx.entries] == [
+        (100, 70, 0, 30), (30, 10, 0, 20), (10, 5, 10, 15)]
+
+
+def test_an_overdraft_in_a_later_leg_reports_the_balance_before_the_transaction(funded, unchanged):
+    for legs, account, required, balance in (
+            ((Posting(ALICE, CAROL, "COIN", 50), Posting(ALICE, BOB, "COIN", 60)), ALICE, 110, 100),
+            ((Posting(ALICE, BOB, "COIN", 5), Posting(BOB, CAROL, "COIN", 20)), BOB, 15, 10),
+            ((Posting(ALICE, CAROL, "COIN", 5), Posting(CAROL, DAVE, "COIN", 3), Posting(CAROL, BOB, "COIN", 3)),
+             CAROL, 1, 0)):
+        with unchanged(), pytest.raises(InsufficientFunds) as err:
+            funded.post(TransferRequest(legs, EntryType.TRANSFER))
+        assert err.value.details == {"account": account, "asset": "COIN", "required": required,
+                                     "balance": balance}

@@ -60,3 +60,17 @@ def test_depth_sums_each_level():
 def test_empty_book_has_no_best_prices():
     book = OrderBook("X")
     assert book.best_bid() is None and book.best_ask() is None and not book.is_crossed()
+
+
+def test_new_order_builds_exactly_what_the_constructor_builds():
+    from datetime import UTC, datetime
+
+    from market.book import new_order
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    for args in ((7, "X", "user:a", BUY, "limit", 10, 3, "GTC", False, None, t0),
+                 (8, "Y", "user:b", SELL, "market", 9, 1, "GTD", True, t0, None)):
+        fast, slow = new_order(*args), Order(*args)
+        assert type(fast) is Order
+        assert {s: getattr(fast, s) for s in Order.__slots__} == {s: getattr(slow, s) for s in Order.__slots__}
+        assert fast.trades is not slow.trades  # each order its own trade list

@@ -102,3 +102,27 @@ def test_a_stale_best_level_left_by_a_fill_neither_hides_nor_fakes_liquidity():
     assert below.status == OrderStatus.OPEN and below.trades == []
     at = ex.submit(SYM, "user:d", "buy", 2, 103, now=T0)
     assert at.status == OrderStatus.FILLED and [(t.maker_order_id, t.price) for t in at.trades] == [(far.id, 103)]
+
+
+def check_book_structure(ex: Exchange) -> None:
+    """What OrderBook's readers rely on, however matching and cancels changed the book:
+    every level is non-empty and in its side's heap (and heap set), every order sits in
+    the level of its price and side, and ``orders`` holds exactly the levels' orders."""
+    book = ex.book(SYM)
+    seen = {}
+    for levels, heap, in_heap, sign, side in ((book.bids, book.bid_heap, book.bid_in_heap, -1, "buy"),
+                                              (book.asks, book.ask_heap, book.ask_in_heap, 1, "sell")):
+        assert in_heap == {key * sign for key in heap} and len(heap) == len(in_heap)
+        for price, level in levels.items():
+            assert level and price in in_heap
+            for o in level:
+                assert o.side == side and o.price == price and o.status == OrderStatus.OPEN
+                seen[o.id] = o
+    assert seen == book.orders
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(1, 200), st.integers(0, 6))
+def test_matching_and_cancels_keep_the_book_structure_consistent(rng, n, spread):
+    ex, _ = replay(rng, n, spread)
+    check_book_structure(ex)

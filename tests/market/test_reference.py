@@ -160,3 +160,20 @@ def test_a_pair_that_trades_mostly_with_others_is_not_a_ring():
 def test_a_group_larger_than_max_accounts_is_not_a_ring():
     pairs = [("a", "b"), ("b", "c"), ("c", "a")] * 3
     assert ring_sets(pairs, max_accounts=2) == []
+
+
+def test_the_trades_matching_hands_over_count_as_their_fields_say():
+    """Matching appends its Trades to the window as they are (add_trade): their time,
+    buyer, seller, price, quantity and taker order count, as with add."""
+    from market import Trade
+
+    by_fields, by_trade = tracker(), tracker()
+    trades = [Trade(i, SYM, T0, price, qty, price * qty, buyer, seller, "buy", 900 + i, taker, 0, 0)
+              for i, (buyer, seller, price, qty, taker) in enumerate(
+                  [(f"user:b{i}", "user:mm", 101 + i, 20, i) for i in range(5)]
+                  + [("user:r1", "user:r2", 200, 50, 7), ("user:r2", "user:r1", 200, 50, 8)] * 3)]
+    for t in trades:
+        by_fields.add(t.time, t.buyer, t.seller, t.price, t.quantity, t.taker_order_id)
+        by_trade.add_trade(t)
+    assert by_trade.at(T0) == by_fields.at(T0) == 103  # the ring's trades left out
+    assert by_trade.at(T0 + timedelta(hours=2)) == by_fields.at(T0 + timedelta(hours=2)) == 103  # window empty
