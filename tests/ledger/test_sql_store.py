@@ -13,6 +13,7 @@ from coinlab_cli.main import app
 from ledger import Ledger, user_account
 from ledger.sql import SqlStore, make_engine
 from service.database import metadata
+from tests.support.statements import record_statements
 
 runner = CliRunner()
 
@@ -83,18 +84,12 @@ def test_an_asset_created_by_another_process_is_usable_at_once(db_url):
     assert first.balance(user_account("a"), "GEM") == 5
 
 
-def test_one_statement_reads_on_postgres_open_no_transaction(pg_url):
+def test_one_statement_reads_on_postgres_open_no_transaction(pg_url, monkeypatch):
     """A balance or history read is one statement outside a transaction (BEGIN and the
     pool's ROLLBACK cost two more round trips each); writes stay in transactions."""
-    from sqlalchemy import event
-
     store = SqlStore(pg_url)
     ledger = Ledger(store)
-    seen: list[tuple[str, bool]] = []
-
-    @event.listens_for(store.engine, "before_cursor_execute")
-    def _record(conn, cursor, statement, *args):
-        seen.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+    seen = record_statements(store, monkeypatch)
 
     ledger.mint(user_account("a"), 5)
     writes = [autocommit for _, autocommit in seen]
@@ -102,7 +97,7 @@ def test_one_statement_reads_on_postgres_open_no_transaction(pg_url):
     assert ledger.balance(user_account("a")) == 5
     assert [h.amount for h in ledger.history(user_account("a"))] == [5]
     assert store.balances(user_account("a")) == {"COIN": 5}
-    assert seen and all(verb == "SELECT" and autocommit for verb, autocommit in seen)
+    assert seen and all(sql.split()[0] == "SELECT" and autocommit for sql, autocommit in seen)
     assert writes and not any(writes)
     store.engine.dispose()
 
