@@ -80,14 +80,13 @@ def _unnest(columns: Sequence[str], types: Sequence[str], prefix: str) -> str:
 # with named parameters, ``CAST(:name AS type[])`` for a column of values; `_bind`
 # turns them into what psycopg runs.
 
-# One statement for a batch's idempotency-key locks, taken in ascending order. Kept apart
-# from the key lookup below: a statement reads the rows committed when it started, so a
-# lookup in the same statement as the lock would miss the key of a batch that held the
-# lock and committed meanwhile. As the next statement (after the lock is granted), it
-# sees that key, even in the same pipeline.
+# One statement for a session's idempotency-key locks, taken in ascending order. Kept
+# apart from the key lookup (`_PG_LOAD`): a statement reads the rows committed when it
+# started, so a lookup in the same statement as the lock would miss the key of a batch
+# that held the lock and committed meanwhile. As the next statement (after the lock is
+# granted), it sees that key, even in the same pipeline.
 _PG_KEY_LOCKS = ("SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k "
                  "ORDER BY k) AS ordered")
-_PG_KEYS = "SELECT key, fingerprint, tx_id FROM idempotency_keys WHERE key = ANY(CAST(:keys AS text[]))"
 _PG_HOLDS = (f"SELECT {', '.join(_HOLD_COLUMNS)} FROM holds WHERE id = ANY(CAST(:ids AS text[])) "
              "ORDER BY id FOR UPDATE")
 _PG_ASSETS = "SELECT code, scale, name FROM assets"
@@ -110,16 +109,18 @@ def _take_chain(head: str) -> str:
 _PG_TAKE_FREE_CHAIN = _take_chain("ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED")
 # Every head is busy (more concurrent batches than chains): wait for one.
 _PG_TAKE_CHAIN = _take_chain("WHERE id = CAST(:chain AS smallint) FOR UPDATE")
-# The balance rows a batch touches, locked, and the flags (allow_negative, frozen) of
-# their accounts, in one round trip: rows with an asset are balances, rows without are
-# flagged accounts.
-_PG_LOCK_BALANCES = (
-    "SELECT account, asset, balance, false AS allow_negative, false AS frozen FROM ("
+# A batch's idempotency keys (with their fingerprint and transaction id), its balance
+# rows, locked (with their balance), and the flags (allow_negative, frozen) of their
+# accounts (neither), in one statement.
+_PG_LOAD = (
+    "SELECT key, fingerprint, tx_id, CAST(NULL AS bigint) AS balance, false AS allow_negative, false AS frozen "
+    "FROM idempotency_keys WHERE key = ANY(CAST(:keys AS text[])) "
+    "UNION ALL SELECT account, asset, NULL, balance, false, false FROM ("
     "SELECT b.account, b.asset, b.balance FROM balances b "
     "JOIN unnest(CAST(:acc AS text[]), CAST(:ast AS text[])) AS k(account, asset) "
     "ON b.account = k.account AND b.asset = k.asset "
     "ORDER BY b.account, b.asset FOR UPDATE OF b) AS locked "  # rows are locked in this order: no deadlocks
-    "UNION ALL SELECT address, NULL, NULL, allow_negative, frozen FROM accounts "
+    "UNION ALL SELECT address, NULL, NULL, NULL, allow_negative, frozen FROM accounts "
     "WHERE address = ANY(CAST(:addr AS text[])) AND (allow_negative OR frozen)"
 )
 # What a batch writes, each part one bulk statement; `_pg_writes` joins the parts a batch
@@ -161,7 +162,7 @@ def _pg_writes(parts: tuple[str, ...]) -> str:
 # ~30 of them in a transfer's write), a plain value in C. The statement's text then
 # depends on the lengths, so above this many values the arrays go whole.
 _INLINE_MAX = 96
-_PARAM = re.compile(r"CAST\(:(\w+) AS (\w+)\[\]\)|:(\w+)")
+_PARAM = re.compile(r"CAST\(:(\w+) AS (\w+)\[\]\)|(?<![:\w]):(\w+)")
 
 
 @functools.cache
@@ -639,14 +640,20 @@ class SqlStore:
 
     def _pg_load(self, sess: _Session, keys: set[str], holds: set[str], pairs: set[tuple[str, str]]) -> None:
         """On PostgreSQL, in ONE round trip (a pipeline; the server still runs the
-        statements one after another, each seeing what was committed when it started):
-        lock ``keys`` (advisory locks: same-key requests of concurrent batches wait here
-        for each other) and load them with the keys `probe_keys` asked for; lock
-        ``holds`` and load them; lock the session's unseen balance rows of ``pairs`` (and
-        those `prelock` asked for) with their accounts' flags. Locks are taken in that
-        order, each kind in sorted order, as every batch takes them: no deadlocks. (The
-        chain head and the journal ids wait for the engine: a refused request draws no
-        ids, so the journal's ids skip none past it.)"""
+        statements one after another, each reading what was committed when it started):
+        in a session, lock ``keys`` (advisory locks: same-key requests of concurrent
+        batches wait there for each other); lock ``holds`` and load them; load ``keys``
+        with those `probe_keys` asked for, and lock the session's unseen balance rows of
+        ``pairs`` (and those `prelock` asked for), with their accounts' flags. Locks are
+        taken in that order, each kind in sorted order, as every batch takes them: no
+        deadlocks. (The chain head and the journal ids wait for the engine: a refused
+        request draws no ids, so the journal's ids skip none past it.)
+
+        A batch of one call takes no key locks: it looks its keys up with its balance
+        rows, and if a concurrent batch commits one of them meanwhile, its own insert of
+        that key fails on the primary key (a unique violation) and the batch is retried,
+        finding the key then. One statement less for every keyed transfer; in a session
+        such a failure would abort everyone's batch, so sessions wait on the locks."""
         pg, book = sess.pg, sess.book
         assert pg is not None
         probes = sess.probes - sess.probed if keys else set()
@@ -656,31 +663,33 @@ class SqlStore:
             return
         with _driver_errors():
             with pg.pipeline():
-                if keys:
+                if keys and sess.conn is not None:
                     _run(pg, _PG_KEY_LOCKS, ids=sorted({_key_lock_id(k) for k in keys}))
-                    found = _run(pg, _PG_KEYS, keys=list(keys | probes))
                 if holds:
                     held = _run(pg, _PG_HOLDS, ids=list(holds))
-                if new:
-                    locked = _run(pg, _PG_LOCK_BALANCES, acc=[a for a, _ in new], ast=[x for _, x in new],
-                                  addr=sorted({a for a, _ in new}))
-            if keys:
-                for key, fp, tx_id in found.fetchall():
-                    if key in probes:
-                        sess.present.add(key)
-                    if key in keys:
-                        book.keys[key] = (fp, self._pg_transaction(pg, tx_id))
-                sess.probed |= probes
+                if keys or new:
+                    loaded = _run(pg, _PG_LOAD, keys=list(keys | probes), acc=[a for a, _ in new],
+                                  ast=[x for _, x in new], addr=sorted({a for a, _ in new}))
             if holds:
                 book.holds.update((r[0], Hold(r[0], r[1], r[2], r[3], r[4], _utc(r[5]),  # type: ignore[arg-type]
                                                     _utc(r[6]), _utc(r[7]), r[8], r[9])) for r in held.fetchall())
-            if new:
-                rows = locked.fetchall()
-                before = {(a, x): b for a, x, b, _n, _f in rows if x is not None}
-                book.balances.update(before)
-                _flag(book, [(a, n, f) for a, x, _b, n, f in rows if x is None])
-                sess.before.update(before)
-                sess.seen.update(new)
+            if not (keys or new):
+                return
+            before = {}
+            for a, b, tx_id, balance, allow_negative, frozen in loaded.fetchall():
+                if tx_id is not None:  # a key: a, its fingerprint b
+                    if a in probes:
+                        sess.present.add(a)
+                    if a in keys:
+                        book.keys[a] = (b, self._pg_transaction(pg, tx_id))
+                elif balance is not None:  # a balance row: account a, asset b
+                    before[(a, b)] = balance
+                else:  # a flagged account a
+                    _flag(book, ((a, allow_negative, frozen),))
+        sess.probed |= probes
+        book.balances.update(before)
+        sess.before.update(before)
+        sess.seen.update(new)
 
     def _pg_transaction(self, pg: psycopg.Connection[Any], tx_id: str) -> Transaction:
         with pg.pipeline():
