@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import psycopg
 from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import (
     Connection,
@@ -36,7 +38,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     tuple_,
     update,
 )
@@ -71,36 +72,55 @@ def _unnest(columns: Sequence[str], types: Sequence[str], prefix: str) -> str:
     return "unnest(" + ", ".join(f"CAST(:{prefix}{c} AS {t}[])" for c, t in zip(columns, types, strict=True)) + ")"
 
 
-# One statement for a batch's idempotency-key locks, taken in ascending order.
-_PG_KEY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k "
-                     "ORDER BY k) AS ordered")
+# The PostgreSQL statements run on the driver's connection (psycopg), not through
+# SQLAlchemy: a keyed transfer is a handful of statements, and SQLAlchemy's execute
+# cost ~47 us of the client's CPU each against ~13 us for psycopg's, with results as
+# plain tuples. Each is prepared on the server once per connection (prepare=True), and
+# a batch's statements go out in pipelines (see `SqlStore._pg_load`). They are written
+# with named parameters, ``CAST(:name AS type[])`` for a column of values; `_bind`
+# turns them into what psycopg runs.
+
+# One statement for a session's idempotency-key locks, taken in ascending order. Kept
+# apart from the key lookup (`_PG_LOAD`): a statement reads the rows committed when it
+# started, so a lookup in the same statement as the lock would miss the key of a batch
+# that held the lock and committed meanwhile. As the next statement (after the lock is
+# granted), it sees that key, even in the same pipeline.
+_PG_KEY_LOCKS = ("SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k "
+                 "ORDER BY k) AS ordered")
+_PG_HOLDS = (f"SELECT {', '.join(_HOLD_COLUMNS)} FROM holds WHERE id = ANY(CAST(:ids AS text[])) "
+             "ORDER BY id FOR UPDATE")
+_PG_ASSETS = "SELECT code, scale, name FROM assets"
+_PG_TRANSACTION = "SELECT id, time, entry_type, idempotency_key, hold_id FROM transactions WHERE id = :id"
+_PG_TX_ENTRIES = f"SELECT {', '.join(_ENTRY_COLUMNS[:17])} FROM entries WHERE tx_id = :id ORDER BY id"
 
 
-def _take_chain(head: str) -> Any:
+def _take_chain(head: str) -> str:
     """A chain's head (the one ``head`` picks), locked until the commit, and the batch's
     :n journal ids, in one statement. Taken last, once every other row is locked; the ids
     are drawn once the head is held, so they rise along each chain and, the balance rows
     being held too, per account."""
-    return text(f"WITH head AS MATERIALIZED (SELECT id, hash FROM journal_head {head}) "
-                "SELECT head.id, head.hash, nextval(pg_get_serial_sequence('entries', 'id')) AS entry_id "
-                "FROM head, generate_series(1, :n) ORDER BY entry_id")
+    return (f"WITH head AS MATERIALIZED (SELECT id, hash FROM journal_head {head}) "
+            "SELECT head.id, head.hash, nextval(pg_get_serial_sequence('entries', 'id')) AS entry_id "
+            "FROM head, generate_series(1, CAST(:n AS integer)) ORDER BY entry_id")
 
 
 # A free head if there is one (SKIP LOCKED): concurrent batches take different chains
 # and commit side by side.
 _PG_TAKE_FREE_CHAIN = _take_chain("ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED")
 # Every head is busy (more concurrent batches than chains): wait for one.
-_PG_TAKE_CHAIN = _take_chain("WHERE id = :chain FOR UPDATE")
-# The balance rows a batch touches, locked, and the flags (allow_negative, frozen) of
-# their accounts, in one round trip: rows with an asset are balances, rows without are
-# flagged accounts.
-_PG_LOCK_BALANCES = text(
-    "SELECT account, asset, balance, false AS allow_negative, false AS frozen FROM ("
+_PG_TAKE_CHAIN = _take_chain("WHERE id = CAST(:chain AS smallint) FOR UPDATE")
+# A batch's idempotency keys (with their fingerprint and transaction id), its balance
+# rows, locked (with their balance), and the flags (allow_negative, frozen) of their
+# accounts (neither), in one statement.
+_PG_LOAD = (
+    "SELECT key, fingerprint, tx_id, CAST(NULL AS bigint) AS balance, false AS allow_negative, false AS frozen "
+    "FROM idempotency_keys WHERE key = ANY(CAST(:keys AS text[])) "
+    "UNION ALL SELECT account, asset, NULL, balance, false, false FROM ("
     "SELECT b.account, b.asset, b.balance FROM balances b "
     "JOIN unnest(CAST(:acc AS text[]), CAST(:ast AS text[])) AS k(account, asset) "
     "ON b.account = k.account AND b.asset = k.asset "
     "ORDER BY b.account, b.asset FOR UPDATE OF b) AS locked "  # rows are locked in this order: no deadlocks
-    "UNION ALL SELECT address, NULL, NULL, allow_negative, frozen FROM accounts "
+    "UNION ALL SELECT address, NULL, NULL, NULL, allow_negative, frozen FROM accounts "
     "WHERE address = ANY(CAST(:addr AS text[])) AND (allow_negative OR frozen)"
 )
 # What a batch writes, each part one bulk statement; `_pg_writes` joins the parts a batch
@@ -133,8 +153,56 @@ _PG_WRITES = {
 
 
 @functools.cache
-def _pg_writes(parts: tuple[str, ...]) -> Any:
-    return text("WITH " + ", ".join(f"{p} AS ({_PG_WRITES[p]})" for p in parts) + " SELECT 1")
+def _pg_writes(parts: tuple[str, ...]) -> str:
+    return "WITH " + ", ".join(f"{p} AS ({_PG_WRITES[p]})" for p in parts) + " SELECT 1"
+
+
+# A small batch's columns go as ARRAY[$1, $2, ...] of plain parameters instead of one
+# array parameter each: psycopg dumps a list in Python (~8 us for a one-element list,
+# ~30 of them in a transfer's write), a plain value in C. The statement's text then
+# depends on the lengths, so above this many values the arrays go whole.
+_INLINE_MAX = 96
+_PARAM = re.compile(r"CAST\(:(\w+) AS (\w+)\[\]\)|(?<![:\w]):(\w+)")
+
+
+@functools.cache
+def _names(sql: str) -> tuple[tuple[str, bool], ...]:
+    """The parameters of ``sql`` in order of appearance, each with whether it is a column."""
+    return tuple((m[1], True) if m[1] else (m[3], False) for m in _PARAM.finditer(sql))
+
+
+@functools.cache
+def _whole(sql: str) -> str:
+    return _PARAM.sub(lambda m: f"CAST(%({m[1]})s AS {m[2]}[])" if m[1] else f"%({m[3]})s", sql)
+
+
+@functools.cache
+def _inlined(sql: str, lengths: tuple[int, ...]) -> str:
+    sizes = iter(lengths)
+
+    def one(m: re.Match[str]) -> str:
+        if m[1]:
+            return f"CAST(ARRAY[{', '.join(['%s'] * next(sizes))}] AS {m[2]}[])"
+        return "%s"
+
+    return _PARAM.sub(one, sql)
+
+
+def _bind(sql: str, params: dict[str, Any]) -> tuple[str, Any]:
+    """``sql`` (named parameters, columns as ``CAST(:name AS type[])``) and ``params`` as
+    psycopg runs them: small columns inlined as ARRAY[...] of plain values, larger ones
+    as one array parameter each."""
+    names = _names(sql)
+    lengths = tuple(len(params[n]) for n, column in names if column)
+    if sum(lengths) > _INLINE_MAX:
+        return _whole(sql), params
+    flat: list[Any] = []
+    for n, column in names:
+        if column:
+            flat.extend(params[n])
+        else:
+            flat.append(params[n])
+    return _inlined(sql, lengths), flat
 
 
 def make_engine(url: str, **kw: Any) -> Engine:
@@ -202,6 +270,33 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+
+
+@contextmanager
+def _driver_errors() -> Iterator[None]:
+    """psycopg's errors as SQLAlchemy's (DBAPIError, the original as ``.orig``), as its
+    own statements raise them: the retry and the writer's batch handling see one kind."""
+    try:
+        yield
+    except psycopg.Error as err:
+        raise DBAPIError.instance(None, None, err, psycopg.Error) from err
+
+
+def _run(pg: psycopg.Connection[Any], sql: str, **params: Any) -> psycopg.Cursor[Any]:
+    """Run ``sql`` (see `_bind`) on ``pg`` as a prepared statement."""
+    return pg.execute(*_bind(sql, params), prepare=True)
+
+
+def _flag(book: Book, flags: Iterable[tuple[str, bool, bool]]) -> None:
+    """Record accounts' flags (address, allow_negative, frozen) in ``book``."""
+    for address, allow_negative, frozen in flags:
+        if allow_negative:
+            book.negative_ok.add(address)
+        if frozen:
+            book.frozen.add(address)
+
+
 def _key_lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
@@ -227,10 +322,13 @@ def _hold(row: Any) -> Hold:
 
 
 class _Session:
-    """What a `SqlStore.session` has loaded (and locked) and applied so far."""
+    """What a `SqlStore.session` has loaded (and locked) and applied so far. ``conn`` is
+    None in a PostgreSQL batch of one call, which runs on the driver's connection
+    ``pg`` alone; ``pg`` is None on SQLite."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection | None, pg: psycopg.Connection[Any] | None = None) -> None:
         self.conn = conn
+        self.pg = pg
         self.book = Book()
         self.seen: set[tuple[str, str]] = set()  # balance rows looked up (and locked if they exist)
         self.wanted: set[tuple[str, str]] = set()  # rows to lock with the next ones (`SqlStore.prelock`)
@@ -367,17 +465,18 @@ class SqlStore:
             raise RuntimeError("a store session is already open on this thread")
         try:
             with self.engine.begin() as conn:
-                state = self._session.state = _Session(conn)
+                pg = conn.connection.driver_connection if self._pg else None
+                state = self._session.state = _Session(conn, pg)
                 yield conn
-                if state.applied:
-                    self._write(conn, state.book, state.applied, state.before, state.loaded_holds, state.created)
+                if state.applied:  # on PostgreSQL the COMMIT goes with the writes (SQLAlchemy's is then a no-op)
+                    self._write(state, state.created, commit=True)
         finally:
             self._session.state = None
         self._known_accounts |= state.created  # only once committed
 
     def _apply_deferred(self, sess: _Session, requests: Sequence[TransferRequest],
                         now: datetime) -> list[Transaction | LedgerError]:
-        conn, book = sess.conn, sess.book
+        book = sess.book
         results: list[Transaction | LedgerError | None] = [None] * len(requests)
         live: list[int] = []
         for i, req in enumerate(requests):
@@ -393,16 +492,20 @@ class SqlStore:
         # one statement each. Idempotency keys first (requests sharing one wait for each
         # other there), then holds and balance rows, each locked in sorted order.
         if any(p.asset not in self._assets for i in live for p in requests[i].postings):
-            self._load_assets(conn)  # another process may have created it (a brand-coin launch)
+            self._reload_assets(sess)  # another process may have created it (a brand-coin launch)
         book.assets = set(self._assets)
         keys = {k for i in live if (k := requests[i].idempotency_key) is not None} - sess.keys_seen
-        self._load_keys(sess, keys)
-        sess.keys_seen |= keys
         holds = {h.hold_id for i in live if (h := requests[i].hold) is not None and h.kind != "lock"} - book.holds.keys()
-        self._load_holds(conn, book, holds)
+        pairs = {(a, p.asset) for i in live for p in requests[i].postings
+                 for a in (p.from_account, p.to_account) if p.asset in book.assets}
+        if sess.pg is not None:
+            self._pg_load(sess, keys, holds, pairs)
+        else:
+            self._load_keys(sess, keys)
+            self._load_holds(sess.conn, book, holds)
+            self._lock_unseen(sess, pairs)
+        sess.keys_seen |= keys
         sess.loaded_holds |= holds
-        self._lock_unseen(sess, {(a, p.asset) for i in live for p in requests[i].postings
-                                 for a in (p.from_account, p.to_account) if p.asset in book.assets})
         for i in live:
             try:
                 tx = post(book, requests[i], now, uuid.uuid4().hex)
@@ -421,6 +524,7 @@ class SqlStore:
     def _reading(self) -> Iterator[Connection]:
         sess = self._session_state()
         if sess is not None:
+            assert sess.conn is not None  # a session always has one
             yield sess.conn
             return
         with self._reader.connect() as own:
@@ -442,8 +546,11 @@ class SqlStore:
         for attempt in range(_MAX_ATTEMPTS):
             try:
                 created: set[str] = set()
-                with self.engine.begin() as conn:
-                    results = self._apply_in(conn, requests, now, created)
+                if self._pg:
+                    results = self._apply_pg(requests, now, created)
+                else:
+                    with self.engine.begin() as conn:
+                        results = self._apply_in(_Session(conn), requests, now, created)
                 self._known_accounts |= created  # only once committed
                 return results
             except DBAPIError as err:
@@ -458,16 +565,36 @@ class SqlStore:
         # retrying would just wait again.
         return getattr(err.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
 
-    def _apply_in(
-        self, conn: Connection, requests: Sequence[TransferRequest], now: datetime, created: set[str]
-    ) -> list[Transaction | LedgerError]:
-        """One batch in its own transaction: a session of one call, written at once, with
-        the journal ids the database gave it."""
-        sess = _Session(conn)
+    def _apply_pg(self, requests: Sequence[TransferRequest], now: datetime,
+                  created: set[str]) -> list[Transaction | LedgerError]:
+        """`_apply_in` on a pooled connection's driver (psycopg) connection, with no
+        SQLAlchemy Connection around it: three round trips for a batch that writes (its
+        locks and reads in one pipeline, then its chain head and journal ids, then its
+        writes and the COMMIT in one pipeline)."""
+        raw = self.engine.raw_connection()
+        pg: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
+        try:
+            results = self._apply_in(_Session(None, pg), requests, now, created)
+            if pg.pgconn.transaction_status != _IDLE:
+                pg.rollback()  # nothing to write: release the locks
+            return results
+        except BaseException:
+            try:
+                pg.rollback()
+            except psycopg.Error:
+                raw.invalidate()  # a broken connection: the pool opens a new one
+            raise
+        finally:
+            raw.close()
+
+    def _apply_in(self, sess: _Session, requests: Sequence[TransferRequest], now: datetime,
+                  created: set[str]) -> list[Transaction | LedgerError]:
+        """One batch in its own transaction: a session of one call, written (and on
+        PostgreSQL committed) at once, with the journal ids the database gave it."""
         results = self._apply_deferred(sess, requests, now)
         if not sess.applied:
             return results
-        id_map = self._write(conn, sess.book, sess.applied, sess.before, sess.loaded_holds, created)
+        id_map = self._write(sess, created, commit=True)
         new = {t.id for t in sess.applied}
         return [
             r._replace(entries=tuple(e._replace(id=id_map[e.id]) for e in r.entries))
@@ -476,14 +603,12 @@ class SqlStore:
         ]
 
     def _load_keys(self, sess: _Session, keys: set[str]) -> None:
-        """Load (and on PostgreSQL lock) ``keys``, in the same query as the keys
+        """Load ``keys`` (SQLite; PostgreSQL: `_pg_load`), in the same query as the keys
         `probe_keys` asked for."""
         if not keys:
             return
         conn, probes = sess.conn, sess.probes - sess.probed
-        if self.dialect == "postgresql":
-            # Same-key requests from concurrent batches wait here for each other.
-            conn.execute(_PG_KEY_LOCKS, {"ids": sorted({_key_lock_id(k) for k in keys})})
+        assert conn is not None
         rows = conn.execute(select(s.idempotency_keys).where(self._in(s.idempotency_keys.c.key, keys | probes))).all()
         for row in rows:
             if row.key in probes:
@@ -498,13 +623,81 @@ class SqlStore:
             select(s.entries).where(s.entries.c.tx_id == tx_id).order_by(s.entries.c.id)))
         return Transaction(tx.id, _utc(tx.time), tx.entry_type, entries, tx.idempotency_key, tx.hold_id)  # type: ignore[arg-type]
 
-    def _load_holds(self, conn: Connection, book: Book, hold_ids: set[str]) -> None:
+    def _load_holds(self, conn: Connection | None, book: Book, hold_ids: set[str]) -> None:
         if not hold_ids:
             return
-        q = select(s.holds).where(self._in(s.holds.c.id, hold_ids)).order_by(s.holds.c.id)
-        if self.dialect == "postgresql":
-            q = q.with_for_update()
+        assert conn is not None
+        q = select(s.holds).where(s.holds.c.id.in_(list(hold_ids))).order_by(s.holds.c.id)
         book.holds.update((r.id, _hold(r)) for r in conn.execute(q))
+
+    def _reload_assets(self, sess: _Session) -> None:
+        if sess.pg is None:
+            self._load_assets(sess.conn)
+            return
+        with _driver_errors():
+            rows = _run(sess.pg, _PG_ASSETS).fetchall()
+        self._assets = {code: Asset(code, scale, name) for code, scale, name in rows}
+
+    def _pg_load(self, sess: _Session, keys: set[str], holds: set[str], pairs: set[tuple[str, str]]) -> None:
+        """On PostgreSQL, in ONE round trip (a pipeline; the server still runs the
+        statements one after another, each reading what was committed when it started):
+        in a session, lock ``keys`` (advisory locks: same-key requests of concurrent
+        batches wait there for each other); lock ``holds`` and load them; load ``keys``
+        with those `probe_keys` asked for, and lock the session's unseen balance rows of
+        ``pairs`` (and those `prelock` asked for), with their accounts' flags. Locks are
+        taken in that order, each kind in sorted order, as every batch takes them: no
+        deadlocks. (The chain head and the journal ids wait for the engine: a refused
+        request draws no ids, so the journal's ids skip none past it.)
+
+        A batch of one call takes no key locks: it looks its keys up with its balance
+        rows, and if a concurrent batch commits one of them meanwhile, its own insert of
+        that key fails on the primary key (a unique violation) and the batch is retried,
+        finding the key then. One statement less for every keyed transfer; in a session
+        such a failure would abort everyone's batch, so sessions wait on the locks."""
+        pg, book = sess.pg, sess.book
+        assert pg is not None
+        probes = sess.probes - sess.probed if keys else set()
+        new = sorted((pairs | sess.wanted) - sess.seen)
+        sess.wanted.clear()
+        if not (keys or holds or new):
+            return
+        with _driver_errors():
+            with pg.pipeline():
+                if keys and sess.conn is not None:
+                    _run(pg, _PG_KEY_LOCKS, ids=sorted({_key_lock_id(k) for k in keys}))
+                if holds:
+                    held = _run(pg, _PG_HOLDS, ids=list(holds))
+                if keys or new:
+                    loaded = _run(pg, _PG_LOAD, keys=list(keys | probes), acc=[a for a, _ in new],
+                                  ast=[x for _, x in new], addr=sorted({a for a, _ in new}))
+            if holds:
+                book.holds.update((r[0], Hold(r[0], r[1], r[2], r[3], r[4], _utc(r[5]),  # type: ignore[arg-type]
+                                                    _utc(r[6]), _utc(r[7]), r[8], r[9])) for r in held.fetchall())
+            if not (keys or new):
+                return
+            before = {}
+            for a, b, tx_id, balance, allow_negative, frozen in loaded.fetchall():
+                if tx_id is not None:  # a key: a, its fingerprint b
+                    if a in probes:
+                        sess.present.add(a)
+                    if a in keys:
+                        book.keys[a] = (b, self._pg_transaction(pg, tx_id))
+                elif balance is not None:  # a balance row: account a, asset b
+                    before[(a, b)] = balance
+                else:  # a flagged account a
+                    _flag(book, ((a, allow_negative, frozen),))
+        sess.probed |= probes
+        book.balances.update(before)
+        sess.before.update(before)
+        sess.seen.update(new)
+
+    def _pg_transaction(self, pg: psycopg.Connection[Any], tx_id: str) -> Transaction:
+        with pg.pipeline():
+            head = _run(pg, _PG_TRANSACTION, id=tx_id)
+            rows = _run(pg, _PG_TX_ENTRIES, id=tx_id)
+        tid, at, entry_type, key, hold_id = head.fetchone()  # type: ignore[misc]
+        entries = tuple(Entry(r[0], r[1], _utc(r[2]), *r[3:]) for r in rows.fetchall())  # type: ignore[arg-type]
+        return Transaction(tid, _utc(at), entry_type, entries, key, hold_id)  # type: ignore[arg-type]
 
     def prelock(self, pairs: Iterable[tuple[str, str]]) -> None:
         """In a session: lock these (account, asset) balance rows together with the next
@@ -519,6 +712,9 @@ class SqlStore:
     def _lock_unseen(self, sess: _Session, pairs: set[tuple[str, str]]) -> None:
         """Lock the balance rows of ``pairs`` (and those `prelock` asked for) the session
         has not locked yet, in one statement."""
+        if sess.pg is not None:
+            self._pg_load(sess, set(), set(), pairs)
+            return
         new = (pairs | sess.wanted) - sess.seen
         sess.wanted.clear()
         sess.before.update(self._lock_balances(sess.conn, sess.book, new))
@@ -533,40 +729,33 @@ class SqlStore:
             return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
         return column.in_(list(values))
 
-    def _lock_balances(self, conn: Connection, book: Book, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """Lock the balance rows the batch touches, in sorted order. A missing row is a
+    def _lock_balances(self, conn: Connection | None, book: Book,
+                       pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """SQLite (PostgreSQL: `_pg_load`): read the balance rows the batch touches (the
+        database has one writer at a time) and its accounts' flags. A missing row is a
         zero balance; it is inserted only if a posting is applied to it (see `_write`)."""
         if not pairs:
             return {}
+        assert conn is not None
         ordered = sorted(pairs)
         addresses = sorted({a for a, _ in pairs})
-        if self._pg:
-            rows = conn.execute(_PG_LOCK_BALANCES, {"acc": [a for a, _ in ordered], "ast": [x for _, x in ordered],
-                                                    "addr": addresses}).all()
-            before = {(r.account, r.asset): r.balance for r in rows if r.asset is not None}
-            flags = [(r.account, r.allow_negative, r.frozen) for r in rows if r.asset is None]
-        else:
-            balances = conn.execute(
-                select(s.balances.c.account, s.balances.c.asset, s.balances.c.balance)
-                .where(tuple_(s.balances.c.account, s.balances.c.asset).in_(ordered)))
-            before = {(r.account, r.asset): r.balance for r in balances}
-            flags = [(r.address, r.allow_negative, r.frozen) for r in conn.execute(
-                select(s.accounts).where(s.accounts.c.address.in_(addresses),
-                                         s.accounts.c.allow_negative | s.accounts.c.frozen))]
+        balances = conn.execute(
+            select(s.balances.c.account, s.balances.c.asset, s.balances.c.balance)
+            .where(tuple_(s.balances.c.account, s.balances.c.asset).in_(ordered)))
+        before = {(r.account, r.asset): r.balance for r in balances}
         book.balances.update(before)
-        for address, allow_negative, frozen in flags:
-            if allow_negative:
-                book.negative_ok.add(address)
-            if frozen:
-                book.frozen.add(address)
+        _flag(book, [(r.address, r.allow_negative, r.frozen) for r in conn.execute(
+            select(s.accounts).where(s.accounts.c.address.in_(addresses),
+                                     s.accounts.c.allow_negative | s.accounts.c.frozen))])
         return before
 
-    def _write(self, conn: Connection, book: Book, applied: list[Transaction],
-               before: dict[tuple[str, str], int], loaded_holds: set[str],
-               created_accounts: set[str]) -> dict[int, int]:
-        """Write what ``applied`` did to ``book``; returns the journal ids the database gave
-        the entries (Journal ids come from the database, allocated while the rows are
-        locked, so they follow commit order per account: what `check` replays by)."""
+    def _write(self, sess: _Session, created_accounts: set[str], *, commit: bool = False) -> dict[int, int]:
+        """Write what the session's applied transactions did to its book; returns the
+        journal ids the database gave the entries (Journal ids come from the database,
+        allocated while the rows are locked, so they follow commit order per account:
+        what `check` replays by). With ``commit``, on PostgreSQL, the COMMIT goes in the
+        same round trip as the writes."""
+        book, applied, before, loaded_holds = sess.book, sess.applied, sess.before, sess.loaded_holds
         new_tx_ids = {t.id for t in applied}
         keyed = []
         for k, (fp, tx) in book.keys.items():
@@ -581,47 +770,55 @@ class SqlStore:
         new_holds = [book.holds[h] for h in touched if h not in loaded_holds]
         settled = [book.holds[h] for h in touched if h in loaded_holds]
         rows = _Rows(book.journal, applied, keyed, new_accounts, new_balances, changed, new_holds, settled)
-        new_ids = self._write_pg(conn, rows) if self._pg else self._write_rows(conn, rows)
+        if sess.pg is not None:
+            new_ids = self._write_pg(sess.pg, rows, commit)
+        else:
+            assert sess.conn is not None
+            new_ids = self._write_rows(sess.conn, rows)
         return {e.id: new_id for e, new_id in zip(book.journal, new_ids, strict=True)}
 
-    def _write_pg(self, conn: Connection, rows: _Rows) -> list[int]:
+    def _write_pg(self, pg: psycopg.Connection[Any], rows: _Rows, commit: bool) -> list[int]:
         n = len(rows.journal)
-        taken = conn.execute(_PG_TAKE_FREE_CHAIN, {"n": n}).all()
-        if not taken:
-            taken = conn.execute(_PG_TAKE_CHAIN, {"n": n, "chain": random.randint(1, s.CHAINS)}).all()
-        chain, head = taken[0].id, taken[0].hash
-        new_ids = [r.entry_id for r in taken]
-        hashes = _chain(rows.journal, new_ids, head)
-        columns: list[list[Any]] = [list(c) for c in zip(*rows.journal, strict=True)]
-        columns[0] = new_ids
-        columns[15] = [None if m is None else json.dumps(m) for m in columns[15]]
-        columns.append(hashes)
-        columns.append([chain] * n)
-        params: dict[str, Any] = dict(zip(_ENTRY_COLUMNS, columns, strict=True))
-        params.update(head_id=new_ids[-1], head_hash=hashes[-1], head_chain=chain)
-        params.update(t_id=[t.id for t in rows.applied], t_time=[t.time for t in rows.applied],
-                      t_entry_type=[t.entry_type for t in rows.applied],
-                      t_idempotency_key=[t.idempotency_key for t in rows.applied],
-                      t_hold_id=[t.hold_id for t in rows.applied])
-        parts = ["entries", "transactions", "head"]
+        with _driver_errors():
+            taken = _run(pg, _PG_TAKE_FREE_CHAIN, n=n).fetchall()
+            if not taken:
+                taken = _run(pg, _PG_TAKE_CHAIN, n=n, chain=random.randint(1, s.CHAINS)).fetchall()
+            chain, head = taken[0][0], taken[0][1]
+            new_ids = [r[2] for r in taken]
+            hashes = _chain(rows.journal, new_ids, head)
+            columns: list[list[Any]] = [list(c) for c in zip(*rows.journal, strict=True)]
+            columns[0] = new_ids
+            columns[15] = [None if m is None else json.dumps(m) for m in columns[15]]
+            columns.append(hashes)
+            columns.append([chain] * n)
+            params: dict[str, Any] = dict(zip(_ENTRY_COLUMNS, columns, strict=True))
+            params.update(head_id=new_ids[-1], head_hash=hashes[-1], head_chain=chain)
+            params.update(t_id=[t.id for t in rows.applied], t_time=[t.time for t in rows.applied],
+                          t_entry_type=[t.entry_type for t in rows.applied],
+                          t_idempotency_key=[t.idempotency_key for t in rows.applied],
+                          t_hold_id=[t.hold_id for t in rows.applied])
+            parts = ["entries", "transactions", "head"]
 
-        def add(part: str, prefix: str, names: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
-            if values:
-                parts.append(part)
-                params.update({prefix + n: list(c) for n, c in zip(names, zip(*values, strict=True), strict=True)})
+            def add(part: str, prefix: str, names: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+                if values:
+                    parts.append(part)
+                    params.update({prefix + n: list(c) for n, c in zip(names, zip(*values, strict=True), strict=True)})
 
-        add("keys", "k_", ["key", "fingerprint", "tx_id"], rows.keyed)
-        if rows.new_accounts:
-            parts.append("accounts")
-            params.update(a_address=rows.new_accounts, a_at=rows.applied[0].time)
-        # A concurrent batch may have created the same balance row since we looked: that
-        # is a unique violation, and the whole batch is retried with the row locked.
-        add("new_balances", "nb_", ["acc", "ast", "bal"], rows.new_balances)
-        add("balances", "b_", ["acc", "ast", "bal"], rows.changed)
-        add("new_holds", "nh_", _HOLD_COLUMNS, rows.new_holds)
-        add("holds", "h_", ["id", "amount", "status", "settled_at"],
-            [(h.id, h.amount, h.status, h.settled_at) for h in rows.settled])
-        conn.execute(_pg_writes(tuple(parts)), params)
+            add("keys", "k_", ["key", "fingerprint", "tx_id"], rows.keyed)
+            if rows.new_accounts:
+                parts.append("accounts")
+                params.update(a_address=rows.new_accounts, a_at=rows.applied[0].time)
+            # A concurrent batch may have created the same balance row since we looked: that
+            # is a unique violation, and the whole batch is retried with the row locked.
+            add("new_balances", "nb_", ["acc", "ast", "bal"], rows.new_balances)
+            add("balances", "b_", ["acc", "ast", "bal"], rows.changed)
+            add("new_holds", "nh_", _HOLD_COLUMNS, rows.new_holds)
+            add("holds", "h_", ["id", "amount", "status", "settled_at"],
+                [(h.id, h.amount, h.status, h.settled_at) for h in rows.settled])
+            with pg.pipeline():
+                _run(pg, _pg_writes(tuple(parts)), **params)
+                if commit:
+                    pg.execute("COMMIT", prepare=False)
         return new_ids
 
     def _write_rows(self, conn: Connection, rows: _Rows) -> list[int]:

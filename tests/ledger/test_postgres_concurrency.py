@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from coinlab_cli.main import app
@@ -154,3 +154,45 @@ def test_sigkill_mid_batch_loses_nothing_acknowledged(pg_url, tmp_path: Path):
     assert legs_per_tx <= {1, 2}  # the grant (1 leg) and whole two-leg transfers, never half of one
     result = CliRunner().invoke(app, ["check", "--db", pg_url])
     assert result.exit_code == 0, result.output
+
+
+def _wait_for_a_lock_wait(url: str) -> None:
+    """Until some backend of the database at ``url`` waits for a row lock."""
+    with make_engine(url).connect() as conn:
+        for _ in range(200):
+            if conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):
+                return
+            time.sleep(0.05)
+    raise AssertionError("no backend started waiting for a lock")
+
+
+def test_a_key_committed_while_a_transfer_waits_for_its_rows_is_found_on_the_retry(pg_url):
+    # A transfer outside a session takes no advisory lock on its key: it looks the key up
+    # in the statement that locks its balance rows. If another writer commits the same key
+    # while it waits for those rows, its insert of the key fails on the primary key and
+    # it is retried: it then finds the key (another payload: a conflict), applies nothing.
+    ledger = Ledger(SqlStore(pg_url))
+    for who in ("user:payer", "user:other"):
+        ledger.mint(who, 100)
+    blocker = make_engine(pg_url).connect()
+    blocker.execute(text("SELECT balance FROM balances WHERE account = 'user:payer' FOR UPDATE"))
+    outcome: list = []
+    waiter = threading.Thread(target=lambda: outcome.append(_try(
+        lambda: Ledger(SqlStore(pg_url)).transfer("user:payer", "user:payee", 10, key="shared"))))
+    waiter.start()
+    _wait_for_a_lock_wait(pg_url)
+    first = Ledger(SqlStore(pg_url)).transfer("user:other", "user:payee", 7, key="shared")
+    blocker.rollback()
+    blocker.close()
+    waiter.join(30)
+    assert isinstance(outcome[0], IdempotencyConflict)
+    assert (ledger.balance("user:payer"), ledger.balance("user:other"), ledger.balance("user:payee")) == (100, 93, 7)
+    assert ledger.transfer("user:other", "user:payee", 7, key="shared").id == first.id
+    assert ledger.check().ok
+
+
+def _try(fn):
+    try:
+        return fn()
+    except Exception as err:  # noqa: BLE001 - the test inspects what was raised
+        return err

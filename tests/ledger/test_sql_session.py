@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger import InsufficientFunds, Ledger, user_account
 from ledger.sql import SqlStore
+from tests.support.statements import record_statements
 
 A, B, C, D = user_account("a"), user_account("b"), user_account("c"), user_account("d")
 
@@ -170,14 +171,10 @@ def test_prelocked_rows_are_locked_with_the_next_rows_the_session_locks(pg_url):
     assert outside.balance(A, "COIN") == 95 and outside.balance(D, "COIN") == 5 and ledger.check().ok
 
 
-def test_probed_keys_are_looked_up_with_the_writes_keys_in_one_query(url):
-    from sqlalchemy import event
-
+def test_probed_keys_are_looked_up_with_the_writes_keys_in_one_query(url, monkeypatch):
     ledger = Ledger(SqlStore(url))
     ledger.mint(A, 10, key="old")
-    queries: list[str] = []
-    event.listen(ledger.store.engine, "before_cursor_execute",
-                 lambda conn, cursor, statement, *a: queries.append(statement))
+    queries = record_statements(ledger.store, monkeypatch)
     with ledger.store.session():
         ledger.store.probe_keys({"old", "never"})
         ledger.mint(B, 5, key="new")  # loads its key, and the probed ones with it
@@ -186,7 +183,7 @@ def test_probed_keys_are_looked_up_with_the_writes_keys_in_one_query(url):
         assert len(queries) == looked_up  # answered without a query
         assert ledger.store.existing_keys({"old", "new"}) == {"old"}  # "new" was not probed: a query
         assert len(queries) == looked_up + 1
-    assert sum("idempotency_keys" in q and q.lstrip().startswith("SELECT") for q in queries) == 2
+    assert sum("idempotency_keys" in q and q.lstrip().startswith("SELECT") for q, _ in queries) == 2
     ledger.store.probe_keys({"new"})  # outside a session: nothing to join
     assert ledger.store.existing_keys({"new", "never"}) == {"new"}
 

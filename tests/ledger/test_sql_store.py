@@ -10,9 +10,10 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from coinlab_cli.main import app
-from ledger import Ledger, user_account
+from ledger import AccountFrozen, InsufficientFunds, Ledger, user_account
 from ledger.sql import SqlStore, make_engine
 from service.database import metadata
+from tests.support.statements import record_statements
 
 runner = CliRunner()
 
@@ -83,18 +84,12 @@ def test_an_asset_created_by_another_process_is_usable_at_once(db_url):
     assert first.balance(user_account("a"), "GEM") == 5
 
 
-def test_one_statement_reads_on_postgres_open_no_transaction(pg_url):
+def test_one_statement_reads_on_postgres_open_no_transaction(pg_url, monkeypatch):
     """A balance or history read is one statement outside a transaction (BEGIN and the
     pool's ROLLBACK cost two more round trips each); writes stay in transactions."""
-    from sqlalchemy import event
-
     store = SqlStore(pg_url)
     ledger = Ledger(store)
-    seen: list[tuple[str, bool]] = []
-
-    @event.listens_for(store.engine, "before_cursor_execute")
-    def _record(conn, cursor, statement, *args):
-        seen.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+    seen = record_statements(store, monkeypatch)
 
     ledger.mint(user_account("a"), 5)
     writes = [autocommit for _, autocommit in seen]
@@ -102,7 +97,7 @@ def test_one_statement_reads_on_postgres_open_no_transaction(pg_url):
     assert ledger.balance(user_account("a")) == 5
     assert [h.amount for h in ledger.history(user_account("a"))] == [5]
     assert store.balances(user_account("a")) == {"COIN": 5}
-    assert seen and all(verb == "SELECT" and autocommit for verb, autocommit in seen)
+    assert seen and all(sql.split()[0] == "SELECT" and autocommit for sql, autocommit in seen)
     assert writes and not any(writes)
     store.engine.dispose()
 
@@ -138,3 +133,39 @@ def test_the_entry_ids_a_batch_returns_are_those_the_journal_stored(db_url):
     assert [e.id for e in returned] == sorted(e.id for e in returned)  # journal order
     assert returned == stored
     store.engine.dispose()
+
+
+def test_a_repeated_key_on_postgres_returns_the_original_transaction_as_stored(pg_url):
+    # The replay is read back from the database (transaction and entries in one round
+    # trip): the same ids, journal ids and balances before and after, and nothing new.
+    ledger = Ledger(SqlStore(pg_url))
+    ledger.mint(user_account("a"), 50)
+    first = ledger.transfer(user_account("a"), user_account("b"), 20, key="once", ref_type="order", ref_id="o1")
+    again = ledger.transfer(user_account("a"), user_account("b"), 20, key="once", ref_type="order", ref_id="o1")
+    assert again.replayed and not first.replayed
+    assert (again.id, again.time, again.entry_type, again.entries) == (first.id, first.time, first.entry_type,
+                                                                       first.entries)
+    assert first.entries[0].from_after == 30 and ledger.balance(user_account("b")) == 20
+    assert len(ledger.store.entries()) == 2
+
+
+def test_a_frozen_payer_is_refused_on_postgres_and_its_key_stays_unused(pg_url):
+    # The flags come back in the statement that locks the balance rows and loads the keys.
+    ledger = Ledger(SqlStore(pg_url))
+    ledger.mint(user_account("a"), 50)
+    ledger.freeze(user_account("a"))
+    with pytest.raises(AccountFrozen):
+        ledger.transfer(user_account("a"), user_account("b"), 5, key="k")
+    assert ledger.store.existing_keys({"k"}) == set() and ledger.balance(user_account("a")) == 50
+    ledger.freeze(user_account("a"), False)
+    assert not ledger.transfer(user_account("a"), user_account("b"), 5, key="k").replayed
+    assert ledger.balance(user_account("b")) == 5 and ledger.check().ok
+
+
+def test_an_allow_negative_account_may_pay_on_postgres_others_may_not(pg_url):
+    ledger = Ledger(SqlStore(pg_url))
+    ledger.open_account("system:float", allow_negative=True)
+    ledger.transfer("system:float", user_account("a"), 5, key="float")
+    with pytest.raises(InsufficientFunds):
+        ledger.transfer(user_account("b"), user_account("a"), 1, key="broke")
+    assert (ledger.balance("system:float"), ledger.balance(user_account("a"))) == (-5, 5)
