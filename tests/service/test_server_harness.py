@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.postgres, pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")]
+pytestmark = pytest.mark.postgres  # Linux only, as the project is (PR_SET_PDEATHSIG)
 
 PARENT = """
 import sys, time
