@@ -51,7 +51,7 @@ from .model import (
 
 __all__ = [
     "ENTRY_TYPES", "GENESIS", "Book", "canonical_json", "check_address", "check_asset", "check_request",
-    "entry_hash", "fingerprint", "post", "seal",
+    "entry_hash", "fingerprint", "hash_tail", "post", "seal",
 ]
 
 ENTRY_TYPES = frozenset(t.value for t in EntryType)
@@ -195,14 +195,20 @@ def entry_hash(prev: str, e: Entry) -> str:
     """The chain hash of journal entry ``e`` after an entry whose hash is ``prev``
     (GENESIS for the first): SHA-256 of ``prev`` and every field of ``e``, each string
     JSON-quoted so no two entries share a text."""
-    (eid, tx_id, time, entry_type, asset, amount, frm, to, fb, fa, tb, ta,
+    return _sha256(f"{prev},{e[0]}{hash_tail(e)}".encode()).hexdigest()
+
+
+def hash_tail(e: Entry) -> str:
+    """What `entry_hash` hashes after ``prev,id``: every field of ``e`` but its id. The
+    PostgreSQL store sends it to the database, which draws the id, hashes the UTF-8 of
+    ``prev,id`` and this, and so chains the batch itself (ledger.sql.store)."""
+    (_id, tx_id, time, entry_type, asset, amount, frm, to, fb, fa, tb, ta,
      ref_type, ref_id, key, metadata, note) = e
     enc = _encode_str
-    text = (f"{prev},{eid},{enc(tx_id)},{_micros(time)},{enc(entry_type)},{enc(asset)},{amount},{enc(frm)},"
+    return (f",{enc(tx_id)},{_micros(time)},{enc(entry_type)},{enc(asset)},{amount},{enc(frm)},"
             f"{enc(to)},{fb},{fa},{tb},{ta},{'null' if ref_type is None else enc(ref_type)},"
             f"{'null' if ref_id is None else enc(ref_id)},{'null' if key is None else enc(key)},"
             f"{'null' if metadata is None else canonical_json(metadata)},{'null' if note is None else enc(note)}")
-    return _sha256(text.encode()).hexdigest()
 
 
 def seal(prev: str, entries: Sequence[Entry]) -> list[str]:

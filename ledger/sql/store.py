@@ -46,16 +46,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
-from ..engine import Book, check_address, check_asset, check_request, post, seal
+from ..engine import Book, check_address, check_asset, check_request, hash_tail, post, seal
 from ..errors import LedgerError
 from ..model import Asset, Entry, Hold, Transaction, TransferRequest
 from ..store import TxRow
 from . import schema as s
+from . import wire
 
 __all__ = ["SqlStore", "make_engine", "send_lists_in_binary"]
 
-# serialization failure, deadlock detected, a balance row created by a concurrent batch
-_RETRYABLE_SQLSTATES = {"40001", "40P01", "23505"}
+# serialization failure, deadlock detected, a balance row created by a concurrent batch,
+# a prepared statement of `wire` deallocated by someone else (it prepares it again)
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "23505", "26000"}
 _MAX_ATTEMPTS = 20
 
 
@@ -72,13 +74,12 @@ def _unnest(columns: Sequence[str], types: Sequence[str], prefix: str) -> str:
     return "unnest(" + ", ".join(f"CAST(:{prefix}{c} AS {t}[])" for c, t in zip(columns, types, strict=True)) + ")"
 
 
-# The PostgreSQL statements run on the driver's connection (psycopg), not through
-# SQLAlchemy: a keyed transfer is a handful of statements, and SQLAlchemy's execute
-# cost ~47 us of the client's CPU each against ~13 us for psycopg's, with results as
-# plain tuples. Each is prepared on the server once per connection (prepare=True), and
-# a batch's statements go out in pipelines (see `SqlStore._pg_load`). They are written
-# with named parameters, ``CAST(:name AS type[])`` for a column of values; `_bind`
-# turns them into what psycopg runs.
+# The PostgreSQL statements run on the driver's connection, not through SQLAlchemy: a
+# keyed transfer is two round trips (`SqlStore._pg_load`, `SqlStore._write_pg`), each
+# of one or more statements, prepared on the server once per connection and sent in one
+# pipeline on libpq itself (`_round_trip`, `wire`). They are written with named
+# parameters, ``CAST(:name AS type[])`` for a column of values; `_bind` turns them into
+# what the driver runs.
 
 # One statement for a session's idempotency-key locks, taken in ascending order. Kept
 # apart from the key lookup (`_PG_LOAD`): a statement reads the rows committed when it
@@ -94,21 +95,6 @@ _PG_TRANSACTION = "SELECT id, time, entry_type, idempotency_key, hold_id FROM tr
 _PG_TX_ENTRIES = f"SELECT {', '.join(_ENTRY_COLUMNS[:17])} FROM entries WHERE tx_id = :id ORDER BY id"
 
 
-def _take_chain(head: str) -> str:
-    """A chain's head (the one ``head`` picks), locked until the commit, and the batch's
-    :n journal ids, in one statement. Taken last, once every other row is locked; the ids
-    are drawn once the head is held, so they rise along each chain and, the balance rows
-    being held too, per account."""
-    return (f"WITH head AS MATERIALIZED (SELECT id, hash FROM journal_head {head}) "
-            "SELECT head.id, head.hash, nextval(pg_get_serial_sequence('entries', 'id')) AS entry_id "
-            "FROM head, generate_series(1, CAST(:n AS integer)) ORDER BY entry_id")
-
-
-# A free head if there is one (SKIP LOCKED): concurrent batches take different chains
-# and commit side by side.
-_PG_TAKE_FREE_CHAIN = _take_chain("ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED")
-# Every head is busy (more concurrent batches than chains): wait for one.
-_PG_TAKE_CHAIN = _take_chain("WHERE id = CAST(:chain AS smallint) FOR UPDATE")
 # A batch's idempotency keys (with their fingerprint and transaction id), its balance
 # rows, locked (with their balance), and the flags (allow_negative, frozen) of their
 # accounts (neither), in one statement.
@@ -127,8 +113,11 @@ _PG_LOAD = (
 # needs into ONE statement (data-modifying WITH queries), so the whole write is a single
 # round trip. No two parts touch the same row, and no foreign keys order them.
 _PG_WRITES = {
-    "entries": f"INSERT INTO entries ({', '.join(_ENTRY_COLUMNS)}) SELECT * FROM "
-               + _unnest(_ENTRY_COLUMNS, _ENTRY_TYPES, ""),
+    "entries": f"INSERT INTO entries ({', '.join(_ENTRY_COLUMNS)}) "
+               f"SELECT c.id, {', '.join('e.' + c for c in _ENTRY_COLUMNS[1:17])}, c.hash, head.id FROM "
+               + _unnest(_ENTRY_COLUMNS[1:17], _ENTRY_TYPES[1:17], "")
+               + f" WITH ORDINALITY AS e({', '.join(_ENTRY_COLUMNS[1:17])}, ord) "
+               "JOIN chained AS c ON c.ord = e.ord CROSS JOIN head",
     "transactions": "INSERT INTO transactions (id, time, entry_type, idempotency_key, hold_id) SELECT * FROM "
                     + _unnest(["id", "time", "entry_type", "idempotency_key", "hold_id"],
                               ["text", "timestamptz", "text", "text", "text"], "t_"),
@@ -147,14 +136,40 @@ _PG_WRITES = {
     "holds": "UPDATE holds AS h SET amount = v.amount, status = v.status, settled_at = v.settled_at FROM "
              + _unnest(["id", "amount", "status", "settled_at"], ["text", "bigint", "text", "timestamptz"], "h_")
              + " AS v(id, amount, status, settled_at) WHERE h.id = v.id",
-    "head": "UPDATE journal_head SET last_id = CAST(:head_id AS bigint), hash = CAST(:head_hash AS text) "
-            "WHERE id = CAST(:head_chain AS smallint)",
+    "head_moved": "UPDATE journal_head AS j SET last_id = last.id, hash = last.hash "
+                  "FROM (SELECT id, hash FROM chained ORDER BY ord DESC LIMIT 1) AS last, head WHERE j.id = head.id",
 }
+# Every write also takes a chain and numbers and seals its entries, in the same statement
+# (see schema.journal_head): a free chain's head if there is one (SKIP LOCKED), so
+# concurrent batches commit side by side, else it waits for chain :chain. Its ids (one per
+# :tail, not generate_series(1, :n), whose row count a generic plan cannot know) are
+# drawn once the head is held (they come out of the join with it), so they rise along
+# each chain and, the balance rows being held too, per account; a refused request draws
+# none. Each entry's hash is `engine.entry_hash` computed here, from the previous hash,
+# the drawn id and the entry's `engine.hash_tail` (:tail): the hashes need the ids, and
+# drawing them in a round trip of their own cost every write one more.
+_PG_CHAIN = (
+    "free AS MATERIALIZED (SELECT id, hash FROM journal_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED), "
+    "waited AS MATERIALIZED (SELECT id, hash FROM journal_head WHERE id = CAST(:chain AS smallint) "
+    "AND NOT EXISTS (SELECT FROM free) FOR UPDATE), "
+    "head AS (SELECT id, hash FROM free UNION ALL SELECT id, hash FROM waited), "
+    "ids AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('entries', 'id')) AS id "
+    "FROM head, unnest(CAST(:tail AS text[]))), "
+    "numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS ord FROM ids), "
+    "chained(ord, id, hash) AS (SELECT CAST(0 AS bigint), CAST(0 AS bigint), CAST(hash AS text) FROM head UNION ALL "
+    "SELECT n.ord, n.id, encode(sha256(convert_to(c.hash || ',' || n.id || t.tail, 'UTF8')), 'hex') "
+    "FROM chained AS c JOIN numbered AS n ON n.ord = c.ord + 1 "
+    "JOIN unnest(CAST(:tail AS text[])) WITH ORDINALITY AS t(tail, ord) ON t.ord = n.ord)"
+)
 
 
 @functools.cache
 def _pg_writes(parts: tuple[str, ...]) -> str:
-    return "WITH " + ", ".join(f"{p} AS ({_PG_WRITES[p]})" for p in parts) + " SELECT 1"
+    """One statement for a batch's writes (the `_PG_WRITES` parts it needs); returns the
+    entries' ids in journal order. (A part's name is not its table's: under RECURSIVE,
+    ``entries AS (INSERT INTO entries ...)`` would name itself.)"""
+    return ("WITH RECURSIVE " + _PG_CHAIN + ", " + ", ".join(f"w_{p} AS ({_PG_WRITES[p]})" for p in parts)
+            + " SELECT id FROM numbered ORDER BY ord")
 
 
 # A small batch's columns go as ARRAY[$1, $2, ...] of plain parameters instead of one
@@ -234,8 +249,17 @@ def make_engine(url: str, **kw: Any) -> Engine:
     kw.setdefault("max_overflow", 10)
     kw.setdefault("pool_recycle", 3600)
     engine = create_engine(url, **kw)
-    event.listen(engine, "connect", lambda dbapi_conn, _record: send_lists_in_binary(dbapi_conn))
+    event.listen(engine, "connect", lambda dbapi_conn, _record: _set_up_pg(dbapi_conn))
     return engine
+
+
+def _set_up_pg(conn: Any) -> None:
+    """A new PostgreSQL connection of the store's engine: lists sent in binary, and no
+    statements prepared by psycopg. The store prepares its own (`wire`), and psycopg,
+    when it has prepared any, answers every rollback with DEALLOCATE ALL, which would
+    drop the store's too. (Reads through SQLAlchemy are then planned at each run.)"""
+    send_lists_in_binary(conn)
+    conn.prepare_threshold = None
 
 
 def send_lists_in_binary(conn: Any) -> None:
@@ -283,9 +307,20 @@ def _driver_errors() -> Iterator[None]:
         raise DBAPIError.instance(None, None, err, psycopg.Error) from err
 
 
-def _run(pg: psycopg.Connection[Any], sql: str, **params: Any) -> psycopg.Cursor[Any]:
-    """Run ``sql`` (see `_bind`) on ``pg`` as a prepared statement."""
-    return pg.execute(*_bind(sql, params), prepare=True)
+def _round_trip(pg: psycopg.Connection[Any], statements: Sequence[tuple[str, dict[str, Any]]], *,
+                commit: bool = False) -> list[list[tuple[Any, ...]]]:
+    """Run ``statements`` (SQL and its parameters, see `_bind`) on ``pg`` in one round trip, in a
+    transaction (begun if none is open; committed last with ``commit``); returns each
+    one's rows. On libpq itself (`wire`) when every statement's columns are inlined (a
+    small batch: any single call), else through psycopg's pipeline."""
+    bound = [_bind(sql, params) for sql, params in statements]
+    if all(type(values) is list for _sql, values in bound):
+        return wire.round_trip(pg, bound, commit=commit)
+    with pg.pipeline():
+        cursors = [pg.execute(sql, values, prepare=False) for sql, values in bound]
+        if commit:
+            pg.execute("COMMIT", prepare=False)
+    return [c.fetchall() if c.description is not None else [] for c in cursors]
 
 
 def _flag(book: Book, flags: Iterable[tuple[str, bool, bool]]) -> None:
@@ -635,7 +670,7 @@ class SqlStore:
             self._load_assets(sess.conn)
             return
         with _driver_errors():
-            rows = _run(sess.pg, _PG_ASSETS).fetchall()
+            (rows,) = _round_trip(sess.pg, [(_PG_ASSETS, {})])
         self._assets = {code: Asset(code, scale, name) for code, scale, name in rows}
 
     def _pg_load(self, sess: _Session, keys: set[str], holds: set[str], pairs: set[tuple[str, str]]) -> None:
@@ -661,22 +696,24 @@ class SqlStore:
         sess.wanted.clear()
         if not (keys or holds or new):
             return
+        statements: list[tuple[str, dict[str, Any]]] = []
+        if keys and sess.conn is not None:
+            statements.append((_PG_KEY_LOCKS, {"ids": sorted({_key_lock_id(k) for k in keys})}))
+        if holds:
+            statements.append((_PG_HOLDS, {"ids": list(holds)}))
+        if keys or new:
+            statements.append((_PG_LOAD, {"keys": list(keys | probes), "acc": [a for a, _ in new],
+                                          "ast": [x for _, x in new], "addr": sorted({a for a, _ in new})}))
         with _driver_errors():
-            with pg.pipeline():
-                if keys and sess.conn is not None:
-                    _run(pg, _PG_KEY_LOCKS, ids=sorted({_key_lock_id(k) for k in keys}))
-                if holds:
-                    held = _run(pg, _PG_HOLDS, ids=list(holds))
-                if keys or new:
-                    loaded = _run(pg, _PG_LOAD, keys=list(keys | probes), acc=[a for a, _ in new],
-                                  ast=[x for _, x in new], addr=sorted({a for a, _ in new}))
+            results = _round_trip(pg, statements)
             if holds:
                 book.holds.update((r[0], Hold(r[0], r[1], r[2], r[3], r[4], _utc(r[5]),  # type: ignore[arg-type]
-                                                    _utc(r[6]), _utc(r[7]), r[8], r[9])) for r in held.fetchall())
+                                                    _utc(r[6]), _utc(r[7]), r[8], r[9]))
+                                  for r in results[1 if keys and sess.conn is not None else 0])
             if not (keys or new):
                 return
             before = {}
-            for a, b, tx_id, balance, allow_negative, frozen in loaded.fetchall():
+            for a, b, tx_id, balance, allow_negative, frozen in results[-1]:
                 if tx_id is not None:  # a key: a, its fingerprint b
                     if a in probes:
                         sess.present.add(a)
@@ -692,11 +729,9 @@ class SqlStore:
         sess.seen.update(new)
 
     def _pg_transaction(self, pg: psycopg.Connection[Any], tx_id: str) -> Transaction:
-        with pg.pipeline():
-            head = _run(pg, _PG_TRANSACTION, id=tx_id)
-            rows = _run(pg, _PG_TX_ENTRIES, id=tx_id)
-        tid, at, entry_type, key, hold_id = head.fetchone()  # type: ignore[misc]
-        entries = tuple(Entry(r[0], r[1], _utc(r[2]), *r[3:]) for r in rows.fetchall())  # type: ignore[arg-type]
+        head, rows = _round_trip(pg, [(_PG_TRANSACTION, {"id": tx_id}), (_PG_TX_ENTRIES, {"id": tx_id})])
+        tid, at, entry_type, key, hold_id = head[0]
+        entries = tuple(Entry(r[0], r[1], _utc(r[2]), *r[3:]) for r in rows)  # type: ignore[arg-type]
         return Transaction(tid, _utc(at), entry_type, entries, key, hold_id)  # type: ignore[arg-type]
 
     def prelock(self, pairs: Iterable[tuple[str, str]]) -> None:
@@ -778,26 +813,19 @@ class SqlStore:
         return {e.id: new_id for e, new_id in zip(book.journal, new_ids, strict=True)}
 
     def _write_pg(self, pg: psycopg.Connection[Any], rows: _Rows, commit: bool) -> list[int]:
-        n = len(rows.journal)
+        """The batch's writes in ONE statement that also takes a chain and draws the ids
+        (`_PG_CHAIN`), and the COMMIT, in one round trip."""
+        journal = rows.journal
         with _driver_errors():
-            taken = _run(pg, _PG_TAKE_FREE_CHAIN, n=n).fetchall()
-            if not taken:
-                taken = _run(pg, _PG_TAKE_CHAIN, n=n, chain=random.randint(1, s.CHAINS)).fetchall()
-            chain, head = taken[0][0], taken[0][1]
-            new_ids = [r[2] for r in taken]
-            hashes = _chain(rows.journal, new_ids, head)
-            columns: list[list[Any]] = [list(c) for c in zip(*rows.journal, strict=True)]
-            columns[0] = new_ids
+            columns: list[list[Any]] = [list(c) for c in zip(*journal, strict=True)]
             columns[15] = [None if m is None else json.dumps(m) for m in columns[15]]
-            columns.append(hashes)
-            columns.append([chain] * n)
-            params: dict[str, Any] = dict(zip(_ENTRY_COLUMNS, columns, strict=True))
-            params.update(head_id=new_ids[-1], head_hash=hashes[-1], head_chain=chain)
+            params: dict[str, Any] = dict(zip(_ENTRY_COLUMNS[1:17], columns[1:17], strict=True))
+            params.update(chain=random.randint(1, s.CHAINS), tail=[hash_tail(e) for e in journal])
             params.update(t_id=[t.id for t in rows.applied], t_time=[t.time for t in rows.applied],
                           t_entry_type=[t.entry_type for t in rows.applied],
                           t_idempotency_key=[t.idempotency_key for t in rows.applied],
                           t_hold_id=[t.hold_id for t in rows.applied])
-            parts = ["entries", "transactions", "head"]
+            parts = ["entries", "transactions", "head_moved"]
 
             def add(part: str, prefix: str, names: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
                 if values:
@@ -815,11 +843,8 @@ class SqlStore:
             add("new_holds", "nh_", _HOLD_COLUMNS, rows.new_holds)
             add("holds", "h_", ["id", "amount", "status", "settled_at"],
                 [(h.id, h.amount, h.status, h.settled_at) for h in rows.settled])
-            with pg.pipeline():
-                _run(pg, _pg_writes(tuple(parts)), **params)
-                if commit:
-                    pg.execute("COMMIT", prepare=False)
-        return new_ids
+            (written,) = _round_trip(pg, [(_pg_writes(tuple(parts)), params)], commit=commit)
+            return [r[0] for r in written]
 
     def _write_rows(self, conn: Connection, rows: _Rows) -> list[int]:
         """The portable path (SQLite, one writer at a time): plain inserts and updates, and

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from coinlab_cli.main import app
-from ledger import Ledger, MemoryStore, user_account
+from ledger import Ledger, MemoryStore, Posting, TransferRequest, user_account
 from ledger.engine import GENESIS, seal
 from ledger.sql import SqlStore, make_engine
 
@@ -217,6 +217,24 @@ def test_the_memory_store_and_sql_chain_the_same_history_alike(db_url, clock):
         ledger.mint(ALICE, 10, key="k", metadata={"b": 1, "a": [True, None]}, ref_type="t", ref_id="r", note="n")
     (m, _, _), (s, _, _) = next(iter(mem.store.iter_chain())), next(iter(sql.store.iter_chain()))
     assert seal(GENESIS, [m._replace(tx_id=s.tx_id)]) == [h for _e, _c, h in sql.store.iter_chain()]
+
+
+def test_a_batch_of_several_legs_is_sealed_as_the_engine_seals_it(db_url):
+    """PostgreSQL hashes a batch in the database, chained from the head it takes, from
+    the ids it draws (`ledger.sql.store._PG_CHAIN`): every stored hash is the engine's,
+    over strings that need escaping and text beyond ASCII."""
+    ledger = Ledger(SqlStore(db_url))
+    carol = user_account("carol")
+    ledger.mint(ALICE, 100, key="seed")
+    ledger.post_many([
+        TransferRequest((Posting(ALICE, BOB, "COIN", 7), Posting(BOB, carol, "COIN", 2, "FEE")), "TRANSFER",
+                        'k"\\1', "ref", "é\u00e9\u2603", {"ü": ["\\", '"', 1.5], "a": None}, "note ✓"),
+        TransferRequest((Posting(ALICE, carol, "COIN", 3),), "TRANSFER", "k2"),
+    ])
+    chain = list(ledger.store.iter_chain())
+    assert len(chain) == 4 and {c for _e, c, _h in chain} == {1}
+    assert [h for _e, _c, h in chain] == seal(GENESIS, [e for e, _c, _h in chain])
+    assert ledger.check().ok
 
 
 @contextmanager

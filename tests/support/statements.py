@@ -12,9 +12,10 @@ __all__ = ["record_statements"]
 
 def record_statements(store: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
     """A list that fills with (statement, autocommit) for every statement ``store`` runs
-    from now on. On PostgreSQL the hot statements go to psycopg directly, not through
-    SQLAlchemy, so they are caught at psycopg's cursors (SQLAlchemy's go through them too);
-    on SQLite, at SQLAlchemy's ``before_cursor_execute``."""
+    from now on. On PostgreSQL the hot statements go to libpq directly (ledger.sql.wire),
+    not through SQLAlchemy, so they are caught there, and the others at psycopg's cursors
+    (SQLAlchemy's go through them too); on SQLite, at SQLAlchemy's
+    ``before_cursor_execute``."""
     seen: list[tuple[str, bool]] = []
     if store.dialect == "postgresql":
         import psycopg
@@ -27,6 +28,16 @@ def record_statements(store: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple
             return original(self, query, params, **kw)
 
         monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+
+        from ledger.sql import wire
+
+        send = wire._send
+
+        def sent(pg: psycopg.Connection[Any], statements: Any, *args: Any) -> Any:
+            seen.extend((sql, pg.autocommit) for sql, _params in statements)
+            return send(pg, statements, *args)
+
+        monkeypatch.setattr(wire, "_send", sent)
     else:
         event.listen(store.engine, "before_cursor_execute", lambda conn, cursor, statement, *a: seen.append(
             (statement, False)))
