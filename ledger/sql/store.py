@@ -147,7 +147,8 @@ _PG_WRITES = {
 # each chain and, the balance rows being held too, per account; a refused request draws
 # none. Each entry's hash is `engine.entry_hash` computed here, from the previous hash,
 # the drawn id and the entry's `engine.hash_tail` (:tail): the hashes need the ids, and
-# drawing them in a round trip of their own cost every write one more.
+# drawing them in a round trip of their own cost every write one more. The chain steps
+# through arrays (one row a step): a join per step made a batch's sealing quadratic.
 _PG_CHAIN = (
     "free AS MATERIALIZED (SELECT id, hash FROM journal_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED), "
     "waited AS MATERIALIZED (SELECT id, hash FROM journal_head WHERE id = CAST(:chain AS smallint) "
@@ -155,11 +156,11 @@ _PG_CHAIN = (
     "head AS (SELECT id, hash FROM free UNION ALL SELECT id, hash FROM waited), "
     "ids AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('entries', 'id')) AS id "
     "FROM head, unnest(CAST(:tail AS text[]))), "
-    "numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS ord FROM ids), "
-    "chained(ord, id, hash) AS (SELECT CAST(0 AS bigint), CAST(0 AS bigint), CAST(hash AS text) FROM head UNION ALL "
-    "SELECT n.ord, n.id, encode(sha256(convert_to(c.hash || ',' || n.id || t.tail, 'UTF8')), 'hex') "
-    "FROM chained AS c JOIN numbered AS n ON n.ord = c.ord + 1 "
-    "JOIN unnest(CAST(:tail AS text[])) WITH ORDINALITY AS t(tail, ord) ON t.ord = n.ord)"
+    "drawn AS MATERIALIZED (SELECT array_agg(id ORDER BY id) AS ids, CAST(:tail AS text[]) AS tails FROM ids), "
+    "chained(ord, id, hash) AS (SELECT 0, CAST(0 AS bigint), CAST(hash AS text) FROM head UNION ALL "
+    "SELECT c.ord + 1, d.ids[c.ord + 1], "
+    "encode(sha256(convert_to(c.hash || ',' || d.ids[c.ord + 1] || d.tails[c.ord + 1], 'UTF8')), 'hex') "
+    "FROM chained AS c, drawn AS d WHERE c.ord < cardinality(d.ids))"
 )
 
 
@@ -169,7 +170,7 @@ def _pg_writes(parts: tuple[str, ...]) -> str:
     entries' ids in journal order. (A part's name is not its table's: under RECURSIVE,
     ``entries AS (INSERT INTO entries ...)`` would name itself.)"""
     return ("WITH RECURSIVE " + _PG_CHAIN + ", " + ", ".join(f"w_{p} AS ({_PG_WRITES[p]})" for p in parts)
-            + " SELECT id FROM numbered ORDER BY ord")
+            + " SELECT id FROM chained WHERE ord > 0 ORDER BY ord")
 
 
 # A small batch's columns go as ARRAY[$1, $2, ...] of plain parameters instead of one

@@ -237,6 +237,21 @@ def test_a_batch_of_several_legs_is_sealed_as_the_engine_seals_it(db_url):
     assert ledger.check().ok
 
 
+def test_a_batch_too_big_to_inline_is_sealed_and_numbered_in_order(db_url):
+    """Past `_INLINE_MAX` values a batch's columns travel whole (psycopg's pipeline, not
+    `wire`): its entries still get rising ids and the engine's hashes, in journal order."""
+    ledger = Ledger(SqlStore(db_url))
+    ledger.mint(ALICE, 1000, key="seed")
+    txs = ledger.post_many([TransferRequest((Posting(ALICE, user_account(f"u{i}"), "COIN", i + 1),), "TRANSFER",
+                                            f"k{i}", note=f"n{i}") for i in range(40)])
+    chain = list(ledger.store.iter_chain())
+    ids = [e.id for e, _c, _h in chain]
+    assert len(chain) == 41 and ids == sorted(ids) and [t.entries[0].id for t in txs] == ids[1:]
+    assert [e.amount for e, _c, _h in chain[1:]] == list(range(1, 41))
+    assert [h for _e, _c, h in chain] == seal(GENESIS, [e for e, _c, _h in chain])
+    assert ledger.check().ok
+
+
 @contextmanager
 def holding_chain(url: str, chain: int) -> Iterator[None]:
     """Another writer's open transaction holding ``chain``'s head."""
