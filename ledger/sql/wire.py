@@ -131,14 +131,17 @@ def _collect(pg: psycopg.Connection[Any], tx: abc.Transformer, sent: list[bytes 
     """Read the pipeline's results up to its sync: a result (then None) per command sent."""
     pgconn = pg.pgconn
     fd = pgconn.socket
-    while pgconn.flush():  # a non-blocking connection may not have sent everything yet
-        select.select([fd], [fd], [])
+    # A non-blocking connection may not have sent everything yet: wait until it can send
+    # more, reading what the server sends meanwhile (libpq's recipe; else both could wait).
+    while pgconn.flush():
+        if _wait(fd, select.POLLIN | select.POLLOUT) & select.POLLIN:
+            pgconn.consume_input()
     results: list[list[tuple[Any, ...]]] = []
     error: psycopg.Error | None = None
     i = 0
     while True:
         while pgconn.is_busy():
-            select.select([fd], [], [])
+            _wait(fd, select.POLLIN)
             pgconn.consume_input()
         res = pgconn.get_result()
         if res is None:  # the end of one command's results
@@ -160,3 +163,12 @@ def _collect(pg: psycopg.Connection[Any], tx: abc.Transformer, sent: list[bytes 
     if error is not None:
         raise error
     return results
+
+
+def _wait(fd: int, events: int) -> int:
+    """Block (the GIL released) until ``fd`` is ready for some of ``events``; returns
+    those it is ready for. poll, not select: a busy service can hold descriptors past
+    select's limit of 1024."""
+    poller = select.poll()
+    poller.register(fd, events)
+    return next((ready for _fd, ready in poller.poll()), 0)

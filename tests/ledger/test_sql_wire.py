@@ -4,6 +4,7 @@ and errors as psycopg gives them."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import psycopg
@@ -40,6 +41,15 @@ def test_values_of_every_kind_the_store_sends_come_back_as_sent(pg):
     values = ['q"u\\o,te {é ☃}', AMOUNT_MAX, True, at, None, "", '{"ü": [1, null]}']
     ((row,),) = wire.round_trip(pg, [(sql, values)], commit=True)
     assert row[:3] == tuple(values[:3]) and row[3] == at and row[4] == [None, ""] and row[5] == {"ü": [1, None]}
+
+
+def test_a_round_trip_larger_than_the_sockets_buffers_is_sent_whole(pg):
+    """The connection is non-blocking: libpq sends what the socket takes and the rest
+    once it can, while the server's answers are read meanwhile."""
+    big = "x" * 8_000_000
+    sql = "SELECT length(CAST(%s AS text)), md5(CAST(%s AS text))"
+    assert wire.round_trip(pg, [(sql, [big, big]), (sql, ["é", "é"])], commit=True) == [
+        [(8_000_000, hashlib.md5(big.encode()).hexdigest())], [(1, hashlib.md5("é".encode()).hexdigest())]]
 
 
 def test_an_error_is_psycopgs_and_what_was_prepared_before_it_stays(pg):
