@@ -99,6 +99,9 @@ def _send(pg: psycopg.Connection[Any], statements: Sequence[tuple[str, Sequence[
           begins: bool, commit: bool) -> list[list[tuple[Any, ...]]]:
     pgconn = pg.pgconn
     tx: abc.Transformer = Transformer(pg)
+    # Every value is dumped before anything is sent: a value that cannot be fails here,
+    # with the connection as it was, not in the middle of a pipeline.
+    dumped = [tx.dump_sequence(params, [_TEXT] * len(params)) if params else None for _sql, params in statements]
     sent: list[bytes | None] = []  # per result to come: the name being prepared, or None
     pgconn.enter_pipeline_mode()
     try:
@@ -107,14 +110,14 @@ def _send(pg: psycopg.Connection[Any], statements: Sequence[tuple[str, Sequence[
             sent.append(None)
         rows_from: list[int] = []  # which results are the statements' own
         preparing: set[bytes] = set()
-        for sql, params in statements:
+        for (sql, _params), values in zip(statements, dumped, strict=True):
             number, text = _statement(sql)
             name = prepared.name(number)
             if name not in prepared.names and name not in preparing:
                 pgconn.send_prepare(name, text)
                 preparing.add(name)
                 sent.append(name)
-            pgconn.send_query_prepared(name, tx.dump_sequence(params, [_TEXT] * len(params)) if params else None)
+            pgconn.send_query_prepared(name, values)
             rows_from.append(len(sent))
             sent.append(None)
         if commit:

@@ -61,6 +61,13 @@ def test_an_error_is_psycopgs_and_what_was_prepared_before_it_stays(pg):
     assert wire.round_trip(pg, [(double, [4]), (bad, [1])], commit=True) == [[(8,)], [(3,)]]
 
 
+def test_a_value_that_cannot_be_sent_fails_before_anything_is_sent(pg):
+    with pytest.raises(psycopg.ProgrammingError, match="cannot adapt"):
+        wire.round_trip(pg, [("SELECT CAST(%s AS integer)", [1]), ("SELECT CAST(%s AS text)", [object()])])
+    assert pg.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE  # nothing began
+    assert wire.round_trip(pg, [("SELECT CAST(%s AS integer)", [5])], commit=True) == [[(5,)]]
+
+
 def test_statements_deallocated_behind_the_stores_back_are_prepared_again(pg_url):
     store = SqlStore(pg_url, pool_size=1, max_overflow=0)  # one connection: the one deallocated
     ledger = Ledger(store)
