@@ -14,11 +14,14 @@ the same client processes; rounds alternate which goes first.
   `Ledger.transfer` at once through the service's writer (service.batching), which
   commits whatever queued meanwhile as one transaction. Compared with pgledger's
   single-transfer figure of the same round.
+- where the time goes: one client's transfers in sequence, the CPU per transfer of the
+  client and of its server backend, for both (`cpu_per_transfer`).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import random
 import statistics
 import threading
@@ -148,6 +151,43 @@ def _run(target: Callable[..., None], args_for: Callable[[int], tuple[Any, ...]]
     return total / seconds
 
 
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_transfer(url: str, dsn: str, names: Sequence[str], ids: Sequence[str], n: int = 2000) -> str:
+    """Where the time goes: one client making ``n`` transfers in sequence (no contention),
+    CPU per transfer of the client and of its server backend, coinlab then pgledger.
+    (Needs the cluster on this machine: the backend's CPU is read from /proc.)"""
+    import psycopg
+
+    rng = random.Random(7)
+    store = SqlStore(url, pool_size=1, max_overflow=0)  # one connection: one backend to read
+    ledger = Ledger(store)
+    ledger.transfer(names[0], names[1], 1, key="cpu:warm")
+    raw = store.engine.raw_connection()
+    pid = raw.driver_connection.info.backend_pid
+    raw.close()
+    client, server = time.process_time(), _backend_cpu(pid)
+    for i in range(n):
+        a, b = _pairs(rng, len(names))
+        ledger.transfer(names[a], names[b], 1, key=f"cpu:{len(names)}:{i}")
+    ours = ((time.process_time() - client) / n, (_backend_cpu(pid) - server) / n)
+    store.engine.dispose()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT id FROM pgledger_create_transfer(%s, %s, 1)", (ids[0], ids[1])).fetchone()
+        pid = conn.info.backend_pid
+        client, server = time.process_time(), _backend_cpu(pid)
+        for _ in range(n):
+            a, b = _pairs(rng, len(ids))
+            conn.execute("SELECT id FROM pgledger_create_transfer(%s, %s, 1)", (ids[a], ids[b])).fetchone()
+        peer = ((time.process_time() - client) / n, (_backend_cpu(pid) - server) / n)
+    return (f"  one client, {n:,} transfers in sequence, CPU per transfer: coinlab client {ours[0] * 1e3:.2f} ms "
+            f"+ server {ours[1] * 1e3:.2f} ms; pgledger client {peer[0] * 1e3:.2f} ms + server {peer[1] * 1e3:.2f} ms")
+
+
 def _summary(values: Sequence[float], fmt: str) -> str:
     return f"median {fmt.format(statistics.median(values))} (range {fmt.format(min(values))}-{fmt.format(max(values))})"
 
@@ -176,6 +216,8 @@ def run_peer_bench(url: str, dsn: str, sql_dir: Path, *, rounds: int, seconds: f
             print(f"  {size:>7,} accounts, round {r + 1}: pgledger {peer[-1]:8,.0f}/s  coinlab {ours[-1]:8,.0f}/s "
                          f"({ours[-1] / peer[-1]:.2f}x)  shared commits {shared[-1]:8,.0f}/s "
                          f"({shared[-1] / peer[-1]:.2f}x)", flush=True)
+        costs = cpu_per_transfer(url, dsn, names, ids)
+        print(costs, flush=True)
         ratios = [o / p for o, p in zip(ours, peer, strict=True)]
         shared_ratios = [s / p for s, p in zip(shared, peer, strict=True)]
         lines += [
@@ -184,5 +226,6 @@ def run_peer_bench(url: str, dsn: str, sql_dir: Path, *, rounds: int, seconds: f
             f"ratio {_summary(ratios, '{:.2f}')}x",
             f"{size:,} accounts, one process, {threads} callers sharing commits:",
             f"  coinlab {_summary(shared, '{:,.0f}')}/s; vs pgledger {_summary(shared_ratios, '{:.2f}')}x",
+            costs,
         ]
     return lines
