@@ -166,7 +166,7 @@ def cpu_per_transfer(url: str, dsn: str, names: Sequence[str], ids: Sequence[str
     rng = random.Random(7)
     store = SqlStore(url, pool_size=1, max_overflow=0)  # one connection: one backend to read
     ledger = Ledger(store)
-    ledger.transfer(names[0], names[1], 1, key="cpu:warm")
+    ledger.transfer(names[0], names[1], 1, key=f"cpu:warm:{len(names)}")
     raw = store.engine.raw_connection()
     pid = raw.driver_connection.info.backend_pid
     raw.close()
