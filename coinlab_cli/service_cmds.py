@@ -90,9 +90,18 @@ def serve(
         os.environ["COINLAB_MARKET_SOCKET"] = market.socket
         os.environ["COINLAB_WRITER_SOCKET"] = market.writer_socket
         uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
-                    access_log=False, log_level="warning")
+                    access_log=False, log_level="warning", timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
     finally:
         market.stop()
+
+
+# How long uvicorn's supervisor waits for a worker to answer its health check before it
+# kills the worker and starts another (uvicorn's default: 5 s). A worker answers from a
+# thread of its own; on a machine short of CPU that answer can take longer, and each
+# replacement imports everything again, which starves the others further: a CI run at
+# load 10 had servers replacing their workers every few seconds. A worker really hung is
+# replaced after this long instead.
+WORKER_HEALTHCHECK_S = 30
 
 
 class MarketProcess:
