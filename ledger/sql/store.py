@@ -64,8 +64,11 @@ _MAX_ATTEMPTS = 20
 # PostgreSQL bulk statements: whole columns travel as arrays through unnest(), so each
 # statement has a fixed text psycopg parses once, whatever the batch size.
 _ENTRY_COLUMNS = [c.name for c in s.entries.columns]
-_ENTRY_TYPES = ["bigint", "text", "timestamptz", "text", "text", "bigint", "text", "text", "bigint",
-                "bigint", "bigint", "bigint", "text", "text", "text", "json", "text", "text", "smallint"]
+# The columns a batch sends for its entries: all but the id, the hash and the chain, which
+# the database fills in (`_PG_CHAIN`); the Entry fields after the id, in order.
+_SENT_COLUMNS = _ENTRY_COLUMNS[1:17]
+_SENT_TYPES = ["text", "timestamptz", "text", "text", "bigint", "text", "text", "bigint",
+               "bigint", "bigint", "bigint", "text", "text", "text", "json", "text"]
 _HOLD_COLUMNS = [c.name for c in s.holds.columns]
 _HOLD_TYPES = ["text", "text", "text", "bigint", "text", "timestamptz", "timestamptz", "timestamptz", "text", "text"]
 
@@ -114,9 +117,9 @@ _PG_LOAD = (
 # round trip. No two parts touch the same row, and no foreign keys order them.
 _PG_WRITES = {
     "entries": f"INSERT INTO entries ({', '.join(_ENTRY_COLUMNS)}) "
-               f"SELECT c.id, {', '.join('e.' + c for c in _ENTRY_COLUMNS[1:17])}, c.hash, head.id FROM "
-               + _unnest(_ENTRY_COLUMNS[1:17], _ENTRY_TYPES[1:17], "")
-               + f" WITH ORDINALITY AS e({', '.join(_ENTRY_COLUMNS[1:17])}, ord) "
+               f"SELECT c.id, {', '.join('e.' + c for c in _SENT_COLUMNS)}, c.hash, head.id FROM "
+               + _unnest(_SENT_COLUMNS, _SENT_TYPES, "")
+               + f" WITH ORDINALITY AS e({', '.join(_SENT_COLUMNS)}, ord) "
                "JOIN chained AS c ON c.ord = e.ord CROSS JOIN head",
     "transactions": "INSERT INTO transactions (id, time, entry_type, idempotency_key, hold_id) SELECT * FROM "
                     + _unnest(["id", "time", "entry_type", "idempotency_key", "hold_id"],
@@ -206,7 +209,7 @@ def _inlined(sql: str, lengths: tuple[int, ...]) -> str:
 
 def _bind(sql: str, params: dict[str, Any]) -> tuple[str, Any]:
     """``sql`` (named parameters, columns as ``CAST(:name AS type[])``) and ``params`` as
-    psycopg runs them: small columns inlined as ARRAY[...] of plain values, larger ones
+    the driver runs them: small columns inlined as ARRAY[...] of plain values, larger ones
     as one array parameter each."""
     names = _names(sql)
     lengths = tuple(len(params[n]) for n, column in names if column)
@@ -703,6 +706,7 @@ class SqlStore:
         statements: list[tuple[str, dict[str, Any]]] = []
         if keys and sess.conn is not None:
             statements.append((_PG_KEY_LOCKS, {"ids": sorted({_key_lock_id(k) for k in keys})}))
+        held_at = len(statements)  # where the holds' rows come back, if asked for
         if holds:
             statements.append((_PG_HOLDS, {"ids": list(holds)}))
         if keys or new:
@@ -713,7 +717,7 @@ class SqlStore:
             if holds:
                 book.holds.update((r[0], Hold(r[0], r[1], r[2], r[3], r[4], _utc(r[5]),  # type: ignore[arg-type]
                                                     _utc(r[6]), _utc(r[7]), r[8], r[9]))
-                                  for r in results[1 if keys and sess.conn is not None else 0])
+                                  for r in results[held_at])
             if not (keys or new):
                 return
             before = {}
@@ -823,7 +827,7 @@ class SqlStore:
         with _driver_errors():
             columns: list[list[Any]] = [list(c) for c in zip(*journal, strict=True)]
             columns[15] = [None if m is None else json.dumps(m) for m in columns[15]]
-            params: dict[str, Any] = dict(zip(_ENTRY_COLUMNS[1:17], columns[1:17], strict=True))
+            params: dict[str, Any] = dict(zip(_SENT_COLUMNS, columns[1:], strict=True))
             params.update(chain=random.randint(1, s.CHAINS), tail=[hash_tail(e) for e in journal])
             params.update(t_id=[t.id for t in rows.applied], t_time=[t.time for t in rows.applied],
                           t_entry_type=[t.entry_type for t in rows.applied],
