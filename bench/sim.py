@@ -14,7 +14,14 @@ timer (only the outermost call counts, so nested calls are not counted twice): i
 simulator's own. The wrappers add their own cost to that run's total, printed beside
 it. The journal is spilled to Parquet as it grows (sim.spill); the CPU that costs is in
 the figure and printed on its own ("spill"), and it counts as ledger-store time in the
-share. Figures are CPU seconds of the run's process (time.process_time); the machine's
+share.
+
+The reference (``--reference REV``, default: the simulator just before the behaviour
+model, whose 100k x 365 run the 60 s target was set against): the same scenario, size
+and seed run by the code of git revision REV, checked out in a temporary worktree, in
+its own process. Its users do not respond to the economy and make ~2.7x fewer ledger
+transactions, so the figures compared are CPU per journal row (the ledger entries
+every posting, trade and reward writes), beside the totals. Figures are CPU seconds of the run's process (time.process_time); the machine's
 cores are shared, so wall time is printed too but is not the figure. Targets (DESIGN.md
 8): 100k x 365 <= 60 s of CPU, outside share <= 35%; 1M x 365 <= 10 min wall, peak
 memory <= 8 GB.
@@ -30,11 +37,13 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from sim import EconomyModel, load_scenario  # noqa: E402
 
@@ -99,12 +108,54 @@ def child(users: int, days: int, seed: int, timed: bool) -> dict[str, Any]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+REFERENCE_REV = "c7e90cf^"
+"""The last revision before the behaviour model (c7e90cf added it)."""
+REFERENCE_MAX_USERS = 200_000
+"""The reference keeps its whole journal in memory (it predates the spill): ~16 GB at 1M users."""
+
+# Run in the reference's worktree: only what every revision of the simulator has.
+_REFERENCE_RUN = """
+import gc, json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from sim import EconomyModel, load_scenario
+users, days, seed = map(int, sys.argv[2:5])
+gc.collect()
+cpu0 = time.process_time()
+model = EconomyModel(load_scenario("baseline"), users=users, days=days, seed=seed)
+for _ in range(days):
+    model.step()
+store = model.ledger.store
+rows = getattr(store, "journal_rows", None)
+print(json.dumps({"cpu_s": time.process_time() - cpu0, "journal": len(store.book.journal) if rows is None else rows,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+"""
+
+
+def reference(rev: str, users: int, days: int, seed: int) -> dict[str, Any]:
+    """The baseline run by the simulator of git revision ``rev`` (a temporary worktree)."""
+    with tempfile.TemporaryDirectory(prefix="coinlab-reference-") as scratch:
+        tree = Path(scratch) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), rev],
+                       check=True, capture_output=True, text=True)
+        try:
+            out = subprocess.run([sys.executable, "-c", _REFERENCE_RUN, str(tree), str(users), str(days), str(seed)],
+                                 check=True, capture_output=True, text=True).stdout
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                           check=False, capture_output=True)
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", default="100000", help="users per run, comma-separated sizes (e.g. 10000,100000)")
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--share-at", type=int, default=None, help="the size whose outside share is measured")
+    ap.add_argument("--reference", default=REFERENCE_REV, metavar="REV",
+                    help=f"git revision of the reference simulator run beside each size up to {REFERENCE_MAX_USERS:,} "
+                         f"users (default {REFERENCE_REV}: just before the behaviour model); 'none' skips it")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--timed", action="store_true", help=argparse.SUPPRESS)
@@ -123,12 +174,22 @@ def main() -> None:
               f"({r['spilled']:,} spilled, spill {r['spill_cpu_s']:.1f} s CPU), "
               f"{users * args.days / r['cpu_s']:,.0f} user-days/s, {r['cpu_s'] / users * 1e6:.0f} us CPU per user",
               flush=True)
+        if args.reference != "none" and users <= REFERENCE_MAX_USERS:
+            ref = reference(args.reference, users, args.days, args.seed)
+            ours, theirs = r["cpu_s"] / r["journal"] * 1e6, ref["cpu_s"] / ref["journal"] * 1e6
+            row.update(reference_rev=args.reference, reference_cpu_s=round(ref["cpu_s"], 2),
+                       reference_journal=ref["journal"], us_per_row=round(ours, 2),
+                       reference_us_per_row=round(theirs, 2))
+            print(f"  reference ({args.reference}, same size and seed): {ref['cpu_s']:.1f} s CPU, "
+                  f"{ref['journal']:,} journal rows, peak RSS {ref['peak_rss_mb']:,} MB | per journal row: "
+                  f"{ours:.1f} us against {theirs:.1f} us ({ours / theirs:.2f}x); in all {r['cpu_s'] / ref['cpu_s']:.2f}x "
+                  f"the CPU for {r['journal'] / ref['journal']:.2f}x the rows", flush=True)
         if users == share_at:
             t = child(users, args.days, args.seed, True)
             outside = (t["cpu_s"] - t["inside_calls_cpu_s"]) / t["cpu_s"]
             row.update(instrumented_cpu_s=round(t["cpu_s"], 2), inside_calls_cpu_s=round(t["inside_calls_cpu_s"], 2),
                        calls=t["calls"], outside_share=round(outside, 3))
-            print(f"  reference (same seed, real calls timed): {t['cpu_s']:.1f} s CPU, of which "
+            print(f"  timed run (same seed, every real call timed): {t['cpu_s']:.1f} s CPU, of which "
                   f"{t['inside_calls_cpu_s']:.1f} s inside {t['calls']:,} ledger/market/economy calls (spill included): "
                   f"outside share {outside:.1%} | target <= 35%", flush=True)
         rows.append(row)
