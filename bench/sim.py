@@ -137,8 +137,10 @@ def reference(rev: str, users: int, days: int, seed: int) -> dict[str, Any]:
     """The baseline run by the simulator of git revision ``rev`` (a temporary worktree)."""
     with tempfile.TemporaryDirectory(prefix="coinlab-reference-") as scratch:
         tree = Path(scratch) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), rev],
-                       check=True, capture_output=True, text=True)
+        made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), rev],
+                              capture_output=True, text=True)
+        if made.returncode != 0:  # not a git checkout, or a shallow one without ``rev``
+            raise RuntimeError(f"cannot check out {rev}: {made.stderr.strip() or made.stdout.strip()}")
         try:
             out = subprocess.run([sys.executable, "-c", _REFERENCE_RUN, str(tree), str(users), str(days), str(seed)],
                                  check=True, capture_output=True, text=True).stdout
@@ -176,8 +178,13 @@ def main() -> None:
               f"({r['spilled']:,} spilled, spill {r['spill_cpu_s']:.1f} s CPU), "
               f"{users * args.days / r['cpu_s']:,.0f} user-days/s, {r['cpu_s'] / users * 1e6:.0f} us CPU per user",
               flush=True)
+        ref = None
         if args.reference != "none" and users <= REFERENCE_MAX_USERS:
-            ref = reference(args.reference, users, args.days, args.seed)
+            try:
+                ref = reference(args.reference, users, args.days, args.seed)
+            except (RuntimeError, subprocess.CalledProcessError) as err:
+                print(f"  reference skipped: {err}", flush=True)
+        if ref is not None:
             ours, theirs = r["cpu_s"] / r["journal"] * 1e6, ref["cpu_s"] / ref["journal"] * 1e6
             row.update(reference_rev=args.reference, reference_cpu_s=round(ref["cpu_s"], 2),
                        reference_journal=ref["journal"], us_per_row=round(ours, 2),
