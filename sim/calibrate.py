@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -266,20 +266,21 @@ def _job(args: tuple[_Design, dict[str, float], int, int]) -> np.ndarray:
     return _simulate(*args)
 
 
-def _run_all(jobs: list[tuple[_Design, dict[str, float], int, int]], workers: int,
+def _run_all(jobs: list[tuple[_Design, dict[str, float], int, int]], pool: Executor | None,
              tick: Callable[[], None]) -> list[np.ndarray]:
-    if workers <= 1:
-        out = []
-        for j in jobs:
-            out.append(_job(j))
-            tick()
-        return out
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = []
-        for r in pool.map(_job, jobs):
-            results.append(r)
-            tick()
-        return results
+    """Every job's moments, in order: in ``pool``, or here when there is none."""
+    results = []
+    for r in (map(_job, jobs) if pool is None else pool.map(_job, jobs)):
+        results.append(r)
+        tick()
+    return results
+
+
+def _pool(workers: int) -> Executor | None:
+    """One pool for all of a calibration's rounds: its workers start by importing the
+    simulator afresh (mesa makes every pool spawn its processes), ~3.5 s of CPU each,
+    which a pool per round paid three times."""
+    return ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
 
 
 # -- the fit ----------------------------------------------------------------------------------
@@ -346,21 +347,26 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
     pts: list[np.ndarray] = []
     sims: list[np.ndarray] = []
     center = x
-    for r, radius in enumerate(ROUNDS):
-        unit = qmc.LatinHypercube(d=len(names), seed=seed + r).random(runs) * 2.0 - 1.0
-        points = list(x + radius * unit)
-        jobs = [(design, {k: _from_x(k, v) for k, v in zip(names, pt, strict=True)}, sim_users,
-                 _design_seed(seed, len(pts) + i)) for i, pt in enumerate(points)]
-        sims += _run_all(jobs, workers, tick)
-        pts += points
-        # the surface is fit on every run so far near the current estimate, not this round's only
-        near = [i for i, pt in enumerate(pts) if np.max(np.abs(pt - x)) <= POOL * radius]
-        dx, near_sims = np.array([pts[i] - x for i in near]), np.array([sims[i] for i in near])
-        intercept, jac = _surface(dx, near_sims)
-        ok = usable & np.isfinite(intercept) & np.all(np.isfinite(jac), axis=1)
-        step = lsq_linear(jac[ok] * w[ok, None], (m_src[ok] - intercept[ok]) * w[ok],
-                          bounds=(-STEP * radius, STEP * radius)).x
-        center, x = x, x + step
+    pool = _pool(workers)
+    try:
+        for r, radius in enumerate(ROUNDS):
+            unit = qmc.LatinHypercube(d=len(names), seed=seed + r).random(runs) * 2.0 - 1.0
+            points = list(x + radius * unit)
+            jobs = [(design, {k: _from_x(k, v) for k, v in zip(names, pt, strict=True)}, sim_users,
+                     _design_seed(seed, len(pts) + i)) for i, pt in enumerate(points)]
+            sims += _run_all(jobs, pool, tick)
+            pts += points
+            # the surface is fit on every run so far near the current estimate, not this round's only
+            near = [i for i, pt in enumerate(pts) if np.max(np.abs(pt - x)) <= POOL * radius]
+            dx, near_sims = np.array([pts[i] - x for i in near]), np.array([sims[i] for i in near])
+            intercept, jac = _surface(dx, near_sims)
+            ok = usable & np.isfinite(intercept) & np.all(np.isfinite(jac), axis=1)
+            step = lsq_linear(jac[ok] * w[ok, None], (m_src[ok] - intercept[ok]) * w[ok],
+                              bounds=(-STEP * radius, STEP * radius)).x
+            center, x = x, x + step
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
     fitted = {k: _from_x(k, v) for k, v in zip(names, x, strict=True)}
     behaviour = {**Behaviour().model_dump(), **read, **{k: float(f"{v:.4g}") for k, v in fitted.items()}}
