@@ -62,16 +62,6 @@ def make_ledger(store_kind: str, request) -> Callable[..., Ledger]:
     return make
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items) -> None:
-    """The modules marked ``xdist_group`` first, in their order. Under ``--dist
-    loadgroup`` (make test) each such module runs whole on one worker, and they hold the
-    suite's longest set-ups (a calibration, the demo, a live service): started last, they
-    kept one worker busy for ten minutes after the other had run out of tests (pytest
-    20.4 min against 14.4 before). Longest jobs first, the small tests fill in behind."""
-    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
-
-
 _exit_status = 0
 
 
