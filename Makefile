@@ -8,9 +8,7 @@ STAMP := $(VENV)/.installed
 
 # One pytest worker per core (pytest-xdist): each worker starts its own PostgreSQL cluster.
 # The suite took 16 minutes serially on a fresh 2-core machine, ~10 with two workers.
-# loadgroup: a module marked xdist_group runs on one worker, so its module fixtures (a
-# calibration, the demo) are built once rather than on each worker its tests reach.
-PYTEST_ARGS ?= -n auto --dist loadgroup
+PYTEST_ARGS ?= -n auto
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)

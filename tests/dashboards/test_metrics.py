@@ -10,9 +10,6 @@ from dashboards import metrics as m
 from dashboards.warehouse import connect
 from sim.warehouse import rows_to_columns, write_table
 
-# its module fixtures are built once: all its tests on one pytest-xdist worker (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("metrics")
-
 RUN = "hand"
 D1, D2, D3 = (datetime(2026, 1, d, 10, 0, tzinfo=UTC) for d in (1, 2, 3))
 

@@ -16,9 +16,6 @@ from dashboards.warehouse import connect
 from ledger import Ledger
 from ledger.sql import SqlStore
 
-# its module fixtures are built once: all its tests on one pytest-xdist worker (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("demo")
-
 DAYS, USERS = 10, 80  # the least calibration takes: >= 50 users in the back-test's 7 fit days
 ARGS = ["--no-dash", "--port", "0", "--users", str(USERS), "--days", str(DAYS), "--sim-users", "60", "--sim-days", "4"]
 

@@ -11,9 +11,6 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-# its module fixtures are built once: all its tests on one pytest-xdist worker (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("notebooks")
-
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 # What each notebook must print: the lines its prose calls the answer.

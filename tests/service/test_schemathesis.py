@@ -18,9 +18,6 @@ from service.app import create_app
 from service.state import ServiceState
 from tests.service.conftest import settings_for
 
-# its module fixtures are built once: all its tests on one pytest-xdist worker (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("schemathesis")
-
 KNOWN = {"symbol": "HEATHER", "pool_id": "p1", "package_id": "small", "claim_id": "c1"}
 SENT = {"sqlite": 0, "postgresql": 0}  # cases sent, printed at the end (pytest -s)
 

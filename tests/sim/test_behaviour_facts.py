@@ -13,9 +13,6 @@ from dashboards import metrics
 from dashboards.warehouse import connect
 from sim import load_scenario, run
 
-# its module fixtures are built once: all its tests on one pytest-xdist worker (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("behaviour_facts")
-
 SEEDS = range(1, 6)
 PACKAGES = {"starter": (499, 1), "small": (999, 25), "medium": (1999, 100), "large": (4999, 500), "xl": (9999, 1500)}
 

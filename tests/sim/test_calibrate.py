@@ -10,9 +10,6 @@ import pytest
 from sim import load_scenario, run
 from sim.calibrate import CalibrationError, calibrate
 
-# its module fixtures are built once: all its tests on one pytest-xdist worker (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("calibrate")
-
 NO_MARKET = ["population.market.shoppers=0", "population.market.traders=0", "population.market.whales=0"]
 
 

@@ -8,9 +8,6 @@ import pytest
 from ledger.model import MINT
 from sim import EconomyModel, load_scenario
 
-# its module fixtures are built once: all its tests on one pytest-xdist worker (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("invariants")
-
 
 @pytest.mark.parametrize("scenario", ["pump_and_dump_defended", "phase2_pools", "sybil", "bonding_curve"])
 def test_ledger_check_passes_after_every_day(scenario):

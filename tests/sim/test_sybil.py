@@ -6,9 +6,6 @@ import pytest
 
 from sim import load_scenario, run
 
-# its module fixtures are built once: all its tests on one pytest-xdist worker (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("sybil")
-
 SIZE = dict(users=60, days=10, seed=1, root=None)
 
 

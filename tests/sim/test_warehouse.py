@@ -17,9 +17,6 @@ from sim.warehouse import (
     write_table,
 )
 
-# its module fixtures are built once: all its tests on one pytest-xdist worker (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("warehouse")
-
 
 def test_a_run_writes_every_table_in_the_layout_with_source_and_run_id(baseline_run):
     _, result, root = baseline_run
