@@ -8,13 +8,15 @@ webhooks come back through the real handler), `Pools` / `Challenges`, the market
 defense) is a normal outcome: the agent notes it and moves on.
 
 Time is in seconds of simulated time (``DAY`` = 86400); all randomness comes from the
-model's one seeded ``random.Random``.
+model's seeded ``random.Random``, except a user's: each `User` has its own stream,
+seeded by the run's seed and its id (common random numbers across runs).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import random
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -123,7 +125,12 @@ class User(SimAgent):
 
     def __init__(self, model: EconomyModel, uid: str, *, bettor: bool = False) -> None:
         super().__init__(model, uid)
-        r = model.random
+        # The user's own random stream: design runs and forecasts that differ only in a
+        # parameter then give each user the same draws (common random numbers), so their
+        # difference is the parameter's effect, not one shared stream diverging at the first
+        # draw that differs and reshuffling every later user's life.
+        self.stream = random.Random(f"{model.pop.seed}:{uid}")
+        r = self.stream
         if bettor:
             self.role = "bettor"
             model.roles[self.account] = "bettor"
@@ -150,7 +157,7 @@ class User(SimAgent):
     def carry_on(self, pending: list[Want] | None, today: float | None = None) -> Life:
         """Sessions until the churn. ``today``: the day the first gap counts from (a user
         resumed from a source's state counts from the source's last day, -1)."""
-        m, env, r = self.model, self.model.env, self.model.random
+        m, env, r = self.model, self.model.env, self.stream
         timeout = env.timeout
         while True:
             if pending:
@@ -159,6 +166,7 @@ class User(SimAgent):
             gap, churn = self.next_event()
             if churn:
                 m.count("churned")
+                del self.stream  # ~3 KB a user: a million users keep only the living ones' streams
                 return
             now = env.now
             day = now // DAY if today is None else today
@@ -167,7 +175,7 @@ class User(SimAgent):
             pending = self.session()
 
     def arrive(self) -> None:
-        m, r, rules, b = self.model, self.model.random, self.model.economy.rules, self.model.behaviour
+        m, r, rules, b = self.model, self.stream, self.model.economy.rules, self.model.behaviour
         m.count("arrivals")
         got = _credited(rules.guest_initial(self.uid))
         if r.random() < b.signup_share:
@@ -204,7 +212,7 @@ class User(SimAgent):
         """What this session wants to do: ("claim", vote?, unlock?) per claim looked at,
         ("challenge",) a belt challenge, and ("stake",) for bettors while pools are open;
         rates scale with appetite and risk."""
-        m, r, b, t = self.model, self.model.random, self.model.behaviour, self.traits
+        m, r, b, t = self.model, self.stream, self.model.behaviour, self.traits
         votes = _poisson(r, b.votes_per_session * t.appetite)
         unlocks = _poisson(r, b.unlocks_per_session * t.appetite)
         n = min(b.claims_per_day, max(votes, unlocks))
@@ -260,7 +268,7 @@ class User(SimAgent):
         return self.challenge()
 
     def stake(self) -> bool:
-        m, r = self.model, self.model.random
+        m, r = self.model, self.stream
         cfg, b = m.config.pools, m.pop.betting
         pool = m.open_pools[r.randrange(len(m.open_pools))]
         balance = self.coin_balance()
@@ -274,7 +282,7 @@ class User(SimAgent):
         return True
 
     def challenge(self) -> bool:
-        m, r = self.model, self.model.random
+        m, r = self.model, self.stream
         m.challenge_seq += 1
         cid = f"ch{m.challenge_seq}"
         hold = m.economy.challenges.open(cid, self.uid, m.pop.betting.belt_value)
@@ -298,7 +306,7 @@ class User(SimAgent):
         """The purchase decision: a package (or nothing) by the logit; True if checked out."""
         m = self.model
         need = self.session_cost * self.p_rest * m.behaviour.need_days
-        if package_decision(m, self.uid, self.traits, need, first=self.purchases == 0):
+        if package_decision(m, self.uid, self.traits, need, first=self.purchases == 0, r=self.stream):
             self.purchases += 1
             return True
         m.count("no_package_bought")
@@ -337,7 +345,7 @@ class User(SimAgent):
         age = (m.env.now - self.joined) / DAY
         p_first = session_chance(b, t, pay=first_pay, affordable=affordable, age_days=age)
         self.p_rest = p_rest = session_chance(b, t, pay=rest_pay, affordable=affordable, age_days=age)
-        return next_event(m.random, p_first, p_rest, churn_hazard(b, self.satisfaction))
+        return next_event(self.stream, p_first, p_rest, churn_hazard(b, self.satisfaction))
 
 
 WAIT_FOR_COINS = 1800.0  # seconds a buyer waits for a purchase's coins before going on
@@ -382,9 +390,11 @@ def package_options(model: EconomyModel, *, first: bool, is_pro: bool, promo_ok:
     return out
 
 
-def package_decision(model: EconomyModel, uid: str, traits: Traits, need: float, *, first: bool) -> bool:
-    """Choose a package by the logit (or nothing) and check it out; True if checked out."""
-    b, r = model.behaviour, model.random
+def package_decision(model: EconomyModel, uid: str, traits: Traits, need: float, *, first: bool,
+                     r: random.Random) -> bool:
+    """Choose a package by the logit (or nothing), drawing from ``r``, and check it out;
+    True if checked out."""
+    b = model.behaviour
     options = package_options(model, first=first, is_pro=traits.is_pro, promo_ok=r.random() < b.promo_uptake)
     choice = choose_package(r, options, traits.wtp_cents, need, b.price_sensitivity, b.need_discount)
     if choice is None:

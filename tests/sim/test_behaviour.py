@@ -96,3 +96,40 @@ def test_the_behaviour_table_reaches_the_scenario():
     sc = load_scenario("baseline", sets=["behaviour.wtp_median_cents=0.5"])
     assert sc.behaviour.wtp_median_cents == 0.5
     assert sc.parameters()["behaviour"]["wtp_median_cents"] == 0.5
+
+
+# -- common random numbers: each user draws from their own stream ----------------------------
+NO_MARKET = ["population.market.shoppers=0", "population.market.traders=0", "population.market.whales=0",
+             "population.pump.rings=0", "population.sybil.farmers=0"]
+
+
+def _users(sets: list[str], seed: int = 7) -> dict:
+    from sim import run
+
+    model, _ = run(load_scenario("baseline", sets=NO_MARKET + sets), users=400, days=20, seed=seed, root=None)
+    return {u.uid: u for u in model.users}
+
+
+def test_runs_that_differ_in_a_parameter_draw_each_user_the_same_traits_scaled():
+    base, moved = _users(["behaviour.wtp_median_cents=0.1"]), _users(["behaviour.wtp_median_cents=0.2"])
+    assert base.keys() == moved.keys()
+    for uid, u in base.items():
+        assert moved[uid].traits.wtp_cents == pytest.approx(2 * u.traits.wtp_cents, rel=1e-9)
+        assert moved[uid].traits.engagement_logit == u.traits.engagement_logit
+
+
+def test_dearer_packages_leave_the_lives_of_users_who_never_buy_as_they_were():
+    """A price change reaches only users who meet a purchase decision; everybody else's
+    sessions are the same draws, so the paired difference is the change's effect."""
+    prices = {"starter": 499, "small": 999, "medium": 1999, "large": 4999, "xl": 9999}
+    base = _users([])
+    dear = _users([f"packages.{p}.price_cents={v * 3 // 2}" for p, v in prices.items()])
+    never = [k for k, u in base.items() if u.purchases == 0 and dear[k].purchases == 0 and not u.bettor]
+    same = sum(base[k].sessions == dear[k].sessions for k in never)
+    assert len(never) > 300 and same >= 0.98 * len(never)
+    assert sum(u.purchases for u in dear.values()) < sum(u.purchases for u in base.values())
+
+
+def test_another_seed_draws_other_users():
+    a, b = _users([], seed=7), _users([], seed=8)
+    assert sum(a[k].traits == b[k].traits for k in a.keys() & b.keys()) == 0
