@@ -8,7 +8,8 @@ simulated Stripe, `Pools`, `Challenges`) and the brand-coin market (`Exchange`, 
 day's metrics with a Mesa `DataCollector`.
 
 Deterministic for a seed: all randomness comes from ``model.random`` (Mesa's seeded
-``random.Random``), ids are counters, and the ledger's clock reads the SimPy time as
+``random.Random``) and each user's own stream (``User.stream``, seeded by the seed and
+the user's id: common random numbers across runs that differ in a parameter), ids are counters, and the ledger's clock reads the SimPy time as
 a UTC datetime from ``START``; nothing reads the wall clock.
 """
 
