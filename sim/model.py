@@ -9,8 +9,9 @@ day's metrics with a Mesa `DataCollector`.
 
 Deterministic for a seed: all randomness comes from ``model.random`` (Mesa's seeded
 ``random.Random``) and each user's own stream (``User.stream``, seeded by the seed and
-the user's id: common random numbers across runs that differ in a parameter), ids are counters, and the ledger's clock reads the SimPy time as
-a UTC datetime from ``START``; nothing reads the wall clock.
+the user's id: common random numbers across runs that differ in a parameter), ids are
+counters, and the ledger's clock reads the SimPy time as a UTC datetime from ``START``;
+nothing reads the wall clock.
 """
 
 from __future__ import annotations
