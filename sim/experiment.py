@@ -3,9 +3,10 @@
 A *variant* is a named set of ``key=value`` overrides on a scenario (a whole package
 schedule is one variant, not five grid axes). An experiment is a list of variants x
 seeds ``first_seed .. first_seed + seeds - 1``; every variant runs on the same seeds, so
-two variants are compared seed by seed (common random numbers: the same arrivals,
-traits and draws until the variants' rules make the paths diverge), and the paired
-difference has a much tighter interval than two separate means.
+two variants are compared seed by seed (common random numbers: the same arrivals, and
+each user, drawing from their own stream, the same traits and draws until the variant's
+rules reach them), and the paired difference has a tighter interval than two separate
+means (bench/crn.py measures by how much).
 
 Where the variants come from (`build_variants`), combined as a product:
 
