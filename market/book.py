@@ -60,7 +60,7 @@ class Order:
     __slots__ = (
         "id", "symbol", "account", "side", "kind", "price", "quantity", "remaining", "filled",
         "tif", "post_only", "expires_at", "status", "hold_id", "locked", "created_at",
-        "reason", "trades", "platform",
+        "reason", "_trades", "platform",
     )
 
     def __init__(self, id: int, symbol: str, account: str, side: str, kind: str, price: int,
@@ -83,8 +83,18 @@ class Order:
         self.locked = 0
         self.created_at = created_at
         self.reason: str | None = None
-        self.trades: list = []
+        self._trades: list | None = None  # see ``trades``
         self.platform = False  # the platform's own order (the price-floor buy-back)
+
+    @property
+    def trades(self) -> list:
+        """The fills this order took part in as the taker, made on first use: most orders
+        never take, and an empty list for each was ~5% of a bare resting order (building
+        it, and the garbage collector scanning it with the order)."""
+        trades = self._trades
+        if trades is None:
+            trades = self._trades = []
+        return trades
 
     @property
     def is_open(self) -> bool:
@@ -123,7 +133,7 @@ def new_order(id: int, symbol: str, account: str, side: str, kind: str, price: i
     self.locked = 0
     self.created_at = created_at
     self.reason = None
-    self.trades = []
+    self._trades = None
     self.platform = False
     return self
 

@@ -245,7 +245,7 @@ class CoinMarket:
         trade_ids = self.trade_ids
         taker_side = order.side
         taker_id = order.id
-        taker_trades = order.trades
+        taker_trades = order.trades  # made here: the loop below may append
         # RobustPrice.add_trade, inlined: one call less per fill
         robust = self.robust
         robust_append = robust.trades.append
