@@ -99,14 +99,17 @@ def test_the_behaviour_table_reaches_the_scenario():
 
 
 # -- common random numbers: each user draws from their own stream ----------------------------
-NO_MARKET = ["population.market.shoppers=0", "population.market.traders=0", "population.market.whales=0",
-             "population.pump.rings=0", "population.sybil.farmers=0"]
+def _app_users_only() -> list[str]:
+    """The calibration's population of app users only (no market agents, rings or farmers)."""
+    from sim.calibrate import APP_USERS_ONLY
+
+    return [f"population.{group}.{k}={v}" for group, kv in APP_USERS_ONLY.items() for k, v in kv.items()]
 
 
 def _users(sets: list[str], seed: int = 7) -> dict:
     from sim import run
 
-    model, _ = run(load_scenario("baseline", sets=NO_MARKET + sets), users=400, days=20, seed=seed, root=None)
+    model, _ = run(load_scenario("baseline", sets=_app_users_only() + sets), users=400, days=20, seed=seed, root=None)
     return {u.uid: u for u in model.users}
 
 
