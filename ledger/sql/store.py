@@ -55,6 +55,8 @@ from . import wire
 
 __all__ = ["SqlStore", "make_engine", "send_lists_in_binary"]
 
+_new = tuple.__new__  # a NamedTuple from a tuple, without its generated __new__
+
 # serialization failure, deadlock detected, a balance row created by a concurrent batch,
 # a prepared statement of `wire` deallocated by someone else (it prepares it again)
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "23505", "26000"}
@@ -212,7 +214,7 @@ def _bind(sql: str, params: dict[str, Any]) -> tuple[str, Any]:
     the driver runs them: small columns inlined as ARRAY[...] of plain values, larger ones
     as one array parameter each."""
     names = _names(sql)
-    lengths = tuple(len(params[n]) for n, column in names if column)
+    lengths = tuple([len(params[n]) for n, column in names if column])
     if sum(lengths) > _INLINE_MAX:
         return _whole(sql), params
     flat: list[Any] = []
@@ -301,14 +303,21 @@ def _utc(value: datetime | None) -> datetime | None:
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 
 
-@contextmanager
-def _driver_errors() -> Iterator[None]:
+class _DriverErrors:
     """psycopg's errors as SQLAlchemy's (DBAPIError, the original as ``.orig``), as its
-    own statements raise them: the retry and the writer's batch handling see one kind."""
-    try:
-        yield
-    except psycopg.Error as err:
-        raise DBAPIError.instance(None, None, err, psycopg.Error) from err
+    own statements raise them: the retry and the writer's batch handling see one kind.
+    (A class, not @contextmanager: that builds a generator and a wrapper at every use,
+    twice a transfer.)"""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: Any) -> None:
+        if isinstance(err, psycopg.Error):
+            raise DBAPIError.instance(None, None, err, psycopg.Error) from err
+
+
+_driver_errors = _DriverErrors()
 
 
 def _round_trip(pg: psycopg.Connection[Any], statements: Sequence[tuple[str, dict[str, Any]]], *,
@@ -346,6 +355,13 @@ def _key_lock_id(key: str) -> int:
 def _chain(journal: list[Entry], new_ids: list[int], head: str) -> list[str]:
     """The hashes of a batch's entries, numbered ``new_ids``, sealed after its chain's head."""
     return seal(head, [e._replace(id=i) for e, i in zip(journal, new_ids, strict=True)])
+
+
+def _numbered(tx: Transaction, ids: dict[int, int]) -> Transaction:
+    """``tx`` with its entries' provisional ids replaced by those the database gave them
+    (``ids``). Built directly: NamedTuple._replace costs several times more."""
+    entries = tuple(_new(Entry, (ids[e[0]], *e[1:])) for e in tx[3])
+    return _new(Transaction, (*tx[:3], entries, *tx[4:]))
 
 
 def _entry(row: Any) -> Entry:
@@ -638,11 +654,7 @@ class SqlStore:
             return results
         id_map = self._write(sess, created, commit=True)
         new = {t.id for t in sess.applied}
-        return [
-            r._replace(entries=tuple(e._replace(id=id_map[e.id]) for e in r.entries))
-            if isinstance(r, Transaction) and r.id in new else r
-            for r in results
-        ]
+        return [_numbered(r, id_map) if isinstance(r, Transaction) and r.id in new else r for r in results]
 
     def _load_keys(self, sess: _Session, keys: set[str]) -> None:
         """Load ``keys`` (SQLite; PostgreSQL: `_pg_load`), in the same query as the keys
@@ -676,7 +688,7 @@ class SqlStore:
         if sess.pg is None:
             self._load_assets(sess.conn)
             return
-        with _driver_errors():
+        with _driver_errors:
             (rows,) = _round_trip(sess.pg, [(_PG_ASSETS, {})])
         self._assets = {code: Asset(code, scale, name) for code, scale, name in rows}
 
@@ -712,7 +724,7 @@ class SqlStore:
         if keys or new:
             statements.append((_PG_LOAD, {"keys": list(keys | probes), "acc": [a for a, _ in new],
                                           "ast": [x for _, x in new], "addr": sorted({a for a, _ in new})}))
-        with _driver_errors():
+        with _driver_errors:
             results = _round_trip(pg, statements)
             if holds:
                 book.holds.update((r[0], Hold(r[0], r[1], r[2], r[3], r[4], _utc(r[5]),  # type: ignore[arg-type]
@@ -824,11 +836,11 @@ class SqlStore:
         """The batch's writes in ONE statement that also takes a chain and draws the ids
         (`_PG_CHAIN`), and the COMMIT, in one round trip."""
         journal = rows.journal
-        with _driver_errors():
+        with _driver_errors:
             columns: list[list[Any]] = [list(c) for c in zip(*journal, strict=True)]
             columns[15] = [None if m is None else json.dumps(m) for m in columns[15]]
             params: dict[str, Any] = dict(zip(_SENT_COLUMNS, columns[1:], strict=True))
-            params.update(chain=random.randint(1, s.CHAINS), tail=[hash_tail(e) for e in journal])
+            params.update(chain=1 + int(random.random() * s.CHAINS), tail=[hash_tail(e) for e in journal])
             params.update(t_id=[t.id for t in rows.applied], t_time=[t.time for t in rows.applied],
                           t_entry_type=[t.entry_type for t in rows.applied],
                           t_idempotency_key=[t.idempotency_key for t in rows.applied],
