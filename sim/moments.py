@@ -98,6 +98,15 @@ MOMENTS: tuple[Moment, ...] = (
     Moment("cheapest_share", "cheap", "checkouts", "share of checkouts for the cheapest package"),
     Moment("dearest_share", "dear", "checkouts", "share of checkouts for one of the two dearest packages"),
     Moment("promo_share", "first_promo", "buyer", "share of first checkouts with the FIRST50 promo"),
+    # How often users run dry before they buy, or without ever buying: how lasting a user's
+    # chance to buy is once they need coins, which the package choice alone does not show.
+    # They cut across the ridge the package choice leaves (wtp_median_cents down with
+    # wtp_sigma up). Measured at 20k users x 90 days, 4 seeds each: where fits drifted to
+    # (wtp_median_cents -62%, wtp_sigma +37%) the first is 2.54 days against the truth's
+    # 2.24 (+3.6 seed-to-seed standard deviations) and the second +2.6, where the dearest
+    # share moves +1.8; calibrating with them cut the RMS log error of 3 fits by ~30%
+    Moment("dry_days_to_buy", "dry_to_buy", "buyer", "days a buyer ran dry up to and including their first checkout"),
+    Moment("dry_days_no_buy", "dry_no_buy", "dry_no_buyer", "days a user who never buys ran dry, if they ever did"),
 )
 
 
@@ -181,8 +190,13 @@ def user_features(obs: Observed, *, streak_days: int = 7, package_prices: list[i
                                      pl.col("price_cents").sum().alias("price_sum"),
                                      (pl.col("price_cents") == cheap).sum().alias("cheap"),
                                      (pl.col("price_cents") >= dear).sum().alias("dear")).join(first, on="account")
+    first_buy = co.group_by("account").agg(pl.col("age").min().alias("first_buy"))
+    dry_days = (e.filter(typ.is_in(USER_ACTIONS) & (pl.col("after") < DRY_COINS)).select("account", "age").unique()
+                .join(first_buy, on="account", how="left")
+                .group_by("account").agg(pl.len().alias("dry_days"),
+                                         (pl.col("age") <= pl.col("first_buy")).fill_null(False).sum().alias("dry_to_buy")))
     f = (users.join(counts, on="account", how="left").join(sessions, on="account", how="left")
-         .join(buys, on="account", how="left").fill_null(0))
+         .join(buys, on="account", how="left").join(dry_days, on="account", how="left").fill_null(0))
     seen7 = pl.col("seen") >= 6
     heavy = seen7 & (pl.col("sessions") >= HEAVY_SHARE * (pl.col("seen") + 1))
     light = seen7 & ~heavy
@@ -194,6 +208,8 @@ def user_features(obs: Observed, *, streak_days: int = 7, package_prices: list[i
         (pl.col("seen") >= CONVERSION_DAYS).alias("seen30"),
         ((pl.col("seen") >= CONVERSION_DAYS) & pl.col("early_buyer").cast(pl.Boolean)).alias("buyer30"),
         buyer.alias("buyer"), (buyer | pl.col("low").cast(pl.Boolean)).alias("dry"),
+        (pl.col("dry_days") * (~buyer).cast(pl.Int64)).alias("dry_no_buy"),
+        (pl.col("low").cast(pl.Boolean) & ~buyer).alias("dry_no_buyer"),
         (buyer & heavy).alias("buyer_heavy"), (buyer & light).alias("buyer_light"),
         (pl.col("votes") * h).alias("votes_heavy"), (pl.col("sessions") * h).alias("sessions_heavy"),
         (pl.col("votes") * li).alias("votes_light"), (pl.col("sessions") * li).alias("sessions_light"),
