@@ -204,7 +204,7 @@ def test_recovery_at_least_eighty_percent_of_the_ninety_percent_intervals_hold_t
 
 
 @pytest.mark.xfail(strict=True, reason="missed: novelty_decay -52%, wtp_median_cents -29%; a bigger source alone does "
-                   "not fix it (bench/recovery.py at 20k x 90: 1 of 3 calibration seeds meets it, 2 put "
+                   "not fix it (bench/recovery.py at 20k x 90: 2 of 6 calibration seeds meet it, 4 put "
                    "wtp_median_cents 42%-49% low, along the ridge where the data tell it from wtp_sigma weakly)")
 def test_recovery_no_estimate_is_off_by_more_than_a_quarter(recovery):
     *_, cal = recovery
