@@ -188,7 +188,7 @@ def recovery(tmp_path_factory):
 # and 7 (bench/recovery.py --users 3000 --days 60) covers 14 and 15 of 17. Before the two
 # dry-days moments (sim/moments.py) it covered 12, 13 and 15 on these three sources. The
 # intervals miss what the rounds' path along the weak ridges adds to the error (the fit's
-# end point depends on the design draws; README, "Recovery, measured"). Strict, so a fix
+# end point depends on the design draws; docs/calibration.md). Strict, so a fix
 # that meets the target shows up as an XPASS failure and the marker must come off.
 @pytest.mark.xfail(strict=True, reason="11 of 17 intervals hold the truth (target 14); 14 and 15 on sources of seeds 5 "
                    "and 7: the intervals leave out the fit's own error along the weak ridges")
