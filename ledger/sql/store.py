@@ -57,6 +57,7 @@ from . import wire
 __all__ = ["SqlStore", "make_engine", "send_lists_in_binary"]
 
 _new = tuple.__new__  # a NamedTuple from a tuple, without its generated __new__
+_ENTRIES = Transaction._fields.index("entries")
 
 # serialization failure, deadlock detected, a balance row created by a concurrent batch,
 # a prepared statement of `wire` deallocated by someone else (it prepares it again)
@@ -378,8 +379,8 @@ def _chain(journal: list[Entry], new_ids: list[int], head: str) -> list[str]:
 def _numbered(tx: Transaction, ids: dict[int, int]) -> Transaction:
     """``tx`` with its entries' provisional ids replaced by those the database gave them
     (``ids``). Built directly: NamedTuple._replace costs several times more."""
-    entries = tuple(_new(Entry, (ids[e[0]], *e[1:])) for e in tx[3])
-    return _new(Transaction, (*tx[:3], entries, *tx[4:]))
+    entries = tuple(_new(Entry, (ids[e.id], *e[1:])) for e in tx.entries)  # id is an Entry's first field
+    return _new(Transaction, (*tx[:_ENTRIES], entries, *tx[_ENTRIES + 1:]))
 
 
 def _entry(row: Any) -> Entry:
