@@ -186,14 +186,13 @@ def user_features(obs: Observed, *, streak_days: int = 7, package_prices: list[i
     dear = prices[-2] if len(prices) >= 2 else (prices[-1] if prices else 0)
     first = co.sort("account", "day").group_by("account", maintain_order=True).first().select(
         "account", (pl.col("promo_code") == "FIRST50").fill_null(False).alias("first_promo"))
-    buys = co.group_by("account").agg(pl.len().alias("checkouts"),
+    buys = co.group_by("account").agg(pl.len().alias("checkouts"), pl.col("age").min().alias("first_buy"),
                                      (pl.col("age").min() < CONVERSION_DAYS).alias("early_buyer"),
                                      pl.col("price_cents").sum().alias("price_sum"),
                                      (pl.col("price_cents") == cheap).sum().alias("cheap"),
                                      (pl.col("price_cents") >= dear).sum().alias("dear")).join(first, on="account")
-    first_buy = co.group_by("account").agg(pl.col("age").min().alias("first_buy"))
     dry_days = (e.filter(typ.is_in(USER_ACTIONS) & (pl.col("after") < DRY_COINS)).select("account", "age").unique()
-                .join(first_buy, on="account", how="left")
+                .join(buys.select("account", "first_buy"), on="account", how="left")
                 .group_by("account").agg(pl.len().alias("dry_days"),
                                          (pl.col("age") <= pl.col("first_buy")).fill_null(False).sum().alias("dry_to_buy")))
     f = (users.join(counts, on="account", how="left").join(sessions, on="account", how="left")
