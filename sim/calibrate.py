@@ -32,7 +32,9 @@ such in the provenance (`NOT_IDENTIFIED`), not faked.
 
 from __future__ import annotations
 
+import atexit
 import math
+import os
 import tomllib
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -254,21 +256,28 @@ class _Design:
     prices: tuple[int, ...]
 
 
-def _simulate(design: _Design, behaviour: dict[str, float], users: int, seed: int) -> np.ndarray:
+def _simulate(design: _Design, behaviour: dict[str, float], users: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A run's moment sums (numerators, denominators: `moment_sums` over its users)."""
     b = Behaviour.model_validate({**design.scenario.behaviour.model_dump(), **behaviour})
     sc = design.scenario.model_copy(update={"behaviour": b})
     model, _ = run(sc, users=users, days=design.days, seed=seed, root=None)
     obs = observe_model(model)
-    return moment_values(user_features(obs, streak_days=design.streak_days, package_prices=list(design.prices)))
+    num, den = moment_sums(user_features(obs, streak_days=design.streak_days, package_prices=list(design.prices)))
+    return num.sum(axis=0), den.sum(axis=0)
 
 
-def _job(args: tuple[_Design, dict[str, float], int, int]) -> np.ndarray:
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _job(args: tuple[_Design, dict[str, float], int, int]) -> tuple[np.ndarray, np.ndarray]:
     return _simulate(*args)
 
 
 def _run_all(jobs: list[tuple[_Design, dict[str, float], int, int]], pool: Executor | None,
-             tick: Callable[[], None]) -> list[np.ndarray]:
-    """Every job's moments, in order: in ``pool``, or here when there is none."""
+             tick: Callable[[], None]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every job's moment sums, in order: in ``pool``, or here when there is none."""
     results = []
     for r in (map(_job, jobs) if pool is None else pool.map(_job, jobs)):
         results.append(r)
@@ -280,7 +289,15 @@ def _pool(workers: int) -> Executor | None:
     """One pool for all of a calibration's rounds: its workers start by importing the
     simulator afresh (mesa makes every pool spawn its processes), ~3.5 s of CPU each,
     which a pool per round paid three times."""
-    return ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    return ProcessPoolExecutor(max_workers=workers, initializer=_quick_exit) if workers > 1 else None
+
+
+def _quick_exit() -> None:
+    """A worker leaves without tearing its interpreter down: its results have gone back
+    to the parent by then (through a pipe, no thread left to flush), and freeing the
+    last design runs' objects one by one took the pool's shutdown 4-10 s of a 60 s
+    calibration at 10k users (the OS takes the memory back at once)."""
+    atexit.register(os._exit, 0)
 
 
 # -- the fit ----------------------------------------------------------------------------------
@@ -354,7 +371,7 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
             points = list(x + radius * unit)
             jobs = [(design, {k: _from_x(k, v) for k, v in zip(names, pt, strict=True)}, sim_users,
                      _design_seed(seed, len(pts) + i)) for i, pt in enumerate(points)]
-            sims += _run_all(jobs, pool, tick)
+            sims += [_ratio(*sums) for sums in _run_all(jobs, pool, tick)]
             pts += points
             # the surface is fit on every run so far near the current estimate, not this round's only
             near = [i for i, pt in enumerate(pts) if np.max(np.abs(pt - x)) <= POOL * radius]
@@ -364,14 +381,20 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
             step = lsq_linear(jac[ok] * w[ok, None], (m_src[ok] - intercept[ok]) * w[ok],
                               bounds=(-STEP * radius, STEP * radius)).x
             center, x = x, x + step
+        fitted = {k: _from_x(k, v) for k, v in zip(names, x, strict=True)}
+        behaviour = {**Behaviour().model_dump(), **read, **{k: float(f"{v:.4g}") for k, v in fitted.items()}}
+        # The fitted model at the source's size, for its moments and fit error: as one run
+        # per worker of a share of the users, their sums added (moments are ratios of sums
+        # over users, who do not interact in an app-users-only run), so the last and
+        # biggest simulation does not run on one core while the others wait.
+        parts = min(workers, n) if pool is not None else 1
+        jobs = [(design, behaviour, n // parts + (i < n % parts), _design_seed(seed, len(pts) + i)) for i in range(parts)]
+        sums = _run_all(jobs, pool, lambda: None)
+        model_m = _ratio(np.sum([s[0] for s in sums], axis=0), np.sum([s[1] for s in sums], axis=0))
+        tick()
     finally:
         if pool is not None:
             pool.shutdown()
-
-    fitted = {k: _from_x(k, v) for k, v in zip(names, x, strict=True)}
-    behaviour = {**Behaviour().model_dump(), **read, **{k: float(f"{v:.4g}") for k, v in fitted.items()}}
-    model_m = _simulate(design, behaviour, n, _design_seed(seed, len(pts)))
-    tick()
 
     xs = _interval_draws(center, dx, near_sims, boot, m_src, w, usable, POOL * ROUNDS[-1], seed)
     intervals: dict[str, tuple[float, float]] = {}

@@ -137,3 +137,18 @@ def test_spilled_entries_read_back_as_the_journal_held_them(tmp_path):
     assert entry_table(journal).column("metadata").to_pylist() == ['{"n":[1,2],"why":"test"}', None, None]
     assert entry_table([]).num_rows == 0
     assert entry_table([]).schema == entry_table(journal).schema
+
+
+def test_a_finished_model_is_freed_once_its_caller_drops_it():
+    """Nothing global keeps a model alive: a process that runs many (a calibration's
+    workers, a sweep) holds only the ones in use. Mesa's own agent-id registry held every
+    model for good; SimAgent keeps its ids per model weakly."""
+    import gc
+    import weakref
+
+    model, _ = run(load_scenario("baseline"), users=50, days=3, seed=1, root=None)
+    assert model.agents  # it has agents, each with an id drawn for this model
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
