@@ -126,6 +126,37 @@ def test_the_novelty_slope_is_the_within_user_slope_of_a_session_on_log_age_up_t
     assert values["novelty_slope"] < 0  # both come less often as they age
 
 
+def test_the_interval_draws_take_out_what_the_jacobians_noise_adds_to_its_normal_equations():
+    """A moment that does not respond to a parameter still gets a slope from noisy design
+    runs, which J'W^2J counts as curvature (so the interval draws would hardly move along
+    it). Averaged over many noisy designs, the correction leaves that parameter's entry at
+    its true value, 0, while the plain one sits well above it; a responding parameter's
+    entry stays at its true value."""
+    import numpy as np
+
+    from sim.calibrate import _jacobian_noise
+
+    rng = np.random.default_rng(0)
+    runs, moments, slope = 30, 40, 4.0
+    w = np.full(moments, 2.0)
+    true = np.array([[slope, 0.0]] * moments)  # moments respond to the first parameter only
+    raw, corrected = [], []
+    for _ in range(300):
+        dx = rng.uniform(-0.25, 0.25, (runs, 2))
+        design = np.column_stack([np.ones(runs), dx])
+        sims = dx @ true.T + rng.normal(0.0, 0.5, (runs, moments))
+        coef, rss = np.linalg.lstsq(design, sims, rcond=None)[:2]
+        jw = coef[1:].T * w[:, None]
+        normal = jw.T @ jw
+        raw.append(normal)
+        corrected.append(normal - _jacobian_noise(w, design, rss / (runs - 3)))
+    truth = (true * w[:, None]).T @ (true * w[:, None])
+    raw_mean, corrected_mean = np.mean(raw, axis=0), np.mean(corrected, axis=0)
+    assert raw_mean[1, 1] > 10.0  # the noise's spurious curvature
+    assert abs(corrected_mean[1, 1]) < 0.1 * raw_mean[1, 1]
+    assert corrected_mean[0, 0] == pytest.approx(truth[0, 0], rel=0.02)
+
+
 def test_two_calibrations_of_the_same_source_and_seed_agree(small_source, small_fit):
     root, rid = small_source
     again = calibrate(root, rid, workers=1, design_users=300)
@@ -213,16 +244,11 @@ def recovery(tmp_path_factory):
 
 
 # Measured (seed 3, deterministic since user_features is sorted; each user on their own
-# random stream): 13 of 17 intervals cover; novelty_decay (-38%), wtp_median_cents (-40%),
-# trait_correlation and newsletter_share (a sample proportion, its plain bootstrap
-# interval) miss. The same fit on sources drawn with seeds 5 and 7 (bench/recovery.py
-# --users 3000 --days 60) covers 14 and 15 of 17. Before the novelty slope (sim/moments.py)
-# it covered 11, 14 and 15 on these three sources, and 12, 13 and 15 before the two
-# dry-days moments. The intervals miss what the rounds' path along the weak ridges adds to
-# the error (the fit's end point depends on the design draws; docs/calibration.md). Strict,
-# so a fix that meets the target shows up as an XPASS failure and the marker must come off.
-@pytest.mark.xfail(strict=True, reason="13 of 17 intervals hold the truth (target 14); 14 and 15 on sources of seeds 5 "
-                   "and 7: the intervals leave out the fit's own error along the weak ridges")
+# random stream): 16 of 17 intervals cover; newsletter_share (a sample proportion, its
+# plain bootstrap interval) misses. Over sources drawn with seeds 3, 5 and 7 and
+# calibration seeds 1 and 2 (bench/recovery.py --users 3000 --days 60): 97 of 102, since
+# the interval draws correct the normal equations for the Jacobian's noise; 83 of 102
+# before (13 of 17 here), when wtp_median_cents missed in four fits of six.
 def test_recovery_at_least_eighty_percent_of_the_ninety_percent_intervals_hold_the_true_value(recovery):
     *_, cal = recovery
     covered = [k for k, v in TRUE.items() if cal.intervals[k][0] <= v <= cal.intervals[k][1]]
