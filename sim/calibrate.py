@@ -63,6 +63,7 @@ from .moments import (
     moment_values,
     observe_model,
     observe_warehouse,
+    ratios,
     user_features,
 )
 from .runner import code_version, run
@@ -268,11 +269,6 @@ def _simulate(design: _Design, behaviour: dict[str, float], users: int, seed: in
     return num.sum(axis=0), den.sum(axis=0)
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-
-
 def _job(args: tuple[_Design, dict[str, float], int, int]) -> tuple[np.ndarray, np.ndarray]:
     return _simulate(*args)
 
@@ -373,7 +369,7 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
             points = list(x + radius * unit)
             jobs = [(design, {k: _from_x(k, v) for k, v in zip(names, pt, strict=True)}, sim_users,
                      _design_seed(seed, len(pts) + i)) for i, pt in enumerate(points)]
-            sims += [_ratio(*sums) for sums in _run_all(jobs, pool, tick)]
+            sims += [ratios(*sums) for sums in _run_all(jobs, pool, tick)]
             pts += points
             # the surface is fit on every run so far near the current estimate, not this round's only
             near = [i for i, pt in enumerate(pts) if np.max(np.abs(pt - x)) <= POOL * radius]
@@ -392,7 +388,7 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
         parts = min(workers, n) if pool is not None else 1
         jobs = [(design, behaviour, n // parts + (i < n % parts), _design_seed(seed, len(pts) + i)) for i in range(parts)]
         sums = _run_all(jobs, pool, lambda: None)
-        model_m = _ratio(np.sum([s[0] for s in sums], axis=0), np.sum([s[1] for s in sums], axis=0))
+        model_m = ratios(np.sum([s[0] for s in sums], axis=0), np.sum([s[1] for s in sums], axis=0))
         tick()
     finally:
         if pool is not None:
@@ -499,9 +495,7 @@ def _bootstrap(num: np.ndarray, den: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     n = num.shape[0]
     weights = rng.multinomial(n, np.full(n, 1.0 / n), size=BOOTSTRAP).astype(float)
-    s_num, s_den = weights @ num, weights @ den
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(s_den > 0, s_num / np.where(s_den > 0, s_den, 1.0), np.nan)
+    return ratios(weights @ num, weights @ den)
 
 
 def _surface(dx: np.ndarray, sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
