@@ -178,7 +178,8 @@ class Calibration:
             "days": (self.to_day - self.from_day).days + 1, "users": self.users, "fit_error": round(self.fit_error, 4),
             "code_version": self.code_version, "seed": self.seed, "design_runs": self.design_runs,
             "method": "simulated moments (linear response surfaces over Latin-hypercube designs), sample proportions; "
-                      "90% intervals by a bootstrap over users with a one-step Gauss-Newton update",
+                      "90% intervals by a bootstrap over users and design runs with a one-step Gauss-Newton update "
+                      "(normal equations corrected for the surface's noise)",
             "intervals": {k: [_round(lo), _round(hi)] for k, (lo, hi) in self.intervals.items()},
             "moments": {k: {"source": _round(s), "model": _round(m), "error_se": _round(self.errors.get(k, math.nan))}
                         for k, (s, m) in self.moments.items()},
