@@ -68,14 +68,6 @@ MOMENTS: tuple[Moment, ...] = (
     # cannot see a covariance. Novelty stays weak: x1.5 moves the drop by ~0.6 of a
     # 3000-user run's noise
     Moment("novelty_drop", "drop", "alive_k", "their session rate's drop from the first week to the fourth (novelty)"),
-    # Within each user, a session on a day against log(1 + age), over the days from
-    # joining to the day before their last session (pooled least-squares slope of the
-    # user-demeaned values). Each user's level (engagement) cancels, and churn does not
-    # enter: a user is alive on every one of those days. Every user with a second session
-    # counts, not only those alive a month on. Measured at 3000 x 60, 4 seeds each: novelty_decay
-    # 0.10 -> 0.225 moves it 16.6 seed-to-seed standard deviations, novelty_drop 5.0
-    Moment("novelty_slope", "nov_num", "nov_den", "within-user slope of a session on log(1 + age), joining to the "
-           "last session"),
     Moment("return_mid_streak", "ret_mid", "ev_mid", "chance of a session tomorrow, mid-streak"),
     # the eve's eve against the eve: nearly the same users (a streak's day 6 are its day 5
     # who came back) without and with the streak bonus tomorrow: the gap is what the bonus
@@ -189,8 +181,6 @@ def user_features(obs: Observed, *, streak_days: int = 7, package_prices: list[i
                        .select("account", "age"), co.select("account", "age")])
             .unique().join(users, on="account").sort("account", "age"))
     sessions = _session_features(days, streak_days, novelty_weeks(obs.days))
-    sessions = sessions.with_columns(*_novelty_slope(sessions["span"].to_numpy(), sessions["before_sx"].to_numpy(),
-                                                     sessions["before_n"].to_numpy()))
     prices = sorted(set(package_prices or co["price_cents"].to_list()))
     cheap = prices[0] if prices else 0
     dear = prices[-2] if len(prices) >= 2 else (prices[-1] if prices else 0)
@@ -252,10 +242,8 @@ def _session_features(days: pl.DataFrame, streak_days: int, k: int) -> pl.DataFr
     mid = event & ~pre & ~post & ~eve
     alive = (pl.col("seen") >= 4 * k) & (age.max().over("account") >= 4 * k)
     d = d.with_columns(alive.alias("alive"))
-    last = age.max()
     return d.group_by("account").agg(
-        pl.len().alias("sessions"), last.alias("span"), age.filter(age < last).log1p().sum().alias("before_sx"),
-        (age < last).sum().alias("before_n"), *((age == kk).any().alias(f"hit{kk}") for kk in RETENTION_DAYS),
+        pl.len().alias("sessions"), *((age == kk).any().alias(f"hit{kk}") for kk in RETENTION_DAYS),
         (pl.col("alive").first().cast(pl.Int64) * k).alias("alive_k"),
         (pl.col("alive") & age.is_between(1, k)).sum().alias("early"),
         ((pl.col("alive") & age.is_between(1, k)).sum().cast(pl.Int64)  # unsigned counts: cast before subtracting
@@ -264,21 +252,6 @@ def _session_features(days: pl.DataFrame, streak_days: int, k: int) -> pl.DataFr
         eve.sum().alias("ev_eve"), (eve & pl.col("back")).sum().alias("ret_eve"),
         pre.sum().alias("ev_pre"), (pre & pl.col("back")).sum().alias("ret_pre"),
         post.sum().alias("ev_post"), (post & pl.col("back")).sum().alias("ret_post"))
-
-
-def _novelty_slope(span: np.ndarray, sx: np.ndarray, n: np.ndarray) -> tuple[pl.Series, pl.Series]:
-    """Per user, the numerator and denominator of the within-user slope of a session on
-    x = log(1 + age) over ages 0..L-1 (L: the last session's age): sum of the centred
-    cross products and of the centred squares. The days are every age, not just the
-    session days, so the sums of x and x^2 over them come from running totals."""
-    top = int(span.max()) if len(span) else 0
-    x = np.log1p(np.arange(top + 1, dtype=float))
-    s1, s2 = np.concatenate([[0.0], np.cumsum(x)]), np.concatenate([[0.0], np.cumsum(x * x)])
-    length = span.astype(int)
-    mean = s1[length] / np.maximum(length, 1)  # 0 for a single session (no days)
-    num = sx - n * mean
-    den = s2[length] - length * mean * mean
-    return pl.Series("nov_num", num), pl.Series("nov_den", np.maximum(den, 0.0))
 
 
 # -- moments ----------------------------------------------------------------------------------
