@@ -34,9 +34,7 @@ such in the provenance (`NOT_IDENTIFIED`), not faked.
 
 from __future__ import annotations
 
-import atexit
 import math
-import os
 import tomllib
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -66,7 +64,7 @@ from .moments import (
     ratios,
     user_features,
 )
-from .runner import code_version, run
+from .runner import code_version, quick_exit, run
 from .scenario import Population, Scenario, _resolve, load_scenario
 from .warehouse import DEFAULT_ROOT
 
@@ -288,15 +286,7 @@ def _pool(workers: int) -> Executor | None:
     """One pool for all of a calibration's rounds: its workers start by importing the
     simulator afresh (mesa makes every pool spawn its processes), ~3.5 s of CPU each,
     which a pool per round paid three times."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=_quick_exit) if workers > 1 else None
-
-
-def _quick_exit() -> None:
-    """A worker leaves without tearing its interpreter down: its results have gone back
-    to the parent by then (through a pipe, no thread left to flush), and freeing the
-    last design runs' objects one by one took the pool's shutdown 4-10 s of a 60 s
-    calibration at 10k users (the OS takes the memory back at once)."""
-    atexit.register(os._exit, 0)
+    return ProcessPoolExecutor(max_workers=workers, initializer=quick_exit) if workers > 1 else None
 
 
 # -- the fit ----------------------------------------------------------------------------------
