@@ -452,7 +452,7 @@ def _corrected_step(jac: np.ndarray, residual: np.ndarray, w: np.ndarray, design
     noise looks like a response. Uncorrected, the draws hardly spread along the ridges
     (willingness to pay's median against its spread), where the fit's error is largest.
     Measured on three 3000-user sources with two calibration seeds each: 76 of 102 intervals
-    held the truth uncorrected (wtp_median_cents missed in four of six), 95 of 102 corrected,
+    held the truth uncorrected (wtp_median_cents missed in at least four of six), 95 of 102 corrected,
     the intervals 2.4x-2.9x wider in the median. Subtracting it can leave a direction with
     no curvature (the design cannot see it): eigenvalues are floored at EIGEN_FLOOR of the
     median, and ``bound`` keeps a draw within the surface's runs. The point estimate keeps

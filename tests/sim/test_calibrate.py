@@ -217,7 +217,7 @@ def recovery(tmp_path_factory):
 # sample proportion, its plain bootstrap interval) miss. Over sources drawn with seeds 3, 5
 # and 7 and calibration seeds 1 and 2 (bench/recovery.py --users 3000 --days 60): 95 of
 # 102, since the interval draws correct the normal equations for the Jacobian's noise; 76
-# of 102 before (11 of 17 here), when wtp_median_cents missed in four fits of six.
+# of 102 before (11 of 17 here), when wtp_median_cents missed in at least four fits of six.
 def test_recovery_at_least_eighty_percent_of_the_ninety_percent_intervals_hold_the_true_value(recovery):
     *_, cal = recovery
     covered = [k for k, v in TRUE.items() if cal.intervals[k][0] <= v <= cal.intervals[k][1]]
