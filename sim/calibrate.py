@@ -68,7 +68,7 @@ from .runner import code_version, quick_exit, run
 from .scenario import Population, Scenario, _resolve, load_scenario
 from .warehouse import DEFAULT_ROOT
 
-__all__ = ["FITTED", "NOT_IDENTIFIED", "READ_OFF", "Calibration", "CalibrationError", "calibrate"]
+__all__ = ["FITTED", "NOT_IDENTIFIED", "READ_OFF", "Calibration", "CalibrationError", "calibrate", "misfit"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -289,16 +289,27 @@ def _pool(workers: int) -> Executor | None:
     return ProcessPoolExecutor(max_workers=workers, initializer=quick_exit) if workers > 1 else None
 
 
-# -- the fit ----------------------------------------------------------------------------------
-def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date | None = None,
-              to_day: date | None = None, seed: int = 1, progress: Progress | None = None,
-              workers: int = 2, design_users: int = DESIGN_USERS) -> Calibration:
-    """Fit the behaviour parameters to ``source`` (``"prod"`` or a run id) in the
-    warehouse at ``root``, over ``from_day``..``to_day`` (default: all of it).
-    ``progress(stage, done, total)`` is told of each design run. Raises CalibrationError
-    when the source is too thin (fewer than 50 users or 7 days, no purchases)."""
-    root = Path(root)
-    con = _connect(root)
+@dataclass(frozen=True)
+class _Source:
+    """A source's moments and what its design runs share: ``sd`` is each moment's
+    bootstrap standard error (``boot``: the bootstrap's moments), ``usable`` the moments
+    the fit matches, ``read`` the parameters read off the data."""
+
+    design: _Design
+    first: date
+    last: date
+    users: int
+    moments: np.ndarray
+    sd: np.ndarray
+    usable: np.ndarray
+    boot: np.ndarray
+    read: dict[str, float]
+    initial_share: float
+
+
+def _source(root: Path, source: str, from_day: date | None, to_day: date | None, seed: int) -> _Source:
+    """Read ``source`` off the warehouse at ``root``; CalibrationError if it is too thin."""
+    con = _connect(Path(root))
     first, last = _window(con, source, from_day, to_day)
     days = (last - first).days + 1
     if days < MIN_DAYS:
@@ -316,7 +327,6 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
         raise CalibrationError(f"source {source!r} has no purchases (checkouts) by its app users from {first} to "
                                f"{last}: the package choice (willingness to pay, price sensitivity, promo uptake) "
                                "cannot be fit")
-    tell = progress or (lambda stage, done, total: None)
 
     num, den = moment_sums(feats)
     m_src = moment_values(feats)
@@ -333,6 +343,22 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
                                            for k, v in APP_USERS_ONLY.items()}})
     design = _Design(base.model_copy(update={"population": pop, "behaviour": Behaviour.model_validate(read)}), days, streak,
                      prices)
+
+    return _Source(design, first, last, n, m_src, sd, usable, boot, read, initial_share)
+
+
+# -- the fit ----------------------------------------------------------------------------------
+def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date | None = None,
+              to_day: date | None = None, seed: int = 1, progress: Progress | None = None,
+              workers: int = 2, design_users: int = DESIGN_USERS) -> Calibration:
+    """Fit the behaviour parameters to ``source`` (``"prod"`` or a run id) in the
+    warehouse at ``root``, over ``from_day``..``to_day`` (default: all of it).
+    ``progress(stage, done, total)`` is told of each design run. Raises CalibrationError
+    when the source is too thin (fewer than 50 users or 7 days, no purchases)."""
+    src = _source(root, source, from_day, to_day, seed)
+    design, first, last, n = src.design, src.first, src.last, src.users
+    m_src, sd, usable, boot, read, initial_share = src.moments, src.sd, src.usable, src.boot, src.read, src.initial_share
+    tell = progress or (lambda stage, done, total: None)
 
     names = list(FITTED)
     defaults = Behaviour()
@@ -403,6 +429,36 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
                        source=source, from_day=first, to_day=last, users=n, initial_share=initial_share, seed=seed,
                        design_runs=runs * len(ROUNDS), code_version=code_version(),
                        not_identified=dict(NOT_IDENTIFIED), errors=errors)
+
+
+MISFIT_RUNS_FROM = 90_000  # `misfit`'s runs are design runs this many past the first: none of a calibration's
+
+
+def misfit(root: Path, source: str, behaviour: dict[str, float], *, runs: int = 3, workers: int = 2,
+           from_day: date | None = None, to_day: date | None = None, seed: int = 1) -> float:
+    """How far ``behaviour`` (values of `FITTED` parameters; the others as a calibration
+    sets them) is from ``source``, measured with real runs instead of the fit's surfaces:
+    the squared errors of its moments in the source's bootstrap standard errors (``seed``:
+    the bootstrap's), summed over the moments the fit matches, of its simulation at the
+    source's size (app users only) in ``runs`` runs, pooled (moments are ratios of sums
+    over users, so K runs pool into one of K times the users, whose own noise adds about
+    1/K per moment). The runs' seeds follow from ``seed`` and are no design run's, nor a
+    small seed's such as a source's own (a run on the source's seed would replay its
+    users: each draws from their own stream). The objective the calibration minimises: in a recovery, an
+    estimate that scores no worse than the true parameters fits the data as well as the
+    truth does, so what error it has is the data's, not the method's."""
+    src = _source(root, source, from_day, to_day, seed)
+    values = {k: float(v) for k, v in behaviour.items() if k in FITTED}
+    jobs = [(src.design, values, src.users, _design_seed(seed, MISFIT_RUNS_FROM + i)) for i in range(runs)]
+    pool = _pool(min(workers, runs))
+    try:
+        sums = _run_all(jobs, pool, lambda: None)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    pooled = ratios(np.sum([r[0] for r in sums], axis=0), np.sum([r[1] for r in sums], axis=0))
+    z = (pooled - src.moments) / np.where(src.sd > 0, src.sd, 1.0)
+    return float(np.sum(z[src.usable & np.isfinite(z)] ** 2))
 
 
 def _interval_draws(center: np.ndarray, dx: np.ndarray, sims: np.ndarray, boot: np.ndarray, m_src: np.ndarray,

@@ -126,6 +126,24 @@ def test_the_interval_draws_take_out_what_the_jacobians_noise_adds_to_its_normal
     assert corrected_mean[0, 0] == pytest.approx(truth[0, 0], rel=0.02)
 
 
+def test_misfit_scores_the_source_s_own_behaviour_far_better_than_a_wrong_one_and_reproducibly(small_source):
+    """`misfit` is the calibration's objective on real runs: the behaviour the source ran
+    with (the defaults) scores near the runs' own noise (about one per moment, plus a
+    third of that from three pooled runs), a population four times as willing to pay and
+    twice as engaged scores far above it, and the same call gives the same score."""
+    from sim.behaviour import Behaviour
+    from sim.calibrate import FITTED, misfit
+
+    root, rid = small_source
+    truth = {k: getattr(Behaviour(), k) for k in FITTED}
+    wrong = {**truth, "wtp_median_cents": 4 * truth["wtp_median_cents"],
+             "engagement_median": min(0.9, 2 * truth["engagement_median"])}
+    near = misfit(root, rid, truth, workers=1)
+    far = misfit(root, rid, wrong, workers=1)
+    assert near < far / 3, (near, far)
+    assert misfit(root, rid, truth, workers=1) == near
+
+
 def test_two_calibrations_of_the_same_source_and_seed_agree(small_source, small_fit):
     root, rid = small_source
     again = calibrate(root, rid, workers=1, design_users=300)
@@ -229,13 +247,28 @@ def test_recovery_at_least_eighty_percent_of_the_ninety_percent_intervals_hold_t
     assert len(covered) >= 0.8 * len(TRUE), sorted(set(TRUE) - set(covered))
 
 
-@pytest.mark.xfail(strict=True, reason="missed: novelty_decay -52%, wtp_median_cents -29%; a bigger source alone does "
-                   "not fix it (bench/recovery.py at 20k x 90: 2 of 6 calibration seeds meet it, 4 put "
-                   "wtp_median_cents 42%-49% low, along the ridge where the data tell it from wtp_sigma weakly)")
+@pytest.mark.xfail(strict=True, reason="missed: novelty_decay -52%, wtp_median_cents -29%; the data's limit at this "
+                   "size, not the fit's (the next test): the estimate fits the source as well as the true parameters "
+                   "do. At 20k x 90, 2 of 4 calibration seeds meet it (bench/recovery.py, docs/calibration.md)")
 def test_recovery_no_estimate_is_off_by_more_than_a_quarter(recovery):
     *_, cal = recovery
     off = {k: round(cal.behaviour[k] / v - 1, 3) for k, v in TRUE.items() if abs(cal.behaviour[k] / v - 1) > 0.25}
     assert not off
+
+
+# Measured on this source (three runs pooled each): the estimate 50.5, the true parameters
+# 48.7; with calibration seed 2, whose estimate has wtp_median_cents -75%, 42.0 against
+# 59.9. The defaults score in the hundreds. So no estimator matching these moments could
+# be expected to land nearer the truth on this source: what tells the two apart is below
+# the noise of 3000 users. It fails when the fit stops short of what the data allow (at
+# 20k x 90 the estimates of two calibration seeds scored 112 and 81 against the truth's 33).
+def test_recovery_the_estimate_fits_its_source_as_well_as_the_true_parameters_do(recovery):
+    from sim.calibrate import misfit
+
+    root, source, _, cal = recovery
+    estimate, truth = misfit(root, source, cal.behaviour), misfit(root, source, TRUE)
+    print(f"misfit: estimate {estimate:.1f}, truth {truth:.1f}")  # shown with -s or on a failure
+    assert estimate <= 1.25 * truth, (estimate, truth)
 
 
 # Measured: D7 retention -10.3%, payer conversion 2.99% against 3.08% (-2.9%), daily actives
