@@ -80,7 +80,7 @@ def main() -> None:
         w2, c2 = _clock()
         _, again = run(cal.scenario(), seed=4, root=root, kind="calibrated")
         w3, c3 = _clock()
-        fits = {name: misfit(root, src.run_id, b, runs=MISFIT_RUNS, workers=args.workers, seed=args.seed)
+        fits = {name: misfit(root, src.run_id, b, runs=MISFIT_RUNS, workers=args.workers, seed=args.seed).score
                 for name, b in (("estimate", cal.behaviour), ("truth", TRUE))}
         w4, c4 = _clock()
         times = {"source": (w1 - w0, c1 - c0), "calibrate": (w2 - w1, c2 - c1), "refit": (w3 - w2, c3 - c2),

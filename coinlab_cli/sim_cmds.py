@@ -362,6 +362,46 @@ def calibrate_cmd(
     console.print(f"scenario: {out} ({len(cal.not_identified)} parameters kept at their defaults: not identified)")
 
 
+@sim_app.command("misfit")
+def misfit_cmd(
+    scenario: Annotated[str, typer.Argument(help="A scenario name or TOML file whose [behaviour] is scored.")],
+    source: Annotated[str, typer.Option(help="prod (the production export) or a run id in the warehouse.")] = "prod",
+    warehouse: Annotated[Path | None, typer.Option(help="Warehouse root (default data/warehouse).")] = None,
+    from_: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"],
+                                                   help="First day of the window (default: the source's first).")] = None,
+    to: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"],
+                                                help="Last day of the window (default: the source's last).")] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Runs of the source's size, pooled.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the runs and the bootstrap.")] = 1,
+    workers: WorkersOption = 2,
+) -> None:
+    """Score a scenario's behaviour against a warehouse source: its app users simulated
+    under the source's economy at the source's size, each moment the calibration matches
+    compared with the source's in bootstrap standard errors. A behaviour that is the
+    source's own scores about the expected figure printed; far above it, the scenario does
+    not reproduce what the source's users did."""
+    from sim.calibrate import CalibrationError, misfit
+    from sim.scenario import load_scenario
+    from sim.warehouse import DEFAULT_ROOT
+
+    try:
+        behaviour = load_scenario(scenario).behaviour.model_dump()
+        with _progress() as progress:
+            progress.add_task(f"simulating {runs} runs", total=None)
+            fit = misfit(warehouse or DEFAULT_ROOT, source, behaviour, runs=runs, workers=workers, seed=seed,
+                         from_day=from_.date() if from_ else None, to_day=to.date() if to else None)
+    except (CalibrationError, ConfigError) as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    table = Table("moment", "source", "model", "error (s.e.)",
+                  title=f"{scenario} against {source} ({fit.users} app users, {fit.runs} runs pooled)")
+    for name, (src, model, z) in sorted(fit.moments.items(), key=lambda kv: -abs(kv[1][2])):
+        table.add_row(name, f"{src:.4g}", f"{model:.4g}", f"{z:+.1f}")
+    console.print(table)
+    console.print(f"misfit {fit.score:.1f} over {len(fit.moments)} moments; the source's own behaviour scores "
+                  f"about {fit.expected:.0f}")
+
+
 def register(app: typer.Typer) -> None:
     """Add `coinlab sim`; main.py imports forecast_cmds first, which adds `sim backtest` and
     `sim forecast` to sim_app."""

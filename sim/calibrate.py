@@ -68,7 +68,7 @@ from .runner import code_version, quick_exit, run
 from .scenario import Population, Scenario, _resolve, load_scenario
 from .warehouse import DEFAULT_ROOT
 
-__all__ = ["FITTED", "NOT_IDENTIFIED", "READ_OFF", "Calibration", "CalibrationError", "calibrate", "misfit"]
+__all__ = ["FITTED", "NOT_IDENTIFIED", "READ_OFF", "Calibration", "CalibrationError", "Misfit", "calibrate", "misfit"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -434,19 +434,40 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
 MISFIT_RUNS_FROM = 90_000  # `misfit`'s runs are design runs this many past the first: none of a calibration's
 
 
+@dataclass(frozen=True)
+class Misfit:
+    """`misfit`'s answer. ``score``: the squared moment errors in source standard errors,
+    summed over the ``moments`` matched (name -> source value, model value, error in
+    standard errors); ``expected``: what a behaviour that is the source's own scores on
+    average (a moment's sampling noise, plus a K-th of that from K pooled runs)."""
+
+    score: float
+    moments: dict[str, tuple[float, float, float]]
+    runs: int
+    users: int
+
+    @property
+    def expected(self) -> float:
+        return len(self.moments) * (1.0 + 1.0 / self.runs)
+
+
 def misfit(root: Path, source: str, behaviour: dict[str, float], *, runs: int = 3, workers: int = 2,
-           from_day: date | None = None, to_day: date | None = None, seed: int = 1) -> float:
+           from_day: date | None = None, to_day: date | None = None, seed: int = 1) -> Misfit:
     """How far ``behaviour`` (values of `FITTED` parameters; the others as a calibration
-    sets them) is from ``source``, measured with real runs instead of the fit's surfaces:
-    the squared errors of its moments in the source's bootstrap standard errors (``seed``:
-    the bootstrap's), summed over the moments the fit matches, of its simulation at the
-    source's size (app users only) in ``runs`` runs, pooled (moments are ratios of sums
-    over users, so K runs pool into one of K times the users, whose own noise adds about
-    1/K per moment). The runs' seeds follow from ``seed`` and are no design run's, nor a
-    small seed's such as a source's own (a run on the source's seed would replay its
-    users: each draws from their own stream). The objective the calibration minimises: in a recovery, an
-    estimate that scores no worse than the true parameters fits the data as well as the
-    truth does, so what error it has is the data's, not the method's."""
+    sets them) is from ``source``, under the source's own economy, measured with real runs
+    instead of the fit's surfaces: the squared errors of its moments in the source's
+    bootstrap standard errors (``seed``: the bootstrap's), summed over the moments the fit
+    matches, of its simulation at the source's size (app users only) in ``runs`` runs,
+    pooled (moments are ratios of sums over users, so K runs pool into one of K times the
+    users, whose own noise adds about 1/K per moment). The runs' seeds follow from
+    ``seed`` and are no design run's, nor a small seed's such as a source's own (a run on
+    the source's seed would replay its users: each draws from their own stream).
+
+    The objective the calibration minimises: in a recovery, an estimate that scores no
+    worse than the true parameters fits the data as well as the truth does, so what error
+    it has is the data's, not the method's; on production, it says whether a scenario's
+    behaviour (hand-set or calibrated) reproduces what users did. Raises CalibrationError
+    when the source is too thin to calibrate from."""
     src = _source(root, source, from_day, to_day, seed)
     values = {k: float(v) for k, v in behaviour.items() if k in FITTED}
     jobs = [(src.design, values, src.users, _design_seed(seed, MISFIT_RUNS_FROM + i)) for i in range(runs)]
@@ -458,7 +479,10 @@ def misfit(root: Path, source: str, behaviour: dict[str, float], *, runs: int = 
             pool.shutdown()
     pooled = ratios(np.sum([r[0] for r in sums], axis=0), np.sum([r[1] for r in sums], axis=0))
     z = (pooled - src.moments) / np.where(src.sd > 0, src.sd, 1.0)
-    return float(np.sum(z[src.usable & np.isfinite(z)] ** 2))
+    matched = src.usable & np.isfinite(z)
+    moments = {m.name: (float(a), float(b), float(e))
+               for m, a, b, e, ok in zip(MOMENTS, src.moments, pooled, z, matched, strict=True) if ok}
+    return Misfit(float(np.sum(z[matched] ** 2)), moments, runs, src.users)
 
 
 def _interval_draws(center: np.ndarray, dx: np.ndarray, sims: np.ndarray, boot: np.ndarray, m_src: np.ndarray,

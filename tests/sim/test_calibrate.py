@@ -140,8 +140,10 @@ def test_misfit_scores_the_source_s_own_behaviour_far_better_than_a_wrong_one_an
              "engagement_median": min(0.9, 2 * truth["engagement_median"])}
     near = misfit(root, rid, truth, workers=1)
     far = misfit(root, rid, wrong, workers=1)
-    assert near < far / 3, (near, far)
+    assert near.score < far.score / 3, (near.score, far.score)
+    assert near.score < 2 * near.expected  # near what the source's own behaviour scores on average
     assert misfit(root, rid, truth, workers=1) == near
+    assert sum(e * e for *_, e in near.moments.values()) == pytest.approx(near.score)
 
 
 def test_two_calibrations_of_the_same_source_and_seed_agree(small_source, small_fit):
@@ -212,6 +214,20 @@ def test_sim_calibrate_of_a_thin_source_exits_2_and_writes_nothing(small_source,
     assert not out.exists()
 
 
+def test_sim_misfit_scores_a_scenario_against_a_source_and_lists_the_moments_worst_first(small_source):
+    from typer.testing import CliRunner
+
+    from coinlab_cli.main import app
+
+    root, rid = small_source
+    res = CliRunner().invoke(app, ["sim", "misfit", "baseline", "--source", rid, "--warehouse", str(root),
+                                   "--workers", "1", "--runs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "d7_retention" in res.output and "misfit" in res.output and "scores about" in res.output
+    bad = CliRunner().invoke(app, ["sim", "misfit", "baseline", "--source", "no-such-run", "--warehouse", str(root)])
+    assert bad.exit_code == 2 and rid in bad.output
+
+
 # -- parameter recovery -----------------------------------------------------------------------
 # A population with known, non-default parameters (every fitted one moved off its default),
 # defined once in bench/recovery.py (which measures the recovery at larger sources).
@@ -266,7 +282,7 @@ def test_recovery_the_estimate_fits_its_source_as_well_as_the_true_parameters_do
     from sim.calibrate import misfit
 
     root, source, _, cal = recovery
-    estimate, truth = misfit(root, source, cal.behaviour), misfit(root, source, TRUE)
+    estimate, truth = misfit(root, source, cal.behaviour).score, misfit(root, source, TRUE).score
     print(f"misfit: estimate {estimate:.1f}, truth {truth:.1f}")  # shown with -s or on a failure
     assert estimate <= 1.25 * truth, (estimate, truth)
 
