@@ -453,8 +453,9 @@ class Misfit:
 
 def misfit(root: Path, source: str, behaviour: dict[str, float], *, runs: int = 3, workers: int = 2,
            from_day: date | None = None, to_day: date | None = None, seed: int = 1) -> Misfit:
-    """How far ``behaviour`` (values of `FITTED` parameters; the others as a calibration
-    sets them) is from ``source``, under the source's own economy, measured with real runs
+    """How far ``behaviour`` (values of behaviour parameters; those not given as a
+    calibration sets them: read off the data, or the defaults) is from ``source``, under
+    the source's own economy, measured with real runs
     instead of the fit's surfaces: the squared errors of its moments in the source's
     bootstrap standard errors (``seed``: the bootstrap's), summed over the moments the fit
     matches, of its simulation at the source's size (app users only) in ``runs`` runs,
@@ -469,7 +470,7 @@ def misfit(root: Path, source: str, behaviour: dict[str, float], *, runs: int = 
     behaviour (hand-set or calibrated) reproduces what users did. Raises CalibrationError
     when the source is too thin to calibrate from."""
     src = _source(root, source, from_day, to_day, seed)
-    values = {k: float(v) for k, v in behaviour.items() if k in FITTED}
+    values = {k: v for k, v in behaviour.items() if k in Behaviour.model_fields}
     jobs = [(src.design, values, src.users, _design_seed(seed, MISFIT_RUNS_FROM + i)) for i in range(runs)]
     pool = _pool(min(workers, runs))
     try:

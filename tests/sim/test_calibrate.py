@@ -279,10 +279,11 @@ def test_recovery_no_estimate_is_off_by_more_than_a_quarter(recovery):
 # the noise of 3000 users. It fails when the fit stops short of what the data allow (at
 # 20k x 90 the estimates of two calibration seeds scored 112 and 81 against the truth's 33).
 def test_recovery_the_estimate_fits_its_source_as_well_as_the_true_parameters_do(recovery):
-    from sim.calibrate import misfit
+    from sim.calibrate import FITTED, misfit
 
     root, source, _, cal = recovery
-    estimate, truth = misfit(root, source, cal.behaviour).score, misfit(root, source, TRUE).score
+    fitted_truth = {k: v for k, v in TRUE.items() if k in FITTED}  # the shares read off the data, as the estimate's
+    estimate, truth = misfit(root, source, cal.behaviour).score, misfit(root, source, fitted_truth).score
     print(f"misfit: estimate {estimate:.1f}, truth {truth:.1f}")  # shown with -s or on a failure
     assert estimate <= 1.25 * truth, (estimate, truth)
 
