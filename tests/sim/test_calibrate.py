@@ -274,7 +274,7 @@ def test_recovery_no_estimate_is_off_by_more_than_a_quarter(recovery):
 
 # Measured on this source (three runs pooled each): the estimate 50.5, the true parameters
 # 48.7; with calibration seed 2, whose estimate has wtp_median_cents -75%, 42.0 against
-# 59.9. The defaults score in the hundreds. So no estimator matching these moments could
+# 59.9. The defaults score 244. So no estimator matching these moments could
 # be expected to land nearer the truth on this source: what tells the two apart is below
 # the noise of 3000 users. It fails when the fit stops short of what the data allow (at
 # 20k x 90 the estimates of two calibration seeds scored 112 and 81 against the truth's 33).
