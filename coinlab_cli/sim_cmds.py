@@ -387,9 +387,11 @@ def misfit_cmd(
     try:
         behaviour = load_scenario(scenario).behaviour.model_dump()
         with _progress() as progress:
-            progress.add_task(f"simulating {runs} runs", total=None)
+            task = progress.add_task("reading the source", total=None)
             fit = misfit(warehouse or DEFAULT_ROOT, source, behaviour, runs=runs, workers=workers, seed=seed,
-                         from_day=from_.date() if from_ else None, to_day=to.date() if to else None)
+                         from_day=from_.date() if from_ else None, to_day=to.date() if to else None,
+                         progress=lambda stage, done, total: progress.update(
+                             task, description=stage, completed=done, total=total))
     except (CalibrationError, ConfigError) as err:
         err_console.print(f"[red]{err}[/red]")
         raise typer.Exit(2) from None

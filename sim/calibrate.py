@@ -452,7 +452,8 @@ class Misfit:
 
 
 def misfit(root: Path, source: str, behaviour: dict[str, float], *, runs: int = 3, workers: int = 2,
-           from_day: date | None = None, to_day: date | None = None, seed: int = 1) -> Misfit:
+           from_day: date | None = None, to_day: date | None = None, seed: int = 1,
+           progress: Progress | None = None) -> Misfit:
     """How far ``behaviour`` (values of behaviour parameters; those not given as a
     calibration sets them: read off the data, or the defaults) is from ``source``, under
     the source's own economy, measured with real runs
@@ -467,14 +468,24 @@ def misfit(root: Path, source: str, behaviour: dict[str, float], *, runs: int = 
     The objective the calibration minimises: in a recovery, an estimate that scores no
     worse than the true parameters fits the data as well as the truth does, so what error
     it has is the data's, not the method's; on production, it says whether a scenario's
-    behaviour (hand-set or calibrated) reproduces what users did. Raises CalibrationError
-    when the source is too thin to calibrate from."""
+    behaviour (hand-set or calibrated) reproduces what users did. ``progress(stage, done,
+    total)`` is told of each run. Raises CalibrationError when the source is too thin to
+    calibrate from."""
     src = _source(root, source, from_day, to_day, seed)
     values = {k: v for k, v in behaviour.items() if k in Behaviour.model_fields}
     jobs = [(src.design, values, src.users, _design_seed(seed, MISFIT_RUNS_FROM + i)) for i in range(runs)]
+    tell = progress or (lambda stage, done, total: None)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        tell("simulating", done, runs)
+
+    tell("simulating", 0, runs)
     pool = _pool(min(workers, runs))
     try:
-        sums = _run_all(jobs, pool, lambda: None)
+        sums = _run_all(jobs, pool, tick)
     finally:
         if pool is not None:
             pool.shutdown()
