@@ -34,6 +34,7 @@ such in the provenance (`NOT_IDENTIFIED`), not faked.
 
 from __future__ import annotations
 
+import itertools
 import math
 import tomllib
 from collections.abc import Callable
@@ -282,6 +283,16 @@ def _run_all(jobs: list[tuple[_Design, dict[str, float], int, int]], pool: Execu
     return results
 
 
+def _ticker(progress: Progress | None, total: int) -> Callable[[], None]:
+    """Tell ``progress`` that none of ``total`` simulations is done yet, and return the
+    callback that tells it of each one done."""
+    if progress is None:
+        return lambda: None
+    done = itertools.count(1)
+    progress("simulating", 0, total)
+    return lambda: progress("simulating", next(done), total)
+
+
 def _pool(workers: int) -> Executor | None:
     """One pool for all of a calibration's rounds: its workers start by importing the
     simulator afresh (mesa makes every pool spawn its processes), ~3.5 s of CPU each,
@@ -358,22 +369,13 @@ def calibrate(root: Path = DEFAULT_ROOT, source: str = "prod", *, from_day: date
     src = _source(root, source, from_day, to_day, seed)
     design, first, last, n = src.design, src.first, src.last, src.users
     m_src, sd, usable, boot, read, initial_share = src.moments, src.sd, src.usable, src.boot, src.read, src.initial_share
-    tell = progress or (lambda stage, done, total: None)
 
     names = list(FITTED)
     defaults = Behaviour()
     x = np.array([_to_x(k, getattr(defaults, k)) for k in names])
     sim_users = min(n, design_users)
     runs = len(names) + 6
-    total = runs * len(ROUNDS) + 1
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        tell("simulating", done, total)
-
-    tell("simulating", 0, total)
+    tick = _ticker(progress, runs * len(ROUNDS) + 1)
     w = np.where(usable, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
     jac = np.zeros((len(MOMENTS), len(names)))
     pts: list[np.ndarray] = []
@@ -474,18 +476,9 @@ def misfit(root: Path, source: str, behaviour: dict[str, float], *, runs: int = 
     src = _source(root, source, from_day, to_day, seed)
     values = {k: v for k, v in behaviour.items() if k in Behaviour.model_fields}
     jobs = [(src.design, values, src.users, _design_seed(seed, MISFIT_RUNS_FROM + i)) for i in range(runs)]
-    tell = progress or (lambda stage, done, total: None)
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        tell("simulating", done, runs)
-
-    tell("simulating", 0, runs)
     pool = _pool(min(workers, runs))
     try:
-        sums = _run_all(jobs, pool, tick)
+        sums = _run_all(jobs, pool, _ticker(progress, runs))
     finally:
         if pool is not None:
             pool.shutdown()

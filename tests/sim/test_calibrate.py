@@ -130,7 +130,8 @@ def test_misfit_scores_the_source_s_own_behaviour_far_better_than_a_wrong_one_an
     """`misfit` is the calibration's objective on real runs: the behaviour the source ran
     with (the defaults) scores near the runs' own noise (about one per moment, plus a
     third of that from three pooled runs), a population four times as willing to pay and
-    twice as engaged scores far above it, and the same call gives the same score."""
+    twice as engaged scores far above it, and the same call gives the same score. Its
+    progress callback hears of each run."""
     from sim.behaviour import Behaviour
     from sim.calibrate import FITTED, misfit
 
@@ -138,8 +139,10 @@ def test_misfit_scores_the_source_s_own_behaviour_far_better_than_a_wrong_one_an
     truth = {k: getattr(Behaviour(), k) for k in FITTED}
     wrong = {**truth, "wtp_median_cents": 4 * truth["wtp_median_cents"],
              "engagement_median": min(0.9, 2 * truth["engagement_median"])}
-    near = misfit(root, rid, truth, workers=1)
+    told: list[tuple[str, int, int]] = []
+    near = misfit(root, rid, truth, workers=1, progress=lambda *a: told.append(a))
     far = misfit(root, rid, wrong, workers=1)
+    assert told == [("simulating", i, 3) for i in range(4)]
     assert near.score < far.score / 3, (near.score, far.score)
     assert near.score < 2 * near.expected  # near what the source's own behaviour scores on average
     assert misfit(root, rid, truth, workers=1) == near
