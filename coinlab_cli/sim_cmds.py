@@ -35,6 +35,13 @@ WorkersOption = Annotated[int, typer.Option(help="Parallel worker processes.")]
 BackendOption = Annotated[str, typer.Option(help="local (processes) or ray.")]
 UsersOption = Annotated[int | None, typer.Option(help="Users per run (default: the scenario's).")]
 DaysOption = Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")]
+# a warehouse source and its window (sim calibrate, sim misfit)
+SourceOption = Annotated[str, typer.Option(help="prod (the production export) or a run id in the warehouse.")]
+WarehouseOption = Annotated[Path | None, typer.Option(help="Warehouse root (default data/warehouse).")]
+FromOption = Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"],
+                                                     help="First day of the window (default: the source's first).")]
+ToOption = Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"],
+                                                   help="Last day of the window (default: the source's last).")]
 NoWriteOption = Annotated[bool, typer.Option("--no-write", help="Do not write each run's warehouse tables "
                                              "(the sweeps table is written).")]
 
@@ -314,12 +321,10 @@ def compare_cmd(
 
 @sim_app.command("calibrate")
 def calibrate_cmd(
-    source: Annotated[str, typer.Option(help="prod (the production export) or a run id in the warehouse.")] = "prod",
-    warehouse: Annotated[Path | None, typer.Option(help="Warehouse root (default data/warehouse).")] = None,
-    from_: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"],
-                                                   help="First day of the window (default: the source's first).")] = None,
-    to: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"],
-                                                help="Last day of the window (default: the source's last).")] = None,
+    source: SourceOption = "prod",
+    warehouse: WarehouseOption = None,
+    from_: FromOption = None,
+    to: ToOption = None,
     out: Annotated[Path, typer.Option(help="The calibrated scenario file to write.")] = Path(
         "data/scenarios/calibrated.toml"),
     base: Annotated[str, typer.Option(help="The scenario the fitted [behaviour] goes into.")] = "baseline",
@@ -364,13 +369,11 @@ def calibrate_cmd(
 
 @sim_app.command("misfit")
 def misfit_cmd(
-    scenario: Annotated[str, typer.Argument(help="A scenario name or TOML file whose [behaviour] is scored.")],
-    source: Annotated[str, typer.Option(help="prod (the production export) or a run id in the warehouse.")] = "prod",
-    warehouse: Annotated[Path | None, typer.Option(help="Warehouse root (default data/warehouse).")] = None,
-    from_: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"],
-                                                   help="First day of the window (default: the source's first).")] = None,
-    to: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"],
-                                                help="Last day of the window (default: the source's last).")] = None,
+    scenario: Annotated[str, typer.Argument(help="A scenario name or TOML file; its behaviour table is scored.")],
+    source: SourceOption = "prod",
+    warehouse: WarehouseOption = None,
+    from_: FromOption = None,
+    to: ToOption = None,
     runs: Annotated[int, typer.Option(min=1, help="Runs of the source's size, pooled.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the runs and the bootstrap.")] = 1,
     workers: WorkersOption = 2,
