@@ -380,9 +380,11 @@ def misfit_cmd(
 ) -> None:
     """Score a scenario's behaviour against a warehouse source: its app users simulated
     under the source's economy at the source's size, each moment the calibration matches
-    compared with the source's in bootstrap standard errors. A behaviour that is the
-    source's own scores about the expected figure printed; far above it, the scenario does
-    not reproduce what the source's users did."""
+    compared with the source's in bootstrap standard errors; the misfit is their squared
+    length under the moments' bootstrap covariance (the calibration's objective: moments
+    that measure the same thing count about once). A behaviour that is the source's own
+    scores about the expected figure printed; far above it, the scenario does not
+    reproduce what the source's users did."""
     from sim.calibrate import CalibrationError, misfit
     from sim.scenario import load_scenario
     from sim.warehouse import DEFAULT_ROOT

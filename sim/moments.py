@@ -64,8 +64,8 @@ MOMENTS: tuple[Moment, ...] = (
     Moment("early_rate", "early", "alive_k", "session rate in the first weeks of users still active a month on"),
     # the drop as one moment (each user's first-week sessions less their fourth-week ones),
     # not a late rate: the two rates share each user's level (they correlate 0.6 across
-    # bootstrap samples), which cancels in the difference, and the weights (1 / variance)
-    # cannot see a covariance. Novelty stays weak: x1.5 moves the drop by ~0.6 of a
+    # bootstrap samples), which cancels in the difference (chosen when the weights were
+    # 1 / variance, blind to a covariance; the objective sees it now). Novelty stays weak: x1.5 moves the drop by ~0.6 of a
     # 3000-user run's noise
     Moment("novelty_drop", "drop", "alive_k", "their session rate's drop from the first week to the fourth (novelty)"),
     Moment("return_mid_streak", "ret_mid", "ev_mid", "chance of a session tomorrow, mid-streak"),
