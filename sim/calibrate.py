@@ -570,11 +570,13 @@ def _corrected_step(jac: np.ndarray, residual: np.ndarray, c: np.ndarray, design
 def _covariance(boot: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """The source moments' covariance (NaN outside ``usable``) from the bootstrap samples,
     shrunk toward its diagonal by SHRINK (a covariance of 35 moments from 200 samples is
-    noisy, and its inverse more so; shrinkage keeps it well conditioned)."""
+    noisy, and its inverse more so; shrinkage keeps it well conditioned). A sample where a
+    moment has no denominator counts at that moment's mean: dropping the sample instead
+    would drop most of a small source's, where rare moments often have none."""
     cov = np.full((boot.shape[1],) * 2, np.nan)
     idx = np.flatnonzero(usable)
     b = boot[:, idx]
-    b = b[np.all(np.isfinite(b), axis=1)]
+    b = np.where(np.isfinite(b), b, np.nanmean(b, axis=0))
     sample = np.cov(b, rowvar=False, ddof=0).reshape(len(idx), len(idx))
     cov[np.ix_(idx, idx)] = (1.0 - SHRINK) * sample + SHRINK * np.diag(np.diag(sample))
     return cov

@@ -144,6 +144,9 @@ def test_the_objective_weighs_a_moment_counted_twice_about_once_not_twice():
     assert twice @ twice == pytest.approx(2.0 / (2.0 - SHRINK), rel=0.05)  # 1.11 at 0.2: about once
     alone = c @ np.array([0.0, 0.0, 3.0])
     assert alone @ alone == pytest.approx(1.0, rel=0.05)
+    sparse = boot.copy()
+    sparse[::2, 2] = np.nan  # a rare moment with no denominator in half the samples: still weighed, finitely
+    assert np.all(np.isfinite(_whitener(_covariance(sparse, usable), usable)))
 
 
 def test_misfit_scores_the_source_s_own_behaviour_far_better_than_a_wrong_one_and_reproducibly(small_source):
