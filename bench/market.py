@@ -3,6 +3,9 @@
     .venv/bin/python bench/market.py [--orders 40000] [--seed 7] [--spread 30] [--repeat 5]
                                      [--profile limit+cancel|crossing-heavy]
 
+coinlab's order book runs compiled by mypyc when `make` has built it (market/_compiled.py),
+else interpreted; the first line says which. COINLAB_PURE=1 measures it interpreted.
+
 Each stream starts with about 1000 resting orders, then mixes limit orders and cancels of
 earlier limit orders that did not cross (they may have been filled meanwhile):
 - limit+cancel: limits from 3 ticks through the mid to 30 behind it; ~9% trade on arrival.
@@ -21,7 +24,10 @@ the streams' market orders are left out; one extra line runs ours with them too)
 orders/s counts every message processed (limit or cancel) per second of this process's
 CPU time (all three run single-threaded; on the shared machine wall time mostly
 measured the neighbours). Best of N runs, taken in turns so a slow spell hits all three. GC: setup objects are frozen
-(`gc.freeze()`) before each timed run, the same for all three.
+(`gc.freeze()`) before each timed run, the same for all three. Nothing an engine made is
+kept alive while another is timed: with the last settled exchange and its ledger alive
+(as this bench had it until 2026-12-08) the collector made the bare book ~16% slower and
+pyorderbook no slower, so the order of the runs decided part of the ratio.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import pyorderbook  # noqa: E402
 
 from ledger import Ledger, LedgerError, MemoryStore  # noqa: E402
 from market import Exchange, MarketConfig  # noqa: E402
+from market import book as book_module  # noqa: E402
 
 SYMBOL = "BENCH"
 USERS = 200
@@ -264,6 +271,9 @@ def main() -> None:
     logging.disable(logging.CRITICAL)  # pyorderbook logs at debug level on every order
     print(f"{RESTING} resting orders to start, {USERS} users, limits up to {args.spread} ticks behind mid {MID}; "
           f"orders/s = messages (limit + cancel) per CPU second, best of {args.repeat} runs each, in turns")
+    print("coinlab's order book: " + ("compiled by mypyc (build/mypyc; COINLAB_PURE=1 runs it interpreted)"
+                                      if book_module.COMPILED else
+                                      "interpreted (no current build: `make` compiles it, or COINLAB_PURE=1 is set)"))
     summary = []
     for name, cross_of in STREAMS.items():
         full = make_stream(args.orders, args.seed, args.spread, cross_of(args.spread))
@@ -272,13 +282,12 @@ def main() -> None:
         best = {"settled": 0.0, "bare": 0.0, "ref": 0.0, "mixed": 0.0}
         postings = ledger_postings(ops)
         replays = [run_postings_alone(postings) for _ in range(args.repeat)]
-        postings_secs, refused = min(secs for secs, _ in replays), replays[0][1]
-        ledger = Ledger(MemoryStore(), clock=lambda: NOW)
-        ex = bare_ex = setup_exchange(ledger)
+        postings_secs, refused, n_postings = min(secs for secs, _ in replays), replays[0][1], len(postings)
+        del postings  # nothing an engine made stays alive while another is timed (see the module text)
         if args.profile == name:
             prof = cProfile.Profile()
             prof.enable()
-            run_coinlab(ex, ops)
+            run_coinlab(setup_exchange(Ledger(MemoryStore(), clock=lambda: NOW)), ops)
             prof.disable()
         for rep in range(args.repeat):  # best of N, in turns: the machine is shared and noisy
             runs = ["settled", "bare", "ref", "mixed"]
@@ -288,6 +297,8 @@ def main() -> None:
                 elif which == "bare":
                     bare_ex = setup_exchange(NullLedger())
                     n, secs, _ = run_coinlab(bare_ex, ops)
+                    bare_trades = len(bare_ex.trades)
+                    del bare_ex
                 elif which == "mixed":
                     n_mixed, secs, _ = run_coinlab(setup_exchange(Ledger(MemoryStore(), clock=lambda: NOW)), full)
                     n = n_mixed
@@ -295,22 +306,23 @@ def main() -> None:
                     ledger = Ledger(MemoryStore(), clock=lambda: NOW)
                     ex = setup_exchange(ledger)
                     n, secs, share = run_coinlab(ex, ops)
+                    report, book = ledger.check(), ex.book(SYMBOL)
+                    settled_state = (f"{len(ex.trades)} trades, {len(book)} resting, crossed={book.is_crossed()}, "
+                                     f"ledger check ok={report.ok}, {report.entries} journal entries")
+                    del ledger, ex, book
                 best[which] = max(best[which], n / secs)
-        report = ledger.check()
-        book = ex.book(SYMBOL)
         settled, bare, ref = best["settled"], best["bare"], best["ref"]
         print(f"\n{name} stream: {len(ops)} messages ({kinds['L']} limit, {kinds['C']} cancel); "
               f"{share:.0%} of limit orders trade on arrival (pyorderbook: {ref_share:.0%})")
         print(f"  coinlab bare book:   {bare:>9,.0f} orders/s  {bare / ref:5.2f}x pyorderbook (target >= 3x; "
-              f"settlement calls are no-ops, {len(bare_ex.trades)} trades)")
+              f"settlement calls are no-ops, {bare_trades} trades)")
         print(f"  coinlab settled:     {settled:>9,.0f} orders/s  {settled / ref:5.2f}x pyorderbook (target >= 1.0x; "
-              f"{len(ex.trades)} trades, {len(book)} resting, crossed={book.is_crossed()}, "
-              f"ledger check ok={report.ok}, {report.entries} journal entries)")
+              f"{settled_state})")
         print(f"  pyorderbook:         {ref:>9,.0f} orders/s  (bare book, no settlement)")
         print(f"  coinlab settled, with the stream's {n_mixed - len(ops)} market orders too: "
               f"{best['mixed']:,.0f} orders/s")
         floor_us, ref_us = postings_secs / len(ops) * 1e6, 1e6 / ref
-        print(f"  the settled path's {len(postings):,} ledger postings alone ({refused} refused; replayed through "
+        print(f"  the settled path's {n_postings:,} ledger postings alone ({refused} refused; replayed through "
               f"the store, no book): "
               f"{floor_us:.2f} us a message, against pyorderbook's {ref_us:.2f} us for the whole message "
               f"({floor_us / ref_us:.2f}x: settled >= 1.0x needs the ledger's part under 1.0x)")

@@ -1,6 +1,7 @@
 """`Exchange`: the brand-coin market's one entry point. It launches coins, runs one
-`CoinMarket` (order book) per coin, validates requests, applies the per-user rate limit
-and the price floor, and hands out the trade tape and the defense alerts.
+`CoinMarket` (order book) per coin, validates requests (an order's values:
+`CoinMarket.new_order`), applies the per-user rate limit and the price floor, and hands
+out the trade tape and the defense alerts.
 
 Time: every method takes an optional ``now``; without it the exchange's clock is read
 (the ledger's clock unless another is given, e.g. the simulator's SimPy time).
@@ -18,23 +19,17 @@ from collections.abc import Callable
 from datetime import datetime
 from itertools import count
 
-from ledger import InvalidRequest, Ledger
+from ledger import Ledger
 
 from . import coins as _coins
-from .book import BUY, SELL, TIFS, Order, OrderBook, OrderStatus, new_order
+from .book import BUY, Order, OrderBook, OrderStatus
 from .coins import BrandCoin, CoinError
 from .config import MarketConfig
 from .defenses import DefenseAlert, RateLimiter
-from .matching import CoinMarket
+from .matching import CoinMarket, OrderError
 from .trades import Trade
 
 __all__ = ["Exchange", "OrderError"]
-
-
-class OrderError(InvalidRequest):
-    """A malformed order or cancel request; nothing was changed."""
-
-    code = "order_error"
 
 
 class Exchange:
@@ -205,35 +200,9 @@ class Exchange:
         m = self.markets.get(symbol)
         if m is None:
             raise OrderError(f"unknown coin {symbol!r}")
-        if side != BUY and side != SELL:
-            raise OrderError(f"side must be 'buy' or 'sell', got {side!r}")
-        if type(quantity) is not int or quantity <= 0:
-            raise OrderError(f"quantity must be a positive integer, got {quantity!r}")
-        if tif not in TIFS:
-            raise OrderError(f"tif must be one of {', '.join(TIFS)}, got {tif!r}")
         if now is None:
             now = self.clock()
-        if market:
-            if tif == "GTC":
-                tif = "IOC"
-            if tif not in ("IOC", "FOK") or post_only:
-                raise OrderError("a market order is IOC or FOK and cannot be post-only")
-            if price is None:
-                price = m.protection_price(side, now)
-                if m.guards is not None and m.guards.band_on:
-                    lo, hi = m.guards.band(now)
-                    price = min(price, hi) if side == BUY else max(price, lo)
-        if type(price) is not int or price <= 0:
-            raise OrderError(f"price must be a positive integer (COIN per coin), got {price!r}")
-        if tif == "GTD":
-            if expires_at is None or expires_at <= now:
-                raise OrderError("a GTD order needs expires_at in the future")
-        elif expires_at is not None:
-            raise OrderError("expires_at is only for GTD orders")
-        if post_only and tif not in ("GTC", "GTD"):
-            raise OrderError("post-only orders are GTC or GTD")
-        order = new_order(next(self._order_ids), symbol, account, side, "market" if market else "limit",
-                          price, quantity, tif, post_only, expires_at, now)
+        order = m.new_order(self._order_ids, account, side, quantity, price, tif, post_only, expires_at, market, now)
         rl = self.rate_limiter
         if rl is not None and account not in self.platform and not rl.allow(account, now):
             self._alert(DefenseAlert(now, "", "rate_limit", "rejected",

@@ -12,14 +12,14 @@ together, so a hold never outlives its order.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from heapq import heappop, heappush
 from itertools import count
 
-from ledger import ESCROW, Ledger, LedgerError
+from ledger import ESCROW, InvalidRequest, Ledger, LedgerError
 
-from .book import BUY, Order, OrderBook, OrderStatus
+from .book import BUY, SELL, TIFS, Order, OrderBook, OrderStatus, new_order
 from .coins import BrandCoin, release_vested
 from .config import MarketConfig
 from .defenses import NO_LIMIT, CoinGuards, DefenseAlert
@@ -27,7 +27,7 @@ from .reference import RobustPrice
 from .settlement import Settlement
 from .trades import Trade
 
-__all__ = ["CoinMarket"]
+__all__ = ["CoinMarket", "OrderError"]
 
 _OPEN = OrderStatus.OPEN
 _FILLED = OrderStatus.FILLED
@@ -37,6 +37,20 @@ _QUEUED = OrderStatus.QUEUED
 # Trades are built with tuple.__new__: the NamedTuple's generated constructor (argument
 # binding, defaults) costs more than the tuple itself, once per fill.
 _new = tuple.__new__
+
+
+class OrderError(InvalidRequest):
+    """A malformed order or cancel request; nothing was changed."""
+
+    code = "order_error"
+
+
+def _paused_until(guards: CoinGuards) -> datetime | None:
+    """``guards.paused_until`` as it is now. Read through this after a call that may change
+    it (a resume, an order tripping the breaker): mypy keeps an attribute narrowed across
+    calls, and compiled code (mypyc) trusts the narrowed type, so a direct read there would
+    fail on the new value."""
+    return guards.paused_until
 
 
 class CoinMarket:
@@ -98,6 +112,42 @@ class CoinMarket:
         return max(1, -(-ref * (10000 - self.protection_bps) // 10000))
 
     # -- entry ---------------------------------------------------------------------------
+    def new_order(self, ids: Iterator[int], account: str, side: object, quantity: object, price: object,
+                  tif: object, post_only: bool, expires_at: object, market: bool, now: datetime) -> Order:
+        """The order `Exchange.submit` asked for, checked (OrderError says what is wrong),
+        with the next id from ``ids`` (drawn only if it is fine). The values checked here
+        are typed ``object``: they come from the caller unchecked, and compiled (mypyc) a
+        narrower type would refuse a wrong one with a TypeError before this could say
+        what is wrong with it."""
+        if not isinstance(side, str) or (side != BUY and side != SELL):
+            raise OrderError(f"side must be 'buy' or 'sell', got {side!r}")
+        if type(quantity) is not int or quantity <= 0:
+            raise OrderError(f"quantity must be a positive integer, got {quantity!r}")
+        if not isinstance(tif, str) or tif not in TIFS:
+            raise OrderError(f"tif must be one of {', '.join(TIFS)}, got {tif!r}")
+        if market:
+            if tif == "GTC":
+                tif = "IOC"
+            if tif not in ("IOC", "FOK") or post_only:
+                raise OrderError("a market order is IOC or FOK and cannot be post-only")
+            if price is None:
+                price = self.protection_price(side, now)
+                guards = self.guards
+                if guards is not None and guards.band_on:
+                    lo, hi = guards.band(now)
+                    price = min(price, hi) if side == BUY else max(price, lo)
+        if type(price) is not int or price <= 0:
+            raise OrderError(f"price must be a positive integer (COIN per coin), got {price!r}")
+        if tif == "GTD":
+            if not isinstance(expires_at, datetime) or expires_at <= now:
+                raise OrderError("a GTD order needs expires_at in the future")
+        elif expires_at is not None:
+            raise OrderError("expires_at is only for GTD orders")
+        if post_only and tif not in ("GTC", "GTD"):
+            raise OrderError("post-only orders are GTC or GTD")
+        return new_order(next(ids), self.symbol, account, side, "market" if market else "limit", price, quantity,
+                         tif, post_only, expires_at, now)
+
     def submit(self, order: Order, now: datetime) -> Order:
         """Process a validated new order (or a queued one coming back)."""
         if self.expiries and self.expiries[0][0] <= now:
@@ -107,10 +157,11 @@ class CoinMarket:
             return order
         guards = self.guards
         if guards is not None:
-            if guards.paused_until is not None:
-                if now >= guards.paused_until:
+            until = guards.paused_until
+            if until is not None:
+                if now >= until:
                     self._resume(now)  # queued orders go first; they may trip it again
-                if guards.paused_until is not None:
+                if _paused_until(guards) is not None:
                     return self._paused(order, now)
             reason = guards.check_entry(order, now, self._coin_balance)
             if reason is not None:
@@ -203,7 +254,7 @@ class CoinMarket:
         guards.paused_until = None
         self._draining = True
         try:
-            while guards.queue and guards.paused_until is None:
+            while guards.queue and _paused_until(guards) is None:
                 order = guards.queue.popleft()
                 del self.live[order.id]
                 order.status = OrderStatus.NEW

@@ -72,5 +72,23 @@ def test_new_order_builds_exactly_what_the_constructor_builds():
                  (8, "Y", "user:b", SELL, "market", 9, 1, "GTD", True, t0, None)):
         fast, slow = new_order(*args), Order(*args)
         assert type(fast) is Order
-        assert {s: getattr(fast, s) for s in Order.__slots__} == {s: getattr(slow, s) for s in Order.__slots__}
+        names = getattr(Order, "__slots__", None) or Order.__mypyc_attrs__  # interpreted or compiled (mypyc)
+        assert len(names) == 19
+        assert {s: getattr(fast, s) for s in names} == {s: getattr(slow, s) for s in names}
         assert fast.trades is not slow.trades  # each order its own trade list
+
+
+def test_a_copy_is_a_snapshot_of_every_field():
+    import copy
+    from datetime import UTC, datetime
+
+    order = Order(7, "X", "user:a", BUY, "limit", 10, 3, "GTD", True, datetime(2026, 1, 2, tzinfo=UTC),
+                  datetime(2026, 1, 1, tzinfo=UTC))
+    order.remaining, order.filled, order.status, order.hold_id, order.locked = 1, 2, "open", "h1", 11
+    order.reason, order.platform = "r", True
+    order.trades.append("t")
+    snap = copy.copy(order)
+    names = getattr(Order, "__slots__", None) or Order.__mypyc_attrs__
+    assert snap is not order and {s: getattr(snap, s) for s in names} == {s: getattr(order, s) for s in names}
+    snap.remaining, snap.status = 0, "filled"
+    assert order.remaining == 1 and order.status == "open"

@@ -311,6 +311,15 @@ def test_malformed_orders_raise_and_change_nothing(args, kw):
     assert len(ledger.store.book.journal) == journal and len(ex.book(SYM)) == 0
 
 
+def test_a_refused_request_draws_no_order_id():
+    ex, _, _ = make()
+    first = ex.limit(SYM, "user:a", "buy", 1, 10)
+    for bad in ((SYM, "user:a", "buy", 1.5, 10), (SYM, "user:a", "hold", 1, 10), (SYM, "user:a", "buy", 1, 0)):
+        with pytest.raises(OrderError):
+            ex.submit(*bad)
+    assert ex.limit(SYM, "user:a", "buy", 1, 10).id == first.id + 1
+
+
 def test_cancel_of_unknown_or_foreign_order_raises():
     ex, _, _ = make()
     order = ex.limit(SYM, "user:a", "buy", 1, 9)
