@@ -1,6 +1,6 @@
 """`Exchange`: the brand-coin market's one entry point. It launches coins, runs one
 `CoinMarket` (order book) per coin, validates requests (an order's values:
-`CoinMarket.new_order`), applies the per-user rate limit and the price floor, and hands
+`CoinMarket.checked_order`), applies the per-user rate limit and the price floor, and hands
 out the trade tape and the defense alerts.
 
 Time: every method takes an optional ``now``; without it the exchange's clock is read
@@ -202,7 +202,7 @@ class Exchange:
             raise OrderError(f"unknown coin {symbol!r}")
         if now is None:
             now = self.clock()
-        order = m.new_order(self._order_ids, account, side, quantity, price, tif, post_only, expires_at, market, now)
+        order = m.checked_order(self._order_ids, account, side, quantity, price, tif, post_only, expires_at, market, now)
         rl = self.rate_limiter
         if rl is not None and account not in self.platform and not rl.allow(account, now):
             self._alert(DefenseAlert(now, "", "rate_limit", "rejected",

@@ -112,7 +112,7 @@ class CoinMarket:
         return max(1, -(-ref * (10000 - self.protection_bps) // 10000))
 
     # -- entry ---------------------------------------------------------------------------
-    def new_order(self, ids: Iterator[int], account: str, side: object, quantity: object, price: object,
+    def checked_order(self, ids: Iterator[int], account: str, side: object, quantity: object, price: object,
                   tif: object, post_only: bool, expires_at: object, market: bool, now: datetime) -> Order:
         """The order `Exchange.submit` asked for, checked (OrderError says what is wrong),
         with the next id from ``ids`` (drawn only if it is fine). The values checked here
